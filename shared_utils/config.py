@@ -1,0 +1,190 @@
+"""Typed, validated access to ``config/environments.json`` (shape of seed 001,
+"Environment Configuration Files").
+
+``load_environment("dev")`` returns an :class:`EnvironmentConfig`; a missing or bad key raises
+:class:`ConfigError` whose message names the key path (``environments.dev.options_platform.
+max_legs_per_strategy: Field required``). Resource names follow
+``{company.short_name}-{project}-{env}-{resource}``, e.g.
+``ql-algo-trading-dev-trading-configurations``.
+
+Inside a Lambda the file is bundled with the code; ``QL_CONFIG_FILE`` overrides its path and
+``QL_ENV`` selects the environment (default ``dev``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "environments.json"
+ENVIRONMENT_NAMES = ("local", "dev", "staging", "production")
+
+
+class ConfigError(ValueError):
+    """The environment configuration is missing, malformed, or names an unknown environment."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CompanyConfig(_Strict):
+    name: str
+    short_name: str = Field(pattern=r"^[a-z][a-z0-9]{0,9}$")
+
+
+class AwsConfig(_Strict):
+    default_region: str
+
+
+class AuthBrokerConfig(_Strict):
+    enable_static_egress_ip: bool
+    nat_gateways: int = Field(ge=0, le=3)
+    session_refresh_time_ist: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    health_check_time_ist: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class OptionsPlatformConfig(_Strict):
+    market_data_ttl: int = Field(gt=0, description="seconds")
+    enable_subscription_billing: bool
+    max_strategies_per_basket: int = Field(gt=0)
+    max_legs_per_strategy: int = Field(gt=0, le=99)
+
+
+class ExecutionEngineConfig(_Strict):
+    execution_timeout: int = Field(gt=0, description="seconds")
+    enable_websocket: bool
+    risk_validation_timeout: int = Field(gt=0, description="seconds")
+    max_concurrent_executions: int = Field(gt=0)
+    enable_paper_trading: bool
+    map_max_concurrency: int = Field(gt=0, le=1000)
+    schedule_shards: int = Field(ge=1, le=64)
+    lookahead_minutes: int = Field(ge=1, le=5)
+    archive_retention_days: int = Field(gt=0)
+    hot_item_ttl_days: int = Field(gt=0)
+
+
+class EnvironmentSettings(_Strict):
+    removal_policy: Literal["DESTROY", "RETAIN"]
+    enable_monitoring: bool
+    enable_alarms: bool = False
+    cors_origins: list[str]
+    auth_broker: AuthBrokerConfig
+    options_platform: OptionsPlatformConfig
+    execution_engine: ExecutionEngineConfig
+
+
+class ConfigFile(_Strict):
+    company: CompanyConfig
+    project: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    aws: AwsConfig
+    environments: dict[str, EnvironmentSettings]
+
+    @field_validator("environments")
+    @classmethod
+    def _known_names(cls, value: dict[str, EnvironmentSettings]) -> dict[str, EnvironmentSettings]:
+        unknown = sorted(set(value) - set(ENVIRONMENT_NAMES))
+        if unknown:
+            raise ValueError(f"unknown environment(s) {unknown}; allowed {list(ENVIRONMENT_NAMES)}")
+        return value
+
+
+class EnvironmentConfig(_Strict):
+    """One environment's settings plus the naming rule."""
+
+    name: str
+    company: CompanyConfig
+    project: str
+    region: str
+    settings: EnvironmentSettings
+
+    @property
+    def prefix(self) -> str:
+        """``ql-algo-trading-{env}``."""
+        return f"{self.company.short_name}-{self.project}-{self.name}"
+
+    def resource_name(self, resource: str) -> str:
+        """``ql-algo-trading-{env}-{resource}``; ``resource`` is kebab-case."""
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", resource):
+            raise ConfigError(f"resource name {resource!r}: use lower-case letters, digits and '-'")
+        return f"{self.prefix}-{resource}"
+
+    def stack_name(self, stack: str) -> str:
+        """``ql-algo-trading-{env}-{stack}-stack``."""
+        return self.resource_name(f"{stack}-stack")
+
+    @property
+    def table_name(self) -> str:
+        return self.resource_name("trading-configurations")
+
+    @property
+    def broker_accounts_table_name(self) -> str:
+        return self.resource_name("broker-accounts")
+
+    @property
+    def event_bus_name(self) -> str:
+        return self.resource_name("events")
+
+    @property
+    def retain(self) -> bool:
+        return self.settings.removal_policy == "RETAIN"
+
+
+def _format_errors(err: ValidationError, prefix: str = "") -> str:
+    parts = []
+    for item in err.errors():
+        path = ".".join(str(p) for p in item["loc"])
+        parts.append(f"{prefix}{path}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def load_config_file(path: Path | str | None = None) -> ConfigFile:
+    """Read and validate the whole configuration file.
+
+    Raises:
+        ConfigError: file missing, not JSON, or a key missing/invalid (named in the message).
+    """
+    file = Path(path or os.environ.get("QL_CONFIG_FILE") or CONFIG_FILE)
+    try:
+        raw = json.loads(file.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"configuration file not found: {file}") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{file}: not valid JSON ({exc})") from exc
+    try:
+        return ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{file}: {_format_errors(exc)}") from exc
+
+
+def load_environment(name: str | None = None, path: Path | str | None = None) -> EnvironmentConfig:
+    """Settings of environment ``name`` (default ``$QL_ENV`` or ``dev``).
+
+    Raises:
+        ConfigError: unknown environment (the known ones are listed) or an invalid file.
+    """
+    env_name = name or os.environ.get("QL_ENV") or "dev"
+    config = load_config_file(path)
+    if env_name not in config.environments:
+        raise ConfigError(
+            f"environment {env_name!r} is not in environments.json; known: {sorted(config.environments)}"
+        )
+    return EnvironmentConfig(
+        name=env_name,
+        company=config.company,
+        project=config.project,
+        region=config.aws.default_region,
+        settings=config.environments[env_name],
+    )
+
+
+@lru_cache(maxsize=8)
+def current_environment() -> EnvironmentConfig:
+    """The environment selected by ``QL_ENV`` (cached for the life of a Lambda container)."""
+    return load_environment()
