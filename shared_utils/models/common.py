@@ -1,0 +1,91 @@
+"""Shared building blocks of the domain models: weekday parsing, HH:MM times, record metadata.
+
+Conventions (ARCHITECTURE.md "The single table"): money and prices are ``Decimal`` rupees;
+instants are timezone-aware and stored as ISO-8601 with offset (UTC); schedule times are IST
+wall clock ``HH:MM``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+from shared_utils.clock import UTC
+from shared_utils.models.enums import Weekday
+
+_SHORT_DAYS = {d.value[:3]: d for d in Weekday}
+
+
+def parse_weekday(value: Any) -> Any:
+    """Accept ``MON``/``MONDAY``/``monday`` (any case, surrounding spaces) -> Weekday.MONDAY.
+
+    Anything else is passed through so pydantic reports it as an invalid Weekday, naming the
+    field.
+    """
+    if isinstance(value, Weekday):
+        return value
+    if isinstance(value, str):
+        key = value.strip().upper()
+        if key in _SHORT_DAYS:
+            return _SHORT_DAYS[key]
+        return key
+    return value
+
+
+def _unique_days(days: list[Weekday]) -> list[Weekday]:
+    """Drop repeats and store the days in calendar order (MONDAY..SUNDAY)."""
+    return sorted(set(days), key=lambda d: d.iso_index)
+
+
+WeekdayName = Annotated[Weekday, BeforeValidator(parse_weekday)]
+WeekdayList = Annotated[list[WeekdayName], AfterValidator(_unique_days)]
+
+
+def _check_hhmm(value: str) -> str:
+    hours, minutes = value.split(":")
+    if not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59):
+        raise ValueError("must be a 24-hour time HH:MM")
+    return value
+
+
+def _pad_hhmm(value: Any) -> Any:
+    # "9:30" -> "09:30"; anything else is left for the pattern to reject
+    if isinstance(value, str) and len(value.strip()) == 4 and value.strip()[1] == ":":
+        return "0" + value.strip()
+    return value.strip() if isinstance(value, str) else value
+
+
+HHMM = Annotated[
+    str,
+    BeforeValidator(_pad_hhmm),
+    Field(pattern=r"^\d{2}:\d{2}$", description="IST wall-clock time HH:MM"),
+    AfterValidator(_check_hhmm),
+]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RequestModel(BaseModel):
+    """Base of request bodies: unknown fields are errors (a mistyped ``stop_los`` must not be
+    silently dropped when real money depends on it)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class DomainModel(BaseModel):
+    """Base of stored entities. Unknown attributes from older item versions are ignored."""
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
+
+
+class RecordMeta(DomainModel):
+    """Metadata every item carries: ``version`` drives optimistic locking (a write must name the
+    version it read; see persistence.repositories)."""
+
+    created_at: AwareDatetime = Field(default_factory=utc_now)
+    updated_at: AwareDatetime = Field(default_factory=utc_now)
+    version: int = Field(default=1, ge=1)
