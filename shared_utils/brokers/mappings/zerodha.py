@@ -1,0 +1,43 @@
+"""Zerodha Kite Connect v3 codes (source: kiteconnect 5.2.2 ``connect.py`` constants and
+https://kite.trade/docs/connect/v3/orders/ ; reference/broker-apis.md).
+
+Order statuses: Kite reports ``OPEN`` with ``filled_quantity > 0`` for a partial fill; the
+adapter derives PARTIALLY_FILLED from the quantities. Transient OMS statuses (``PUT ORDER REQ
+RECEIVED``, ``VALIDATION PENDING``, ``OPEN PENDING``, ``MODIFY ...``, ``CANCEL PENDING``) mean the
+broker has the order and it is working, so they map to OPEN.
+"""
+
+from __future__ import annotations
+
+from shared_utils.models.enums import Exchange, OrderStatus, OrderType, Product, TransactionType
+
+BROKER = "zerodha"
+VARIETY_REGULAR = "regular"
+
+PRODUCT = {Product.NRML: "NRML", Product.MIS: "MIS"}
+ORDER_TYPE = {
+    OrderType.MARKET: "MARKET",
+    OrderType.LIMIT: "LIMIT",
+    OrderType.SL: "SL",
+    OrderType.SL_M: "SL-M",
+}
+TRANSACTION_TYPE = {TransactionType.BUY: "BUY", TransactionType.SELL: "SELL"}
+EXCHANGE = {Exchange.NFO: "NFO", Exchange.BFO: "BFO", Exchange.NSE: "NSE", Exchange.BSE: "BSE"}
+#: every platform order is a ``regular`` Kite order (no AMO/CO/iceberg)
+VARIETY = {ot: VARIETY_REGULAR for ot in OrderType}
+VALIDITY = {"DAY": "DAY", "IOC": "IOC"}
+STATUS = {
+    "OPEN": OrderStatus.OPEN,
+    "COMPLETE": OrderStatus.FILLED,
+    "CANCELLED": OrderStatus.CANCELLED,
+    "REJECTED": OrderStatus.REJECTED,
+    "TRIGGER PENDING": OrderStatus.TRIGGER_PENDING,
+    "PUT ORDER REQ RECEIVED": OrderStatus.OPEN,
+    "VALIDATION PENDING": OrderStatus.OPEN,
+    "OPEN PENDING": OrderStatus.OPEN,
+    "MODIFY VALIDATION PENDING": OrderStatus.OPEN,
+    "MODIFY PENDING": OrderStatus.OPEN,
+    "MODIFIED": OrderStatus.OPEN,
+    "CANCEL PENDING": OrderStatus.OPEN,
+    "AMO REQ RECEIVED": OrderStatus.OPEN,
+}
