@@ -15,8 +15,9 @@ Definitions used here (all deterministic):
 - Premium = the quote's LTP (rupees per unit). Strikes with no positive LTP are skipped by the
   premium and delta methods.
 - "Nearest" ties in premium/delta methods go to the strike nearer the spot.
-- DELTA: |Black-76 delta| on the forward with the quote's IV, or the IV implied from its LTP
-  when the quote has none. The forward is ``chain.forward`` if given, else implied by put-call
+- DELTA: |Black-76 delta| on the forward with the IV implied from the option's LTP under the
+  same forward/time/rate (consistent inputs); the quote's own ``iv`` (a broker/exchange figure
+  with unknown conventions) is used only when the LTP admits no IV. The forward is ``chain.forward`` if given, else implied by put-call
   parity from the ATM CE/PE mids (F = K + e^{rT}(C - P)), else spot x e^{rT}.
 - ATM straddle premium = LTP(ATM CE) + LTP(ATM PE), where ATM is taken over strikes quoted on
   both sides.
@@ -329,11 +330,12 @@ def choose_strike(chain: OptionChain, option_type: OptionType | str, config: Str
         forward, forward_source = chain_forward(chain, rate, now)
         scored: list[tuple[Decimal, tuple[float, float]]] = []
         for k, p in priced:
-            iv = chain.quotes[(k, option_type)].iv
-            if iv is None or iv <= 0:
-                iv = implied_vol(float(p), forward, float(k), t, rate, option_type, model="black76")
+            iv = implied_vol(float(p), forward, float(k), t, rate, option_type, model="black76")
             if iv is None:
-                continue
+                quoted = chain.quotes[(k, option_type)].iv
+                if quoted is None or quoted <= 0:
+                    continue
+                iv = quoted
             scored.append((k, (abs(black76_delta(forward, float(k), t, rate, iv, option_type)), iv)))
         k, (delta, iv) = _pick(scored, lambda k, v: abs(v[0] - target_delta), chain, f"{what} {target_delta}")
         return done(k, target_delta=target_delta, delta=round(delta, 4), iv=round(iv, 4), forward=round(forward, 2),
