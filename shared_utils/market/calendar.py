@@ -277,12 +277,12 @@ class TradingCalendar:
         if self.is_trading_day(day, exchange):
             return Session(day, exchange, _at(day, self.times.normal_open), _at(day, self.times.normal_close), "NORMAL")
         holiday = self.holidays.get((day, exchange))
+        reasons = []
         if holiday is not None:
-            reason = f"holiday: {holiday.name} (source: {holiday.source})"
-        elif special is not None:
-            reason = f"only a {special.kind} session ({special.name}); pass include_muhurat=True for it"
-        else:
-            reason = "weekend"
+            reasons.append(f"holiday: {holiday.name} (source: {holiday.source})")
+        if special is not None:
+            reasons.append(f"only a {special.kind} session ({special.name}); pass include_muhurat=True for it")
+        reason = "; ".join(reasons) or "weekend"
         raise CalendarError(f"{exchange} is closed on {day.isoformat()} ({day.strftime('%A')}): {reason}")
 
     def is_open(self, instant: datetime, exchange: str = "NSE") -> bool:
