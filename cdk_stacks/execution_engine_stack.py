@@ -1,0 +1,542 @@
+"""Stack 3, ``ql-algo-trading-{env}-execution-engine-stack``: from the minute tick to the order.
+
+* The custom bus ``ql-algo-trading-{env}-events`` and the per-minute emitter. Schedule choice:
+  EventBridge rules (UTC cron) firing every minute from ``09:15 - lookahead`` to ``15:30`` IST
+  (03:43-10:00 UTC with the 2-minute lookahead), on ALL days of the week: the emitter checks
+  the exchange calendar, so a weekend special session (e.g. a Budget-day Sunday) needs no
+  deploy; a closed weekend minute costs one short invocation. Sessions outside that window
+  (the evening Muhurat session) need an extra rule.
+* The Express state machine with the contract in ``ARCHITECTURE.md`` ("Execution"), started by
+  the bus rule on ``Strategy Execution Due`` with ``$.detail`` as input:
+  Prepare -> (claimed_count == 0 ? Succeed) -> Wait(TimestampPath $.wait_until) -> Resolve ->
+  Map($.work_items, PlaceOrders: no Retry, errors caught into the item's result) -> Finalize.
+* The other engine Lambdas on bus rules and schedules, the S3 archive (Parquet), the targets'
+  dead-letter queue with its alarm, the dashboard and (``enable_alarms``) alarms.
+
+Broker-calling Lambdas run in the auth-broker VPC's private subnets when static egress is on,
+so every order leaves from the NAT gateway's registered Elastic IP.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from cdk_stacks import exports
+from cdk_stacks.auth_broker_stack import (
+    availability_zones,
+    broker_secret_arn_pattern_token,
+    broker_secret_prefix,
+    grant_broker_secrets,
+)
+from cdk_stacks.constructs.dead_letter_queue import DeadLetterQueue
+from cdk_stacks.constructs.python_function import POWERTOOLS_NAMESPACE, LambdaPackage, PythonFunction
+from cdk_stacks.nag import acknowledge, logical_id
+from cdk_stacks.schedules import daily_ist, ist_to_utc
+from shared_utils.config import EnvironmentConfig
+
+EMITTER_SOURCE = "ql.execution.emitter"
+DETAIL_EXECUTION_DUE = "Strategy Execution Due"
+DETAIL_CHECK_STOP_LOSS = "Check Stop Loss"
+DETAIL_CHECK_DUPLICATES = "Check Duplicate Orders"
+DETAIL_REFRESH_MARKET_DATA = "Refresh Market Data"
+DETAIL_EXECUTION_COMPLETED = "Execution Completed"
+DETAIL_POLL_ORDERS = "Poll Orders"
+
+SESSION_OPEN_IST = "09:15"
+SESSION_CLOSE_IST = "15:30"
+ARCHIVE_TIME_IST = "16:30"
+INSTRUMENTS_REFRESH_TIME_IST = "08:00"
+
+#: Custom metrics the handlers publish with Powertools (namespace ``QlAlgoTrading``); the
+#: dashboard and alarms read them with SEARCH so extra dimensions do not break them.
+METRIC_EXECUTIONS = "Executions"  # dimension status
+METRIC_ORDERS = "Orders"  # dimensions status, broker
+METRIC_LAG_MS = "PlacementLagMs"  # ms after execute_at at which an order was sent
+METRIC_BROKER_ERRORS = "BrokerErrors"  # dimension broker
+
+
+def minute_window_crons(start_ist: str, end_ist: str) -> list[dict[str, str]]:
+    """Cron fields (UTC) firing every minute from ``start_ist`` to ``end_ist`` inclusive, as
+    few rules as a cron can express (a partial first hour, whole hours, a partial last hour).
+    Both times must fall on the same UTC day (true for the NSE session)."""
+    sh, sm, s_shift = ist_to_utc(start_ist)
+    eh, em, e_shift = ist_to_utc(end_ist)
+    if s_shift or e_shift or (sh, sm) > (eh, em):
+        raise ValueError(f"window {start_ist}-{end_ist} IST crosses a UTC day")
+    if sh == eh:
+        return [{"minute": f"{sm}-{em}", "hour": str(sh)}]
+    crons = [{"minute": f"{sm}-59" if sm else "*", "hour": str(sh)}]
+    if eh - sh > 1:
+        crons.append({"minute": "*", "hour": f"{sh + 1}-{eh - 1}" if eh - sh > 2 else str(sh + 1)})
+    crons.append({"minute": f"0-{em}" if em else "0", "hour": str(eh)})
+    return crons
+
+
+def minus_minutes(hhmm: str, minutes: int) -> str:
+    """``"09:15"`` minus ``minutes`` as ``HH:MM``."""
+    h, m = (int(x) for x in hhmm.split(":"))
+    total = h * 60 + m - minutes
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+class ExecutionEngineStack(Stack):
+    """The engine: bus, emitter, state machine, order Lambdas, archive, monitoring."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        ee = config.settings.execution_engine
+        imp = exports.import_value
+        removal = RemovalPolicy.RETAIN if config.retain else RemovalPolicy.DESTROY
+
+        # ---- imports ------------------------------------------------------------------------
+        self.alerts_topic = sns.Topic.from_topic_arn(self, "AlertsTopic", imp(config, exports.ALERTS_TOPIC_ARN))
+        secrets_key = kms.Key.from_key_arn(self, "BrokerSecretsKey", imp(config, exports.BROKER_SECRETS_KEY_ARN))
+        table = dynamodb.Table.from_table_attributes(
+            self,
+            "TradingTable",
+            table_arn=imp(config, exports.TABLE_ARN),
+            table_stream_arn=imp(config, exports.TABLE_STREAM_ARN),
+            grant_index_permissions=True,
+        )
+        broker_accounts_table = dynamodb.Table.from_table_attributes(
+            self, "BrokerAccountsTable", table_arn=imp(config, exports.BROKER_ACCOUNTS_TABLE_ARN),
+            grant_index_permissions=True,
+        )
+        vpc_props: dict = {}
+        self.vpc: ec2.IVpc | None = None
+        if config.settings.auth_broker.enable_static_egress_ip:
+            azs = availability_zones(config)
+            self.vpc = ec2.Vpc.from_vpc_attributes(
+                self,
+                "Vpc",
+                vpc_id=imp(config, exports.VPC_ID),
+                availability_zones=azs,
+                private_subnet_ids=[imp(config, f"{exports.PRIVATE_SUBNET_IDS}-{i}") for i in range(len(azs))],
+            )
+            sg = ec2.SecurityGroup(
+                self,
+                "BrokerEgressSg",
+                vpc=self.vpc,
+                security_group_name=config.resource_name("engine-broker-egress"),
+                description="Engine broker-calling Lambdas: HTTPS out through the static-IP NAT, nothing in",
+                allow_all_outbound=False,
+            )
+            sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to broker APIs and AWS")
+            vpc_props = {"vpc": self.vpc, "security_groups": [sg]}
+
+        # ---- bus, archive bucket, DLQ -------------------------------------------------------
+        self.bus = events.EventBus(self, "Bus", event_bus_name=config.event_bus_name)
+        self.dead_letter_queue = DeadLetterQueue(
+            self, "TargetsDlq", config=config, name="execution-engine-dlq", alerts_topic=self.alerts_topic
+        )
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365), abort_incomplete_multipart_upload_after=Duration.days(7))],
+            removal_policy=removal,
+        )
+        acknowledge(
+            self.access_logs_bucket,
+            "AwsSolutions-S1",
+            "This bucket receives the archive bucket's server access logs; logging the log "
+            "bucket into itself would loop and another log bucket would only move the finding.",
+        )
+        self.archive_bucket = s3.Bucket(
+            self,
+            "ArchiveBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="archive/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="archive-tiering",
+                    prefix="archive/",
+                    transitions=[
+                        s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=Duration.days(30)),
+                        s3.Transition(storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transition_after=Duration.days(180)),
+                    ],
+                    expiration=Duration.days(ee.archive_retention_days),
+                ),
+                s3.LifecycleRule(
+                    id="housekeeping",
+                    noncurrent_version_expiration=Duration.days(30),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                ),
+            ],
+            removal_policy=removal,
+        )
+
+        # ---- Lambdas ------------------------------------------------------------------------
+        package = LambdaPackage(self, "LambdaPackage", config=config)
+        env = {
+            "TABLE_NAME": config.table_name,
+            "BROKER_ACCOUNTS_TABLE_NAME": config.broker_accounts_table_name,
+            "EVENT_BUS_NAME": self.bus.event_bus_name,
+            "BROKER_SECRET_PREFIX": broker_secret_prefix(config),
+            "ARCHIVE_BUCKET_NAME": self.archive_bucket.bucket_name,
+            "ALERTS_TOPIC_ARN": self.alerts_topic.topic_arn,
+        }
+
+        def function(cid: str, module: str, description: str, *, broker: bool, **extra) -> PythonFunction:
+            return PythonFunction(
+                self,
+                cid,
+                package=package,
+                name=module.replace("_", "-"),
+                handler=f"lambda_functions.execution_engine.{module}.handler",
+                service="execution-engine",
+                description=description,
+                environment=env,
+                **(vpc_props if broker else {}),
+                **extra,
+            )
+
+        fns: dict[str, PythonFunction] = {}
+        fns["emitter"] = function(
+            "EmitterFunction", "emitter",
+            "Every minute: trading day? -> GSI2 slot now+lookahead -> PutEvents 'Strategy Execution Due'",
+            broker=False, timeout=Duration.seconds(50),
+        )
+        fns["prepare"] = function("PrepareFunction", "prepare", "State machine: load and claim the executions", broker=True)
+        fns["resolve"] = function(
+            "ResolveFunction", "resolve", "State machine: quotes, each leg's contract, quantities, work items",
+            broker=True, memory_size=1024,
+        )
+        fns["place_orders"] = function(
+            "PlaceOrdersFunction", "place_orders",
+            "State machine Map branch: sleep to execute_at, write intents, place one account's orders (never retried)",
+            broker=True, memory_size=1024, timeout=Duration.seconds(max(60, ee.execution_timeout * 3)),
+        )
+        fns["finalize"] = function("FinalizeFunction", "finalize", "State machine: execution status, 'Execution Completed'", broker=True)
+        fns["stop_loss_checker"] = function("StopLossCheckerFunction", "stop_loss_checker", "Strategy-level MTM stop loss checks", broker=True)
+        fns["duplicate_checker"] = function(
+            "DuplicateCheckerFunction", "duplicate_checker", "Reconcile order intents with the broker's order book by tag", broker=True
+        )
+        fns["market_data_refresher"] = function(
+            "MarketDataRefresherFunction", "market_data_refresher", "Instrument masters before the open, quotes cache",
+            broker=True, memory_size=1024, timeout=Duration.minutes(5),
+        )
+        fns["order_poller"] = function("OrderPollerFunction", "order_poller", "Poll open orders' status and fills", broker=True)
+        fns["archiver"] = function(
+            "ArchiverFunction", "archiver", "After the close: executions/orders/positions to Parquet in S3",
+            broker=False, memory_size=2048, timeout=Duration.minutes(15), reserved_concurrency=1,
+        )
+        self.functions = fns
+
+        # Grants, least privilege per function.
+        table_rw = ("prepare", "finalize", "place_orders", "stop_loss_checker", "duplicate_checker",
+                    "market_data_refresher", "order_poller")
+        for key in table_rw:
+            table.grant_read_write_data(fns[key].function)
+        for key in ("emitter", "resolve", "archiver"):
+            table.grant_read_data(fns[key].function)
+        broker_callers = ("prepare", "resolve", "place_orders", "finalize", "stop_loss_checker",
+                          "duplicate_checker", "market_data_refresher", "order_poller")
+        for key in broker_callers:
+            broker_accounts_table.grant_read_data(fns[key].function)
+            grant_broker_secrets(fns[key].function, self, config, secrets_key, write=False)
+        for key in ("emitter", "finalize", "stop_loss_checker", "duplicate_checker", "place_orders"):
+            self.bus.grant_put_events_to(fns[key].function)
+        fns["archiver"].role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[self.archive_bucket.arn_for_objects("archive/*")])
+        )
+        fns["market_data_refresher"].role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:PutObject", "s3:GetObject"], resources=[self.archive_bucket.arn_for_objects("instruments/*")])
+        )
+        fns["resolve"].role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.archive_bucket.arn_for_objects("instruments/*")])
+        )
+        for key in ("finalize", "stop_loss_checker", "duplicate_checker", "order_poller"):
+            self.alerts_topic.grant_publish(fns[key].function)
+
+        for key, fn in fns.items():
+            acknowledge(
+                fn,
+                f"AwsSolutions-IAM5[Resource::{exports.export_name(config, exports.TABLE_ARN)}/index/*]",
+                "Queries of the trading table's own GSIs (ExecutionSchedule for the emitter, "
+                "AllocationsByStrategy, OrdersByTag); the wildcard covers only that table's indexes.",
+            )
+            if key in broker_callers:
+                acknowledge(
+                    fn,
+                    f"AwsSolutions-IAM5[Resource::{exports.export_name(config, exports.BROKER_ACCOUNTS_TABLE_ARN)}/index/*]",
+                    "Lookups by client_id on the broker accounts table's own index AccountsByClientId.",
+                )
+                acknowledge(
+                    fn,
+                    f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(config)}]",
+                    "Broker API keys and daily session tokens are per-account secrets created at "
+                    "runtime under the broker secret prefix; read-only and limited to that prefix.",
+                )
+        s3_reasons = {
+            "archiver": ("archive/*", "The archiver writes one Parquet object per day and entity under archive/; write-only."),
+            "market_data_refresher": ("instruments/*", "The daily instrument masters (one CSV per broker and day) live under instruments/."),
+            "resolve": ("instruments/*", "Resolve reads the day's instrument master under instruments/; read-only."),
+        }
+        for key, (prefix, reason) in s3_reasons.items():
+            acknowledge(fns[key], f"AwsSolutions-IAM5[Resource::<{logical_id(self.archive_bucket)}.Arn>/{prefix}]", reason)
+
+        # Async invocations (rule targets): a late emission is useless, failures go to the DLQ.
+        for key in ("emitter", "stop_loss_checker", "duplicate_checker", "market_data_refresher", "order_poller", "archiver"):
+            fns[key].function.configure_async_invoke(
+                max_event_age=Duration.seconds(60) if key != "archiver" else Duration.hours(1),
+                retry_attempts=0 if key != "archiver" else 2,
+                on_failure=destinations.SqsDestination(self.dead_letter_queue.queue),
+            )
+
+        # ---- the Express state machine ------------------------------------------------------
+        self.state_machine = self._state_machine(fns, ee.map_max_concurrency)
+
+        # ---- schedules and bus rules --------------------------------------------------------
+        start = minus_minutes(SESSION_OPEN_IST, ee.lookahead_minutes)
+        for i, cron in enumerate(minute_window_crons(start, SESSION_CLOSE_IST)):
+            events.Rule(
+                self,
+                f"EmitterSchedule{i}",
+                rule_name=config.resource_name(f"emitter-{i}"),
+                description=f"Emitter every minute {start}-{SESSION_CLOSE_IST} IST, all days (handler checks the calendar)",
+                schedule=events.Schedule.cron(week_day="*", **cron),
+                targets=[self._lambda_target(fns["emitter"], Duration.seconds(60))],
+            )
+        self.execution_rule = events.Rule(
+            self,
+            "ExecutionDueRule",
+            rule_name=config.resource_name("execution-due"),
+            event_bus=self.bus,
+            description="Strategy Execution Due -> Express state machine, input = $.detail",
+            event_pattern=events.EventPattern(source=[EMITTER_SOURCE], detail_type=[DETAIL_EXECUTION_DUE]),
+            targets=[
+                targets.SfnStateMachine(
+                    self.state_machine,
+                    input=events.RuleTargetInput.from_event_path("$.detail"),
+                    dead_letter_queue=self.dead_letter_queue.queue,
+                    retry_attempts=2,
+                    max_event_age=Duration.seconds(60),
+                )
+            ],
+        )
+        for cid, detail_types, key in (
+            ("StopLossRule", [DETAIL_CHECK_STOP_LOSS], "stop_loss_checker"),
+            ("DuplicateOrdersRule", [DETAIL_CHECK_DUPLICATES], "duplicate_checker"),
+            ("MarketDataRule", [DETAIL_REFRESH_MARKET_DATA], "market_data_refresher"),
+            ("OrderPollerRule", [DETAIL_POLL_ORDERS, DETAIL_EXECUTION_COMPLETED], "order_poller"),
+        ):
+            events.Rule(
+                self,
+                cid,
+                rule_name=config.resource_name(key.replace("_", "-")),
+                event_bus=self.bus,
+                description=f"{', '.join(detail_types)} -> {key}",
+                event_pattern=events.EventPattern(detail_type=detail_types),
+                targets=[self._lambda_target(fns[key], Duration.seconds(60))],
+            )
+        events.Rule(
+            self,
+            "InstrumentsSchedule",
+            rule_name=config.resource_name("instruments-refresh"),
+            description=f"{INSTRUMENTS_REFRESH_TIME_IST} IST daily: instrument masters (handler checks the calendar)",
+            schedule=daily_ist(INSTRUMENTS_REFRESH_TIME_IST, "*"),
+            targets=[self._lambda_target(fns["market_data_refresher"], Duration.minutes(10))],
+        )
+        events.Rule(
+            self,
+            "ArchiverSchedule",
+            rule_name=config.resource_name("archiver"),
+            description=f"{ARCHIVE_TIME_IST} IST daily after the close: Parquet archive",
+            schedule=daily_ist(ARCHIVE_TIME_IST, "*"),
+            targets=[self._lambda_target(fns["archiver"], Duration.hours(1))],
+        )
+
+        # ---- monitoring ---------------------------------------------------------------------
+        if config.settings.enable_monitoring:
+            self._dashboard(fns)
+        if config.settings.enable_alarms:
+            self._alarms(fns)
+
+    # ---- builders ----------------------------------------------------------------------------
+
+    def _lambda_target(self, fn: PythonFunction, max_age: Duration) -> targets.LambdaFunction:
+        return targets.LambdaFunction(
+            fn.function, dead_letter_queue=self.dead_letter_queue.queue, retry_attempts=2, max_event_age=max_age
+        )
+
+    def _state_machine(self, fns: dict[str, PythonFunction], max_concurrency: int) -> sfn.StateMachine:
+        """Prepare -> Choice -> Wait -> Resolve -> Map(PlaceOrders) -> Finalize (EXPRESS)."""
+        config = self.config
+        prepare = tasks.LambdaInvoke(
+            self, "Prepare", lambda_function=fns["prepare"].function, payload_response_only=True,
+            comment="Load strategies, legs, allocations; claim each execution (conditional put)",
+        )
+        nothing = sfn.Succeed(self, "NothingToDo", comment="nothing to do: every execution already claimed")
+        wait = sfn.Wait(
+            self, "WaitUntil", time=sfn.WaitTime.timestamp_path("$.wait_until"),
+            comment="execute_at - 2 s (Wait has 1-second granularity)",
+        )
+        resolve = tasks.LambdaInvoke(
+            self, "Resolve", lambda_function=fns["resolve"].function, payload_response_only=True,
+            comment="Pick each leg's contract once for all accounts; one work item per (execution, account)",
+        )
+        place = tasks.LambdaInvoke(
+            self, "PlaceOrders", lambda_function=fns["place_orders"].function, payload_response_only=True,
+            retry_on_service_exceptions=False,
+            comment="NO retry: a retry could double an order; unknown outcomes are reconciled by tag",
+        )
+        place.add_catch(
+            sfn.Pass(self, "PlacementFailed", comment="the error travels in the item's result to Finalize"),
+            errors=["States.ALL"],
+            result_path="$.error",
+        )
+        per_account = sfn.Map(
+            self, "PlacePerAccount", items_path="$.work_items", max_concurrency=max_concurrency,
+            result_path="$.placements", comment="One branch per (execution, broker account)",
+        )
+        per_account.item_processor(place)
+        finalize = tasks.LambdaInvoke(
+            self, "Finalize", lambda_function=fns["finalize"].function, payload_response_only=True,
+            comment="COMPLETED / PARTIAL / FAILED and 'Execution Completed'",
+        )
+        definition = prepare.next(
+            sfn.Choice(self, "AnythingClaimed")
+            .when(sfn.Condition.number_equals("$.claimed_count", 0), nothing)
+            .otherwise(wait.next(resolve).next(per_account).next(finalize))
+        )
+        log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            log_group_name=f"/aws/vendedlogs/states/{config.resource_name('execution')}",
+            retention=logs.RetentionDays.THREE_MONTHS if config.retain else logs.RetentionDays.ONE_WEEK,
+            removal_policy=RemovalPolicy.RETAIN if config.retain else RemovalPolicy.DESTROY,
+        )
+        machine = sfn.StateMachine(
+            self,
+            "ExecutionStateMachine",
+            state_machine_name=config.resource_name("execution"),
+            state_machine_type=sfn.StateMachineType.EXPRESS,
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=Duration.minutes(5),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        for key in ("prepare", "resolve", "place_orders", "finalize"):
+            acknowledge(
+                machine,
+                f"AwsSolutions-IAM5[Resource::<{logical_id(fns[key].function)}.Arn>:*]",
+                f"Step Functions invokes the {key} function by ARN and by any version/alias "
+                "qualifier (CDK's LambdaInvoke grant); limited to that one function.",
+            )
+        acknowledge(
+            machine,
+            "AwsSolutions-IAM5[Resource::*]",
+            "CloudWatch Logs delivery (logs:CreateLogDelivery, ...) and X-Ray for the state "
+            "machine support no resource-level permissions.",
+        )
+        return machine
+
+    def _search(self, expression: str, label: str, stat: str = "Sum") -> cloudwatch.MathExpression:
+        return cloudwatch.MathExpression(
+            expression=f"SEARCH('{expression}', '{stat}', 60)", label=label, period=Duration.minutes(1),
+            using_metrics={},
+        )
+
+    def _dashboard(self, fns: dict[str, PythonFunction]) -> None:
+        ns = POWERTOOLS_NAMESPACE
+        sm = self.state_machine
+        dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=self.config.resource_name("execution-engine"),
+            default_interval=Duration.hours(8),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Executions by status",
+                left=[self._search(f"{{{ns},service,status}} MetricName=\"{METRIC_EXECUTIONS}\"", "")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Orders by status and broker",
+                left=[self._search(f"{{{ns},broker,service,status}} MetricName=\"{METRIC_ORDERS}\"", "")],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Placement lag after execute_at (ms)",
+                left=[
+                    self._search(f"{{{ns},service}} MetricName=\"{METRIC_LAG_MS}\"", "p50", "p50"),
+                    self._search(f"{{{ns},service}} MetricName=\"{METRIC_LAG_MS}\"", "p99", "p99"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Broker errors",
+                left=[self._search(f"{{{ns},broker,service}} MetricName=\"{METRIC_BROKER_ERRORS}\"", "")],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="State machine",
+                left=[sm.metric_started(), sm.metric_succeeded(), sm.metric_failed(), sm.metric_timed_out()],
+                width=8,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Lambda errors",
+                left=[fn.function.metric_errors(label=key, period=Duration.minutes(1)) for key, fn in fns.items()],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Lambda p99 duration",
+                left=[fn.function.metric_duration(label=key, statistic="p99") for key, fn in fns.items()],
+                width=12,
+            ),
+        )
+
+    def _alarms(self, fns: dict[str, PythonFunction]) -> None:
+        action = cw_actions.SnsAction(self.alerts_topic)
+        name = self.config.resource_name
+
+        def alarm(cid: str, metric: cloudwatch.IMetric, threshold: float, description: str) -> None:
+            a = cloudwatch.Alarm(
+                self, cid, alarm_name=name(cid.lower()), metric=metric, threshold=threshold,
+                evaluation_periods=1, alarm_description=description,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            a.add_alarm_action(action)
+
+        alarm("ExecutionsFailed", self.state_machine.metric_failed(period=Duration.minutes(1)), 1,
+              "An execution state machine run failed (orders may be missing)")
+        alarm("ExecutionsTimedOut", self.state_machine.metric_timed_out(period=Duration.minutes(1)), 1,
+              "An execution state machine run timed out")
+        for key in ("emitter", "place_orders", "finalize", "stop_loss_checker"):
+            alarm(f"{key.replace('_', '-')}-errors".title().replace("-", ""),
+                  fns[key].function.metric_errors(period=Duration.minutes(1)), 1,
+                  f"{key} raised an error during the session")
+        alarm("PlacementLag", cloudwatch.Metric(
+            namespace=POWERTOOLS_NAMESPACE, metric_name=METRIC_LAG_MS, statistic="p99",
+            period=Duration.minutes(1), dimensions_map={"service": "execution-engine"},
+        ), 1000, "Orders are sent more than 1 s after execute_at (p99)")

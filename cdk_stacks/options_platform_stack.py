@@ -1,0 +1,274 @@
+"""Stack 2, ``ql-algo-trading-{env}-options-platform-stack``: the single table and the REST API.
+
+One RestApi for every route family (decision): one stage, one throttle, one access log, one
+Cognito authorizer built on the auth-broker user pool, one URL for the frontend. The broker
+account routes are served by the auth-broker stack's functions, imported by ARN (the invoke
+permissions are created here, so the stacks keep a one-way dependency). The public broker
+postback webhook is served by a function of this stack (it only needs the table, the broker
+accounts table, the broker secrets for the checksum and PutEvents on the bus, which it reaches by
+name), because a route owned by the execution-engine stack would make the two stacks depend on
+each other. Public routes (no Cognito): ``POST /postbacks/{broker}`` (checksum verified in the
+handler) and ``GET /broker-sessions/zerodha/callback`` (Kite's OAuth redirect).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk_stacks import exports
+from cdk_stacks.auth_broker_stack import broker_secret_arn_pattern_token, grant_broker_secrets
+from cdk_stacks.constructs.python_function import LambdaPackage, PythonFunction
+from cdk_stacks.constructs.tables import table_from_request
+from cdk_stacks.nag import acknowledge, logical_id
+from shared_utils.config import EnvironmentConfig
+from shared_utils.persistence import table_schema
+
+#: (path, methods, route family). Families map to handlers below; PUBLIC_ROUTES lists the
+#: methods without a Cognito authorizer.
+ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("/options/baskets", ("GET", "POST"), "baskets"),
+    ("/options/baskets/{basket_id}", ("GET", "PUT", "DELETE"), "baskets"),
+    ("/options/baskets/{basket_id}/strategies", ("GET", "POST"), "strategies"),
+    ("/options/strategies", ("GET", "POST"), "strategies"),
+    ("/options/strategies/{strategy_id}", ("GET", "PUT", "DELETE"), "strategies"),
+    ("/options/strategies/{strategy_id}/activate", ("POST",), "strategies"),
+    ("/options/strategies/{strategy_id}/pause", ("POST",), "strategies"),
+    ("/options/strategies/{strategy_id}/legs", ("GET", "POST"), "strategies"),
+    ("/options/strategies/{strategy_id}/legs/{leg_no}", ("GET", "PUT", "DELETE"), "strategies"),
+    ("/options/strategies/{strategy_id}/allocations", ("GET", "POST"), "allocations"),
+    ("/options/strategies/{strategy_id}/allocations/advanced", ("POST",), "allocations"),
+    ("/options/strategies/{strategy_id}/allocations/summary", ("GET",), "allocations"),
+    ("/options/strategies/{strategy_id}/allocations/{client_id}", ("GET", "PUT", "DELETE"), "allocations"),
+    ("/options/executions/schedule", ("GET",), "executions"),
+    ("/options/executions/history", ("GET",), "executions"),
+    ("/options/executions/manual", ("POST",), "executions"),
+    ("/options/executions/{execution_id}", ("GET",), "executions"),
+    ("/options/positions", ("GET",), "executions"),
+    ("/broker-accounts", ("GET", "POST"), "broker_accounts"),
+    ("/broker-accounts/{client_id}", ("GET", "PUT", "DELETE"), "broker_accounts"),
+    ("/broker-accounts/{client_id}/login", ("GET", "POST"), "broker_sessions"),
+    ("/broker-sessions/zerodha/callback", ("GET",), "broker_sessions"),
+    ("/postbacks/{broker}", ("POST",), "postbacks"),
+)
+
+#: Routes that must answer without a Cognito token (verified inside the handler).
+PUBLIC_ROUTES = frozenset({("/broker-sessions/zerodha/callback", "GET"), ("/postbacks/{broker}", "POST")})
+
+#: Route family -> handler module of this stack (broker_* come from the auth-broker stack).
+HANDLERS = {
+    "baskets": "lambda_functions.options_platform.baskets.handler",
+    "strategies": "lambda_functions.options_platform.strategies.handler",
+    "allocations": "lambda_functions.options_platform.allocations.handler",
+    "executions": "lambda_functions.options_platform.executions.handler",
+    "postbacks": "lambda_functions.execution_engine.postbacks.handler",
+}
+
+
+def event_bus_arn(stack: Stack, config: EnvironmentConfig) -> str:
+    """ARN of the execution-engine bus, built from its configured name (no stack import)."""
+    return stack.format_arn(service="events", resource="event-bus", resource_name=config.event_bus_name)
+
+
+class OptionsPlatformStack(Stack):
+    """The trading table, the route-family Lambdas and the REST API (see module doc)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        imp = exports.import_value
+
+        # ---- the single table ---------------------------------------------------------------
+        self.table = table_from_request(
+            self,
+            "TradingTable",
+            table_schema.create_table_kwargs(config.table_name),
+            retain=config.retain,
+            time_to_live_attribute=table_schema.TTL_ATTRIBUTE,
+        )
+
+        # ---- imports from auth-broker -------------------------------------------------------
+        user_pool = cognito.UserPool.from_user_pool_arn(self, "UserPool", imp(config, exports.USER_POOL_ARN))
+        broker_accounts_table = dynamodb.Table.from_table_attributes(
+            self, "BrokerAccountsTable", table_arn=imp(config, exports.BROKER_ACCOUNTS_TABLE_ARN)
+        )
+        secrets_key = kms.Key.from_key_arn(self, "BrokerSecretsKey", imp(config, exports.BROKER_SECRETS_KEY_ARN))
+        imported_functions = {
+            "broker_accounts": lambda_.Function.from_function_attributes(
+                self, "BrokerAccountsFunction",
+                function_arn=imp(config, exports.BROKER_ACCOUNTS_FUNCTION_ARN), same_environment=True,
+            ),
+            "broker_sessions": lambda_.Function.from_function_attributes(
+                self, "BrokerSessionsFunction",
+                function_arn=imp(config, exports.BROKER_SESSIONS_FUNCTION_ARN), same_environment=True,
+            ),
+        }
+
+        # ---- route-family Lambdas -----------------------------------------------------------
+        package = LambdaPackage(self, "LambdaPackage", config=config)
+        env = {
+            "TABLE_NAME": self.table.table_name,
+            "BROKER_ACCOUNTS_TABLE_NAME": config.broker_accounts_table_name,
+            "EVENT_BUS_NAME": config.event_bus_name,
+        }
+        self.functions: dict[str, PythonFunction] = {}
+        for family, handler in HANDLERS.items():
+            self.functions[family] = PythonFunction(
+                self,
+                f"{family.capitalize()}Function",
+                package=package,
+                name=f"api-{family.replace('_', '-')}",
+                handler=handler,
+                service="options-platform" if family != "postbacks" else "execution-engine",
+                description=f"REST routes: {family}",
+                environment=env,
+                timeout=Duration.seconds(29),
+            )
+        for family in ("baskets", "strategies", "allocations", "executions", "postbacks"):
+            fn = self.functions[family].function
+            self.table.grant_read_write_data(fn)
+            acknowledge(
+                self.functions[family],
+                f"AwsSolutions-IAM5[Resource::<{logical_id(self.table)}.Arn>/index/*]",
+                "Queries of the trading table's own GSIs (AllocationsByStrategy, "
+                "ExecutionSchedule, OrdersByTag); the wildcard covers only this table's indexes.",
+            )
+        for family in ("allocations", "postbacks"):
+            broker_accounts_table.grant_read_data(self.functions[family].function)
+        for family in ("executions", "postbacks"):
+            self.functions[family].role.add_to_policy(
+                iam.PolicyStatement(actions=["events:PutEvents"], resources=[event_bus_arn(self, config)])
+            )
+        grant_broker_secrets(self.functions["postbacks"].function, self, config, secrets_key, write=False)
+        acknowledge(
+            self.functions["postbacks"],
+            f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(config)}]",
+            "The postback checksum uses each account's API secret, stored at runtime under the "
+            "broker secret name prefix; read-only and limited to that prefix.",
+        )
+
+        # ---- the REST API -------------------------------------------------------------------
+        access_logs = logs.LogGroup(
+            self,
+            "ApiAccessLogs",
+            retention=logs.RetentionDays.THREE_MONTHS if config.retain else logs.RetentionDays.ONE_WEEK,
+            removal_policy=RemovalPolicy.RETAIN if config.retain else RemovalPolicy.DESTROY,
+        )
+        self.api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=config.resource_name("api"),
+            description="Options platform REST API (baskets, strategies, legs, allocations, executions, broker accounts)",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            deploy_options=apigw.StageOptions(
+                stage_name=config.name,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.INFO,
+                data_trace_enabled=False,
+                throttling_rate_limit=50 if config.name == "dev" else 200,
+                throttling_burst_limit=100 if config.name == "dev" else 400,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
+                    resource_path=True, response_length=True, status=True, user=True,
+                ),
+            ),
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=list(config.settings.cors_origins),
+                allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "X-Amz-Date", "X-Api-Key", "X-Amz-Security-Token"],
+                max_age=Duration.hours(1),
+            ),
+        )
+        self.authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self,
+            "CognitoAuthorizer",
+            authorizer_name=config.resource_name("cognito"),
+            cognito_user_pools=[user_pool],
+            results_cache_ttl=Duration.minutes(5),
+        )
+        self.request_validator = self.api.add_request_validator(
+            "ParamsValidator",
+            request_validator_name="params-only",
+            validate_request_parameters=True,
+            validate_request_body=False,
+        )
+
+        integrations: dict[str, apigw.LambdaIntegration] = {}
+        targets: dict[str, lambda_.IFunction] = {f: p.function for f, p in self.functions.items()}
+        targets.update(imported_functions)
+        self.methods: dict[tuple[str, str], apigw.Method] = {}
+        for path, methods, family in ROUTES:
+            resource = self.api.root.resource_for_path(path)
+            integration = integrations.setdefault(
+                family, apigw.LambdaIntegration(targets[family], proxy=True, allow_test_invoke=False)
+            )
+            for method in methods:
+                if (path, method) in PUBLIC_ROUTES:
+                    options = {"authorization_type": apigw.AuthorizationType.NONE}
+                else:
+                    options = {
+                        "authorization_type": apigw.AuthorizationType.COGNITO,
+                        "authorizer": self.authorizer,
+                    }
+                m = resource.add_method(method, integration, request_validator=self.request_validator, **options)
+                self.methods[(path, method)] = m
+                if (path, method) in PUBLIC_ROUTES:
+                    reason = (
+                        "Public by design: Zerodha's OAuth redirect carries no Cognito token; the "
+                        "handler validates request_token and the signed state it issued at login."
+                        if "zerodha" in path
+                        else "Public by design: brokers POST order updates without a Cognito token; "
+                        "the handler verifies each postback's checksum with the account's API secret."
+                    )
+                    acknowledge(m, "AwsSolutions-APIG4", reason)
+                    acknowledge(m, "AwsSolutions-COG4", reason)
+
+        # CORS preflight (OPTIONS) methods answer without auth, as browsers send no token.
+        for child in self.api.node.find_all():
+            if isinstance(child, apigw.Method) and child.http_method == "OPTIONS":
+                reason = (
+                    "CORS preflight: browsers send OPTIONS without credentials; the mock "
+                    "integration only returns the CORS headers for the configured origins."
+                )
+                acknowledge(child, "AwsSolutions-APIG4", reason)
+                acknowledge(child, "AwsSolutions-COG4", reason)
+
+        acknowledge(
+            self.api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-level CloudWatch role (needed for stage execution logs) uses "
+            "the AWS managed policy made for exactly that purpose; it is the service's documented setup.",
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG2",
+            "The API validates required path/query parameters (params-only validator on every "
+            "method); bodies are validated in each handler by Powertools' pydantic models, the "
+            "single source of the schemas (422 with field and reason), not duplicated as API models.",
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG3",
+            "No WAF yet: every non-public route requires a Cognito token, the stage throttles, "
+            "and the two public routes verify checksums/state in the handler. A WAFv2 web ACL "
+            "(rate-based and AWS managed rules) is on the production hardening list.",
+        )
+
+        # ---- exports ------------------------------------------------------------------------
+        e = exports
+        e.export(self, config, e.TABLE_NAME, self.table.table_name, "The single trading table")
+        e.export(self, config, e.TABLE_ARN, self.table.table_arn, "The single trading table ARN")
+        e.export(self, config, e.TABLE_STREAM_ARN, self.table.table_stream_arn, "The trading table's stream")
+        e.export(self, config, e.REST_API_ID, self.api.rest_api_id, "REST API id")
+        e.export(self, config, e.REST_API_URL, self.api.url, "REST API base URL (stage = env)")
