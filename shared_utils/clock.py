@@ -152,3 +152,17 @@ def _sleep_until(clock: Clock, instant: datetime) -> None:
             time.sleep(remaining - 0.002)
         else:
             time.sleep(0)
+
+
+_default_clock: Clock = SystemClock()
+
+
+def default_clock() -> Clock:
+    """The process-wide clock (the system clock unless the local platform replaced it)."""
+    return _default_clock
+
+
+def set_default_clock(clock: Clock) -> None:
+    """Replace the process-wide clock (the local platform's ``--at`` offset clock, tests)."""
+    global _default_clock
+    _default_clock = clock

@@ -1,0 +1,108 @@
+"""Response shapes of the REST API (the OpenAPI document is generated from them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from shared_utils.models.allocation import Allocation
+from shared_utils.models.basket import Basket
+from shared_utils.models.leg import Leg
+from shared_utils.models.strategy import Strategy
+
+
+class Message(BaseModel):
+    message: str
+
+
+class BasketList(BaseModel):
+    items: list[Basket]
+    next_token: str | None = None
+
+
+class BasketDetail(BaseModel):
+    basket: Basket
+    strategies: list[Strategy]
+
+
+class StrategyList(BaseModel):
+    items: list[Strategy]
+
+
+class StrategyDetail(BaseModel):
+    strategy: Strategy
+    legs: list[Leg]
+    allocations: list[Allocation]
+    executable: bool
+    executability_problems: list[str] = Field(default_factory=list)
+
+
+class LegList(BaseModel):
+    items: list[Leg]
+
+
+class AllocationList(BaseModel):
+    items: list[Allocation]
+
+
+class SummaryLeg(BaseModel):
+    leg_no: int
+    transaction_type: str
+    option_type: str
+    lots: int
+    quantity: int | None
+    lot_size: int | None
+    expiry: str | None
+    lot_size_source: str
+
+
+class SummaryAccount(BaseModel):
+    client_id: str
+    priority: int
+    status: str
+    allocation_type: str
+    total_lots: int
+    total_quantity: int
+    legs: list[SummaryLeg]
+
+
+class SummaryLegTotal(BaseModel):
+    leg_no: int
+    lots: int
+    quantity: int
+    lot_size: int | None
+    expiry: str | None
+    lot_size_source: str
+
+
+class AllocationSummary(BaseModel):
+    strategy_id: str
+    underlying: str
+    trade_date: str
+    accounts: list[SummaryAccount]
+    legs: list[SummaryLegTotal]
+    total_lots: int
+    total_quantity: int
+
+
+class ScheduleRow(BaseModel):
+    strategy_id: str
+    strategy_name: str
+    basket_id: str | None = None
+    execution_type: str
+    time_ist: str
+    date: str
+    execute_at: str
+    due: bool
+    reasons: list[str]
+
+
+class ScheduleView(BaseModel):
+    date: str
+    trading_day: bool
+    items: list[ScheduleRow]
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
