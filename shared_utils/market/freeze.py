@@ -78,7 +78,7 @@ def slice_quantity(quantity: int, lot_size: int, freeze_qty: int | None) -> list
     if quantity <= 0 or quantity % lot_size:
         raise QuantityError(
             f"quantity {quantity} is not a positive multiple of the lot size {lot_size} "
-            f"({quantity / lot_size:g} lots); quantity = lots x lot_size"
+            f"({quantity / lot_size:.2f} lots); quantity = lots x lot_size"
         )
     if freeze_qty is None:
         return [quantity]
