@@ -163,9 +163,27 @@ class Session:
 
 
 @dataclass(frozen=True)
+class _PreOpenRule:
+    segment: str  # CASH or FO
+    effective_from: date
+    open: time
+    close: time
+    futures_only: bool
+    source: str
+
+
+_DEFAULT_PRE_OPEN = (
+    _PreOpenRule("CASH", date.min, time(9, 0), time(9, 8), False, "shared/reference/indian-markets.md"),
+    _PreOpenRule("FO", date(2025, 12, 8), time(9, 0), time(9, 8), True, "shared/reference/indian-markets.md"),
+    _PreOpenRule("FO", date(2026, 9, 7), time(9, 0), time(9, 10), True, "shared/reference/indian-markets.md"),
+)
+
+
+@dataclass(frozen=True)
 class _SessionTimes:
     normal_open: time = time(9, 15)
     normal_close: time = time(15, 30)
+    pre_open: tuple[_PreOpenRule, ...] = _DEFAULT_PRE_OPEN
 
 
 @dataclass(frozen=True)
@@ -285,6 +303,26 @@ class TradingCalendar:
         reason = "; ".join(reasons) or "weekend"
         raise CalendarError(f"{exchange} is closed on {day.isoformat()} ({day.strftime('%A')}): {reason}")
 
+    def pre_open(self, day: date, exchange: str = "NSE", segment: str = "FO") -> tuple[datetime, datetime] | None:
+        """The pre-open order-entry window (aware IST open, close) on a trading day, or None.
+
+        ``segment`` CASH: 09:00-09:08. FO: futures only (no options, no SL/IOC) from 8 Dec 2025,
+        09:00-09:08, 09:00-09:10 from 7 Sep 2026; None before 8 Dec 2025 and on closed days.
+        Sources: ``config/market/calendar/sessions.json``. Raises CalendarError for an unknown
+        exchange.
+        """
+        _exchange(exchange)
+        if not self.is_trading_day(day, exchange):
+            return None
+        rule = None
+        for candidate in self.times.pre_open:
+            if candidate.segment == segment.upper() and candidate.effective_from <= day:
+                if rule is None or candidate.effective_from >= rule.effective_from:
+                    rule = candidate
+        if rule is None:
+            return None
+        return _at(day, rule.open), _at(day, rule.close)
+
     def is_open(self, instant: datetime, exchange: str = "NSE") -> bool:
         """True when ``instant`` (aware) falls inside the normal/FULL session of its IST date."""
         local = to_ist(instant)
@@ -385,10 +423,20 @@ def load_calendar(directory: Path | str = CALENDAR_DIR, overrides_path: Path | s
     times = _SessionTimes()
     sessions_file = directory / "sessions.json"
     if sessions_file.exists():
-        normal = _read_json(sessions_file).get("normal", {})
+        doc = _read_json(sessions_file)
+        normal = doc.get("normal", {})
+        rules = tuple(
+            _PreOpenRule(
+                str(r["segment"]).upper(), _parse_date(r["from"], "sessions.json pre_open"),
+                _parse_time(r["open"], "sessions.json") or time(9, 0), _parse_time(r["close"], "sessions.json") or time(9, 8),
+                bool(r.get("futures_only", False)), str(r.get("source", "")),
+            )
+            for r in doc.get("pre_open", [])
+        ) or _DEFAULT_PRE_OPEN
         times = _SessionTimes(
             _parse_time(normal.get("open", "09:15"), "sessions.json") or time(9, 15),
             _parse_time(normal.get("close", "15:30"), "sessions.json") or time(15, 30),
+            rules,
         )
     calendar = TradingCalendar.from_documents(documents, times)
     if overrides_path:

@@ -98,3 +98,12 @@ def test_every_base_holiday_is_a_sourced_weekday(cal):
         assert holiday.source, (day, exchange)
         assert day.weekday() < 5, f"{day} {exchange} is a weekend: list it under weekend_holidays"
     assert cal.covers(date(2025, 6, 2)) and cal.covers(date(2026, 6, 1), "BSE") and not cal.covers(date(2027, 1, 4))
+
+
+def test_pre_open_windows_are_dated(cal):
+    assert cal.pre_open(date(2025, 12, 5), segment="FO") is None  # before F&O pre-open existed
+    assert cal.pre_open(date(2026, 8, 17), segment="FO") == (
+        datetime(2026, 8, 17, 9, 0, tzinfo=IST), datetime(2026, 8, 17, 9, 8, tzinfo=IST))
+    assert cal.pre_open(date(2026, 9, 7), segment="FO")[1] == datetime(2026, 9, 7, 9, 10, tzinfo=IST)
+    assert cal.pre_open(date(2026, 9, 7), segment="CASH")[1] == datetime(2026, 9, 7, 9, 8, tzinfo=IST)
+    assert cal.pre_open(date(2026, 9, 14), segment="FO") is None  # Ganesh Chaturthi

@@ -20,8 +20,8 @@ from .conftest import ANGEL_EXTRACT, KITE_DUMP
 
 def test_real_dump_loads_well_under_a_second():
     best = min(_timed_load() for _ in range(3))
-    # measured ~0.3 s on the dev container; 1 s is the requirement
-    assert best < 0.8, f"loading {KITE_DUMP.name} took {best:.2f} s"
+    # measured ~0.3 s on the dev container (best of 3); the requirement is well under 1 s
+    assert best < 1.0, f"loading {KITE_DUMP.name} took {best:.2f} s"
 
 
 def _timed_load() -> float:
