@@ -199,8 +199,8 @@ class AngelClient(BrokerClient):
             "quantity": str(request.quantity),
             "ordertag": request.tag,
         }
-        self.rate_limiter.acquire("orders")
-        data = self._call(lambda: self.api.placeOrderFullResponse(params), mutating=True, tag=request.tag)
+        with self.rate_limiter.slot("orders"):
+            data = self._call(lambda: self.api.placeOrderFullResponse(params), mutating=True, tag=request.tag)
         if not data or not data.get("orderid"):
             raise OutcomeUnknown("angel: success envelope without orderid; reconcile by tag",
                                  broker=self.broker, code="NO_ORDERID", tag=request.tag, raw=data)
@@ -220,16 +220,16 @@ class AngelClient(BrokerClient):
             "quantity": str(request.quantity or row["quantity"]),
             "tradingsymbol": row["tradingsymbol"], "symboltoken": row["symboltoken"], "exchange": row["exchange"],
         }
-        self.rate_limiter.acquire("orders")
-        data = self._call(lambda: self.api.modifyOrder(params), mutating=True)
+        with self.rate_limiter.slot("orders"):
+            data = self._call(lambda: self.api.modifyOrder(params), mutating=True)
         return OrderAck(order_id=str((data or {}).get("orderid") or request.order_id), tag=None, broker=self.broker,
                         received_at=self._now(), raw=data or {})
 
     def cancel_order(self, order_id: str) -> OrderAck:
         """POST cancelOrder {variety, orderid}; the variety is read from the order book."""
         variety = self.order_status(order_id).raw["variety"]
-        self.rate_limiter.acquire("orders")
-        data = self._call(lambda: self.api.cancelOrder(order_id, variety), mutating=True)
+        with self.rate_limiter.slot("orders"):
+            data = self._call(lambda: self.api.cancelOrder(order_id, variety), mutating=True)
         return OrderAck(order_id=str((data or {}).get("orderid") or order_id), tag=None, broker=self.broker,
                         received_at=self._now(), raw=data or {})
 

@@ -169,8 +169,8 @@ class NorenClient(BrokerClient):
             j["trgprc"] = str(request.trigger_price)
         if request.tag:
             j["remarks"] = request.tag
-        self.rate_limiter.acquire("orders")
-        data = self._post("PlaceOrder", j, mutating=True, tag=request.tag)
+        with self.rate_limiter.slot("orders"):
+            data = self._post("PlaceOrder", j, mutating=True, tag=request.tag)
         return OrderAck(order_id=str(data["norenordno"]), tag=request.tag, broker=self.broker, received_at=self._now(), raw=data)
 
     def modify_order(self, request: ModifyRequest) -> OrderAck:
@@ -186,14 +186,14 @@ class NorenClient(BrokerClient):
         trg = request.trigger_price if request.trigger_price is not None else to_decimal(row.get("trgprc"))
         if trg:
             j["trgprc"] = str(trg)
-        self.rate_limiter.acquire("orders")
-        data = self._post("ModifyOrder", j, mutating=True)
+        with self.rate_limiter.slot("orders"):
+            data = self._post("ModifyOrder", j, mutating=True)
         return OrderAck(order_id=str(data.get("result") or request.order_id), tag=None, broker=self.broker, received_at=self._now(), raw=data)
 
     def cancel_order(self, order_id: str) -> OrderAck:
         """POST CancelOrder {uid, norenordno}."""
-        self.rate_limiter.acquire("orders")
-        data = self._post("CancelOrder", {"uid": self.uid, "norenordno": str(order_id)}, mutating=True)
+        with self.rate_limiter.slot("orders"):
+            data = self._post("CancelOrder", {"uid": self.uid, "norenordno": str(order_id)}, mutating=True)
         return OrderAck(order_id=str(data.get("result") or order_id), tag=None, broker=self.broker, received_at=self._now(), raw=data)
 
     # ---- reports -------------------------------------------------------------------------

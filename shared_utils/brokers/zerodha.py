@@ -169,8 +169,8 @@ class ZerodhaClient(BrokerClient):
             validity=lookup(m.VALIDITY, request.validity, what="validity", broker=self.broker),
             tag=request.tag,
         )
-        self.rate_limiter.acquire("orders")
-        order_id = self._call(lambda: self.kite.place_order(**params), mutating=True, tag=request.tag)
+        with self.rate_limiter.slot("orders"):
+            order_id = self._call(lambda: self.kite.place_order(**params), mutating=True, tag=request.tag)
         return OrderAck(order_id=str(order_id), tag=request.tag, broker=self.broker, received_at=self._now(), raw={"order_id": order_id})
 
     def modify_order(self, request: ModifyRequest) -> OrderAck:
@@ -183,14 +183,14 @@ class ZerodhaClient(BrokerClient):
             trigger_price=str(request.trigger_price) if request.trigger_price is not None else None,
             order_type=lookup(m.ORDER_TYPE, request.order_type, what="order_type", broker=self.broker) if request.order_type else None,
         )
-        self.rate_limiter.acquire("orders")
-        order_id = self._call(lambda: self.kite.modify_order(**params), mutating=True)
+        with self.rate_limiter.slot("orders"):
+            order_id = self._call(lambda: self.kite.modify_order(**params), mutating=True)
         return OrderAck(order_id=str(order_id), tag=None, broker=self.broker, received_at=self._now(), raw={"order_id": order_id})
 
     def cancel_order(self, order_id: str) -> OrderAck:
         """DELETE /orders/regular/{order_id}."""
-        self.rate_limiter.acquire("orders")
-        oid = self._call(lambda: self.kite.cancel_order(m.VARIETY_REGULAR, order_id), mutating=True)
+        with self.rate_limiter.slot("orders"):
+            oid = self._call(lambda: self.kite.cancel_order(m.VARIETY_REGULAR, order_id), mutating=True)
         return OrderAck(order_id=str(oid), tag=None, broker=self.broker, received_at=self._now(), raw={"order_id": oid})
 
     # ---- reports -------------------------------------------------------------------------

@@ -36,8 +36,7 @@ def test_sliding_window_allows_burst_then_paces():
     lim = SlidingWindowLimiter([Limit(10, 1.0)], monotonic=ft.monotonic, sleep=ft.sleep)
     stamps = []
     for _ in range(35):
-        lim.acquire()
-        stamps.append(ft.monotonic())
+        stamps.append(lim.acquire_and_release())
     assert stamps[9] == 0.0  # burst of 10 at once
     assert max_in_window(stamps, 1.0) <= 10
     assert stamps[-1] <= 3.0 + 1e-9
@@ -54,22 +53,22 @@ def test_angel_minute_limit_applies():
     acc = AccountRateLimiter("angel", monotonic=ft.monotonic, sleep=ft.sleep, margin_s=0)
     stamps = []
     for _ in range(520):
-        acc.acquire("orders")
-        stamps.append(ft.monotonic())
+        stamps.append(acc.acquire("orders"))
     assert max_in_window(stamps, 60.0) <= 500 and max_in_window(stamps, 1.0) <= 10
 
 
 def test_threads_share_the_limit():
     ft = FakeTime()
-    lim = SlidingWindowLimiter([Limit(10, 1.0)], monotonic=ft.monotonic, sleep=lambda s: None)
+    lim = SlidingWindowLimiter([Limit(10, 1.0)], monotonic=ft.monotonic, sleep=ft.sleep)
     slots = []
     lock = threading.Lock()
 
     def worker():
         for _ in range(10):
-            s = lim.reserve()
-            with lock:
-                slots.append(s)
+            with lim.slot():
+                with lock:
+                    slots.append(ft.monotonic())
+                ft.sleep(0.001)
 
     ts = [threading.Thread(target=worker) for _ in range(5)]
     [t.start() for t in ts]
