@@ -186,7 +186,7 @@ class _SessionTimes:
     pre_open: tuple[_PreOpenRule, ...] = _DEFAULT_PRE_OPEN
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TradingCalendar:
     """Holidays and special sessions of NSE and BSE, plus the normal IST session times.
 

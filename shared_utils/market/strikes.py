@@ -76,7 +76,7 @@ class OptionQuote:
         return self.ltp
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OptionChain:
     """Quotes of one underlying and one expiry.
 
