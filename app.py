@@ -7,7 +7,6 @@ AwsSolutions checks on every synth. ``-c env=local`` is refused: the local platf
 ``./deploy.sh -e local``. Needs no Docker and no AWS credentials.
 """
 
-import os
 import sys
 
 from aws_cdk import App
@@ -20,7 +19,8 @@ def main() -> None:
     """Synthesize the app for the context's ``env``."""
     app = App()
     try:
-        build_app(app=app, account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
+        # Account-agnostic stacks (region pinned): no context lookups, no credentials needed.
+        build_app(app=app)
     except (NotADeployTarget, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -14,7 +14,7 @@ exported here.
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -340,7 +340,6 @@ class AuthBrokerStack(Stack):
 
     def _build_vpc(self, nat_gateways: int) -> None:
         config = self.config
-        azs = availability_zones(config)
         if nat_gateways < 1:
             raise ValueError(f"{config.name}: enable_static_egress_ip needs nat_gateways >= 1")
         self.egress_ips = [
@@ -352,7 +351,7 @@ class AuthBrokerStack(Stack):
             "Vpc",
             vpc_name=config.resource_name("vpc"),
             ip_addresses=ec2.IpAddresses.cidr("10.40.0.0/16"),
-            availability_zones=azs,
+            max_azs=2,
             nat_gateways=nat_gateways,
             nat_gateway_provider=ec2.NatProvider.gateway(
                 eip_allocation_ids=[eip.attr_allocation_id for eip in self.egress_ips]
@@ -390,8 +389,10 @@ class AuthBrokerStack(Stack):
 
 
 def availability_zones(config: EnvironmentConfig) -> list[str]:
-    """The two AZs of the static-egress VPC (fixed names so importing stacks can rebuild it)."""
-    return [f"{config.region}a", f"{config.region}b"]
+    """The static-egress VPC's two AZs, as the same ``Fn::GetAZs`` selections the VPC uses
+    (the stacks are account-agnostic, so no AZ lookup and no hard-coded AZ names)."""
+    del config  # same region for every stack of the app
+    return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
 
 
 def broker_secret_arn_pattern_token(config: EnvironmentConfig) -> str:

@@ -1,0 +1,180 @@
+"""execution-engine: bus, emitter schedule, the Express state machine contract, rules,
+archive bucket, DLQ, monitoring, VPC placement."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match
+
+from cdk_stacks.execution_engine_stack import minute_window_crons
+from tests.infrastructure.helpers import ours, state_machine_definition
+
+STACK = "execution-engine"
+
+
+def _rules(synth) -> dict[str, dict]:
+    return {r["Properties"]["Name"]: r["Properties"] for r in synth.resources(STACK, "AWS::Events::Rule").values()}
+
+
+def test_custom_bus(any_env):
+    any_env.template(STACK).has_resource_properties("AWS::Events::EventBus", {"Name": any_env.config.event_bus_name})
+
+
+def test_emitter_every_minute_of_the_session_with_lookahead_all_days(dev):
+    schedules = {p["ScheduleExpression"] for n, p in _rules(dev).items() if "-emitter-" in n}
+    # 09:13 IST (09:15 minus the 2-minute lookahead) .. 15:30 IST = 03:43 .. 10:00 UTC
+    assert schedules == {"cron(43-59 3 ? * * *)", "cron(* 4-9 ? * * *)", "cron(0 10 ? * * *)"}
+
+
+@pytest.mark.parametrize(
+    "start,end,expected",
+    [
+        ("09:15", "15:30", [{"minute": "45-59", "hour": "3"}, {"minute": "*", "hour": "4-9"}, {"minute": "0", "hour": "10"}]),
+        ("09:30", "09:40", [{"minute": "0-10", "hour": "4"}]),
+        ("09:30", "10:40", [{"minute": "*", "hour": "4"}, {"minute": "0-10", "hour": "5"}]),
+    ],
+)
+def test_minute_window_crons(start, end, expected):
+    assert minute_window_crons(start, end) == expected
+
+
+def test_state_machine_is_express_logged_and_traced(any_env):
+    any_env.template(STACK).has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "EXPRESS",
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": False}),
+        },
+    )
+
+
+def test_state_machine_definition_contract(any_env):
+    asl = state_machine_definition(any_env.templates[STACK])
+    states = asl["States"]
+    assert asl["StartAt"] == "Prepare"
+    assert states["Prepare"]["Type"] == "Task" and states["Prepare"]["Next"] == "AnythingClaimed"
+    assert "ResultPath" not in states["Prepare"]  # the result replaces the state
+    choice = states["AnythingClaimed"]
+    assert choice["Choices"] == [{"Variable": "$.claimed_count", "NumericEquals": 0, "Next": "NothingToDo"}]
+    assert states["NothingToDo"]["Type"] == "Succeed"
+    assert choice["Default"] == "WaitUntil"
+    assert states["WaitUntil"] == {"Type": "Wait", "TimestampPath": "$.wait_until", "Next": "Resolve",
+                                   "Comment": states["WaitUntil"]["Comment"]}
+    assert states["Resolve"]["Next"] == "PlacePerAccount"
+    m = states["PlacePerAccount"]
+    assert m["Type"] == "Map" and m["ItemsPath"] == "$.work_items" and m["ResultPath"] == "$.placements"
+    assert m["MaxConcurrency"] == any_env.config.settings.execution_engine.map_max_concurrency
+    assert m["Next"] == "Finalize"
+    inner = m["ItemProcessor"]["States"]
+    place = inner["PlaceOrders"]
+    assert place["Type"] == "Task"
+    assert "Retry" not in place, "a retry could double an order"
+    assert place["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "PlacementFailed"}]
+    assert inner["PlacementFailed"]["Type"] == "Pass" and inner["PlacementFailed"]["End"] is True
+    assert states["Finalize"]["End"] is True
+
+
+def test_tasks_return_only_the_payload(dev):
+    asl = state_machine_definition(dev.templates[STACK])
+    tasks = [asl["States"][n] for n in ("Prepare", "Resolve", "Finalize")] + [
+        asl["States"]["PlacePerAccount"]["ItemProcessor"]["States"]["PlaceOrders"]
+    ]
+    for task in tasks:
+        # payload_response_only: the Resource is the function itself, not lambda:invoke
+        assert task["Resource"] == "INTRINSIC"
+        assert "Parameters" not in task and "ResultSelector" not in task
+
+
+def test_execution_due_rule_starts_the_state_machine_with_detail(any_env):
+    template = any_env.template(STACK)
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventBusName": Match.any_value(),
+            "EventPattern": {"source": ["ql.execution.emitter"], "detail-type": ["Strategy Execution Due"]},
+            "Targets": [Match.object_like({"InputPath": "$.detail", "DeadLetterConfig": Match.any_value(),
+                                           "RetryPolicy": Match.any_value()})],
+        },
+    )
+
+
+def test_other_engine_rules(dev):
+    patterns = {tuple(p["EventPattern"]["detail-type"]) for p in _rules(dev).values() if "EventPattern" in p}
+    for detail in ("Check Stop Loss", "Check Duplicate Orders", "Refresh Market Data"):
+        assert (detail,) in patterns
+    assert ("Poll Orders", "Execution Completed") in patterns
+    rules = _rules(dev)
+    assert rules["ql-algo-trading-dev-archiver"]["ScheduleExpression"] == "cron(0 11 ? * * *)"  # 16:30 IST
+
+
+def test_handlers(dev):
+    handlers = {r["Properties"]["Handler"] for r in ours(dev, STACK)}
+    expected = {f"lambda_functions.execution_engine.{m}.handler" for m in (
+        "emitter", "prepare", "resolve", "place_orders", "finalize", "stop_loss_checker",
+        "duplicate_checker", "market_data_refresher", "order_poller", "archiver")}
+    assert handlers == expected
+
+
+def test_archive_bucket(any_env):
+    template = any_env.template(STACK)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "BucketEncryption": Match.any_value(),
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "LoggingConfiguration": Match.object_like({"DestinationBucketName": Match.any_value()}),
+            "LifecycleConfiguration": Match.any_value(),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}},
+    )
+
+
+def test_dead_letter_queue_alarm_to_the_alerts_topic(any_env):
+    template = any_env.template(STACK)
+    template.has_resource_properties("AWS::SQS::Queue", {"QueueName": f"ql-algo-trading-{any_env.env}-execution-engine-dlq",
+                                                         "SqsManagedSseEnabled": True})
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "ApproximateNumberOfMessagesVisible",
+         "AlarmActions": [{"Fn::ImportValue": f"ql-algo-trading-{any_env.env}-alerts-topic-arn"}]},
+    )
+
+
+def test_dashboard_and_alarms_by_environment(dev, staging):
+    dev.template(STACK).resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    dev_alarms = dev.resources(STACK, "AWS::CloudWatch::Alarm")
+    assert len(dev_alarms) == 1  # only the DLQ alarm: enable_alarms is false in dev
+    staging_alarms = {a["Properties"]["AlarmName"] for a in staging.resources(STACK, "AWS::CloudWatch::Alarm").values()}
+    assert "ql-algo-trading-staging-executionsfailed" in staging_alarms
+    assert len(staging_alarms) > 5
+
+
+def test_broker_calling_lambdas_in_the_vpc_only_with_static_egress(dev, staging):
+    broker = {"prepare", "resolve", "place_orders", "finalize", "stop_loss_checker", "duplicate_checker",
+              "order_poller", "market_data_refresher"}
+    for synth in (dev, staging):
+        for fn in ours(synth, STACK):
+            module = fn["Properties"]["Handler"].split(".")[-2]
+            in_vpc = "VpcConfig" in fn["Properties"]
+            assert in_vpc is (synth.env == "staging" and module in broker), module
+    subnets = next(
+        fn for fn in ours(staging, STACK) if "VpcConfig" in fn["Properties"]
+    )["Properties"]["VpcConfig"]["SubnetIds"]
+    assert subnets == [{"Fn::ImportValue": "ql-algo-trading-staging-private-subnet-ids-0"},
+                       {"Fn::ImportValue": "ql-algo-trading-staging-private-subnet-ids-1"}]
+
+
+def test_place_orders_is_never_retried_by_lambda_either(dev):
+    """Rule-invoked functions have async retries off; PlaceOrders is only invoked synchronously
+    by the state machine, whose task has no Retry (see the definition test)."""
+    configs = dev.resources(STACK, "AWS::Lambda::EventInvokeConfig")
+    assert configs
+    for config in configs.values():
+        assert config["Properties"]["MaximumRetryAttempts"] in (0, 2)

@@ -1,0 +1,122 @@
+"""options-platform: the single table (from table_schema) and the REST API."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Match
+
+from cdk_stacks.options_platform_stack import HANDLERS, PUBLIC_ROUTES, ROUTES
+from shared_utils.persistence import table_schema as ts
+from tests.infrastructure.helpers import methods
+
+STACK = "options-platform"
+
+
+def _table(synth):
+    tables = synth.resources(STACK, "AWS::DynamoDB::Table")
+    assert len(tables) == 1
+    return next(iter(tables.values()))
+
+
+def test_table_keys_billing_stream_ttl_pitr(any_env):
+    table = _table(any_env)
+    props = table["Properties"]
+    assert props["TableName"] == f"ql-algo-trading-{any_env.env}-trading-configurations"
+    assert props["KeySchema"] == [
+        {"AttributeName": ts.PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": ts.SORT_KEY, "KeyType": "RANGE"},
+    ]
+    assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == sorted(
+        ts.attribute_definitions(), key=lambda a: a["AttributeName"]
+    )
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": ts.TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_table_gsis_match_table_schema(any_env):
+    gsis = {g["IndexName"]: g for g in _table(any_env)["Properties"]["GlobalSecondaryIndexes"]}
+    assert set(gsis) == {i.name for i in ts.INDEXES}
+    for index in ts.INDEXES:
+        g = gsis[index.name]
+        expected_keys = [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
+        if index.sort_key:
+            expected_keys.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
+        assert g["KeySchema"] == expected_keys
+        assert g["Projection"]["ProjectionType"] == index.projection
+    gsi2 = gsis[ts.GSI2.name]["Projection"]
+    assert gsi2["ProjectionType"] == "INCLUDE"
+    assert sorted(gsi2["NonKeyAttributes"]) == sorted(ts.GSI2_PROJECTED)
+    # The same request the local platform sends to moto.
+    request = ts.create_table_kwargs("x")
+    assert {g["IndexName"]: g["Projection"]["ProjectionType"] for g in request["GlobalSecondaryIndexes"]} == {
+        n: g["Projection"]["ProjectionType"] for n, g in gsis.items()
+    }
+
+
+def test_table_retention_by_environment(dev, staging, production):
+    assert _table(dev)["DeletionPolicy"] == "Delete"
+    assert "DeletionProtectionEnabled" not in _table(dev)["Properties"] or not _table(dev)["Properties"]["DeletionProtectionEnabled"]
+    for synth in (staging, production):
+        assert _table(synth)["DeletionPolicy"] == "Retain"
+        assert _table(synth)["UpdateReplacePolicy"] == "Retain"
+        assert _table(synth)["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_stage_named_after_env_with_logs_throttling_tracing(any_env):
+    any_env.template(STACK).has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": any_env.env,
+            "TracingEnabled": True,
+            "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
+            "MethodSettings": Match.array_with([
+                Match.object_like({"LoggingLevel": "INFO", "ThrottlingRateLimit": Match.any_value(),
+                                   "ThrottlingBurstLimit": Match.any_value(), "HttpMethod": "*"})
+            ]),
+        },
+    )
+
+
+def test_cognito_authorizer_on_the_imported_pool(any_env):
+    any_env.template(STACK).has_resource_properties(
+        "AWS::ApiGateway::Authorizer",
+        {"Type": "COGNITO_USER_POOLS",
+         "ProviderARNs": [{"Fn::ImportValue": f"ql-algo-trading-{any_env.env}-user-pool-arn"}]},
+    )
+
+
+def test_every_route_exists_and_every_non_public_method_is_cognito_authorized(dev):
+    found = methods(dev.templates[STACK])
+    expected = {(path, m) for path, ms, _ in ROUTES for m in ms}
+    assert expected <= set(found), sorted(expected - set(found))
+    for key, props in found.items():
+        if key[1] == "OPTIONS":
+            assert props["AuthorizationType"] == "NONE"  # CORS preflight
+        elif key in PUBLIC_ROUTES:
+            assert props["AuthorizationType"] == "NONE", key
+        else:
+            assert props["AuthorizationType"] == "COGNITO_USER_POOLS", key
+            assert "AuthorizerId" in props, key
+    assert PUBLIC_ROUTES == {("/postbacks/{broker}", "POST"), ("/broker-sessions/zerodha/callback", "GET")}
+
+
+def test_route_families_use_lambda_proxy_integrations(dev):
+    found = methods(dev.templates[STACK])
+    for path, ms, _family in ROUTES:
+        for m in ms:
+            integration = found[(path, m)]["Integration"]
+            assert integration["Type"] == "AWS_PROXY"
+            assert integration["IntegrationHttpMethod"] == "POST"
+
+
+def test_handlers_and_imported_broker_functions(dev):
+    template = dev.template(STACK)
+    for handler in HANDLERS.values():
+        template.has_resource_properties("AWS::Lambda::Function", {"Handler": handler, "Runtime": "python3.12"})
+    # API Gateway may invoke the auth-broker functions (permissions live in this stack).
+    for key in ("broker-accounts-function-arn", "broker-sessions-function-arn"):
+        template.has_resource_properties(
+            "AWS::Lambda::Permission",
+            {"FunctionName": {"Fn::ImportValue": f"ql-algo-trading-dev-{key}"}, "Principal": "apigateway.amazonaws.com"},
+        )
