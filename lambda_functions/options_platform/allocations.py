@@ -11,7 +11,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import Router
 
-from lambda_functions.options_platform.common import ERROR_RESPONSES, build_app, created, logger, options_service, user_id_of
+from lambda_functions.options_platform.common import ERROR_RESPONSES, OK_RESPONSES, build_app, created, logger, options_service, user_id_of
 from shared_utils.models.allocation import AdvancedAllocationRequest, Allocation, AllocationSpec, AllocationUpdate
 from shared_utils.models.api import AllocationList, AllocationSummary, Message
 from shared_utils.services.options import parse_date
@@ -20,7 +20,7 @@ router = Router()
 CREATED = {201: {"description": "Created"}, **ERROR_RESPONSES}
 
 
-@router.get("/options/strategies/<strategy_id>/allocations", responses={**ERROR_RESPONSES},
+@router.get("/options/strategies/<strategy_id>/allocations", responses=OK_RESPONSES,
             summary="The strategy's allocations in priority order")
 def list_allocations(strategy_id: str) -> AllocationList:
     return AllocationList(items=options_service().list_allocations(user_id_of(router), strategy_id))
@@ -38,7 +38,7 @@ def add_advanced_allocations(strategy_id: str, body: AdvancedAllocationRequest) 
     return created(AllocationList(items=options_service().add_advanced_allocations(user_id_of(router), strategy_id, body)))
 
 
-@router.get("/options/strategies/<strategy_id>/allocations/summary", responses={**ERROR_RESPONSES},
+@router.get("/options/strategies/<strategy_id>/allocations/summary", responses=OK_RESPONSES,
             summary="Lots and quantity per account and per leg, with the lot size used and its source")
 def allocation_summary(strategy_id: str, date: Annotated[str | None, Query(max_length=10)] = None) -> AllocationSummary:
     service = options_service()
@@ -46,13 +46,13 @@ def allocation_summary(strategy_id: str, date: Annotated[str | None, Query(max_l
     return AllocationSummary(**service.allocation_summary(user_id_of(router), strategy_id, day))
 
 
-@router.put("/options/strategies/<strategy_id>/allocations/<client_id>", responses={**ERROR_RESPONSES},
+@router.put("/options/strategies/<strategy_id>/allocations/<client_id>", responses=OK_RESPONSES,
             summary="Change an allocation")
 def update_allocation(strategy_id: str, client_id: str, body: AllocationUpdate) -> Allocation:
     return options_service().update_allocation(user_id_of(router), strategy_id, client_id, body)
 
 
-@router.delete("/options/strategies/<strategy_id>/allocations/<client_id>", responses={**ERROR_RESPONSES},
+@router.delete("/options/strategies/<strategy_id>/allocations/<client_id>", responses=OK_RESPONSES,
                summary="Remove an allocation")
 def delete_allocation(strategy_id: str, client_id: str) -> Message:
     options_service().delete_allocation(user_id_of(router), strategy_id, client_id)

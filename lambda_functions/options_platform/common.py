@@ -20,18 +20,25 @@ from aws_lambda_powertools.event_handler.router import Router
 from shared_utils.clock import default_clock
 from shared_utils.config import current_environment
 from shared_utils.errors import Conflict, InvalidRequest
+from shared_utils.models.api import ErrorBody
+from shared_utils.persistence.keys import KeyError_
 from shared_utils.persistence.repositories import AlreadyExists, NotFound, Repositories, VersionConflict
 from shared_utils.persistence.table import TransactionCancelled
 from shared_utils.services.options import OptionsService
 
 logger = Logger()
 
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
+
+
 ERROR_RESPONSES: dict[int, dict[str, Any]] = {
-    401: {"description": "Missing or invalid token"},
-    404: {"description": "Not found (or not yours)"},
-    409: {"description": "Conflict with the current state"},
-    422: {"description": "Validation error: each entry names the field (loc) and the reason (msg)"},
+    401: _error("Missing or invalid token"),
+    404: _error("Not found (or not yours)"),
+    409: _error("Conflict with the current state"),
+    422: _error("Validation error: each entry names the field (loc) and the reason (msg)"),
 }
+OK_RESPONSES: dict[int, dict[str, Any]] = {200: {"description": "OK"}, **ERROR_RESPONSES}
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
@@ -61,6 +68,11 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(NotFound)
     def _not_found(exc: NotFound) -> Response:
         return _json(404, {"statusCode": 404, "message": str(exc)})
+
+    @app.exception_handler(KeyError_)
+    def _bad_id(exc: KeyError_) -> Response:
+        # an id that cannot be a key cannot name an existing item
+        return _json(404, {"statusCode": 404, "message": f"not found ({exc})"})
 
     @app.exception_handler([Conflict, AlreadyExists, VersionConflict])
     def _conflict(exc: Exception) -> Response:

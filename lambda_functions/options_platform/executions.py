@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import Router
 
-from lambda_functions.options_platform.common import ERROR_RESPONSES, build_app, logger, options_service, user_id_of
+from lambda_functions.options_platform.common import ERROR_RESPONSES, OK_RESPONSES, build_app, logger, options_service, user_id_of
 from shared_utils.models.api import ScheduleRow, ScheduleView
 from shared_utils.models.enums import ExecutionType
 from shared_utils.services.options import parse_date
@@ -18,7 +18,7 @@ from shared_utils.services.options import parse_date
 router = Router()
 
 
-@router.get("/options/executions/schedule", responses={**ERROR_RESPONSES},
+@router.get("/options/executions/schedule", responses=OK_RESPONSES,
             summary="What runs for you on a date (IST), from the schedule, with reasons when not due")
 def schedule(date: Annotated[str | None, Query(max_length=10)] = None,
              type: Annotated[Literal["entry", "exit", "ENTRY", "EXIT"] | None, Query()] = None) -> ScheduleView:

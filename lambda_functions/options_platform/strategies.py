@@ -13,7 +13,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import Router
 
-from lambda_functions.options_platform.common import ERROR_RESPONSES, build_app, created, logger, options_service, user_id_of
+from lambda_functions.options_platform.common import ERROR_RESPONSES, OK_RESPONSES, build_app, created, logger, options_service, user_id_of
 from shared_utils.models.api import LegList, Message, StrategyDetail, StrategyList
 from shared_utils.models.enums import EntityStatus
 from shared_utils.models.leg import Leg, LegsCreate, LegUpdate
@@ -24,7 +24,7 @@ CREATED = {201: {"description": "Created"}, **ERROR_RESPONSES}
 LegNo = Annotated[int, Path(ge=1, le=99)]
 
 
-@router.get("/options/strategies", responses={**ERROR_RESPONSES}, summary="List your strategies")
+@router.get("/options/strategies", responses=OK_RESPONSES, summary="List your strategies")
 def list_strategies(basket_id: Annotated[str | None, Query(max_length=64)] = None) -> StrategyList:
     return StrategyList(items=options_service().list_strategies(user_id_of(router), basket_id))
 
@@ -39,36 +39,36 @@ def create_strategy(body: StrategySpec) -> Strategy:
     return created(options_service().create_strategy(user_id_of(router), None, body))
 
 
-@router.get("/options/strategies/<strategy_id>", responses={**ERROR_RESPONSES},
+@router.get("/options/strategies/<strategy_id>", responses=OK_RESPONSES,
             summary="A strategy with its legs, allocations and executability")
 def get_strategy(strategy_id: str) -> StrategyDetail:
     return StrategyDetail(**options_service().strategy_detail(user_id_of(router), strategy_id))
 
 
-@router.put("/options/strategies/<strategy_id>", responses={**ERROR_RESPONSES}, summary="Change a strategy")
+@router.put("/options/strategies/<strategy_id>", responses=OK_RESPONSES, summary="Change a strategy")
 def update_strategy(strategy_id: str, body: StrategyUpdate) -> Strategy:
     return options_service().update_strategy(user_id_of(router), strategy_id, body)
 
 
-@router.delete("/options/strategies/<strategy_id>", responses={**ERROR_RESPONSES},
+@router.delete("/options/strategies/<strategy_id>", responses=OK_RESPONSES,
                summary="Delete a strategy with its legs, allocations and schedule")
 def delete_strategy(strategy_id: str) -> Message:
     options_service().delete_strategy(user_id_of(router), strategy_id)
     return Message(message=f"strategy {strategy_id} deleted")
 
 
-@router.post("/options/strategies/<strategy_id>/activate", responses={**ERROR_RESPONSES},
+@router.post("/options/strategies/<strategy_id>/activate", responses=OK_RESPONSES,
              summary="Activate (409 with reasons when not executable)")
 def activate_strategy(strategy_id: str) -> Strategy:
     return options_service().set_status(user_id_of(router), strategy_id, EntityStatus.ACTIVE)
 
 
-@router.post("/options/strategies/<strategy_id>/pause", responses={**ERROR_RESPONSES}, summary="Pause")
+@router.post("/options/strategies/<strategy_id>/pause", responses=OK_RESPONSES, summary="Pause")
 def pause_strategy(strategy_id: str) -> Strategy:
     return options_service().set_status(user_id_of(router), strategy_id, EntityStatus.PAUSED)
 
 
-@router.get("/options/strategies/<strategy_id>/legs", responses={**ERROR_RESPONSES}, summary="The strategy's legs")
+@router.get("/options/strategies/<strategy_id>/legs", responses=OK_RESPONSES, summary="The strategy's legs")
 def list_legs(strategy_id: str) -> LegList:
     return LegList(items=options_service().list_legs(user_id_of(router), strategy_id))
 
@@ -78,12 +78,12 @@ def add_legs(strategy_id: str, body: LegsCreate) -> LegList:
     return created(LegList(items=options_service().add_legs(user_id_of(router), strategy_id, body)))
 
 
-@router.put("/options/strategies/<strategy_id>/legs/<leg_no>", responses={**ERROR_RESPONSES}, summary="Change a leg")
+@router.put("/options/strategies/<strategy_id>/legs/<leg_no>", responses=OK_RESPONSES, summary="Change a leg")
 def update_leg(strategy_id: str, leg_no: LegNo, body: LegUpdate) -> Leg:
     return options_service().update_leg(user_id_of(router), strategy_id, leg_no, body)
 
 
-@router.delete("/options/strategies/<strategy_id>/legs/<leg_no>", responses={**ERROR_RESPONSES}, summary="Delete a leg")
+@router.delete("/options/strategies/<strategy_id>/legs/<leg_no>", responses=OK_RESPONSES, summary="Delete a leg")
 def delete_leg(strategy_id: str, leg_no: LegNo) -> Message:
     options_service().delete_leg(user_id_of(router), strategy_id, leg_no)
     return Message(message=f"leg {leg_no} of strategy {strategy_id} deleted")

@@ -16,6 +16,21 @@ class Message(BaseModel):
     message: str
 
 
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer: ``detail`` lists (field, reason) on 422; ``reasons`` explain a 409."""
+
+    statusCode: int
+    message: str
+    detail: list[ErrorDetail] | None = None
+    reasons: list[str] | None = None
+
+
 class BasketList(BaseModel):
     items: list[Basket]
     next_token: str | None = None
