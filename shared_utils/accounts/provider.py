@@ -1,0 +1,94 @@
+"""How the execution engine gets a ready broker client for a LIVE account.
+
+Boundary: this provider builds clients for LIVE accounts of real brokers only. A PAPER-mode
+account (or a ``paper`` broker account) is NOT built here: the engine routes those to its paper
+broker (``create_broker_client("paper", market_data=...)``) and :meth:`client_for` raises
+:class:`PaperAccount` if asked. The provider never logs in: sessions are opened by the
+auth-broker flows (Zerodha OAuth callback, TOTP login, the 08:30 IST refresh); an account
+without a valid session raises :class:`SessionExpired` (the broker layer's own class, so the
+engine's existing handling applies) and the engine skips that account with the reason.
+
+Root URLs: ``QL_BROKER_ROOT_ZERODHA``, ``QL_BROKER_ROOT_ANGEL``, ``QL_BROKER_ROOT_FINVASIA``,
+``QL_BROKER_ROOT_ZEBU`` override each broker's API host (the local fakes on 127.0.0.1);
+unset = the broker's production host.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+
+from shared_utils.accounts.secrets import BrokerSecretStore, SecretMissing
+from shared_utils.brokers import BrokerClient, SessionExpired, create_broker_client
+from shared_utils.clock import Clock, default_clock
+from shared_utils.models.broker_account import BrokerAccount
+from shared_utils.models.enums import BrokerName, TradingMode
+
+ROOT_ENV = "QL_BROKER_ROOT_{}"
+
+
+def broker_root(broker: BrokerName | str, overrides: Mapping[str, str] | None = None) -> str | None:
+    """API host for ``broker``: ``overrides[broker]``, else ``$QL_BROKER_ROOT_<BROKER>``, else None
+    (the adapter's default production host)."""
+    name = BrokerName(broker).value
+    if overrides and overrides.get(name):
+        return overrides[name]
+    return os.environ.get(ROOT_ENV.format(name.upper())) or None
+
+
+class PaperAccount(ValueError):
+    """A PAPER-mode (or paper broker) account was passed to the provider: the engine's paper
+    broker handles it."""
+
+
+class BrokerClientProvider:
+    """``client_for(account) -> BrokerClient`` for the execution engine.
+
+    Args:
+        secrets: the per-account secret store.
+        clock: "now" for the session validity check (aware).
+        roots: per-broker host overrides (else the ``QL_BROKER_ROOT_*`` variables).
+        factory: ``create_broker_client`` (injectable for tests).
+    """
+
+    def __init__(self, secrets: BrokerSecretStore, clock: Clock | None = None, roots: Mapping[str, str] | None = None,
+                 factory: Callable[..., BrokerClient] = create_broker_client, timeout: float = 7.0) -> None:
+        self.secrets = secrets
+        self.clock = clock or default_clock()
+        self.roots = dict(roots or {})
+        self.factory = factory
+        self.timeout = timeout
+
+    def client_for(self, account: BrokerAccount) -> BrokerClient:
+        """A client of ``account`` carrying today's session tokens (one Secrets Manager read).
+
+        The client's rate limiter is the process-wide one of ``account.client_id`` (shared by
+        every client of that account in this process).
+
+        Raises:
+            PaperAccount: PAPER mode or the ``paper`` broker (handled by the engine).
+            SessionExpired: no session, or ``valid_until`` has passed (code ``NO_SESSION`` /
+                ``EXPIRED``; message says how to log in: Zerodha needs the trader's OAuth login,
+                TOTP brokers the refresh or POST /broker-accounts/{client_id}/login).
+            SecretMissing: the account has no secret.
+        """
+        broker = BrokerName(account.broker)
+        if account.trading_mode is not TradingMode.LIVE or broker is BrokerName.PAPER:
+            raise PaperAccount(f"{account.client_id}: {account.trading_mode.value} / {broker.value} accounts are "
+                               "executed by the engine's paper broker, not built by BrokerClientProvider")
+        if not account.secret_name:
+            raise SecretMissing(f"{account.client_id}: the account has no broker secret")
+        secret = self.secrets.read(account.secret_name)
+        how = ("the trader must log in to Kite (POST /broker-accounts/{id}/login, then the OAuth redirect)"
+               if broker is BrokerName.ZERODHA else "log in again (POST /broker-accounts/{id}/login)").replace(
+            "{id}", account.client_id)
+        if secret.session is None:
+            raise SessionExpired(f"{broker.value} {account.client_id}: no broker session today; {how}",
+                                 broker=broker.value, code="NO_SESSION")
+        now = self.clock.now()
+        if not secret.session.valid_at(now):
+            raise SessionExpired(
+                f"{broker.value} {account.client_id}: session expired at {secret.session.valid_until.isoformat()}; {how}",
+                broker=broker.value, code="EXPIRED")
+        return self.factory(broker.value, secret.credentials, secret.session.broker_session(),
+                            root=broker_root(broker, self.roots), timeout=self.timeout, account_id=account.client_id)
