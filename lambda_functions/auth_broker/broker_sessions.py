@@ -1,0 +1,50 @@
+"""GET /broker-sessions/zerodha/callback?request_token=...&state=... (PUBLIC route: no Cognito
+authorizer; Kite redirects the trader's browser here after the login).
+
+The handler trusts nothing in the request: the ``state`` is verified (HMAC with the account's
+Kite api_secret, single-use nonce, 15-minute expiry) before the ``request_token`` is exchanged
+(``shared_utils.accounts.sessions``). Answers 200 with the session status; 403 for a forged,
+expired or used state; 400 when Kite refuses the request_token (nothing stored); 422 when a
+parameter is missing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.router import Router
+
+from lambda_functions.auth_broker.common import LOGIN_RESPONSES, build_auth_app, session_service
+from lambda_functions.options_platform.common import logger
+from shared_utils.accounts.models import LoginResult
+from shared_utils.accounts.service import session_view
+
+router = Router()
+CALLBACK_RESPONSES = {**LOGIN_RESPONSES, 403: {"description": "The login state is forged, expired or used"}}
+
+
+@router.get("/broker-sessions/zerodha/callback", responses=CALLBACK_RESPONSES,
+            summary="Kite Connect login redirect (public): exchanges the request_token for the day's access token")
+def zerodha_callback(
+    request_token: Annotated[str, Query(min_length=1, max_length=128)],
+    state: Annotated[str, Query(min_length=1, max_length=1024)],
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    action: Annotated[str | None, Query(max_length=32)] = None,
+) -> LoginResult:
+    if status is not None and status != "success":
+        from shared_utils.accounts.sessions import LoginFailed
+
+        raise LoginFailed(f"Kite reported the login as {status!r}", 400)
+    account, now = session_service().zerodha_callback(request_token, state)
+    logger.info("zerodha login completed", extra={"client_id": account.client_id})
+    return LoginResult(client_id=account.client_id, broker=account.broker, action="LOGGED_IN",
+                       session=session_view(account.session, now))
+
+
+app = build_auth_app(router)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event, context):
+    return app.resolve(event, context)
