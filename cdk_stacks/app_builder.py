@@ -54,17 +54,17 @@ def build_app(env_name: str | None = None, *, app: App | None = None, account: s
     env = Environment(account=account, region=config.region)
 
     auth = AuthBrokerStack(
-        app, "AuthBroker", config=config, env=env, stack_name=config.stack_name("auth-broker"),
+        app, config.stack_name("auth-broker"), config=config, env=env, stack_name=config.stack_name("auth-broker"),
         description=f"{config.prefix}: Cognito users, broker accounts and secrets, alerts, static egress IP",
         termination_protection=config.retain,
     )
     platform = OptionsPlatformStack(
-        app, "OptionsPlatform", config=config, env=env, stack_name=config.stack_name("options-platform"),
+        app, config.stack_name("options-platform"), config=config, env=env, stack_name=config.stack_name("options-platform"),
         description=f"{config.prefix}: the trading table and the REST API",
         termination_protection=config.retain,
     )
     engine = ExecutionEngineStack(
-        app, "ExecutionEngine", config=config, env=env, stack_name=config.stack_name("execution-engine"),
+        app, config.stack_name("execution-engine"), config=config, env=env, stack_name=config.stack_name("execution-engine"),
         description=f"{config.prefix}: emitter, event bus, Express state machine, order Lambdas, archive",
         termination_protection=config.retain,
     )

@@ -29,7 +29,7 @@ from cdk_stacks import exports
 from cdk_stacks.constructs.dead_letter_queue import DeadLetterQueue
 from cdk_stacks.constructs.python_function import LambdaPackage, PythonFunction
 from cdk_stacks.constructs.tables import table_from_request
-from cdk_stacks.nag import acknowledge, logical_id
+from cdk_stacks.nag import acknowledge, finding_value, logical_id
 from cdk_stacks.schedules import daily_ist
 from shared_utils.config import EnvironmentConfig
 from shared_utils.persistence import table_schema
@@ -263,7 +263,7 @@ class AuthBrokerStack(Stack):
         for fn in (self.broker_accounts_fn, self.broker_sessions_fn, self.session_refresh_fn, self.health_check_fn):
             acknowledge(
                 fn,
-                f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(config)}]",
+                f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(self, config)}]",
                 "Broker secrets are created at runtime, one per broker account, under the name "
                 f"prefix {broker_secret_prefix(config)}; the grant is limited to that prefix.",
             )
@@ -395,9 +395,6 @@ def availability_zones(config: EnvironmentConfig) -> list[str]:
     return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
 
 
-def broker_secret_arn_pattern_token(config: EnvironmentConfig) -> str:
+def broker_secret_arn_pattern_token(stack: Stack, config: EnvironmentConfig) -> str:
     """How cdk-nag prints :func:`broker_secret_arn_pattern` in an IAM5 finding id."""
-    return (
-        f"arn:<AWS::Partition>:secretsmanager:{config.region}:<AWS::AccountId>:secret:"
-        f"{broker_secret_prefix(config)}*"
-    )
+    return finding_value(stack, broker_secret_arn_pattern(stack, config))

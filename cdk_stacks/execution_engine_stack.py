@@ -289,7 +289,7 @@ class ExecutionEngineStack(Stack):
                 )
                 acknowledge(
                     fn,
-                    f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(config)}]",
+                    f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(self, config)}]",
                     "Broker API keys and daily session tokens are per-account secrets created at "
                     "runtime under the broker secret prefix; read-only and limited to that prefix.",
                 )

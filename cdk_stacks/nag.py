@@ -37,3 +37,26 @@ def logical_id(construct: IConstruct) -> str:
         raise TypeError(f"{construct.node.path} has no CloudFormation resource")
     stack = Stack.of(construct)
     return stack.resolve(stack.get_logical_id(child))
+
+
+def finding_value(scope: IConstruct, value: str) -> str:
+    """``value`` (an ARN that may hold tokens) as cdk-nag prints it inside a finding id, e.g.
+    ``arn:<AWS::Partition>:secretsmanager:...`` or ``arn:aws:...`` depending on the
+    ``enablePartitionLiterals`` feature flag, so acknowledgements match in tests and CLI alike."""
+    from aws_cdk import Stack
+
+    resolved = Stack.of(scope).resolve(value)
+
+    def render(node) -> str:
+        if isinstance(node, str):
+            return node
+        if isinstance(node, dict) and "Ref" in node:
+            return f"<{node['Ref']}>"
+        if isinstance(node, dict) and "Fn::GetAtt" in node:
+            return f"<{node['Fn::GetAtt'][0]}.{node['Fn::GetAtt'][1]}>"
+        if isinstance(node, dict) and "Fn::Join" in node:
+            sep, parts = node["Fn::Join"]
+            return sep.join(render(p) for p in parts)
+        raise TypeError(f"cannot render {node!r} for a cdk-nag finding id")
+
+    return render(resolved)

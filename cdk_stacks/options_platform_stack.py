@@ -27,7 +27,7 @@ from cdk_stacks import exports
 from cdk_stacks.auth_broker_stack import broker_secret_arn_pattern_token, grant_broker_secrets
 from cdk_stacks.constructs.python_function import LambdaPackage, PythonFunction
 from cdk_stacks.constructs.tables import table_from_request
-from cdk_stacks.nag import acknowledge, logical_id
+from cdk_stacks.nag import acknowledge, finding_value, logical_id
 from shared_utils.config import EnvironmentConfig
 from shared_utils.persistence import table_schema
 
@@ -149,7 +149,7 @@ class OptionsPlatformStack(Stack):
         grant_broker_secrets(self.functions["postbacks"].function, self, config, secrets_key, write=False)
         acknowledge(
             self.functions["postbacks"],
-            f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(config)}]",
+            f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(self, config)}]",
             "The postback checksum uses each account's API secret, stored at runtime under the "
             "broker secret name prefix; read-only and limited to that prefix.",
         )
@@ -246,7 +246,8 @@ class OptionsPlatformStack(Stack):
 
         acknowledge(
             self.api,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "AwsSolutions-IAM4[Policy::" + finding_value(self, iam.ManagedPolicy.from_aws_managed_policy_name(
+                "service-role/AmazonAPIGatewayPushToCloudWatchLogs").managed_policy_arn) + "]",
             "API Gateway's account-level CloudWatch role (needed for stage execution logs) uses "
             "the AWS managed policy made for exactly that purpose; it is the service's documented setup.",
         )

@@ -22,7 +22,7 @@ from aws_cdk.assertions import Template  # noqa: E402
 from cdk_stacks.app_builder import build_app  # noqa: E402
 from shared_utils.config import EnvironmentConfig, load_environment  # noqa: E402
 
-STACK_IDS = {"auth-broker": "AuthBroker", "options-platform": "OptionsPlatform", "execution-engine": "ExecutionEngine"}
+STACKS = ("auth-broker", "options-platform", "execution-engine")
 
 
 @dataclass
@@ -52,12 +52,19 @@ class Synth:
         return json.loads((self.outdir / "manifest.json").read_text())
 
 
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+
+
 def _synth(env: str, outdir: Path) -> Synth:
-    app = App(outdir=str(outdir), context={"env": env})
+    # The same context (feature flags) as `npx cdk synth`, from cdk.json.
+    context = dict(json.loads(CDK_JSON.read_text()).get("context", {}), env=env)
+    app = App(outdir=str(outdir), context=context)
     build_app(app=app)
     assembly = app.synth()
-    stacks = {name: app.node.find_child(cid) for name, cid in STACK_IDS.items()}
-    synth = Synth(env=env, config=load_environment(env), app=app, outdir=outdir, stacks=stacks)
+    config = load_environment(env)
+    # Construct id = stack name, so `cdk deploy ql-algo-trading-dev-auth-broker-stack` works.
+    stacks = {name: app.node.find_child(config.stack_name(name)) for name in STACKS}
+    synth = Synth(env=env, config=config, app=app, outdir=outdir, stacks=stacks)
     for name, stack in stacks.items():
         synth.templates[name] = assembly.get_stack_artifact(stack.artifact_id).template
     return synth

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from cdk_stacks.app_builder import NotADeployTarget, resolve_environment
-from tests.infrastructure.conftest import STACK_IDS
 from tests.infrastructure.helpers import exports, imports
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,10 +24,11 @@ def test_stack_names_and_region(any_env):
 
 def test_deploy_order_is_declared(any_env):
     artifacts = any_env.manifest()["artifacts"]
-    deps = {cid: set(artifacts[cid].get("dependencies", [])) for cid in STACK_IDS.values()}
-    assert "AuthBroker" in deps["OptionsPlatform"]
-    assert {"AuthBroker", "OptionsPlatform"} <= deps["ExecutionEngine"]
-    assert not deps["AuthBroker"] & {"OptionsPlatform", "ExecutionEngine"}
+    auth, platform, engine = (any_env.config.stack_name(s) for s in ("auth-broker", "options-platform", "execution-engine"))
+    deps = {cid: set(artifacts[cid].get("dependencies", [])) for cid in (auth, platform, engine)}
+    assert auth in deps[platform]
+    assert {auth, platform} <= deps[engine]
+    assert not deps[auth] & {platform, engine}
 
 
 def test_every_import_is_exported_by_an_earlier_stack(any_env):
