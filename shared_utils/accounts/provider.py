@@ -72,9 +72,9 @@ class BrokerClientProvider:
                 TOTP brokers the refresh or POST /broker-accounts/{client_id}/login).
             SecretMissing: the account has no secret.
         """
-        broker = BrokerName(account.broker)
-        if account.trading_mode is not TradingMode.LIVE or broker is BrokerName.PAPER:
-            raise PaperAccount(f"{account.client_id}: {account.trading_mode.value} / {broker.value} accounts are "
+        broker, mode = BrokerName(account.broker), TradingMode(account.trading_mode)
+        if mode is not TradingMode.LIVE or broker is BrokerName.PAPER:
+            raise PaperAccount(f"{account.client_id}: {mode.value} / {broker.value} accounts are "
                                "executed by the engine's paper broker, not built by BrokerClientProvider")
         if not account.secret_name:
             raise SecretMissing(f"{account.client_id}: the account has no broker secret")

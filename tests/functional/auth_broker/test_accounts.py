@@ -1,0 +1,112 @@
+"""Broker accounts CRUD through the real handler over moto (DynamoDB, Secrets Manager)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.functional.auth_broker.conftest import KITE, allocate, angel_body, strategy, zerodha_body
+
+SECRET_NAME = "ql-algo-trading-local/broker/user-a/ZX1234"
+
+
+def test_create_stores_credentials_in_one_secret_and_answers_without_them(api, sm):
+    status, body = api("POST", "/broker-accounts", zerodha_body())
+    assert status == 201, body
+    assert body["trading_mode"] == "PAPER" and body["login_method"] == "OAUTH"
+    assert body["credential_fields"] == ["api_key", "api_secret"]
+    assert body["session"]["status"] == "NONE" and body["session"]["valid_now"] is False
+    text = json.dumps(body)
+    assert KITE["api_key"] not in text and KITE["api_secret"] not in text
+    stored = json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])
+    assert stored["credentials"] == {"api_key": KITE["api_key"], "api_secret": KITE["api_secret"]}
+    assert stored["session"] is None
+    names = [s["Name"] for s in sm.list_secrets()["SecretList"]]
+    assert names == [SECRET_NAME]
+
+
+def test_list_get_update(api):
+    api("POST", "/broker-accounts", zerodha_body())
+    api("POST", "/broker-accounts", {"broker": "paper", "client_id": "PAPER1"})
+    status, listed = api("GET", "/broker-accounts")
+    assert status == 200 and sorted(a["client_id"] for a in listed["items"]) == ["PAPER1", "ZX1234"]
+    status, one = api("GET", "/broker-accounts/ZX1234")
+    assert status == 200 and one["broker"] == "zerodha" and one["display_name"] == "Kite main"
+    status, changed = api("PUT", "/broker-accounts/ZX1234", {"display_name": "Kite 2"})
+    assert status == 200 and changed["display_name"] == "Kite 2" and changed["version"] == 2
+
+
+def test_validation_errors_name_the_field(api):
+    cases = [
+        (zerodha_body(credentials={"api_key": "k"}), ["body", "credentials", "api_secret"]),
+        (angel_body(credentials={"api_key": "k", "password": "p", "totp_secret": "not base32 !!"}),
+         ["body", "credentials", "totp_secret"]),
+        (zerodha_body(client_id="bad id/with space"), ["body", "client_id"]),
+        (zerodha_body(broker="icici"), ["body", "broker"]),
+        (zerodha_body(trading_mode="LIVE"), ["body", "trading_mode"]),
+        ({"broker": "paper", "client_id": "P1", "credentials": {"api_key": "x"}}, ["body", "credentials"]),
+        (zerodha_body(extra_field=1), ["body", "extra_field"]),
+    ]
+    for body, loc in cases:
+        status, answer = api("POST", "/broker-accounts", body)
+        assert status == 422, (body, answer)
+        assert any(d["loc"][:len(loc)] == loc for d in answer["detail"]), (loc, answer)
+
+
+def test_duplicate_client_id_is_409(api):
+    assert api("POST", "/broker-accounts", zerodha_body())[0] == 201
+    assert api("POST", "/broker-accounts", zerodha_body())[0] == 409
+
+
+def test_another_users_account_is_404_and_no_claims_is_401(api):
+    api("POST", "/broker-accounts", zerodha_body())
+    assert api("GET", "/broker-accounts/ZX1234", user="user-b")[0] == 404
+    assert api("PUT", "/broker-accounts/ZX1234", {"display_name": "x"}, user="user-b")[0] == 404
+    assert api("DELETE", "/broker-accounts/ZX1234", user="user-b")[0] == 404
+    assert api("POST", "/broker-accounts/ZX1234/login", user="user-b")[0] == 404
+    assert api("GET", "/broker-accounts", user="user-b") == (200, {"items": []})
+    for method, path in [("GET", "/broker-accounts"), ("POST", "/broker-accounts"), ("GET", "/broker-accounts/ZX1234"),
+                         ("DELETE", "/broker-accounts/ZX1234")]:
+        status, _ = api(method, path, zerodha_body() if method == "POST" else None, user=None)
+        assert status == 401, (method, path)
+
+
+def test_live_needs_a_successful_login(api):
+    api("POST", "/broker-accounts", zerodha_body())
+    status, body = api("PUT", "/broker-accounts/ZX1234", {"trading_mode": "LIVE"})
+    assert status == 409 and "login" in body["reasons"][0]
+    api("POST", "/broker-accounts", {"broker": "paper", "client_id": "P1"})
+    status, body = api("PUT", "/broker-accounts/P1", {"trading_mode": "LIVE"})
+    assert status == 422 and body["detail"][0]["loc"] == ["body", "trading_mode"]
+
+
+def test_delete_is_409_while_an_active_allocation_of_an_active_strategy_uses_it(api, sm):
+    api("POST", "/broker-accounts", zerodha_body())
+    sid = strategy(api)
+    allocate(api, sid, "ZX1234")
+    status, body = api("DELETE", "/broker-accounts/ZX1234")
+    assert status == 409 and sid in body["reasons"][0]
+    assert api("GET", "/broker-accounts/ZX1234")[0] == 200
+    assert api("POST", f"/options/strategies/{sid}/pause")[0] == 200
+    status, body = api("DELETE", "/broker-accounts/ZX1234")
+    assert status == 200, body
+    assert api("GET", "/broker-accounts/ZX1234")[0] == 404
+    assert sm.list_secrets()["SecretList"] == []
+    # the same client id can be added again at once (no recovery window on the old secret)
+    assert api("POST", "/broker-accounts", zerodha_body())[0] == 201
+
+
+def test_paused_allocation_does_not_block_delete(api):
+    api("POST", "/broker-accounts", zerodha_body())
+    allocate(api, strategy(api), "ZX1234", status="PAUSED")
+    assert api("DELETE", "/broker-accounts/ZX1234")[0] == 200
+
+
+def test_credential_rotation_keeps_other_fields_and_clears_the_session(api, sm):
+    api("POST", "/broker-accounts", angel_body())
+    status, body = api("PUT", "/broker-accounts/A123", {"credentials": {"password": "newmpin1"}})
+    assert status == 200, body
+    assert body["credential_fields"] == ["api_key", "client_code", "password", "totp_secret"]
+    assert body["session"]["last_login_result"] == "credentials changed: log in again"
+    stored = json.loads(sm.get_secret_value(SecretId="ql-algo-trading-local/broker/user-a/A123")["SecretString"])
+    assert stored["credentials"]["password"] == "newmpin1" and stored["credentials"]["client_code"] == "A123"
+    assert "newmpin1" not in json.dumps(body)
