@@ -54,6 +54,8 @@ class EngineContext:
     metric: Callable[[str, float, str, dict[str, str]], None] = lambda *a: None
     #: called with one dict per notable event (orders sent, skips), for the local demo's story
     observer: Callable[[dict[str, Any]], None] = lambda e: None
+    #: each broker's own symbol/token master (Angel scrip master, Noren symbols), by broker name
+    symbol_masters: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

@@ -281,12 +281,26 @@ class _Outcome:
 
 
 def _request(order: OrderRecord, planned: dict[str, Any]) -> OrderRequest:
+    """The broker command: the broker's own symbol and token (mapped from the canonical Kite
+    contract), the platform's tag."""
     return OrderRequest(
-        exchange=order.exchange, tradingsymbol=order.tradingsymbol, transaction_type=order.transaction_type,
-        quantity=order.quantity, product=order.product, order_type=order.order_type, price=order.price,
-        trigger_price=order.trigger_price, tag=order.tag,
-        symboltoken=str(planned["instrument_token"]) if planned.get("instrument_token") is not None else None,
+        exchange=order.exchange, tradingsymbol=order.broker_tradingsymbol or order.tradingsymbol,
+        transaction_type=order.transaction_type, quantity=order.quantity, product=order.product,
+        order_type=order.order_type, price=order.price, trigger_price=order.trigger_price, tag=order.tag,
+        symboltoken=order.broker_token,
     )
+
+
+def _broker_instrument(ctx: EngineContext, broker: str, exchange: str, tradingsymbol: str) -> tuple[str | None, str | None, str | None]:
+    """(broker symbol, broker token, problem) for a canonical contract at ``broker``."""
+    from shared_utils.market.instruments import broker_symbol
+
+    try:
+        contract = ctx.master.by_symbol(exchange, tradingsymbol)
+        found = broker_symbol(contract, broker, ctx.symbol_masters.get(broker))
+    except MarketError as exc:
+        return None, None, f"cannot map {tradingsymbol} to a {broker} symbol: {exc}"
+    return found.symbol, found.token, None
 
 
 def _reconcile(client, tag: str, tries: int = 3, pause: float = 0.3) -> OrderReport | None:
@@ -344,13 +358,20 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     execute_at = parse_instant(item["execute_at"])
     now = _now(ctx)
     intents: list[tuple[OrderRecord, bool, dict[str, Any]]] = []
+    mapping_problems: dict[str, str] = {}
+    # a PAPER account trades on the paper broker, which speaks the canonical (Kite) symbols
+    effective_broker = "paper" if item.get("trading_mode") == "PAPER" else item["broker"]
     for planned in item["orders"]:
         key = keys.order_sk(execution_id, client_id, planned["leg_no"], planned["slice_no"], planned["purpose"])
+        symbol, token, problem = _broker_instrument(ctx, effective_broker, planned["exchange"], planned["tradingsymbol"])
+        if problem:
+            mapping_problems[key] = problem
         record = OrderRecord(
             order_key=key, execution_id=execution_id, user_id=user_id, strategy_id=item["strategy_id"],
             client_id=client_id, broker=item["broker"], leg_no=planned["leg_no"], slice_no=planned["slice_no"],
             purpose=planned["purpose"], tag=keys.order_tag(key), exchange=planned["exchange"],
             tradingsymbol=planned["tradingsymbol"], instrument_token=planned.get("instrument_token"),
+            broker_tradingsymbol=symbol, broker_token=token,
             transaction_type=planned["transaction_type"], lots=planned["lots"], lot_size=planned["lot_size"],
             quantity=planned["quantity"], product=planned["product"], order_type=planned["order_type"],
             price=Decimal(planned["price"]) if planned.get("price") else None,
@@ -388,6 +409,13 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         if guard or client is None:
             outcomes.append((record, planned, _Outcome(OrderStatus.REJECTED, message=f"not sent: {guard or client_error}",
                                                        error_kind="GUARD" if guard else "SESSION")))
+            continue
+        if record.order_key in mapping_problems:
+            outcome = _Outcome(OrderStatus.REJECTED, message=f"not sent: {mapping_problems[record.order_key]}",
+                               error_kind="SYMBOL")
+            outcomes.append((record, planned, outcome))
+            if record.purpose is OrderPurpose.ENTRY and record.transaction_type is TransactionType.BUY:
+                hedge_failure = f"hedge leg {record.leg_no} could not be sent ({outcome.message})"
             continue
         if hedge_failure and record.purpose is OrderPurpose.ENTRY and record.transaction_type is TransactionType.SELL:
             outcomes.append((record, planned, _Outcome(OrderStatus.REJECTED, message=f"not sent: {hedge_failure}",

@@ -109,6 +109,8 @@ class OrderRecord(RecordMeta):
     exchange: str
     tradingsymbol: str
     instrument_token: int | None = None
+    broker_tradingsymbol: str | None = None
+    broker_token: str | None = None
     transaction_type: TransactionType
     lots: int
     lot_size: int
