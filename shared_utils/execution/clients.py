@@ -29,10 +29,12 @@ class PaperClientProvider:
     ``latency_s`` simulates a broker round trip (benchmarks use 0.02-0.05 s).
     """
 
-    def __init__(self, ltp: Callable[[str, str], Decimal], master: InstrumentMaster, *, slippage_bps: int = 0,
-                 latency_s: float | Callable[[], float] = 0.0, now: Callable[[], Any] | None = None) -> None:
+    def __init__(self, ltp: Callable[[str, str], Decimal], master: InstrumentMaster | None, *, slippage_bps: int = 0,
+                 latency_s: float | Callable[[], float] = 0.0, now: Callable[[], Any] | None = None,
+                 lookup: Callable[[str, str], tuple[int, Decimal]] | None = None) -> None:
         self._ltp = ltp
         self._master = master
+        self._custom_lookup = lookup
         self._slippage = slippage_bps
         self._latency = latency_s
         self._now = now
@@ -40,6 +42,8 @@ class PaperClientProvider:
         self._lock = threading.Lock()
 
     def _lookup(self, exchange: str, tradingsymbol: str) -> tuple[int, Decimal]:
+        if self._custom_lookup is not None:
+            return self._custom_lookup(getattr(exchange, "value", exchange), tradingsymbol)
         try:
             contract = self._master.by_symbol(exchange, tradingsymbol)
         except MarketError as exc:

@@ -9,17 +9,18 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from shared_utils.brokers.base import BrokerClient
-from shared_utils.clock import Clock
-from shared_utils.config import EnvironmentConfig
-from shared_utils.execution.events import EventPublisher
-from shared_utils.market.calendar import TradingCalendar
-from shared_utils.market.instruments import Contract, InstrumentMaster
-from shared_utils.market.strikes import OptionChain, OptionQuote
-from shared_utils.models.broker_account import BrokerAccount
-from shared_utils.persistence.repositories import Repositories
+if TYPE_CHECKING:  # type-only: PlaceOrders must not import SciPy or the instrument master
+    from shared_utils.brokers.base import BrokerClient
+    from shared_utils.clock import Clock
+    from shared_utils.config import EnvironmentConfig
+    from shared_utils.execution.events import EventPublisher
+    from shared_utils.market.calendar import TradingCalendar
+    from shared_utils.market.instruments import Contract, InstrumentMaster
+    from shared_utils.market.strikes import OptionChain, OptionQuote
+    from shared_utils.models.broker_account import BrokerAccount
+    from shared_utils.persistence.repositories import Repositories
 
 
 class MarketData(Protocol):

@@ -113,9 +113,29 @@ class PlannedOrder:
     trigger_price: str | None
     ltp: str | None
     tick_size: str
+    #: the receiving broker's own symbol and token (Angel/Noren differ from Kite's)
+    broker_tradingsymbol: str | None = None
+    broker_token: str | None = None
+    #: why this order cannot be sent (e.g. no symbol mapping); the placer records it, never sends
+    problem: str | None = None
 
     def to_state(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def map_to_broker(ctx: EngineContext, orders: list[PlannedOrder], broker: str) -> list[PlannedOrder]:
+    """Fill each order's broker symbol and token for ``broker`` ("paper" speaks Kite's symbols).
+    An unmappable contract marks the order with ``problem`` instead of guessing."""
+    from shared_utils.market.instruments import broker_symbol
+
+    for order in orders:
+        try:
+            contract = ctx.master.by_symbol(order.exchange, order.tradingsymbol)
+            found = broker_symbol(contract, broker, ctx.symbol_masters.get(broker))
+            order.broker_tradingsymbol, order.broker_token = found.symbol, found.token
+        except MarketError as exc:
+            order.problem = f"cannot map {order.tradingsymbol} to a {broker} symbol: {exc}"
+    return orders
 
 
 def _side_order(orders: list[PlannedOrder]) -> list[PlannedOrder]:
