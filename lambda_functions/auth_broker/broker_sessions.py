@@ -10,6 +10,7 @@ parameter is missing.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -21,6 +22,21 @@ from shared_utils.accounts.models import LoginResult
 from shared_utils.accounts.service import session_view
 
 router = Router()
+
+
+class _RedactRouteArguments(logging.Filter):
+    """Powertools logs each route's arguments at DEBUG ("Calling API Route Handler: {...}"),
+    which here would include the Kite request_token: such records are blanked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "request_token" in str(record.msg) or any("request_token" in str(a) for a in (record.args or ())):
+            record.msg, record.args = "Calling API Route Handler: [arguments redacted]", None
+        return True
+
+
+_route_logger = logging.getLogger("aws_lambda_powertools.event_handler.api_gateway")
+if not any(isinstance(f, _RedactRouteArguments) for f in _route_logger.filters):
+    _route_logger.addFilter(_RedactRouteArguments())
 CALLBACK_RESPONSES = {**LOGIN_RESPONSES, 403: {"description": "The login state is forged, expired or used"}}
 
 

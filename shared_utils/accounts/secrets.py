@@ -22,12 +22,16 @@ every field out of ``repr`` and the services only expose *which* credential fiel
 When ``BROKER_SECRETS_KMS_KEY_ARN`` is set (the deployed stacks), new secrets are encrypted
 with that key.
 
+botocore's own DEBUG logging of request params / response bodies would print ``SecretString``:
+:func:`install_log_redaction` (run by every store) blanks those records.
+
 Errors: :class:`SecretMissing` (LookupError) when the account's secret does not exist.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -42,6 +46,50 @@ from shared_utils.config import EnvironmentConfig
 
 SCHEMA_VERSION = 1
 CREDENTIAL_FIELDS = tuple(f.name for f in fields(BrokerCredentials) if f.name != "request_token")
+
+
+class _RedactSecretsManagerPayloads(logging.Filter):
+    """botocore logs every request's params (``botocore.endpoint``) and every response body
+    (``botocore.parsers``) at DEBUG, which includes ``SecretString``. Any such record is
+    replaced by a placeholder, whatever level someone turns botocore logging up to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # pragma: no cover - a broken record is dropped, never printed raw
+            return False
+        if "SecretString" in text:
+            record.msg, record.args = "[redacted: Secrets Manager payload]", None
+        return True
+
+
+class _DropQueryStrings(logging.Filter):
+    """urllib3 logs each request line at DEBUG with the full URL. Angel's SDK sends its
+    ``getProfile`` call (made by every login) as a GET with the refresh token in the query
+    string, so request lines lose their query string here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(a.split("?", 1)[0] + "?[redacted]" if isinstance(a, str) and "?" in a else a
+                                for a in record.args)
+        return True
+
+
+_REDACTOR = _RedactSecretsManagerPayloads()
+_QUERY_DROPPER = _DropQueryStrings()
+BOTOCORE_PAYLOAD_LOGGERS = ("botocore.endpoint", "botocore.parsers")
+
+
+def install_log_redaction() -> None:
+    """Put the redaction filters on botocore's payload loggers and urllib3's request-line
+    logger (idempotent)."""
+    for name in BOTOCORE_PAYLOAD_LOGGERS:
+        target = logging.getLogger(name)
+        if _REDACTOR not in target.filters:
+            target.addFilter(_REDACTOR)
+    pool = logging.getLogger("urllib3.connectionpool")
+    if _QUERY_DROPPER not in pool.filters:
+        pool.addFilter(_QUERY_DROPPER)
 
 
 class SecretMissing(LookupError):
@@ -128,6 +176,7 @@ class BrokerSecretStore:
     client of the environment's region (moto in tests)."""
 
     def __init__(self, env: EnvironmentConfig, client: Any | None = None) -> None:
+        install_log_redaction()
         self.env = env
         self.client = client or boto3.client("secretsmanager", region_name=os.environ.get("AWS_REGION") or env.region)
         self.kms_key_id = os.environ.get("BROKER_SECRETS_KMS_KEY_ARN") or None
