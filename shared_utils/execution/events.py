@@ -91,3 +91,24 @@ class InMemoryPublisher:
                 (out if detail_type in (None, event[1]) else keep).append(event)
             self._events = keep
             return out
+
+
+_default_publisher: EventPublisher | None = None
+
+
+def default_publisher() -> EventPublisher:
+    """The process's bus: EventBridge (``EVENT_BUS_NAME`` or the environment's bus) unless the
+    local platform installed its in-memory bus."""
+    global _default_publisher
+    if _default_publisher is None:
+        import os
+
+        from shared_utils.config import current_environment
+
+        _default_publisher = EventBridgePublisher(os.environ.get("EVENT_BUS_NAME") or current_environment().event_bus_name)
+    return _default_publisher
+
+
+def set_default_publisher(publisher: EventPublisher | None) -> None:
+    global _default_publisher
+    _default_publisher = publisher

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -121,3 +121,59 @@ class ScheduleView(BaseModel):
 
 def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
+
+
+class ExecutionList(BaseModel):
+    items: list["Execution"]
+
+
+class ExecutionDetail(BaseModel):
+    execution: "Execution"
+    orders: list["OrderRecord"]
+
+
+class PositionView(BaseModel):
+    """A position with its P&L in rupees: MTM = realised + (ltp - average) x quantity."""
+
+    strategy_id: str
+    client_id: str
+    tradingsymbol: str
+    exchange: str
+    leg_no: int
+    product: str
+    quantity: int
+    average_price: str
+    ltp: str | None
+    realised_pnl: str
+    unrealised_pnl: str
+    mtm: str
+    status: str
+
+
+class PositionList(BaseModel):
+    items: list[PositionView]
+    total_mtm: str
+
+
+class ManualRequest(BaseModel):
+    """POST /options/executions/manual (seed 002): run a strategy's entry or exit now."""
+
+    model_config = {"extra": "forbid"}
+
+    strategy_id: str = Field(min_length=1, max_length=64)
+    execution_type: Literal["entry", "exit", "ENTRY", "EXIT"]
+    force: bool = False
+
+
+class ManualResponse(BaseModel):
+    execution_id: str
+    execute_at: str
+    trade_date: str
+    execution_type: str
+    status: str
+
+
+from shared_utils.models.execution import Execution, OrderRecord  # noqa: E402
+
+ExecutionList.model_rebuild()
+ExecutionDetail.model_rebuild()

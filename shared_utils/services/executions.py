@@ -1,0 +1,90 @@
+"""Execution views and manual runs: GET /options/executions/history, GET
+/options/executions/{execution_id}, GET /options/positions, POST /options/executions/manual.
+
+A manual run goes through the SAME path as a scheduled one: it publishes a "Strategy Execution
+Due" event (trigger MANUAL) for the next whole second + 3 s, which the state machine claims,
+waits for, resolves and places. A strategy's entry (or exit) runs at most once per trade date:
+a second manual entry on the same day answers 409 with what already happened.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from shared_utils.clock import IST, Clock, to_ist, utc_iso_ms
+from shared_utils.errors import Conflict, InvalidRequest
+from shared_utils.execution.events import EXECUTION_DUE, SOURCE_EMITTER, EventPublisher
+from shared_utils.models.enums import ExecutionType
+from shared_utils.models.execution import Execution, OrderRecord, Position
+from shared_utils.persistence import keys
+from shared_utils.persistence.repositories import NotFound, Repositories
+
+MANUAL_LEAD_SECONDS = 3
+
+
+class ExecutionService:
+    def __init__(self, repos: Repositories, clock: Clock, publisher: EventPublisher | None = None) -> None:
+        self.repos = repos
+        self.clock = clock
+        self.publisher = publisher
+
+    def history(self, user_id: str, strategy_id: str | None, from_date: date | None, to_date: date | None,
+                execution_type: ExecutionType | None = None, limit: int = 100) -> list[Execution]:
+        """Executions newest first, filtered by strategy, IST trade-date range and type."""
+        kinds = [execution_type] if execution_type else list(ExecutionType)
+        found: list[Execution] = []
+        for kind in kinds:
+            token = None
+            while True:
+                page = self.repos.executions.list_for_user(user_id, kind, strategy_id, limit=200, next_token=token)
+                found += [e for e in page.items if (from_date is None or e.trade_date >= from_date)
+                          and (to_date is None or e.trade_date <= to_date)]
+                token = page.next_token
+                if not token:
+                    break
+        found.sort(key=lambda e: e.execute_at, reverse=True)
+        return found[:limit]
+
+    def detail(self, user_id: str, execution_id: str) -> tuple[Execution, list[OrderRecord]]:
+        try:
+            execution = self.repos.executions.get_by_id(user_id, execution_id)
+        except ValueError as exc:  # a malformed id names nothing
+            raise NotFound(f"execution {execution_id} not found") from exc
+        return execution, self.repos.orders.list_for_execution(user_id, execution_id)
+
+    def positions(self, user_id: str, strategy_id: str | None, client_id: str | None) -> list[Position]:
+        return self.repos.positions.list(user_id, strategy_id, client_id)
+
+    def manual(self, user_id: str, strategy_id: str, execution_type: ExecutionType) -> dict[str, Any]:
+        """Announce a manual run. Returns {execution_id, execute_at, trade_date}.
+
+        Raises:
+            NotFound: no such strategy (or not yours).
+            Conflict: this strategy's entry/exit already ran (or is running) today.
+        """
+        strategy = self.repos.strategies.get(user_id, strategy_id)
+        now = self.clock.now()
+        execute_at = datetime.fromtimestamp(math.ceil(now.timestamp()) + MANUAL_LEAD_SECONDS, tz=now.tzinfo)
+        trade_date = to_ist(execute_at).date()
+        existing = self.repos.executions.get(user_id, strategy_id, execution_type, trade_date)
+        if existing is not None:
+            raise Conflict(f"the {execution_type.value.lower()} of {strategy.strategy_name} already ran on "
+                           f"{trade_date.isoformat()} ({existing.status.value})", existing.reasons)
+        if self.publisher is None:
+            raise InvalidRequest.field(("body",), "manual runs are not available: no event bus configured")
+        detail = {
+            "batch_id": f"M{to_ist(execute_at):%Y%m%d%H%M%S}-{strategy_id[-8:]}",
+            "execution_type": execution_type.value, "trade_date": trade_date.isoformat(),
+            "slot": to_ist(execute_at).strftime("%H:%M"), "execute_at": utc_iso_ms(execute_at),
+            "wait_until": utc_iso_ms(execute_at - timedelta(seconds=2)), "trigger": "MANUAL",
+            "strategies": [{"user_id": user_id, "strategy_id": strategy_id}],
+        }
+        self.publisher.publish(SOURCE_EMITTER, EXECUTION_DUE, detail)
+        return {"execution_id": keys.execution_id(strategy_id, execution_type, trade_date),
+                "execute_at": detail["execute_at"], "trade_date": detail["trade_date"],
+                "execution_type": execution_type.value, "status": "ANNOUNCED"}
+
+
+__all__ = ["ExecutionService", "IST"]
