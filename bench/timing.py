@@ -103,6 +103,9 @@ def run(users: int = 200, strategies_per_user: int = 2, latency_ms: tuple[float,
         events = [d for _, t, d in ctx.publisher.drain(EXECUTION_DUE) if d["execution_type"] == "ENTRY"]
         assert emitted.due == users * strategies_per_user, (emitted.due, emitted.skipped)
 
+        ops: dict[str, int] = defaultdict(int)
+        repos.table.client.meta.events.register("before-call.dynamodb", lambda model, **kw: ops.__setitem__(
+            model.name, ops[model.name] + 1))
         states, prep_ms = [], []
         for n, detail in enumerate(events):
             t0 = time.perf_counter()
@@ -134,12 +137,23 @@ def run(users: int = 200, strategies_per_user: int = 2, latency_ms: tuple[float,
     for order in orders:
         by_account[order.client_id].append(order)
     first = [min(o.lag_ms for o in account if o.lag_ms is not None) for account in by_account.values()]
+    unqueued_keys = {(it["execution_id"], it["client_id"]) for st in states
+                     for it in (st["work_items"] if map_concurrency == "all" else st["work_items"][:configured])}
+    unqueued_accounts: dict[str, list[float]] = defaultdict(list)
+    for order in orders:
+        if (order.execution_id, order.client_id) in unqueued_keys and order.lag_ms is not None:
+            unqueued_accounts[order.client_id].append(order.lag_ms)
+    first_unqueued = [min(v) for v in unqueued_accounts.values()]
     acked = [o.acked_at for o in orders if o.acked_at is not None]
     completion_ms = (max(acked) - execute_at).total_seconds() * 1000 if acked else float("nan")
     busiest = max(len(account) for account in by_account.values())
     bound_ms = busiest / ORDERS_PER_SECOND * 1000 + latency_ms[1]
     per_item_queue = [max(0, len(s["work_items"]) - configured) for s in states]
+    reads = sum(v for k, v in ops.items() if k in ("GetItem", "Query", "BatchGetItem"))
+    writes = sum(v for k, v in ops.items() if k in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"))
+    executions = max(1, emitted.due)
     out.update({
+        "dynamodb_reads_per_execution": reads / executions, "dynamodb_writes_per_execution": writes / executions,
         "users": users, "accounts": len(by_account), "strategies": emitted.due, "events": len(events),
         "work_items": len(items), "orders": len(orders), "orders_sent": len(lags),
         "orders_accepted": sum(1 for o in orders if o.status.value in ("OPEN", "FILLED", "PARTIALLY_FILLED")),
@@ -148,6 +162,9 @@ def run(users: int = 200, strategies_per_user: int = 2, latency_ms: tuple[float,
         "first_order_lag_max_ms": max(first) if first else float("nan"),
         "all_orders_lag_p50_ms": percentile(lags, 50), "all_orders_lag_p99_ms": percentile(lags, 99),
         "all_orders_lag_max_ms": max(lags) if lags else float("nan"),
+        "unqueued_first_order_lag_p50_ms": percentile(first_unqueued, 50),
+        "unqueued_first_order_lag_p99_ms": percentile(first_unqueued, 99),
+        "unqueued_accounts": len(first_unqueued),
         "orders_sent_early": sum(1 for lag in lags if lag < 0),
         "slot_completion_ms": completion_ms, "slot_completion_bound_ms": bound_ms,
         "slot_completion_ratio": completion_ms / bound_ms,

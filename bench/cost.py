@@ -1,0 +1,150 @@
+"""Measure 6: AWS cost for 1,000 users x 3 strategies per trading day, in rupees.
+
+Inputs:
+
+- The production templates, synthesized fresh (``npx cdk synth -c env=production --quiet`` into a
+  temporary directory): each Lambda's MemorySize, the state machine type (EXPRESS), the emitter's
+  schedule (minutes per day), NAT gateways.
+- Prices: bench/prices.json (ap-south-1 list prices with their source; INR/USD assumption).
+- Counts measured by bench/timing.py: DynamoDB reads and writes per strategy execution (every
+  request of Prepare, Resolve, PlaceOrders and Finalize over the slot, divided by executions).
+
+Model (one "strategy execution" = one ENTRY or one EXIT of one strategy on one day; 3,000
+strategies -> 6,000 executions per trading day, 21 trading days per month):
+
+- Express state machine: one execution per event; conservatively ONE strategy per event (strategies
+  spread over many slots; the emitter batches up to 25 per slot), duration billed from the start
+  (emitter fires somewhere in minute T-2) to Finalize: 120 s average at the 64 MB minimum.
+- Lambdas per execution (durations in ms, justified in BENCHMARKS.md): Prepare 300, Resolve 800,
+  PlaceOrders 2,000 (it sleeps the last 2 s before execute_at, billed) + sends, per account
+  (2 accounts), Finalize 200.
+- Per-minute load independent of users: the emitter (every minute of its schedule, every day of
+  the week as synthesized) and the 4 per-minute Lambdas it triggers on trading days (stop loss,
+  duplicate orders, market data, order poller) at 300 ms each.
+- DynamoDB: measured requests; a write of an item < 1 KB = 1 WRU (items here are 1-3 KB: x2),
+  a strongly consistent read < 4 KB = 1 RRU, a Query page = its KB / 4.
+- EventBridge: 1 due event + 1 completed event per execution (custom bus), 3 per-minute events.
+- NAT gateways: hours x 730 per month each + its public IPv4 + 1 GB/month of broker traffic.
+- CloudWatch Logs: 2 KB per Lambda invocation, 1 month kept.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT
+
+TRADING_DAYS_PER_MONTH = 21
+CALENDAR_DAYS_PER_MONTH = 30
+HOURS_PER_MONTH = 730
+
+
+def prices() -> dict[str, float]:
+    data = json.loads((ROOT / "bench" / "prices.json").read_text())
+    return {k: v["value"] for k, v in data.items() if isinstance(v, dict)}
+
+
+def synth_production(outdir: Path) -> dict[str, Any]:
+    """Synthesize production; returns {memory_mb: {logical id prefix: MB}, nat: n, express: bool,
+    emitter_minutes_per_day: n}."""
+    result = subprocess.run(["npx", "cdk", "synth", "-c", "env=production", "--quiet", "-o", str(outdir)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=400)
+    if result.returncode != 0:
+        raise RuntimeError(f"cdk synth failed: {result.stderr[-800:]}")
+    facts: dict[str, Any] = {"memory_mb": {}, "nat": 0, "express": False, "emitter_minutes_per_day": 0}
+    for template in outdir.glob("*production*.template.json"):
+        resources = json.loads(template.read_text()).get("Resources", {})
+        for logical, resource in resources.items():
+            kind, props = resource["Type"], resource.get("Properties", {})
+            if kind == "AWS::Lambda::Function" and "Function" in logical:
+                facts["memory_mb"][logical.split("Function")[0]] = int(props.get("MemorySize", 128))
+            elif kind == "AWS::EC2::NatGateway":
+                facts["nat"] += 1
+            elif kind == "AWS::StepFunctions::StateMachine":
+                facts["express"] = props.get("StateMachineType") == "EXPRESS"
+            elif kind == "AWS::Events::Rule" and logical.startswith("EmitterSchedule"):
+                facts["emitter_minutes_per_day"] += _minutes(props.get("ScheduleExpression", ""))
+    return facts
+
+
+def _minutes(expression: str) -> int:
+    """Minutes per day a cron(minute hour ...) rule fires (ranges, lists and * only)."""
+    if not expression.startswith("cron("):
+        return 0
+    minute, hour = expression[5:-1].split()[:2]
+
+    def count(field: str, size: int) -> int:
+        if field == "*":
+            return size
+        total = 0
+        for part in field.split(","):
+            if "-" in part:
+                low, high = part.split("-")
+                total += int(high) - int(low) + 1
+            else:
+                total += 1
+        return total
+
+    return count(minute, 60) * count(hour, 24)
+
+
+def run(dynamodb_reads_per_execution: float = 30.0, dynamodb_writes_per_execution: float = 15.0,
+        place_orders_send_ms: float = 200.0, users: int = 1000, strategies_per_user: int = 3,
+        synth: bool = True) -> dict[str, Any]:
+    """Rupees per strategy execution and per month (plus the USD breakdown per month)."""
+    p = prices()
+    facts = {"memory_mb": {}, "nat": 1, "express": True, "emitter_minutes_per_day": 378}
+    if synth:
+        with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp:
+            facts = synth_production(Path(tmp))
+    mem = facts["memory_mb"]
+
+    def gb(name: str, default: int = 512) -> float:
+        return mem.get(name, default) / 1024
+
+    executions_day = users * strategies_per_user * 2
+    executions_month = executions_day * TRADING_DAYS_PER_MONTH
+    accounts = 2
+    lambda_gbs = (gb("Prepare") * 0.3 + gb("Resolve", 1024) * 0.8
+                  + accounts * gb("PlaceOrders", 1024) * (2.0 + place_orders_send_ms / 1000) + gb("Finalize") * 0.2)
+    invocations = 3 + accounts
+    usd: dict[str, float] = {}
+    usd["lambda_engine"] = executions_month * (lambda_gbs * p["lambda_gb_second_x86"] + invocations * p["lambda_request"])
+    minute_ticks = facts["emitter_minutes_per_day"] * CALENDAR_DAYS_PER_MONTH
+    per_minute_lambdas = 4 * 375 * TRADING_DAYS_PER_MONTH
+    usd["lambda_per_minute"] = (minute_ticks * (gb("Emitter") * 0.3 * p["lambda_gb_second_x86"] + p["lambda_request"])
+                                + per_minute_lambdas * (0.5 * 0.3 * p["lambda_gb_second_x86"] + p["lambda_request"]))
+    usd["step_functions_express"] = executions_month * (p["sfn_express_request"]
+                                                        + 120 * (64 / 1024) * p["sfn_express_gb_second"])
+    usd["eventbridge"] = (executions_month * 2 + 3 * 375 * TRADING_DAYS_PER_MONTH) * p["eventbridge_custom_event"]
+    usd["dynamodb"] = executions_month * (dynamodb_reads_per_execution * p["dynamodb_read_request_unit"]
+                                          + 2 * dynamodb_writes_per_execution * p["dynamodb_write_request_unit"])
+    usd["nat_gateway"] = facts["nat"] * (HOURS_PER_MONTH * (p["nat_gateway_hour"] + p["public_ipv4_hour"])
+                                         + 1 * p["nat_gateway_gb"])
+    log_gb = (executions_month * invocations + minute_ticks + per_minute_lambdas) * 2 / 1024 / 1024
+    usd["cloudwatch_logs"] = log_gb * (p["cloudwatch_logs_ingest_gb"] + p["cloudwatch_logs_store_gb_month"])
+    total = sum(usd.values())
+    variable = total - usd["nat_gateway"] - usd["lambda_per_minute"]
+    rate = p["inr_per_usd"]
+    out: dict[str, Any] = {
+        "cost_executions_per_month": executions_month,
+        "cost_per_month_inr": total * rate, "cost_per_month_usd": total,
+        "cost_per_execution_inr": total * rate / executions_month,
+        "cost_per_execution_variable_inr": variable * rate / executions_month,
+        "cost_nat_share": usd["nat_gateway"] / total,
+        "cost_inr_per_usd": rate,
+    }
+    for key, value in usd.items():
+        out[f"cost_month_{key}_inr"] = value * rate
+    out["_notes"] = {"template_facts": facts, "lambda_gb_seconds_per_execution": lambda_gbs,
+                     "dynamodb_reads_per_execution": dynamodb_reads_per_execution,
+                     "dynamodb_writes_per_execution": dynamodb_writes_per_execution}
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(json.dumps(run(), indent=1, default=str))

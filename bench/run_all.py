@@ -1,0 +1,73 @@
+"""``make bench``: run every measure, write bench/results.json and BENCHMARKS.md.
+
+Each measure runs in this process one after the other (timing first, on a quiet process);
+``--quick`` runs tiny scales (the smoke test's path). Total wall time is in results.json
+(``bench_total_s``, seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from typing import Any
+
+from bench import api, coldstart, cost, discovery, timing
+from bench.common import ROOT, fake_aws_environment, machine
+from bench.report import write_report
+
+SCALES = {
+    "full": {"timing": dict(users=200), "discovery": dict(small_users=1000, large_users=10000),
+             "api": dict(rounds=60), "coldstart": dict(runs=3), "cost": dict(synth=True)},
+    "quick": {"timing": dict(users=2, lead_s=2.5), "discovery": dict(small_users=20, large_users=60, sample=10),
+              "api": dict(rounds=3, warmup=1),
+              "coldstart": dict(runs=1, modules=["lambda_functions.options_platform.baskets"]),
+              "cost": dict(synth=False)},
+}
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 3)
+    return value
+
+
+def run(scale: str = "full", write: bool = True) -> dict[str, Any]:
+    fake_aws_environment()
+    conf = SCALES[scale]
+    started = time.perf_counter()
+    results: dict[str, Any] = {}
+    notes: dict[str, Any] = {}
+    durations: dict[str, float] = {}
+    for name, fn in (("timing", timing.run), ("discovery", discovery.run), ("api", api.run),
+                     ("coldstart", coldstart.run)):
+        t0 = time.perf_counter()
+        figures = fn(**conf[name])
+        durations[name] = time.perf_counter() - t0
+        notes[name] = figures.pop("_notes", None)
+        prefix = "timing_"
+        for key, value in figures.items():
+            results[key if name != "timing" or key.startswith(("first_", "all_", "orders_sent_early", "slot_"))
+                    else prefix + key] = value
+        print(f"bench: {name} done in {durations[name]:.1f} s", flush=True)
+    t0 = time.perf_counter()
+    figures = cost.run(dynamodb_reads_per_execution=results["timing_dynamodb_reads_per_execution"],
+                       dynamodb_writes_per_execution=results["timing_dynamodb_writes_per_execution"],
+                       **conf["cost"])
+    durations["cost"] = time.perf_counter() - t0
+    notes["cost"] = figures.pop("_notes", None)
+    results.update(figures)
+    results["bench_total_s"] = time.perf_counter() - started
+    for name, seconds in durations.items():
+        results[f"bench_{name}_s"] = seconds
+    results = {k: _clean(v) for k, v in sorted(results.items())}
+    document = {**results, "meta": {**machine(), "scale": scale, "notes": notes}}
+    if write:
+        (ROOT / "bench" / "results.json").write_text(json.dumps(document, indent=1, default=str) + "\n")
+        write_report(document)
+    return document
+
+
+if __name__ == "__main__":
+    run("quick" if "--quick" in sys.argv else "full")
