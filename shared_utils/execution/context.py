@@ -57,6 +57,9 @@ class EngineContext:
     observer: Callable[[dict[str, Any]], None] = lambda e: None
     #: each broker's own symbol/token master (Angel scrip master, Noren symbols), by broker name
     symbol_masters: dict[str, Any] = field(default_factory=dict)
+    #: which broker's symbols an account's orders use; default: "paper" for PAPER accounts,
+    #: else the account's broker (the local platform's fake mode sends every account to its fake)
+    effective_broker: Callable[[Any], str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

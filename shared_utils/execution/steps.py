@@ -133,9 +133,6 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
         legs = ctx.repos.legs.list(user_id, strategy_id)
         allocations = ctx.repos.allocations.list(user_id, strategy_id)
         problems = _due_problems(ctx, execution_type, trigger, trade_date, execute_at, strategy, legs, allocations)
-        if execution_type is ExecutionType.EXIT and not problems:
-            if not any(p.quantity for p in ctx.repos.positions.list(user_id, strategy_id)):
-                problems.append("no open position to exit")
         record = Execution(
             execution_id=execution_id, user_id=user_id, strategy_id=strategy_id, basket_id=strategy.basket_id,
             execution_type=execution_type, trade_date=trade_date, execution_time=to_ist(execute_at).strftime("%H:%M"),
@@ -224,7 +221,10 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                         per_account.append((allocation, account, orders))
             else:
                 legs_by_no = {leg.leg_no: leg for leg in legs}
+                # positions are read here, at execute_at - 2 s, not in Prepare (two minutes early)
                 positions = [p for p in ctx.repos.positions.list(user_id, strategy_id) if p.quantity]
+                if not positions:
+                    reasons.append("no open position to exit")
                 clients = sorted({p.client_id for p in positions})
                 priority = {a.client_id: a.priority for a in allocations}
                 for client_id in sorted(clients, key=lambda c: (priority.get(c, 999), c)):
@@ -240,7 +240,10 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
             reasons.append(str(exc))
             per_account = []
         for allocation, account, orders in per_account:
-            effective = "paper" if account.trading_mode.value == "PAPER" else account.broker.value
+            if ctx.effective_broker is not None:
+                effective = ctx.effective_broker(account)
+            else:
+                effective = "paper" if account.trading_mode.value == "PAPER" else account.broker.value
             map_to_broker(ctx, orders, effective)
             work_items.append({
                 "execution_id": execution.execution_id, "user_id": user_id, "strategy_id": strategy_id,
@@ -250,8 +253,10 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                 "execution_delay_ms": allocation.execution_config.execution_delay_ms if allocation else 0,
                 "orders": [o.to_state() for o in orders],
             })
+        nothing_to_exit = execution_type is ExecutionType.EXIT and "no open position to exit" in reasons
         updated = execution.model_copy(update={
-            "status": ExecutionStatus.IN_PROGRESS if per_account else ExecutionStatus.FAILED,
+            "status": ExecutionStatus.IN_PROGRESS if per_account else (
+                ExecutionStatus.SKIPPED if nothing_to_exit else ExecutionStatus.FAILED),
             "started_at": now, "reasons": reasons, "resolved_legs": resolved_legs,
             "brokers_involved": [acc.client_id for _, acc, _ in per_account],
             "total_lots": sum(o.lots for _, _, orders in per_account for o in orders),
@@ -259,7 +264,8 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         })
         ctx.repos.executions.save(updated, execution.version)
         if not per_account:
-            ctx.observer({"event": "failed", "execution_id": execution.execution_id, "reasons": reasons})
+            ctx.observer({"event": "skipped" if nothing_to_exit else "failed", "execution_id": execution.execution_id,
+                          "strategy": strategy.strategy_name, "reasons": reasons})
     return {**state, "work_items": work_items}
 
 

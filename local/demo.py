@@ -1,0 +1,125 @@
+"""The local demo: the seed's journey 1 sent verbatim over HTTP as the demo user, the legs'
+missing selection values completed, two paper accounts linked, the entry set to the next slot
+and the exit a few minutes later; then the run narrated order by order, and the P&L.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from shared_utils.clock import to_ist
+
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "seed_journey_1"
+LOCAL_FIXTURES = Path(__file__).resolve().parent / "demo_fixtures"
+
+#: the seed's legs say entry_by DELTA / STRIKE_DISTANCE without values: these complete them
+SELECTION = {
+    1: {"method": "DELTA", "delta_value": 0.20},
+    2: {"method": "STRIKE_DISTANCE", "strike_distance": 400},
+    3: {"method": "DELTA", "delta_value": 0.20},
+    4: {"method": "STRIKE_DISTANCE", "strike_distance": 400},
+}
+
+
+def seed_requests() -> list[dict[str, Any]]:
+    """The four requests of seed journey 1 (../shared when present, else the bundled copy)."""
+    folder = FIXTURES if FIXTURES.exists() else LOCAL_FIXTURES
+    return [json.loads((folder / name).read_text()) for name in
+            ("01_create_basket.json", "02_create_strategy.json", "03_add_legs.json", "04_leg_level_allocations.json")]
+
+
+class Demo:
+    def __init__(self, platform) -> None:
+        self.platform = platform
+        self.say = platform.narrator.say
+        self.token = platform.aws.id_token(platform.identity, "demo@quantleap.local")
+        self.url = platform.api.url
+
+    def http(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {self.token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                text = response.read().decode()
+                return response.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode()
+            return exc.code, json.loads(text) if text else None
+
+    def _must(self, method: str, path: str, body: Any, expect: tuple[int, ...] = (200, 201)) -> Any:
+        status, answer = self.http(method, path, body)
+        self.say(f"  {method} {path} -> {status}")
+        if status not in expect:
+            raise RuntimeError(f"{method} {path} answered {status}: {answer}")
+        return answer
+
+    def setup(self) -> None:
+        self.say("DEMO: the seed's journey 1 (shared/fixtures/seed_journey_1) over HTTP as demo@quantleap.local")
+        # PAPER accounts (the default mode): the placeholder credentials are stored like real ones
+        # (Secrets Manager on moto) and never used, since paper orders never reach a broker
+        accounts = (("ZERODHA123", "zerodha", {"api_key": "demo-kite-key", "api_secret": "demo-kite-secret"}),
+                    ("ANGELONE456", "angel", {"api_key": "demo-angel-key", "password": "0000",
+                                              "totp_secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"}))
+        for client_id, broker, credentials in accounts:
+            status, _ = self.http("GET", f"/broker-accounts/{client_id}")
+            if status != 200:
+                self._must("POST", "/broker-accounts", {"broker": broker, "client_id": client_id,
+                                                         "display_name": f"{broker.title()} (paper)",
+                                                         "credentials": credentials})
+        basket_req, strategy_req, legs_req, alloc_req = seed_requests()
+        basket = self._must(basket_req["method"], basket_req["path"], basket_req["body"])
+        strategy = self._must(strategy_req["method"], strategy_req["path"].replace("basket_456", basket["basket_id"]),
+                              strategy_req["body"])
+        sid = strategy["strategy_id"]
+        self._must(legs_req["method"], legs_req["path"].replace("strategy_789", sid), legs_req["body"])
+        self._must(alloc_req["method"], alloc_req["path"].replace("strategy_789", sid), alloc_req["body"])
+        detail = self._must("GET", f"/options/strategies/{sid}", None)
+        self.say(f"  executable: {detail['executable']} - " + "; ".join(detail["executability_problems"][:2]))
+        self.say("  completing the selection values the seed leaves out: SELL legs at delta 0.20, "
+                 "BUY hedges 400 points out of the money")
+        for leg_no, config in SELECTION.items():
+            self._must("PUT", f"/options/strategies/{sid}/legs/{leg_no}", {"strike_selection_config": config})
+        now = to_ist(self.platform.clock.now())
+        lookahead = self.platform.args.lookahead or self.platform.env.settings.execution_engine.lookahead_minutes
+        entry = now.replace(second=0, microsecond=0) + timedelta(minutes=lookahead + (1 if now.second >= 45 else 0))
+        exit_at = entry + timedelta(minutes=self.platform.args.exit_after)
+        weekday = entry.strftime("%A").upper()
+        self.say(f"  entry moved to the next slot {entry:%H:%M} and exit to {exit_at:%H:%M} IST, both on {weekday}")
+        self._must("PUT", f"/options/strategies/{sid}", {"entry_time": f"{entry:%H:%M}", "exit_time": f"{exit_at:%H:%M}",
+                                                         "entry_days": [weekday], "exit_days": [weekday]})
+        summary = self._must("GET", f"/options/strategies/{sid}/allocations/summary?date={entry:%Y-%m-%d}", None)
+        for account in summary["accounts"]:
+            legs = ", ".join(f"leg {l['leg_no']} {l['lots']} lots = {l['quantity']}" for l in account["legs"])
+            self.say(f"  {account['client_id']:<12} {legs}")
+        lot = summary["legs"][0]
+        self.say(f"  lot size {lot['lot_size']} from {lot['lot_size_source']}; total {summary['total_lots']} lots")
+        self.strategy_id = sid
+        from shared_utils.models.enums import ExecutionType
+        from shared_utils.persistence import keys
+
+        self.entry_id = keys.execution_id(sid, ExecutionType.ENTRY, entry.date())
+        self.exit_id = keys.execution_id(sid, ExecutionType.EXIT, entry.date())
+        self.platform.narrator.watch.update({self.entry_id, self.exit_id})
+        self.say(f"waiting for the entry at {entry:%H:%M:%S} IST (the emitter announces it two minutes ahead)")
+
+    def follow(self) -> None:
+        narrator = self.platform.narrator
+        while not narrator.finished.wait(1):
+            if self.platform.stop_event.is_set():
+                return
+        status, positions = self.http("GET", f"/options/positions?strategy_id={self.strategy_id}")
+        if status == 200:
+            self.say("P&L after the exit (rupees; realised on closed positions):")
+            for p in positions["items"]:
+                self.say(f"  {p['client_id']:<12} {p['tradingsymbol']:<20} qty {p['quantity']:>5} "
+                         f"realised {float(p['realised_pnl']):>10,.2f}")
+            self.say(f"  TOTAL {float(positions['total_mtm']):,.2f}")
+        self.say(f"demo complete. The platform keeps running: API {self.url}; "
+                 "history: GET /options/executions/history; Ctrl-C stops and saves state")
