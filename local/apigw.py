@@ -66,6 +66,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/options/(executions|positions)(/.*)?$"), "lambda_functions.options_platform.executions"),
     (re.compile(r"^/broker-accounts(/.*)?$"), "lambda_functions.auth_broker.broker_accounts"),
     (re.compile(r"^/broker-sessions(/.*)?$"), "lambda_functions.auth_broker.broker_sessions"),
+    (re.compile(r"^/profile/?$"), "lambda_functions.auth_broker.profile"),
     (re.compile(r"^/postbacks(/.*)?$"), "lambda_functions.execution_engine.postbacks"),
 ]
 

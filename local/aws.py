@@ -116,6 +116,7 @@ class LocalAws:
                 UserPoolId=pool_id, ClientName=env.resource_name("web"), GenerateSecret=False,
                 ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
             )["UserPoolClient"]["ClientId"]
+        os.environ["USER_POOL_ID"] = pool_id  # as the auth-broker stack sets it on its functions
         return Identity(self.endpoint, pool_id, client_id)
 
     def ensure_user(self, identity: Identity, email: str, group: str = "TRADER", name: str = "") -> str:

@@ -16,6 +16,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import Router
 
+from shared_utils.models.api import ErrorBody
 from lambda_functions.auth_broker.common import LOGIN_RESPONSES, build_auth_app, session_service
 from lambda_functions.options_platform.common import logger
 from shared_utils.accounts.models import LoginResult
@@ -37,7 +38,8 @@ class _RedactRouteArguments(logging.Filter):
 _route_logger = logging.getLogger("aws_lambda_powertools.event_handler.api_gateway")
 if not any(isinstance(f, _RedactRouteArguments) for f in _route_logger.filters):
     _route_logger.addFilter(_RedactRouteArguments())
-CALLBACK_RESPONSES = {**LOGIN_RESPONSES, 403: {"description": "The login state is forged, expired or used"}}
+CALLBACK_RESPONSES = {**LOGIN_RESPONSES, 403: {"description": "The login state is forged, expired or used",
+                                              "content": {"application/json": {"model": ErrorBody}}}}
 
 
 @router.get("/broker-sessions/zerodha/callback", responses=CALLBACK_RESPONSES,
