@@ -66,7 +66,11 @@ HHMM = Annotated[
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Now (UTC) from the process clock, so records made under the local platform's ``--at``
+    clock carry that clock's times."""
+    from shared_utils.clock import default_clock
+
+    return default_clock().now().astimezone(UTC)
 
 
 class RequestModel(BaseModel):
