@@ -26,6 +26,7 @@ from typing import Any
 from shared_utils.clock import IST, epoch_ms, ist_datetime, parse_instant, to_ist, utc_iso_ms
 from shared_utils.execution.context import EngineContext
 from shared_utils.execution.events import EXECUTION_COMPLETED, ORDER_ALERT, SOURCE_ENGINE
+from shared_utils.execution.exits import prepare_exit
 from shared_utils.execution.guards import kill_switch_problem, session_problem
 from shared_utils.execution.order_state import ACCEPTED
 from shared_utils.execution.placer import place_orders
@@ -38,6 +39,7 @@ from shared_utils.execution.planner import (
     resolve_legs,
 )
 from shared_utils.execution.readiness import executability_problems
+from shared_utils.execution.watchlist import watch
 from shared_utils.market.errors import MarketError
 from shared_utils.models.enums import (
     EntityStatus,
@@ -221,9 +223,14 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                         per_account.append((allocation, account, orders))
             else:
                 legs_by_no = {leg.leg_no: leg for leg in legs}
+                # cancel the strategy's stops and pending orders FIRST, learn any stop that filled
+                # meanwhile, and only then read what is still open (exits.prepare_exit)
+                deferred, exit_reasons = prepare_exit(ctx, user_id, strategy_id, trade_date)
+                reasons += exit_reasons
                 # positions are read here, at execute_at - 2 s, not in Prepare (two minutes early)
-                positions = [p for p in ctx.repos.positions.list(user_id, strategy_id) if p.quantity]
-                if not positions:
+                positions = [p for p in ctx.repos.positions.list(user_id, strategy_id)
+                             if p.quantity and (p.client_id, p.tradingsymbol) not in deferred]
+                if not positions and not deferred:
                     reasons.append("no open position to exit")
                 clients = sorted({p.client_id for p in positions})
                 priority = {a.client_id: a.priority for a in allocations}
@@ -314,6 +321,9 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                    "orders": len(orders), "accepted": len(accepted), "rejected": len(rejected), "unknown": len(unknown),
                    "first_order_lag_ms": results.first_order_lag_ms, "last_order_lag_ms": results.last_order_lag_ms}
         summaries.append(summary)
+        if orders:
+            # the per-minute poller, stop-loss and duplicate checks follow this strategy from now on
+            watch(ctx.repos, saved.user_id, saved.strategy_id, saved.trade_date, now)
         ctx.publisher.publish(SOURCE_ENGINE, EXECUTION_COMPLETED, summary)
         if status in (ExecutionStatus.PARTIAL, ExecutionStatus.FAILED) or unknown:
             ctx.publisher.publish(SOURCE_ENGINE, ORDER_ALERT, summary)

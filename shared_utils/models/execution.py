@@ -133,6 +133,10 @@ class OrderRecord(RecordMeta):
     acked_at: AwareDatetime | None = None
     parent_order_key: str | None = None
     status_history: list[dict[str, Any]] = Field(default_factory=list)
+    #: reconciliation findings on this record (execution.duplicate_checker), e.g.
+    #: "MISSING_AT_BROKER 2026-08-17T04:05:00+00:00"; empty on a healthy order (added with a
+    #: default, so older items load unchanged)
+    flags: list[str] = Field(default_factory=list)
     expires_at: int | None = None
     entity_type: Literal["ORDER"] = "ORDER"
 

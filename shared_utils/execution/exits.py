@@ -1,0 +1,310 @@
+"""Exits and square-off around the planned closing orders (steps.resolve EXIT plans them):
+
+1. ``prepare_exit`` (called by Resolve before it reads positions): cancel the strategy's working
+   STOP_LOSS / TARGET orders and still-working ENTRY orders at the broker, recording each cancel
+   on its order; then ONE order-book read per account applies what really happened (a stop that
+   filled before its cancel arrived is booked, so the exit never buys back a leg the stop
+   already closed: no reversed position). A stop whose cancel cannot be confirmed keeps its
+   position OUT of this exit (the stop still protects it; the reason is recorded and alerted);
+   ``finish_exit`` closes it on a later minute.
+2. ``position_mismatches``: the records' net quantities against ``client.positions()`` per
+   account; every difference is a reason on the execution and an "Order Alert".
+3. ``finish_exit`` (the per-minute stop-loss checker): today's exit has finished but positions
+   are still open (a broker outage, a deferred stop): cancel stops again, re-read, and place the
+   closing orders through the same placer with new deterministic keys (slice numbers offset by
+   50 per retry, at most ``MAX_EXIT_RETRIES``); then it alerts "close by hand".
+
+Quantities are units; prices Decimal rupees; instants aware (UTC stored, IST trade dates).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from shared_utils.brokers.errors import BrokerError
+from shared_utils.clock import to_ist, utc_iso_ms
+from shared_utils.execution.booking import save_report
+from shared_utils.execution.events import ORDER_ALERT, SOURCE_ENGINE
+from shared_utils.execution.lifecycle import apply_broker_report
+from shared_utils.execution.order_state import WORKING
+from shared_utils.models.enums import ExecutionStatus, ExecutionType, OrderPurpose, OrderStatus
+from shared_utils.models.execution import OrderRecord, Position
+from shared_utils.persistence import keys
+
+#: retries of an unfinished exit (slice offsets 50, 100) before "close by hand"
+MAX_EXIT_RETRIES = 2
+SLICE_OFFSET = 50
+CANCEL_PURPOSES = (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET, OrderPurpose.ENTRY)
+
+
+def alert(ctx: Any, kind: str, user_id: str, strategy_id: str, message: str, **extra: Any) -> None:
+    """Publish an "Order Alert" (and tell the observer)."""
+    detail = {"kind": kind, "user_id": user_id, "strategy_id": strategy_id, "message": message, **extra}
+    if ctx.publisher is not None:
+        ctx.publisher.publish(SOURCE_ENGINE, ORDER_ALERT, detail)
+    ctx.observer({"event": "alert", **detail})
+
+
+def strategy_orders(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
+                    extra_dates: tuple[str, ...] = ()) -> list[OrderRecord]:
+    """Orders of the strategy's executions that can still matter on ``trade_date``: that day's
+    ENTRY and EXIT, earlier entries with open positions (NRML carry), and the entries of
+    ``extra_dates`` (ISO dates, from the watch list)."""
+    ids = {keys.execution_id(strategy_id, ExecutionType.ENTRY, trade_date),
+           keys.execution_id(strategy_id, ExecutionType.EXIT, trade_date)}
+    for day in extra_dates:
+        ids.add(keys.execution_id(strategy_id, ExecutionType.ENTRY, date.fromisoformat(day)))
+        ids.add(keys.execution_id(strategy_id, ExecutionType.EXIT, date.fromisoformat(day)))
+    for position in ctx.repos.positions.list(user_id, strategy_id):
+        if position.quantity and position.entry_execution_id:
+            ids.add(position.entry_execution_id)
+    out: list[OrderRecord] = []
+    for execution_id in sorted(ids):
+        out.extend(ctx.repos.orders.list_for_execution(user_id, execution_id))
+    return out
+
+
+def client_of(ctx: Any, user_id: str, client_id: str) -> Any:
+    """The account's broker client (raises BrokerError / LookupError without a session)."""
+    return ctx.clients.client_for(ctx.repos.accounts.get(user_id, client_id))
+
+
+def read_book(client: Any) -> dict[str, Any]:
+    """One order-book read keyed by broker order id AND by tag (``"tag:" + tag``). A paper
+    broker re-matches its working orders first (real brokers match continuously)."""
+    poll = getattr(client, "poll", None)
+    if callable(poll):
+        poll()
+    book: dict[str, Any] = {}
+    for report in client.order_book():
+        book[report.order_id] = report
+        if report.tag:
+            book.setdefault("tag:" + report.tag, report)
+    return book
+
+
+def find_in_book(book: dict[str, Any], order: OrderRecord) -> Any | None:
+    if order.broker_order_id and order.broker_order_id in book:
+        return book[order.broker_order_id]
+    return book.get("tag:" + order.tag)
+
+
+@dataclass
+class CancelResult:
+    cancelled: list[OrderRecord] = field(default_factory=list)
+    filled: list[OrderRecord] = field(default_factory=list)
+    #: (order, why) of working orders whose cancel could not be confirmed
+    failed: list[tuple[OrderRecord, str]] = field(default_factory=list)
+
+
+def cancel_working(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
+                   purposes: tuple[OrderPurpose, ...] = CANCEL_PURPOSES, client_ids: set[str] | None = None,
+                   legs: set[int] | None = None) -> CancelResult:
+    """Cancel the strategy's working orders of ``purposes`` at the broker and learn the truth
+    from one order-book read per account afterwards. Never raises for a broker failure."""
+    result = CancelResult()
+    orders = [o for o in strategy_orders(ctx, user_id, strategy_id, trade_date)
+              if o.status in WORKING and o.purpose in purposes
+              and (client_ids is None or o.client_id in client_ids) and (legs is None or o.leg_no in legs)]
+    by_client: dict[str, list[OrderRecord]] = defaultdict(list)
+    for order in orders:
+        by_client[order.client_id].append(order)
+    for client_id, working in sorted(by_client.items()):
+        try:
+            client = client_of(ctx, user_id, client_id)
+        except (BrokerError, LookupError) as exc:
+            result.failed.extend((o, f"no broker session: {exc}") for o in working)
+            continue
+        sent: dict[str, str | None] = {}
+        for order in working:
+            if not order.broker_order_id:
+                sent[order.order_key] = "no broker order id yet"
+                continue
+            try:
+                client.cancel_order(order.broker_order_id)
+                sent[order.order_key] = None
+            except BrokerError as exc:
+                sent[order.order_key] = getattr(exc, "broker_message", None) or str(exc)
+        try:
+            book = read_book(client)
+        except BrokerError as exc:
+            book = None
+            book_error = getattr(exc, "broker_message", None) or str(exc)
+        now = ctx.clock.now()
+        for order in working:
+            problem = sent.get(order.order_key)
+            report = find_in_book(book, order) if book is not None else None
+            if report is not None:
+                saved = apply_broker_report(ctx, order, report, now, client, follow_up=False)
+            elif problem is None:
+                saved = save_report(ctx.repos, order, OrderStatus.CANCELLED, order.filled_quantity, None,
+                                    "cancelled by the platform before the exit", now)
+            else:
+                saved = order
+            if saved.status is OrderStatus.CANCELLED:
+                result.cancelled.append(saved)
+            elif saved.status is OrderStatus.FILLED:
+                result.filled.append(saved)
+            elif saved.status in WORKING:
+                why = problem or (f"order book unavailable ({book_error})" if book is None else "still working")
+                result.failed.append((saved, why))
+    for order in result.cancelled + result.filled:
+        ctx.observer({"event": "cancel", "order_key": order.order_key, "client_id": order.client_id,
+                      "purpose": order.purpose.value, "status": order.status.value})
+    return result
+
+
+def prepare_exit(ctx: Any, user_id: str, strategy_id: str, trade_date: date) -> tuple[set[tuple[str, str]], list[str]]:
+    """Cancel before closing. Returns ({(client_id, tradingsymbol)} to keep OUT of this exit,
+    reasons). Called by Resolve (EXIT) before it reads the positions."""
+    result = cancel_working(ctx, user_id, strategy_id, trade_date)
+    deferred: set[tuple[str, str]] = set()
+    reasons: list[str] = []
+    for order, why in result.failed:
+        if order.purpose in (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET):
+            deferred.add((order.client_id, order.tradingsymbol))
+            reasons.append(f"{order.client_id} leg {order.leg_no} {order.tradingsymbol}: its {order.purpose.value} "
+                           f"order {order.broker_order_id} could not be cancelled ({why}); closing deferred, "
+                           "the stop still protects it")
+        else:
+            reasons.append(f"{order.client_id} leg {order.leg_no}: working {order.purpose.value} order "
+                           f"{order.broker_order_id} could not be cancelled ({why})")
+    for order in result.filled:
+        if order.purpose is OrderPurpose.STOP_LOSS:
+            reasons.append(f"{order.client_id} leg {order.leg_no} {order.tradingsymbol}: its stop loss filled at "
+                           f"{order.average_price} before the exit; nothing left to close there")
+    if reasons:
+        alert(ctx, "EXIT_CANCELS", user_id, strategy_id, "; ".join(reasons))
+    return deferred, reasons
+
+
+def position_mismatches(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
+                        client_ids: set[str] | None = None) -> list[str]:
+    """Records vs the broker's net positions for the strategy's contracts, per account.
+
+    The record side sums every strategy of the user in that account and contract (the broker
+    nets them); the broker side is mapped back through the orders' broker symbols. Returns one
+    sentence per difference (empty when they agree)."""
+    orders = strategy_orders(ctx, user_id, strategy_id, trade_date)
+    symbols: dict[str, dict[str, str]] = defaultdict(dict)  # client -> broker symbol -> canonical
+    for order in orders:
+        symbols[order.client_id][order.broker_tradingsymbol or order.tradingsymbol] = order.tradingsymbol
+    problems: list[str] = []
+    for client_id, mapping in sorted(symbols.items()):
+        if client_ids is not None and client_id not in client_ids:
+            continue
+        try:
+            reports = client_of(ctx, user_id, client_id).positions()
+        except (BrokerError, LookupError) as exc:
+            problems.append(f"{client_id}: broker positions unavailable ({exc}); not reconciled")
+            continue
+        broker_qty: dict[str, int] = defaultdict(int)
+        for report in reports:
+            if report.tradingsymbol in mapping:
+                broker_qty[mapping[report.tradingsymbol]] += report.quantity
+        records: dict[str, int] = defaultdict(int)
+        for position in ctx.repos.positions.list(user_id, client_id=client_id):
+            if position.tradingsymbol in mapping.values():
+                records[position.tradingsymbol] += position.quantity
+        for symbol in sorted(set(mapping.values())):
+            if records.get(symbol, 0) != broker_qty.get(symbol, 0):
+                problems.append(f"{client_id} {symbol}: records hold {records.get(symbol, 0)} units, "
+                                f"the broker {broker_qty.get(symbol, 0)}")
+    if problems:
+        alert(ctx, "POSITION_MISMATCH", user_id, strategy_id, "; ".join(problems))
+    return problems
+
+
+def broker_symbols(orders: list[OrderRecord]) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """(client_id, canonical symbol) -> (broker symbol, broker token), from stored orders."""
+    out: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    for order in orders:
+        if order.broker_tradingsymbol:
+            out[(order.client_id, order.tradingsymbol)] = (order.broker_tradingsymbol, order.broker_token)
+    return out
+
+
+def send_planned(ctx: Any, user_id: str, strategy_id: str, execution_id: str, client_id: str,
+                 execution_type: ExecutionType, planned: list[Any], now: datetime,
+                 symbols: dict[tuple[str, str], tuple[str | None, str | None]]) -> dict[str, Any]:
+    """Send ``planned`` (PlannedOrder) for one account now, through the placer (intents first,
+    deterministic keys, hedges first, reconcile by tag)."""
+    from shared_utils.execution.placer import place_orders
+
+    account = ctx.repos.accounts.get(user_id, client_id)
+    for order in planned:
+        found = symbols.get((client_id, order.tradingsymbol))
+        if found and not order.broker_tradingsymbol:
+            order.broker_tradingsymbol, order.broker_token = found
+    item = {"execution_id": execution_id, "user_id": user_id, "strategy_id": strategy_id, "strategy_name": "",
+            "client_id": client_id, "broker": account.broker.value, "trading_mode": account.trading_mode.value,
+            "execution_type": execution_type.value, "execute_at": utc_iso_ms(now), "execution_delay_ms": 0,
+            "orders": [o.to_state() for o in planned]}
+    return place_orders(item, ctx)
+
+
+def close_positions(ctx: Any, user_id: str, strategy_id: str, execution_id: str, positions: list[Position],
+                    trade_date: date, slice_offset: int, now: datetime) -> list[dict[str, Any]]:
+    """Closing orders (purpose EXIT, keys under ``execution_id`` with slices offset by
+    ``slice_offset``) for ``positions``, per account, shorts bought back first."""
+    from shared_utils.execution.planner import plan_exit_orders
+
+    legs = {leg.leg_no: leg for leg in ctx.repos.legs.list(user_id, strategy_id)}
+    symbols = broker_symbols(strategy_orders(ctx, user_id, strategy_id, trade_date))
+    results = []
+    by_client: dict[str, list[Position]] = defaultdict(list)
+    for position in positions:
+        if position.quantity:
+            by_client[position.client_id].append(position)
+    for client_id, held in sorted(by_client.items()):
+        planned = plan_exit_orders(ctx, legs, held, trade_date, now)
+        for order in planned:
+            order.slice_no += slice_offset
+        results.append(send_planned(ctx, user_id, strategy_id, execution_id, client_id, ExecutionType.EXIT,
+                                    planned, now, symbols))
+    return results
+
+
+def finish_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> dict[str, Any] | None:
+    """Finish today's exit when it ended with positions still open. Returns what it did."""
+    trade_date = to_ist(now).date()
+    execution = ctx.repos.executions.get(user_id, strategy_id, ExecutionType.EXIT, trade_date)
+    if execution is None or execution.status in (ExecutionStatus.CLAIMED, ExecutionStatus.IN_PROGRESS,
+                                                  ExecutionStatus.SKIPPED):
+        return None
+    open_positions = [p for p in ctx.repos.positions.list(user_id, strategy_id) if p.quantity]
+    if not open_positions:
+        return None
+    exit_orders = ctx.repos.orders.list_for_execution(user_id, execution.execution_id)
+    if any(o.status in WORKING and o.purpose is OrderPurpose.EXIT for o in exit_orders):
+        return None  # the poller is still learning their outcome
+    attempt = 1 + max((o.slice_no // SLICE_OFFSET for o in exit_orders), default=0)
+    if attempt > MAX_EXIT_RETRIES:
+        message = (f"exit incomplete after {MAX_EXIT_RETRIES} retries: "
+                   + ", ".join(f"{p.client_id} {p.tradingsymbol} {p.quantity}" for p in open_positions)
+                   + "; close by hand")
+        if message not in execution.reasons:
+            ctx.repos.executions.save(execution.model_copy(update={"reasons": execution.reasons + [message]}),
+                                      execution.version)
+            alert(ctx, "EXIT_INCOMPLETE", user_id, strategy_id, message, execution_id=execution.execution_id)
+        return {"execution_id": execution.execution_id, "attempt": attempt, "gave_up": True}
+    deferred, reasons = prepare_exit(ctx, user_id, strategy_id, trade_date)
+    open_positions = [p for p in ctx.repos.positions.list(user_id, strategy_id)
+                      if p.quantity and (p.client_id, p.tradingsymbol) not in deferred]
+    results = close_positions(ctx, user_id, strategy_id, execution.execution_id, open_positions, trade_date,
+                              SLICE_OFFSET * attempt, now)
+    statuses = [o["status"] for r in results for o in r["orders"]]
+    note = (f"exit retry {attempt}: {len(statuses)} closing orders "
+            f"({', '.join(sorted(set(statuses))) or 'none'})" + (f"; {'; '.join(reasons)}" if reasons else ""))
+    latest = ctx.repos.executions.get(user_id, strategy_id, ExecutionType.EXIT, trade_date)
+    ctx.repos.executions.save(latest.model_copy(update={"reasons": latest.reasons + [note]}), latest.version)
+    alert(ctx, "EXIT_RETRY", user_id, strategy_id, note, execution_id=execution.execution_id)
+    return {"execution_id": execution.execution_id, "attempt": attempt, "statuses": statuses}
+
+
+__all__ = ["prepare_exit", "cancel_working", "position_mismatches", "finish_exit", "close_positions",
+           "strategy_orders", "read_book", "find_in_book", "send_planned", "alert", "Decimal"]
