@@ -51,6 +51,8 @@ class StrategyDetail(BaseModel):
     allocations: list[Allocation]
     executable: bool
     executability_problems: list[str] = Field(default_factory=list)
+    #: things that do not stop the strategy but a trader should know (e.g. exit after expiry)
+    warnings: list[str] = Field(default_factory=list)
 
 
 class LegList(BaseModel):

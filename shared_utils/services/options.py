@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from shared_utils.clock import IST, Clock, SystemClock, ist_datetime, utc_iso_ms
 from shared_utils.config import EnvironmentConfig
 from shared_utils.errors import Conflict, InvalidRequest
-from shared_utils.execution.readiness import executability_problems
+from shared_utils.execution.readiness import executability_problems, schedule_warnings
 from shared_utils.market.errors import MarketError
 from shared_utils.models.allocation import AdvancedAllocationRequest, Allocation, AllocationSpec, AllocationUpdate
 from shared_utils.models.basket import Basket, BasketCreate, BasketUpdate
@@ -143,6 +143,7 @@ class OptionsService:
             "allocations": allocations,
             "executable": not problems,
             "executability_problems": problems,
+            "warnings": schedule_warnings(strategy, legs, self.today()),
         }
 
     def update_strategy(self, user_id: str, strategy_id: str, body: StrategyUpdate) -> Strategy:
