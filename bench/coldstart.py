@@ -99,17 +99,28 @@ def code_asset_bytes() -> int:
     return total
 
 
-def layer_bytes() -> tuple[int, list[tuple[str, int]]]:
-    """Installed bytes of requirements.txt and its requirement closure in this virtualenv."""
+def _requirements(path: Path, depth: int = 0) -> list[Any]:
+    """Requirement lines of ``path``, following ``-r`` includes (at most 5 deep)."""
+    from packaging.requirements import Requirement
+
+    found = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("-r") and depth < 5:
+            found += _requirements(path.parent / line[2:].strip(), depth + 1)
+        elif line and not line.startswith("-"):
+            found.append(Requirement(line))
+    return found
+
+
+def layer_bytes(path: Path | None = None) -> tuple[int, list[tuple[str, int]]]:
+    """Installed bytes of a requirements file (default requirements.txt) and its requirement
+    closure in this virtualenv."""
     from importlib import metadata
 
     from packaging.requirements import Requirement
 
-    wanted = []
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            wanted.append(Requirement(line))
+    wanted = _requirements(path or ROOT / "requirements.txt")
     seen: dict[str, int] = {}
     stack = list(wanted)
     while stack:
@@ -159,6 +170,8 @@ def run(runs: int = 3, modules: list[str] | None = None) -> dict[str, Any]:
     out["code_asset_mib"] = code_asset_bytes() / 2**20
     layer, biggest = layer_bytes()
     out["layer_installed_mib"] = layer / 2**20
+    for part in sorted((ROOT / "requirements").glob("layer-*.txt")) if (ROOT / "requirements").is_dir() else []:
+        out[f"layer_{part.stem.removeprefix('layer-').replace('-', '_')}_installed_mib"] = layer_bytes(part)[0] / 2**20
     notes["layer_biggest_mib"] = [(name, round(size / 2**20, 1)) for name, size in biggest]
     out["_notes"] = notes
     return out

@@ -43,17 +43,23 @@ def run(scale: str = "full", write: bool = True) -> dict[str, Any]:
     for name, fn in (("timing", timing.run), ("discovery", discovery.run), ("api", api.run),
                      ("coldstart", coldstart.run)):
         t0 = time.perf_counter()
-        figures = fn(**conf[name])
+        try:
+            figures = fn(**conf[name])
+        except Exception as exc:  # noqa: BLE001 - one broken measure must not lose the others
+            figures = {"_notes": {"error": f"{type(exc).__name__}: {exc}"}}
+            results[f"bench_{name}_failed"] = 1
         durations[name] = time.perf_counter() - t0
         notes[name] = figures.pop("_notes", None)
         prefix = "timing_"
         for key, value in figures.items():
             results[key if name != "timing" or key.startswith(("first_", "all_", "orders_sent_early", "slot_"))
                     else prefix + key] = value
+        if not figures:
+            print(f"bench: {name} FAILED: {notes[name]}", flush=True)
         print(f"bench: {name} done in {durations[name]:.1f} s", flush=True)
     t0 = time.perf_counter()
-    figures = cost.run(dynamodb_reads_per_execution=results["timing_dynamodb_reads_per_execution"],
-                       dynamodb_writes_per_execution=results["timing_dynamodb_writes_per_execution"],
+    figures = cost.run(dynamodb_reads_per_execution=results.get("timing_dynamodb_reads_per_execution", 30.0),
+                       dynamodb_writes_per_execution=results.get("timing_dynamodb_writes_per_execution", 15.0),
                        **conf["cost"])
     durations["cost"] = time.perf_counter() - t0
     notes["cost"] = figures.pop("_notes", None)
