@@ -13,6 +13,7 @@ import math
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from shared_utils.archive.history import HistoryArchive, history_archive_from_environment
 from shared_utils.clock import IST, Clock, to_ist, utc_iso_ms
 from shared_utils.errors import Conflict, InvalidRequest
 from shared_utils.execution.events import EXECUTION_DUE, SOURCE_EMITTER, EventPublisher
@@ -25,14 +26,29 @@ MANUAL_LEAD_SECONDS = 3
 
 
 class ExecutionService:
-    def __init__(self, repos: Repositories, clock: Clock, publisher: EventPublisher | None = None) -> None:
+    """Execution views and manual runs.
+
+    ``archive`` serves history older than the table's hot window; by default the archive named
+    by ``ARCHIVE_BUCKET_NAME`` (none when unset).
+    """
+
+    def __init__(self, repos: Repositories, clock: Clock, publisher: EventPublisher | None = None,
+                 archive: HistoryArchive | None = None) -> None:
         self.repos = repos
         self.clock = clock
         self.publisher = publisher
+        self.archive = archive
 
     def history(self, user_id: str, strategy_id: str | None, from_date: date | None, to_date: date | None,
                 execution_type: ExecutionType | None = None, limit: int = 100) -> list[Execution]:
-        """Executions newest first, filtered by strategy, IST trade-date range and type."""
+        """Executions newest first, filtered by strategy, IST trade-date range and type.
+
+        Recent trade dates come from the table. When ``from_date`` reaches back beyond the hot
+        window (``execution_engine.hot_item_ttl_days``, after which archived items expire), the
+        archived days of the range are read from the Parquet archive too
+        (:class:`~shared_utils.archive.history.HistoryArchive`); an execution in both answers with
+        the table's copy.
+        """
         kinds = [execution_type] if execution_type else list(ExecutionType)
         found: list[Execution] = []
         for kind in kinds:
@@ -44,6 +60,12 @@ class ExecutionService:
                 token = page.next_token
                 if not token:
                     break
+        archive = self.archive or history_archive_from_environment()
+        if archive is not None and from_date is not None:
+            today = to_ist(self.clock.now()).date()
+            hot_ids = {e.execution_id for e in found}
+            found += [e for e in archive.executions(user_id, from_date, to_date, today, strategy_id=strategy_id, kinds=kinds)
+                      if e.execution_id not in hot_ids]
         found.sort(key=lambda e: e.execute_at, reverse=True)
         return found[:limit]
 
