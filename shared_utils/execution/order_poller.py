@@ -92,6 +92,8 @@ def poll_strategy(ctx: Any, user_id: str, strategy_id: str, now: datetime, books
             except Exception as exc:  # noqa: BLE001 - one execution's policy must not stop the poll
                 problems.append(f"{execution_id}: partial-fill policy failed: {type(exc).__name__}: {exc}")
     stops = 0
+    # re-read: a COMPLETE retry placed just now is an entry that needs its stop too
+    fresh = {o.order_key: o for o in strategy_orders(ctx, user_id, strategy_id, trade_date, extra_dates)}
     for order in list(fresh.values()):
         if order.purpose is OrderPurpose.ENTRY and needs_stop(order) and stop_order_key(order) not in fresh:
             client, _ = books.get(user_id, order.client_id)
