@@ -7,8 +7,8 @@
 #
 # local: creates .venv and installs what is missing, then runs the platform on this machine
 # (moto on 127.0.0.1, the REST API, the scheduler and the demo). AWS environments: checks the
-# prerequisites, builds the Lambda dependency layer without Docker (manylinux wheels for the
-# Lambda Python version), synthesizes, and deploys auth-broker, options-platform and
+# prerequisites, builds the Lambda dependency layers (core, science, archive) without Docker
+# (manylinux wheels for the Lambda Python version), synthesizes, and deploys auth-broker, options-platform and
 # execution-engine in that order.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -38,7 +38,9 @@ ensure_venv() {
     .venv/bin/pip install --quiet --upgrade pip
   fi
   local stamp=.venv/.deps
-  if [[ ! -f $stamp || requirements.txt -nt $stamp || requirements-dev.txt -nt $stamp ]]; then
+  local newer
+  newer=$(find requirements.txt requirements-dev.txt requirements -name '*.txt' -newer "$stamp" 2>/dev/null | head -1 || true)
+  if [[ ! -f $stamp || -n $newer ]]; then
     say "installing the pinned Python dependencies (requirements-dev.txt); the first time takes a few minutes"
     .venv/bin/pip install --progress-bar on -r requirements-dev.txt
     touch "$stamp"
@@ -65,11 +67,36 @@ fi
 CDK=node_modules/.bin/cdk
 say "CDK CLI $($CDK --version)"
 
-say "building the Lambda dependency layer (manylinux wheels for Python 3.12 on Amazon Linux 2023, no Docker)"
-rm -rf build/layer && mkdir -p build/layer/python
-.venv/bin/pip install --quiet --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --python-version 3.12 --implementation cp \
-  --only-binary=:all: --target build/layer/python -r requirements.txt
-du -sh build/layer | awk '{print ">> layer size " $1}'
+# ---- Lambda layers ---------------------------------------------------------------------------
+# One layer per purpose (requirements/layer-<name>.txt), each built without Docker from
+# manylinux wheels for the Lambda runtime (Python 3.12, x86_64) into build/layers/<name>/python.
+# Which function gets which layer is the mapping in cdk_stacks/constructs/layers.py; the budget
+# check below fails the deploy when a function's code + layers exceed Lambda's 250 MB unzipped.
+# boto3/botocore are never in a layer (the runtime provides them): removed if a dependency pulls them.
+LAYERS=(core science archive)
+prune_layer() {  # what no function imports: test suites, and pyarrow's Flight/S3/HDFS/ORC and C++ headers
+  local target=$1
+  rm -rf "$target"/boto3 "$target"/botocore "$target"/s3transfer "$target"/boto3-* "$target"/botocore-* "$target"/s3transfer-*
+  find "$target" -depth -type d -name tests -exec rm -rf {} +
+  rm -rf "$target"/test  # smartapi-python ships its own test scripts as a top-level package
+  if [[ -d $target/pyarrow ]]; then
+    (cd "$target/pyarrow" && rm -rf include src tests libarrow_flight.so* _flight.* flight.py libarrow_s3.so* _s3fs.* \
+      _hdfs.* _orc.* orc.py libarrow_python.so libarrow_python.so.*.*.* ./*.pyx ./*.pxd ./*.pxi ./*.h ./*.cc)
+  fi
+}
+say "building the Lambda layers ${LAYERS[*]} (manylinux wheels for Python 3.12 on Amazon Linux 2023, no Docker)"
+rm -rf build/layer build/layers
+for layer in "${LAYERS[@]}"; do
+  target="build/layers/$layer/python"
+  mkdir -p "$target"
+  # --no-compile: no __pycache__ (it cannot be written in /opt either; the budget needs the room)
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-compile --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+    --python-version 3.12 --implementation cp --only-binary=:all: --target "$target" -r "requirements/layer-$layer.txt"
+  prune_layer "$target"
+  du -sm "build/layers/$layer" | awk -v n="$layer" '{printf ">> layer %-8s %4d MB unzipped\n", n, $1}'
+done
+say "per-function size (code + layers, unzipped; Lambda's limit is 250 MB)"
+.venv/bin/python -m cdk_stacks.constructs.layers --check
 
 say "synthesizing the three stacks for $ENV_NAME"
 $CDK synth -c env="$ENV_NAME" --quiet

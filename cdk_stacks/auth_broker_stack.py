@@ -3,8 +3,9 @@ reaches their brokers.
 
 Cognito user pool (groups ADMIN, TRADER), the broker accounts table, the KMS key that encrypts
 the per-account Secrets Manager secrets (``ql-algo-trading-{env}/broker/...``, created at
-runtime), the alerts topic, the broker Lambdas (accounts API, Zerodha login/callback, the
-pre-open session refresh and health check) and, when ``auth_broker.enable_static_egress_ip``,
+runtime), the alerts topic, the broker Lambdas (accounts API with the daily login, the Zerodha
+callback, the pre-open session refresh and health check), the ``/profile`` Lambda (Cognito
+attributes) and, when ``auth_broker.enable_static_egress_ip``,
 the VPC whose NAT gateway has the Elastic IP each broker must whitelist.
 
 The REST API itself lives in the options-platform stack (one API for all route families); it
@@ -228,17 +229,18 @@ class AuthBrokerStack(Stack):
                 service="auth-broker",
                 description=description,
                 environment=common_env,
+                broker=True,
                 **vpc_props,
                 **extra,
             )
 
         self.broker_accounts_fn = function(
             "BrokerAccountsFunction", "broker-accounts", "broker_accounts",
-            "REST /broker-accounts: add, list, update, remove a trader's broker accounts",
+            "REST /broker-accounts: add, list, update, remove a trader's broker accounts; POST .../login",
         )
         self.broker_sessions_fn = function(
             "BrokerSessionsFunction", "broker-sessions", "broker_sessions",
-            "Broker logins: /broker-accounts/{client_id}/login and the Zerodha OAuth callback",
+            "Public GET /broker-sessions/zerodha/callback: Kite's OAuth redirect (POST .../login is broker-accounts')",
         )
         self.session_refresh_fn = function(
             "SessionRefreshFunction", "session-refresh", "session_refresh",
@@ -251,6 +253,24 @@ class AuthBrokerStack(Stack):
             timeout=Duration.minutes(5), reserved_concurrency=1,
         )
 
+        # /profile reads and writes the trader's Cognito attributes; it calls no broker (no VPC).
+        self.profile_fn = PythonFunction(
+            self,
+            "ProfileFunction",
+            package=package,
+            name="profile",
+            handler="lambda_functions.auth_broker.profile.handler",
+            service="auth-broker",
+            description="REST GET/PUT /profile: the trader's name, mobile and state on the Cognito user",
+            environment={"USER_POOL_ID": self.user_pool.user_pool_id},
+        )
+        self.profile_fn.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cognito-idp:AdminGetUser", "cognito-idp:AdminUpdateUserAttributes"],
+                resources=[self.user_pool.user_pool_arn],
+            )
+        )
+
         self.broker_accounts_table.grant_read_write_data(self.broker_accounts_fn.function)
         self.broker_accounts_table.grant_read_write_data(self.broker_sessions_fn.function)
         self.broker_accounts_table.grant_read_write_data(self.session_refresh_fn.function)
@@ -260,6 +280,24 @@ class AuthBrokerStack(Stack):
         grant_broker_secrets(self.health_check_fn.function, self, config, self.broker_secrets_key, write=False)
         for fn in (self.session_refresh_fn, self.health_check_fn):
             self.alerts_topic.grant_publish(fn.function)
+        # Both walk every account with a Scan of the broker accounts table (the grants above
+        # include dynamodb:Scan); the health check also reads each trader's schedules and
+        # allocations from the single table, which the options-platform stack creates after
+        # this one: granted by its configured name (no import, no dependency cycle).
+        trading_table_arn = self.format_arn(service="dynamodb", resource="table", resource_name=config.table_name)
+        self.health_check_fn.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+                         "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"],
+                resources=[trading_table_arn, f"{trading_table_arn}/index/*"],
+            )
+        )
+        acknowledge(
+            self.health_check_fn,
+            f"AwsSolutions-IAM5[Resource::{finding_value(self, trading_table_arn)}/index/*]",
+            "Read-only queries of the trading table's own GSIs (AllocationsByStrategy) for the "
+            "pre-open check of each trader's allocations; limited to that table's indexes.",
+        )
         for fn in (self.broker_accounts_fn, self.broker_sessions_fn, self.session_refresh_fn, self.health_check_fn):
             acknowledge(
                 fn,
@@ -313,7 +351,8 @@ class AuthBrokerStack(Stack):
         e.export(self, config, e.ALERTS_TOPIC_ARN, self.alerts_topic.topic_arn, "Alerts SNS topic")
         e.export(self, config, e.BROKER_SECRETS_KEY_ARN, self.broker_secrets_key.key_arn, "Broker secrets KMS key")
         e.export(self, config, e.BROKER_ACCOUNTS_FUNCTION_ARN, self.broker_accounts_fn.function_arn, "Broker accounts API Lambda")
-        e.export(self, config, e.BROKER_SESSIONS_FUNCTION_ARN, self.broker_sessions_fn.function_arn, "Broker login/callback Lambda")
+        e.export(self, config, e.BROKER_SESSIONS_FUNCTION_ARN, self.broker_sessions_fn.function_arn, "Zerodha OAuth callback Lambda")
+        e.export(self, config, e.PROFILE_FUNCTION_ARN, self.profile_fn.function_arn, "Profile API Lambda")
         if self.vpc is not None:
             e.export(self, config, e.VPC_ID, self.vpc.vpc_id, "VPC of the broker-calling Lambdas")
             for i, subnet in enumerate(self.vpc.private_subnets):

@@ -63,12 +63,16 @@ SESSION_CLOSE_IST = "15:30"
 ARCHIVE_TIME_IST = "16:30"
 INSTRUMENTS_REFRESH_TIME_IST = "08:00"
 
-#: Custom metrics the handlers publish with Powertools (namespace ``QlAlgoTrading``); the
-#: dashboard and alarms read them with SEARCH so extra dimensions do not break them.
-METRIC_EXECUTIONS = "Executions"  # dimension status
-METRIC_ORDERS = "Orders"  # dimensions status, broker
-METRIC_LAG_MS = "PlacementLagMs"  # ms after execute_at at which an order was sent
-METRIC_BROKER_ERRORS = "BrokerErrors"  # dimension broker
+#: Custom metrics the engine publishes with Powertools (``shared_utils.execution.wiring.metrics``,
+#: namespace ``POWERTOOLS_METRICS_NAMESPACE`` = ``QlAlgoTrading``, default dimension ``service``),
+#: one per ``ctx.metric(...)`` call in ``shared_utils/execution`` (a test checks the names
+#: against the source). The dimensions passed to ``ctx.metric`` (``broker``, ``status``) are not
+#: attached by ``wiring._metric`` today, so the dashboard reads with a SEARCH on the metric name
+#: alone (any dimension set), which keeps working once they are; the alarm uses ``service``.
+METRIC_EXECUTIONS = "Executions"  # steps.py, Count per finished execution ({status} intended)
+METRIC_STRATEGIES_DUE = "StrategiesDue"  # emitter.py, Count per tick
+METRIC_LAG_MS = "OrderLagMs"  # placer.py, ms after execute_at at which an order was sent ({broker} intended)
+ENGINE_METRICS = (METRIC_EXECUTIONS, METRIC_STRATEGIES_DUE, METRIC_LAG_MS)
 
 
 def minute_window_crons(start_ist: str, end_ist: str) -> list[dict[str, str]]:
@@ -165,6 +169,7 @@ class ExecutionEngineStack(Stack):
         self.archive_bucket = s3.Bucket(
             self,
             "ArchiveBucket",
+            bucket_name=exports.archive_bucket_name(config, self.account),
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -212,6 +217,7 @@ class ExecutionEngineStack(Stack):
                 service="execution-engine",
                 description=description,
                 environment=env,
+                broker=broker,
                 **(vpc_props if broker else {}),
                 **extra,
             )
@@ -255,6 +261,8 @@ class ExecutionEngineStack(Stack):
             table.grant_read_write_data(fns[key].function)
         for key in ("emitter", "resolve", "archiver"):
             table.grant_read_data(fns[key].function)
+        # The archiver Scans the day's items (in grant_read_data) and then sets their TTL.
+        table.grant(fns["archiver"].function, "dynamodb:UpdateItem")
         broker_callers = ("prepare", "resolve", "place_orders", "finalize", "stop_loss_checker",
                           "duplicate_checker", "market_data_refresher", "order_poller")
         for key in broker_callers:
@@ -386,8 +394,19 @@ class ExecutionEngineStack(Stack):
         )
 
     def _state_machine(self, fns: dict[str, PythonFunction], max_concurrency: int) -> sfn.StateMachine:
-        """Prepare -> Choice -> Wait -> Resolve -> Map(PlaceOrders) -> Finalize (EXPRESS)."""
+        """AddRunId -> MergeRunId -> Prepare -> Choice -> Wait -> Resolve -> Map(PlaceOrders) ->
+        Finalize (EXPRESS)."""
         config = self.config
+        # Prepare's claim is keyed on the run: a retried Prepare inside the same run presents the
+        # same run_id. The input ($.detail of the event) gets run_id = $$.Execution.Id first.
+        with_run_id = sfn.Pass(
+            self, "AddRunId", comment="the event detail and run_id = $$.Execution.Id, side by side",
+            parameters={"detail.$": "$", "run": {"run_id.$": "$$.Execution.Id"}},
+        )
+        merge_run_id = sfn.Pass(
+            self, "MergeRunId", comment="Prepare's payload: exactly the detail fields plus run_id at the top level",
+            parameters={"merged.$": "States.JsonMerge($.detail, $.run, false)"}, output_path="$.merged",
+        )
         prepare = tasks.LambdaInvoke(
             self, "Prepare", lambda_function=fns["prepare"].function, payload_response_only=True,
             comment="Load strategies, legs, allocations; claim each execution (conditional put)",
@@ -420,7 +439,7 @@ class ExecutionEngineStack(Stack):
             self, "Finalize", lambda_function=fns["finalize"].function, payload_response_only=True,
             comment="COMPLETED / PARTIAL / FAILED and 'Execution Completed'",
         )
-        definition = prepare.next(
+        definition = with_run_id.next(merge_run_id).next(prepare).next(
             sfn.Choice(self, "AnythingClaimed")
             .when(sfn.Condition.number_equals("$.claimed_count", 0), nothing)
             .otherwise(wait.next(resolve).next(per_account).next(finalize))
@@ -457,14 +476,15 @@ class ExecutionEngineStack(Stack):
         )
         return machine
 
-    def _search(self, expression: str, label: str, stat: str = "Sum") -> cloudwatch.MathExpression:
+    def _search(self, metric_name: str, label: str, stat: str = "Sum") -> cloudwatch.MathExpression:
+        """SEARCH one engine metric by name in the namespace, whatever its dimensions."""
+        expression = f"Namespace=\"{POWERTOOLS_NAMESPACE}\" MetricName=\"{metric_name}\""
         return cloudwatch.MathExpression(
             expression=f"SEARCH('{expression}', '{stat}', 60)", label=label, period=Duration.minutes(1),
             using_metrics={},
         )
 
     def _dashboard(self, fns: dict[str, PythonFunction]) -> None:
-        ns = POWERTOOLS_NAMESPACE
         sm = self.state_machine
         dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=self.config.resource_name("execution-engine"),
@@ -472,34 +492,29 @@ class ExecutionEngineStack(Stack):
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="Executions by status",
-                left=[self._search(f"{{{ns},service,status}} MetricName=\"{METRIC_EXECUTIONS}\"", "")],
+                title="Executions finished (Finalize)",
+                left=[self._search(METRIC_EXECUTIONS, "")],
                 width=12,
             ),
             cloudwatch.GraphWidget(
-                title="Orders by status and broker",
-                left=[self._search(f"{{{ns},broker,service,status}} MetricName=\"{METRIC_ORDERS}\"", "")],
+                title="Strategies due per emitter tick",
+                left=[self._search(METRIC_STRATEGIES_DUE, "")],
                 width=12,
             ),
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="Placement lag after execute_at (ms)",
+                title="Order lag after execute_at (ms)",
                 left=[
-                    self._search(f"{{{ns},service}} MetricName=\"{METRIC_LAG_MS}\"", "p50", "p50"),
-                    self._search(f"{{{ns},service}} MetricName=\"{METRIC_LAG_MS}\"", "p99", "p99"),
+                    self._search(METRIC_LAG_MS, "p50", "p50"),
+                    self._search(METRIC_LAG_MS, "p99", "p99"),
                 ],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Broker errors",
-                left=[self._search(f"{{{ns},broker,service}} MetricName=\"{METRIC_BROKER_ERRORS}\"", "")],
-                width=8,
+                width=12,
             ),
             cloudwatch.GraphWidget(
                 title="State machine",
                 left=[sm.metric_started(), sm.metric_succeeded(), sm.metric_failed(), sm.metric_timed_out()],
-                width=8,
+                width=12,
             ),
         )
         dashboard.add_widgets(
@@ -536,7 +551,7 @@ class ExecutionEngineStack(Stack):
             alarm(f"{key.replace('_', '-')}-errors".title().replace("-", ""),
                   fns[key].function.metric_errors(period=Duration.minutes(1)), 1,
                   f"{key} raised an error during the session")
-        alarm("PlacementLag", cloudwatch.Metric(
+        alarm("OrderLag", cloudwatch.Metric(
             namespace=POWERTOOLS_NAMESPACE, metric_name=METRIC_LAG_MS, statistic="p99",
             period=Duration.minutes(1), dimensions_map={"service": "execution-engine"},
         ), 1000, "Orders are sent more than 1 s after execute_at (p99)")

@@ -24,6 +24,7 @@ ALERTS_TOPIC_ARN = "alerts-topic-arn"
 BROKER_SECRETS_KEY_ARN = "broker-secrets-key-arn"
 BROKER_ACCOUNTS_FUNCTION_ARN = "broker-accounts-function-arn"
 BROKER_SESSIONS_FUNCTION_ARN = "broker-sessions-function-arn"
+PROFILE_FUNCTION_ARN = "profile-function-arn"
 VPC_ID = "vpc-id"
 PRIVATE_SUBNET_IDS = "private-subnet-ids"  # one export per subnet: -<n> suffix
 EGRESS_IP = "egress-ip"
@@ -33,6 +34,14 @@ TABLE_ARN = "trading-table-arn"
 TABLE_STREAM_ARN = "trading-table-stream-arn"
 REST_API_ID = "rest-api-id"
 REST_API_URL = "rest-api-url"
+
+
+def archive_bucket_name(config: EnvironmentConfig, account: str) -> str:
+    """The execution-engine archive bucket's name, ``ql-algo-trading-{env}-archive-{account}``.
+
+    Named (not generated) so the options-platform stack, deployed before the engine stack, can
+    give the executions API read access to the archive without an import (no cycle)."""
+    return f"{config.prefix}-archive-{account}"
 
 
 def export_name(config: EnvironmentConfig, key: str) -> str:

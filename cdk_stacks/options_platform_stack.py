@@ -7,7 +7,9 @@ permissions are created here, so the stacks keep a one-way dependency). The publ
 postback webhook is served by a function of this stack (it only needs the table, the broker
 accounts table, the broker secrets for the checksum and PutEvents on the bus, which it reaches by
 name), because a route owned by the execution-engine stack would make the two stacks depend on
-each other. Public routes (no Cognito): ``POST /postbacks/{broker}`` (checksum verified in the
+each other. ``GET /options/executions/history`` reads the engine stack's Parquet archive beyond
+the hot window, by the bucket's configured name (``exports.archive_bucket_name``). Public
+routes (no Cognito): ``POST /postbacks/{broker}`` (checksum verified in the
 handler) and ``GET /broker-sessions/zerodha/callback`` (Kite's OAuth redirect).
 """
 
@@ -54,15 +56,16 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/options/positions", ("GET",), "executions"),
     ("/broker-accounts", ("GET", "POST"), "broker_accounts"),
     ("/broker-accounts/{client_id}", ("GET", "PUT", "DELETE"), "broker_accounts"),
-    ("/broker-accounts/{client_id}/login", ("GET", "POST"), "broker_sessions"),
+    ("/broker-accounts/{client_id}/login", ("POST",), "broker_accounts"),
     ("/broker-sessions/zerodha/callback", ("GET",), "broker_sessions"),
     ("/postbacks/{broker}", ("POST",), "postbacks"),
+    ("/profile", ("GET", "PUT"), "profile"),
 )
 
 #: Routes that must answer without a Cognito token (verified inside the handler).
 PUBLIC_ROUTES = frozenset({("/broker-sessions/zerodha/callback", "GET"), ("/postbacks/{broker}", "POST")})
 
-#: Route family -> handler module of this stack (broker_* come from the auth-broker stack).
+#: Route family -> handler module of this stack (broker_* and profile come from the auth-broker stack).
 HANDLERS = {
     "baskets": "lambda_functions.options_platform.baskets.handler",
     "strategies": "lambda_functions.options_platform.strategies.handler",
@@ -109,10 +112,15 @@ class OptionsPlatformStack(Stack):
                 self, "BrokerSessionsFunction",
                 function_arn=imp(config, exports.BROKER_SESSIONS_FUNCTION_ARN), same_environment=True,
             ),
+            "profile": lambda_.Function.from_function_attributes(
+                self, "ProfileFunction",
+                function_arn=imp(config, exports.PROFILE_FUNCTION_ARN), same_environment=True,
+            ),
         }
 
         # ---- route-family Lambdas -----------------------------------------------------------
         package = LambdaPackage(self, "LambdaPackage", config=config)
+        archive_bucket = exports.archive_bucket_name(config, self.account)
         env = {
             "TABLE_NAME": self.table.table_name,
             "BROKER_ACCOUNTS_TABLE_NAME": config.broker_accounts_table_name,
@@ -128,8 +136,9 @@ class OptionsPlatformStack(Stack):
                 handler=handler,
                 service="options-platform" if family != "postbacks" else "execution-engine",
                 description=f"REST routes: {family}",
-                environment=env,
+                environment={**env, **({"ARCHIVE_BUCKET_NAME": archive_bucket} if family == "executions" else {})},
                 timeout=Duration.seconds(29),
+                broker=family == "postbacks",
             )
         for family in ("baskets", "strategies", "allocations", "executions", "postbacks"):
             fn = self.functions[family].function
@@ -146,6 +155,23 @@ class OptionsPlatformStack(Stack):
             self.functions[family].role.add_to_policy(
                 iam.PolicyStatement(actions=["events:PutEvents"], resources=[event_bus_arn(self, config)])
             )
+        # History beyond the hot window reads the execution-engine stack's Parquet archive
+        # (bucket by its configured name: that stack deploys after this one).
+        archive_arn = self.format_arn(service="s3", region="", account="", resource=archive_bucket)
+        executions_role = self.functions["executions"].role
+        executions_role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[archive_arn],
+            conditions={"StringLike": {"s3:prefix": ["archive/entity=executions/*"]}},
+        ))
+        executions_role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[f"{archive_arn}/archive/entity=executions/*"],
+        ))
+        acknowledge(
+            self.functions["executions"],
+            f"AwsSolutions-IAM5[Resource::{finding_value(self, archive_arn)}/archive/entity=executions/*]",
+            "GET /options/executions/history reads archived executions (one Parquet object per "
+            "trade date) beyond the table's hot window; read-only, executions prefix only.",
+        )
         grant_broker_secrets(self.functions["postbacks"].function, self, config, secrets_key, write=False)
         acknowledge(
             self.functions["postbacks"],

@@ -1,18 +1,21 @@
 """Lambda packaging without Docker, shared by the three stacks.
 
-* :class:`LambdaPackage` (one per stack) holds the code asset and the dependencies layer:
+* :class:`LambdaPackage` (one per stack) holds the code asset and the dependency layers:
 
   - code: the repository root filtered down to ``lambda_functions/``, ``shared_utils/`` and
     ``config/`` (tests, caches, ``.venv``, ``node_modules``, ``cdk.out``, ``local/`` and
     ``bench/`` never ship). CDK stages the filtered copy into the cloud assembly and hashes it,
     so an unchanged tree is not re-uploaded. Handlers are ``lambda_functions/<stack>/<module>.handler``
     and import ``shared_utils`` and read ``config/environments.json`` exactly as in the repo.
-  - layer: ``build/layer/`` when it exists (``deploy.sh`` fills it with
-    ``pip install --platform manylinux2014_x86_64 --python-version 3.12 --only-binary=:all:
-    -t build/layer/python -r requirements.txt``), otherwise the near-empty
+  - layers: one per purpose (``core``, ``science``, ``archive``; see
+    :mod:`cdk_stacks.constructs.layers` for their contents and the function -> layers mapping),
+    from ``build/layers/<name>/`` when ``deploy.sh`` has built them (``pip install --platform
+    manylinux2014_x86_64 --python-version 3.12 --only-binary=:all: -t
+    build/layers/<name>/python -r requirements/layer-<name>.txt``), otherwise the near-empty
     ``layer_placeholder/`` directory next to this module so ``cdk synth`` and the
-    infrastructure tests work with no Docker, no network and no pip run. Deploy only through
-    ``deploy.sh`` (a placeholder layer cannot import pydantic or the broker SDKs).
+    infrastructure tests work with no Docker, no network and no pip run. A stack creates only
+    the layers its functions use. Deploy only through ``deploy.sh`` (a placeholder layer
+    cannot import pydantic or the broker SDKs).
 
 * :class:`PythonFunction` is every Lambda of the platform: Python 3.12 on x86_64 (the layer is
   built for ``manylinux2014_x86_64``; binary wheels for numpy/scipy/pyarrow must match the
@@ -34,11 +37,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cdk_stacks.constructs.layers import layer_dir, layers_for
 from cdk_stacks.nag import acknowledge
 from shared_utils.config import EnvironmentConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LAYER_DIR = REPO_ROOT / "build" / "layer"
 PLACEHOLDER_LAYER_DIR = Path(__file__).resolve().parent / "layer_placeholder"
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -72,13 +75,14 @@ CODE_EXCLUDES = (
 POWERTOOLS_NAMESPACE = "QlAlgoTrading"
 
 
-def layer_source_dir() -> Path:
-    """``build/layer`` when ``deploy.sh`` has built it, else the synth-only placeholder."""
-    return LAYER_DIR if LAYER_DIR.is_dir() else PLACEHOLDER_LAYER_DIR
+def layer_source_dir(name: str) -> Path:
+    """``build/layers/<name>`` when ``deploy.sh`` has built it, else the synth-only placeholder."""
+    built = layer_dir(name)
+    return built if (built / "python").is_dir() else PLACEHOLDER_LAYER_DIR
 
 
 class LambdaPackage(Construct):
-    """The code asset and the dependencies layer shared by every function of one stack."""
+    """The code asset and the dependency layers shared by the functions of one stack."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)
@@ -86,20 +90,33 @@ class LambdaPackage(Construct):
         self.code = lambda_.Code.from_asset(
             str(REPO_ROOT), exclude=CODE_EXCLUDES, ignore_mode=IgnoreMode.GLOB
         )
-        source = layer_source_dir()
-        self.layer_is_placeholder = source == PLACEHOLDER_LAYER_DIR
-        self.layer = lambda_.LayerVersion(
-            self,
-            "Dependencies",
-            code=lambda_.Code.from_asset(str(source)),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
-            description=(
-                "Pinned requirements.txt for Python 3.12 x86_64"
-                + (" (PLACEHOLDER: build/layer missing, run deploy.sh)" if self.layer_is_placeholder else "")
-            ),
-            removal_policy=RemovalPolicy.RETAIN if config.retain else RemovalPolicy.DESTROY,
-        )
+        self._layers: dict[str, lambda_.LayerVersion] = {}
+        self.placeholder_layers: set[str] = set()
+
+    def layer(self, name: str) -> lambda_.LayerVersion:
+        """The stack's ``name`` layer (created on first use)."""
+        if name not in self._layers:
+            source = layer_source_dir(name)
+            placeholder = source == PLACEHOLDER_LAYER_DIR
+            if placeholder:
+                self.placeholder_layers.add(name)
+            self._layers[name] = lambda_.LayerVersion(
+                self,
+                f"Layer{name.capitalize()}",
+                code=lambda_.Code.from_asset(str(source)),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCHITECTURE],
+                description=(
+                    f"{name}: requirements/layer-{name}.txt for Python 3.12 x86_64"
+                    + (" (PLACEHOLDER: build/layers missing, run deploy.sh)" if placeholder else "")
+                ),
+                removal_policy=RemovalPolicy.RETAIN if self.config.retain else RemovalPolicy.DESTROY,
+            )
+        return self._layers[name]
+
+    def layers_for(self, function_name: str) -> list[lambda_.ILayerVersion]:
+        """The layers of a function (short name), per :data:`cdk_stacks.constructs.layers.FUNCTION_LAYERS`."""
+        return [self.layer(n) for n in layers_for(function_name)]
 
 
 class PythonFunction(Construct):
@@ -110,6 +127,8 @@ class PythonFunction(Construct):
         handler: ``lambda_functions/<stack>/<module>.handler`` style path (slashes or dots).
         service: Powertools service name (``POWERTOOLS_SERVICE_NAME``).
         environment: extra environment variables (table/bus/topic names...).
+        broker: the function calls broker APIs: ``SMARTAPI_LOG_DIR=/tmp`` (the only writable
+            directory in Lambda, read by ``shared_utils.brokers._smartapi_loader``).
         vpc: when given, the function runs in the VPC's private subnets (static egress IP).
         reserved_concurrency: cap for functions that must never run wide (schedulers).
     """
@@ -130,6 +149,7 @@ class PythonFunction(Construct):
         reserved_concurrency: int | None = None,
         vpc: ec2.IVpc | None = None,
         security_groups: list[ec2.ISecurityGroup] | None = None,
+        broker: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         config = package.config
@@ -158,6 +178,8 @@ class PythonFunction(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_NAMESPACE,
             "LOG_LEVEL": "DEBUG" if config.name == "dev" else "INFO",
         }
+        if broker:
+            env["SMARTAPI_LOG_DIR"] = "/tmp"
         env.update(environment or {})
 
         vpc_props: dict = {}
@@ -191,7 +213,7 @@ class PythonFunction(Construct):
             architecture=ARCHITECTURE,
             handler=handler_path,
             code=package.code,
-            layers=[package.layer],
+            layers=package.layers_for(name),
             role=self.role,
             environment=env,
             timeout=timeout or Duration.seconds(30),
@@ -212,7 +234,7 @@ class PythonFunction(Construct):
         acknowledge(
             self,
             "AwsSolutions-L1",
-            "Runtime pinned to Python 3.12: the dependencies layer is built by deploy.sh with "
+            "Runtime pinned to Python 3.12: the dependency layers are built by deploy.sh with "
             "pip --python-version 3.12 and the Lambda runtime of this platform is 3.12; moving "
             "runtimes is a deliberate change of layer, runtime and tests together.",
         )

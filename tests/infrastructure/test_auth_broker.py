@@ -107,7 +107,50 @@ def test_schedules_are_ist_converted_to_utc_weekdays(any_env):
 def test_handlers(dev):
     handlers = {r["Properties"]["Handler"] for r in ours(dev, STACK)}
     assert handlers == {f"lambda_functions.auth_broker.{m}.handler" for m in
-                        ("broker_accounts", "broker_sessions", "session_refresh", "health_check")}
+                        ("broker_accounts", "broker_sessions", "session_refresh", "health_check", "profile")}
+
+
+def _fn(synth, name: str) -> tuple[str, dict]:
+    return next((k, r["Properties"]) for k, r in synth.resources(STACK, "AWS::Lambda::Function").items()
+                if r["Properties"].get("FunctionName") == f"ql-algo-trading-{synth.env}-{name}")
+
+
+def _policy_of(synth, function_name: str) -> str:
+    import json
+
+    _, props = _fn(synth, function_name)
+    role = props["Role"]["Fn::GetAtt"][0]
+    return json.dumps([r["Properties"]["PolicyDocument"] for r in synth.resources(STACK, "AWS::IAM::Policy").values()
+                       if {"Ref": role} in r["Properties"]["Roles"]])
+
+
+def test_profile_function_reads_and_updates_cognito_users(any_env):
+    _, props = _fn(any_env, "profile")
+    assert props["Handler"] == "lambda_functions.auth_broker.profile.handler"
+    assert "USER_POOL_ID" in props["Environment"]["Variables"]
+    policy = _policy_of(any_env, "profile")
+    assert "cognito-idp:AdminGetUser" in policy and "cognito-idp:AdminUpdateUserAttributes" in policy
+    assert "UserPool" in policy  # on this pool's ARN only
+    assert "secretsmanager" not in policy and "dynamodb" not in policy
+    outputs = any_env.templates[STACK]["Outputs"]
+    assert any(o.get("Export", {}).get("Name") == f"ql-algo-trading-{any_env.env}-profile-function-arn"
+               for o in outputs.values())
+
+
+def test_health_check_reads_the_trading_table_and_both_scan_the_accounts(any_env):
+    health = _policy_of(any_env, "health-check")
+    assert f"table/ql-algo-trading-{any_env.env}-trading-configurations" in health
+    for action in ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:Scan"):
+        assert action in health
+    assert "dynamodb:PutItem" not in health.split("trading-configurations")[0][-600:]  # read-only there
+    refresh = _policy_of(any_env, "session-refresh")
+    assert "dynamodb:Scan" in refresh
+
+
+def test_broker_callers_send_the_smartapi_log_to_tmp(any_env):
+    for name in ("broker-accounts", "broker-sessions", "session-refresh", "health-check"):
+        assert _fn(any_env, name)[1]["Environment"]["Variables"]["SMARTAPI_LOG_DIR"] == "/tmp", name
+    assert "SMARTAPI_LOG_DIR" not in _fn(any_env, "profile")[1]["Environment"]["Variables"]
 
 
 def test_static_egress_ip_in_staging_and_production(staging, production):
@@ -122,6 +165,9 @@ def test_static_egress_ip_in_staging_and_production(staging, production):
         outputs = synth.templates[STACK]["Outputs"]
         assert any(o.get("Export", {}).get("Name") == f"ql-algo-trading-{synth.env}-egress-ip" for o in outputs.values())
         for fn in ours(synth, STACK):
+            if fn["Properties"]["Handler"].endswith(".profile.handler"):
+                assert "VpcConfig" not in fn["Properties"]  # Cognito only: no broker, no NAT
+                continue
             assert fn["Properties"]["VpcConfig"]["SubnetIds"], "broker Lambdas run in private subnets"
 
 

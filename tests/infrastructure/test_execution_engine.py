@@ -3,6 +3,8 @@ archive bucket, DLQ, monitoring, VPC placement."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Match
 
@@ -52,7 +54,8 @@ def test_state_machine_is_express_logged_and_traced(any_env):
 def test_state_machine_definition_contract(any_env):
     asl = state_machine_definition(any_env.templates[STACK])
     states = asl["States"]
-    assert asl["StartAt"] == "Prepare"
+    assert asl["StartAt"] == "AddRunId"
+    assert states["AddRunId"]["Next"] == "MergeRunId" and states["MergeRunId"]["Next"] == "Prepare"
     assert states["Prepare"]["Type"] == "Task" and states["Prepare"]["Next"] == "AnythingClaimed"
     assert "ResultPath" not in states["Prepare"]  # the result replaces the state
     choice = states["AnythingClaimed"]
@@ -178,3 +181,64 @@ def test_place_orders_is_never_retried_by_lambda_either(dev):
     assert configs
     for config in configs.values():
         assert config["Properties"]["MaximumRetryAttempts"] in (0, 2)
+
+
+def test_prepare_receives_the_detail_fields_and_the_run_id(any_env):
+    """Prepare's claim depends on the run: its payload is the event detail (top level) plus
+    ``run_id`` = ``$$.Execution.Id``, built by two Pass states before it."""
+    states = state_machine_definition(any_env.templates[STACK])["States"]
+    add, merge = states["AddRunId"], states["MergeRunId"]
+    assert add["Type"] == "Pass"
+    assert add["Parameters"] == {"detail.$": "$", "run": {"run_id.$": "$$.Execution.Id"}}
+    assert merge["Type"] == "Pass"
+    assert merge["Parameters"] == {"merged.$": "States.JsonMerge($.detail, $.run, false)"}
+    assert merge["OutputPath"] == "$.merged"
+    # payload_response_only: the Task's whole input (the merged object) is the Lambda payload
+    assert "InputPath" not in states["Prepare"] and "Parameters" not in states["Prepare"]
+    assert "arn" in json.dumps(states["Prepare"]["Resource"]).lower() or states["Prepare"]["Resource"]
+
+
+def _merge(detail: dict, execution_id: str) -> dict:
+    """What the two Pass states compute (ASL semantics of Parameters, JsonMerge, OutputPath)."""
+    state = {"detail": detail, "run": {"run_id": execution_id}}
+    return {**state["detail"], **state["run"]}  # States.JsonMerge(a, b, false): b's keys win, shallow
+
+
+def test_prepare_payload_shape_is_what_the_handler_reads():
+    detail = {"batch_id": "B1", "execution_type": "ENTRY", "trade_date": "2026-08-17", "slot": "09:30",
+              "execute_at": "2026-08-17T04:00:00.000Z", "wait_until": "2026-08-17T03:59:58.000Z",
+              "trigger": "SCHEDULE", "strategies": [{"user_id": "u", "strategy_id": "s"}]}
+    payload = _merge(detail, "arn:aws:states:ap-south-1:1:express:sm:run-1")
+    assert payload == {**detail, "run_id": "arn:aws:states:ap-south-1:1:express:sm:run-1"}
+
+
+def test_dashboard_and_alarm_metrics_are_the_ones_the_engine_emits(staging):
+    """Every custom metric name the stack reads is emitted by a ``ctx.metric("<name>", ...)``
+    call in shared_utils/execution (and every emitted one is on the dashboard)."""
+    import re
+    from pathlib import Path
+
+    from cdk_stacks.execution_engine_stack import ENGINE_METRICS, METRIC_LAG_MS
+
+    root = Path(__file__).resolve().parents[2] / "shared_utils" / "execution"
+    emitted = {m for f in root.glob("*.py") for m in re.findall(r"ctx\.metric\(\s*\"(\w+)\"", f.read_text())}
+    assert set(ENGINE_METRICS) <= emitted, emitted
+    body = json.dumps(staging.templates[STACK])
+    for name in ENGINE_METRICS:
+        assert name in body, name
+    for stale in ("PlacementLagMs", "BrokerErrors", '\\"Orders\\"'):
+        assert stale not in body, stale
+    alarms = [r["Properties"] for r in staging.resources(STACK, "AWS::CloudWatch::Alarm").values()
+              if r["Properties"].get("Namespace") == "QlAlgoTrading"]
+    assert {a["MetricName"] for a in alarms} == {METRIC_LAG_MS}
+    assert alarms[0]["Dimensions"] == [{"Name": "service", "Value": "execution-engine"}]
+
+
+def test_archive_bucket_named_for_the_executions_api_and_archiver_grants(dev):
+    t = dev.templates[STACK]
+    (bucket,) = [r for r in t["Resources"].values() if r["Type"] == "AWS::S3::Bucket"
+                 and "BucketName" in r["Properties"]]
+    assert json.dumps(bucket["Properties"]["BucketName"]).startswith('{"Fn::Join": ["", ["ql-algo-trading-dev-archive-"')
+    policies = json.dumps([r for r in t["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
+                           and "Archiver" in json.dumps(r["Properties"]["Roles"])])
+    assert "dynamodb:UpdateItem" in policies and "dynamodb:Scan" in policies and "s3:PutObject" in policies

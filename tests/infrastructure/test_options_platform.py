@@ -115,8 +115,42 @@ def test_handlers_and_imported_broker_functions(dev):
     for handler in HANDLERS.values():
         template.has_resource_properties("AWS::Lambda::Function", {"Handler": handler, "Runtime": "python3.12"})
     # API Gateway may invoke the auth-broker functions (permissions live in this stack).
-    for key in ("broker-accounts-function-arn", "broker-sessions-function-arn"):
+    for key in ("broker-accounts-function-arn", "broker-sessions-function-arn", "profile-function-arn"):
         template.has_resource_properties(
             "AWS::Lambda::Permission",
             {"FunctionName": {"Fn::ImportValue": f"ql-algo-trading-dev-{key}"}, "Principal": "apigateway.amazonaws.com"},
         )
+
+
+def _integration_import(props: dict) -> str:
+    import json
+
+    return json.dumps(props["Integration"]["Uri"])
+
+
+def test_auth_broker_routes_reach_the_functions_that_serve_them(dev):
+    """POST .../login is served by broker_accounts.handler (it defines the route), the Zerodha
+    callback by broker_sessions, /profile GET/PUT by profile.handler; no GET login route."""
+    found = methods(dev.templates[STACK])
+    assert "broker-accounts-function-arn" in _integration_import(found[("/broker-accounts/{client_id}/login", "POST")])
+    assert ("/broker-accounts/{client_id}/login", "GET") not in found
+    assert "broker-sessions-function-arn" in _integration_import(found[("/broker-sessions/zerodha/callback", "GET")])
+    for m in ("GET", "PUT"):
+        assert "profile-function-arn" in _integration_import(found[("/profile", m)])
+        assert found[("/profile", m)]["AuthorizationType"] == "COGNITO_USER_POOLS"
+
+
+def test_executions_api_reads_only_the_executions_archive(dev):
+    import json
+
+    fn = next(r["Properties"] for r in dev.resources(STACK, "AWS::Lambda::Function").values()
+              if r["Properties"]["Handler"] == HANDLERS["executions"])
+    bucket = json.dumps(fn["Environment"]["Variables"]["ARCHIVE_BUCKET_NAME"])
+    assert "ql-algo-trading-dev-archive-" in bucket and "AWS::AccountId" in bucket
+    role = fn["Role"]["Fn::GetAtt"][0]
+    policy = json.dumps([r["Properties"]["PolicyDocument"] for r in dev.resources(STACK, "AWS::IAM::Policy").values()
+                         if {"Ref": role} in r["Properties"]["Roles"]])
+    assert "s3:GetObject" in policy and "archive/entity=executions/*" in policy and "s3:PutObject" not in policy
+    others = [r for r in dev.resources(STACK, "AWS::Lambda::Function").values()
+              if r["Properties"]["Handler"] != HANDLERS["executions"]]
+    assert all("ARCHIVE_BUCKET_NAME" not in r["Properties"]["Environment"]["Variables"] for r in others)

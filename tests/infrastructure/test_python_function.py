@@ -19,7 +19,7 @@ def test_every_function_is_python312_x86_traced_with_powertools_env(any_env):
             env = p["Environment"]["Variables"]
             assert env["QL_ENV"] == any_env.env
             assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"} <= set(env)
-            assert len(p["Layers"]) == 1
+            assert 1 <= len(p["Layers"]) <= 5  # Lambda allows 5; the mapping test below checks which
             assert p["FunctionName"].startswith(f"ql-algo-trading-{any_env.env}-")
             assert "LoggingConfig" in p  # its own log group, with retention
 

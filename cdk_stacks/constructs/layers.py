@@ -1,0 +1,154 @@
+"""Which dependency layers each platform Lambda gets, and the 250 MB budget check.
+
+Plain Python (no CDK import), so ``deploy.sh`` can run the budget check quickly:
+``python -m cdk_stacks.constructs.layers --check`` prints each function's code + layers size
+(unzipped) from ``build/layers/`` and exits 1 when one exceeds Lambda's limit.
+
+Layers (``requirements/layer-<name>.txt``, built by ``deploy.sh`` into
+``build/layers/<name>/python``):
+
+* ``core``: Powertools, pydantic, requests, pyotp, PyJWT[crypto], kiteconnect (its ticker's
+  twisted/autobahn come along: ``kiteconnect/__init__`` imports them), smartapi-python with the
+  logzero and websocket-client it imports undeclared. Every function.
+* ``science``: numpy, scipy. The functions that build the engine context
+  (``shared_utils.execution.wiring.engine_context`` constructs the market simulator, which
+  prices with SciPy) or import the planner/strike chooser at load (prepare, resolve, finalize).
+  PlaceOrders uses the light ``placement_context`` (no SciPy) and does not get it.
+* ``archive``: pyarrow. The archiver, and the executions API whose history route reads the
+  Parquet archive beyond the hot window (``shared_utils.archive.reader`` imports pyarrow
+  lazily, only for such a request). No other function imports pyarrow.
+
+boto3/botocore are in no layer: the Lambda runtime provides them.
+
+The mapping is keyed by the function's short name (``PythonFunction(name=...)``, the part after
+``ql-algo-trading-{env}-``). A function missing from it fails the synth: whoever adds a function
+decides its layers here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAYERS_DIR = REPO_ROOT / "build" / "layers"
+LAYER_NAMES = ("core", "science", "archive")
+
+#: Lambda's limit on a function's unzipped deployment package plus all its layers.
+LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000  # 250 MiB
+
+_ENGINE_CONTEXT = ("core", "science")
+
+#: function short name -> layers, in attachment order.
+FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
+    # auth-broker
+    "broker-accounts": ("core",),
+    "broker-sessions": ("core",),
+    "session-refresh": ("core",),
+    "health-check": ("core",),
+    "profile": ("core",),
+    # options-platform
+    "api-baskets": ("core",),
+    "api-strategies": ("core",),
+    "api-allocations": ("core",),
+    "api-executions": ("core", "archive"),
+    "api-postbacks": ("core",),
+    # execution-engine
+    "emitter": _ENGINE_CONTEXT,
+    "prepare": _ENGINE_CONTEXT,
+    "resolve": _ENGINE_CONTEXT,
+    "place-orders": ("core",),
+    "finalize": _ENGINE_CONTEXT,
+    "stop-loss-checker": _ENGINE_CONTEXT,
+    "duplicate-checker": _ENGINE_CONTEXT,
+    "market-data-refresher": _ENGINE_CONTEXT,
+    "order-poller": _ENGINE_CONTEXT,
+    "archiver": ("core", "archive"),
+}
+
+#: The directories that ship as function code (see python_function.CODE_DIRECTORIES).
+CODE_DIRECTORIES = ("lambda_functions", "shared_utils", "config")
+_SKIPPED_PARTS = {"tests", "__pycache__", ".pytest_cache", ".hypothesis"}
+
+
+def layers_for(function_name: str) -> tuple[str, ...]:
+    """The layers of ``function_name`` (short name).
+
+    Raises:
+        KeyError: the function is not in :data:`FUNCTION_LAYERS`.
+    """
+    try:
+        return FUNCTION_LAYERS[function_name]
+    except KeyError:
+        raise KeyError(
+            f"function {function_name!r} has no entry in cdk_stacks/constructs/layers.py FUNCTION_LAYERS: "
+            f"decide which of {LAYER_NAMES} it needs"
+        ) from None
+
+
+def layer_dir(name: str) -> Path:
+    """``build/layers/<name>`` (the layer asset root, holding ``python/``)."""
+    return LAYERS_DIR / name
+
+
+def layers_built() -> bool:
+    """True when ``deploy.sh`` has built every layer."""
+    return all((layer_dir(n) / "python").is_dir() for n in LAYER_NAMES)
+
+
+def tree_bytes(root: Path, *, skip_code_noise: bool = False) -> int:
+    """Sum of file sizes under ``root`` (what Lambda counts as unzipped size)."""
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        if skip_code_noise:
+            dirnames[:] = [d for d in dirnames if d not in _SKIPPED_PARTS]
+        for f in filenames:
+            if skip_code_noise and (f.endswith(".pyc") or f.startswith("test_")):
+                continue
+            total += os.lstat(os.path.join(dirpath, f)).st_size
+    return total
+
+
+def code_bytes() -> int:
+    """Unzipped size of the function code asset (the three code directories, no tests/caches)."""
+    return sum(tree_bytes(REPO_ROOT / d, skip_code_noise=True) for d in CODE_DIRECTORIES)
+
+
+def budget() -> list[tuple[str, tuple[str, ...], int]]:
+    """``(function, layers, total bytes)`` for every function, from the built layers."""
+    sizes = {n: tree_bytes(layer_dir(n)) for n in LAYER_NAMES}
+    code = code_bytes()
+    return [(fn, layers, code + sum(sizes[n] for n in layers)) for fn, layers in FUNCTION_LAYERS.items()]
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_048_576:7.1f} MB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print layer and per-function sizes; with ``--check`` exit 1 over the limit."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if a function exceeds 250 MB unzipped")
+    args = parser.parse_args(argv)
+    if not layers_built():
+        print(f"build/layers is incomplete (need {', '.join(LAYER_NAMES)}): run ./deploy.sh -e dev --synth-only", file=sys.stderr)
+        return 2
+    for n in LAYER_NAMES:
+        print(f">>   layer {n:<8} {_mb(tree_bytes(layer_dir(n)))}")
+    print(f">>   code           {_mb(code_bytes())}")
+    over = []
+    for fn, layers, total in budget():
+        flag = "OVER" if total > LAMBDA_UNZIPPED_LIMIT_BYTES else "ok"
+        print(f">>   {fn:<22} {_mb(total)}  {'+'.join(layers):<14} {flag}")
+        if total > LAMBDA_UNZIPPED_LIMIT_BYTES:
+            over.append(fn)
+    if over and args.check:
+        print(f"over Lambda's 250 MB unzipped limit: {', '.join(over)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
