@@ -166,6 +166,12 @@ class ExecutionEngineStack(Stack):
             "This bucket receives the archive bucket's server access logs; logging the log "
             "bucket into itself would loop and another log bucket would only move the finding.",
         )
+        # No auto_delete_objects, in dev either (decision): it adds CDK's custom-resource Lambda
+        # (Node.js, a role with an AWS managed policy, a bucket policy letting it delete every
+        # object version) to a bucket holding trading history; the platform's rule is "only our
+        # functions, no managed policies". Deleting a dev engine stack therefore needs the bucket
+        # emptied first (all versions: `aws s3api delete-objects` over list-object-versions), or
+        # CloudFormation leaves the bucket behind (DELETE_FAILED on it alone).
         self.archive_bucket = s3.Bucket(
             self,
             "ArchiveBucket",
