@@ -5,9 +5,11 @@ What it starts, all on 127.0.0.1 and nothing from AWS:
 - a moto server with the tables, user pool and groups created from the definitions the CDK stacks
   use, restored from ``.local-state/state.json`` (saved every 30 s and on Ctrl-C);
 - the REST API (the same Lambda handlers, behind Cognito token verification) on ``--port``;
-- the scheduler: the emitter at every minute of the platform clock, and each "Strategy Execution
+- the scheduler: the emitter at every minute of the platform clock, each "Strategy Execution
   Due" event run through the state machine's steps in order (Prepare, Wait, Resolve, PlaceOrders
-  per account in parallel, Finalize);
+  per account in parallel, Finalize), and the per-minute checks the stack's bus rules run
+  (Check Stop Loss, Check Duplicate Orders, the order poller after "Execution Completed", which
+  places the broker-side stop losses once entries fill);
 - brokers: paper brokers priced by a seeded market simulator (``--brokers paper``), or the
   protocol fakes spoken to by the real SDKs (``--brokers fake``);
 - a clock that starts at ``--at`` (default Mon 17 Aug 2026 09:29:30 IST, the trading morning
@@ -107,6 +109,7 @@ class LocalPlatform:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
+        self._consumer_locks: dict[str, threading.Lock] = {}
 
     # -- start -------------------------------------------------------------------------------------
     def start(self) -> "LocalPlatform":
@@ -202,13 +205,43 @@ class LocalPlatform:
                         self.narrator.say(f"emitter: {skipped['strategy_id']} not due: {skipped['reason']}")
                 except Exception:  # noqa: BLE001 - the platform keeps ticking; say what broke
                     self.narrator.say("emitter failed:\n" + traceback.format_exc(limit=4))
-            for _, detail_type, detail in self.publisher.drain(EXECUTION_DUE):
-                thread = threading.Thread(target=self._run, args=(run_state_machine, detail), daemon=True,
-                                          name=f"sfn-{detail.get('batch_id')}")
+            for _, detail_type, detail in self.publisher.drain():
+                # the bus rules of the execution-engine stack, played locally
+                if detail_type == EXECUTION_DUE:
+                    target, args = self._run, (run_state_machine, detail)
+                elif detail_type in self.consumers:
+                    target, args = self._consume, (detail_type, detail)
+                else:
+                    continue
+                thread = threading.Thread(target=target, args=args, daemon=True, name=f"{detail_type}")
                 thread.start()
-                self.threads.append(thread)
-            self.publisher.drain()  # the per-minute checks have no local consumer yet
+                self.threads = [t for t in self.threads if t.is_alive()] + [thread]
             self.stop_event.wait(0.2)
+
+    @property
+    def consumers(self) -> dict[str, Any]:
+        """detail-type -> the domain function its Lambda runs (same as the stack's rules)."""
+        from shared_utils.execution.duplicate_checker import run_duplicate_checker
+        from shared_utils.execution.events import CHECK_DUPLICATE_ORDERS, CHECK_STOP_LOSS, EXECUTION_COMPLETED
+        from shared_utils.execution.order_poller import run_order_poller
+        from shared_utils.execution.risk_monitor import run_stop_loss_checker
+
+        def poll_after_completion(ctx, detail):
+            scope = [{"user_id": detail["user_id"], "strategy_id": detail["strategy_id"]}] if detail.get("user_id") else None
+            return run_order_poller(ctx, scope=scope)
+
+        return {
+            CHECK_STOP_LOSS: lambda ctx, detail: run_stop_loss_checker(ctx),
+            CHECK_DUPLICATE_ORDERS: lambda ctx, detail: run_duplicate_checker(ctx),
+            EXECUTION_COMPLETED: poll_after_completion,
+        }
+
+    def _consume(self, detail_type: str, detail: dict[str, Any]) -> None:
+        with self._consumer_locks.setdefault(detail_type, threading.Lock()):  # one run per kind at a time
+            try:
+                self.consumers[detail_type](self.ctx, detail)
+            except Exception:  # noqa: BLE001
+                self.narrator.say(f"{detail_type} failed:\n" + traceback.format_exc(limit=4))
 
     def _run(self, run_state_machine, detail: dict[str, Any]) -> None:
         try:

@@ -55,6 +55,8 @@ class OptionsPlatformConfig(_Strict):
     enable_subscription_billing: bool
     max_strategies_per_basket: int = Field(gt=0)
     max_legs_per_strategy: int = Field(gt=0, le=99)
+    max_allocations_per_strategy: int = Field(gt=0, le=40, description="broker accounts per strategy; also "
+                                              "sizes the emitter's batches so one run's Map fits its concurrency")
 
 
 class ExecutionEngineConfig(_Strict):
@@ -130,6 +132,15 @@ class EnvironmentConfig(_Strict):
     @property
     def event_bus_name(self) -> str:
         return self.resource_name("events")
+
+    @property
+    def strategies_per_event(self) -> int:
+        """Strategies per "Strategy Execution Due" event: each brings at most
+        ``max_allocations_per_strategy`` PlaceOrders branches, and an inline Map runs at most
+        ``map_max_concurrency`` (<= 40, the Step Functions inline Map limit) at once; a branch
+        that waits for a free slot would send after its target second."""
+        per_strategy = self.settings.options_platform.max_allocations_per_strategy
+        return max(1, self.settings.execution_engine.map_max_concurrency // per_strategy)
 
     @property
     def retain(self) -> bool:

@@ -96,8 +96,9 @@ def run_emitter(ctx: EngineContext, now: datetime | None = None, lookahead_minut
         result.queries += ctx.repos.table.request_count - before
         due.sort(key=lambda r: (r["user_id"], r["strategy_id"]))
         result.due += len(due)
-        for start in range(0, len(due), BATCH_SIZE):
-            refs = due[start:start + BATCH_SIZE]
+        batch = min(BATCH_SIZE, ctx.env.strategies_per_event)
+        for start in range(0, len(due), batch):
+            refs = due[start:start + batch]
             events.append((SOURCE_EMITTER, EXECUTION_DUE, {
                 "batch_id": batch_id_for(slot_at, execution_type, refs),
                 "execution_type": execution_type.value, "trade_date": trade_date.isoformat(), "slot": slot,

@@ -278,6 +278,10 @@ class OptionsService:
         for index, spec in enumerate(specs):
             self._check_allocation(user_id, legs, spec, loc_prefix + ((index,) if len(loc_prefix) > 1 else ()))
         existing = {a.client_id for a in self.repos.allocations.list(user_id, strategy_id)}
+        limit = self.env.settings.options_platform.max_allocations_per_strategy
+        if len(existing) + len(specs) > limit:
+            raise InvalidRequest.field(loc_prefix, f"the strategy would be allocated to {len(existing) + len(specs)} "
+                                                   f"accounts; max_allocations_per_strategy is {limit}")
         clashes = [s.client_id for s in specs if s.client_id in existing]
         if clashes:
             raise Conflict(f"strategy {strategy_id} is already allocated to {', '.join(clashes)}; "

@@ -147,3 +147,15 @@ def test_missing_token_is_401_everywhere(api):
                          ("GET", "/options/executions/schedule")]:
         status, _ = api(method, path, {"basket_name": "x", "initial_capital": 1} if method == "POST" else None, user=None)
         assert status == 401, (method, path)
+
+
+def test_allocations_per_strategy_are_capped(api):
+    _, strategy_id = run_journey(api, link=api.link)
+    for i in range(6):
+        api.link("user-a", f"PAPER{i}", "paper")
+        assert api("POST", f"/options/strategies/{strategy_id}/allocations",
+                   {"client_id": f"PAPER{i}", "strategy_lots_multiplier": 1})[0] == 201
+    api.link("user-a", "PAPER9", "paper")
+    status, body = api("POST", f"/options/strategies/{strategy_id}/allocations",
+                       {"client_id": "PAPER9", "strategy_lots_multiplier": 1})
+    assert status == 422 and "max_allocations_per_strategy is 8" in body["detail"][0]["msg"]

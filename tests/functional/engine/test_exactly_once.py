@@ -173,3 +173,20 @@ def test_strategies_that_must_not_run_place_nothing_and_say_why(engine, seed_str
     execution = engine.repos.executions.get(user_id, strategy_id, ExecutionType.ENTRY, trade_date)
     assert execution.status is ExecutionStatus.SKIPPED
     assert any(expected in reason for reason in execution.reasons), execution.reasons
+
+
+def test_emitter_batches_fit_the_map_concurrency(engine, api):
+    """strategies per event x max accounts per strategy <= the Map's concurrency, so no
+    PlaceOrders branch waits for a free slot past its target second."""
+    from shared_utils.persistence.repositories import schedule_entries
+    from tests.functional.persistence.test_repositories import make_strategy
+
+    for i in range(12):
+        engine.repos.strategies.create(make_strategy(f"u{i:02d}", f"s{i:02d}"))
+    run_emitter(engine)
+    events = [d for _, t, d in engine.publisher.drain(EXECUTION_DUE)]
+    per_event = engine.env.strategies_per_event
+    limits = engine.env.settings
+    assert per_event * limits.options_platform.max_allocations_per_strategy <= limits.execution_engine.map_max_concurrency
+    assert [len(e["strategies"]) for e in events] == [per_event, per_event, 12 - 2 * per_event]
+    assert schedule_entries  # imported for the same item shape the API writes
