@@ -37,11 +37,21 @@ class FakeInstrument:
     token: str
     lot_size: int
     tick_size: Decimal
+    #: optional contract facts, served in Kite's instruments dump when given
+    name: str = ""
+    expiry: str = ""
+    strike: str = "0"
+    instrument_type: str = "CE"
 
 
 def instruments_from_tuples(rows: Iterable[tuple]) -> list[FakeInstrument]:
-    """``[(exchange, tradingsymbol, token, lot_size, tick_size), ...]`` -> FakeInstrument list."""
-    return [FakeInstrument(e, s, str(t), int(l), Decimal(str(k))) for e, s, t, l, k in rows]
+    """``[(exchange, tradingsymbol, token, lot_size, tick_size[, name, expiry, strike,
+    instrument_type]), ...]`` -> FakeInstrument list."""
+    out = []
+    for row in rows:
+        e, s, t, l, k, *rest = row
+        out.append(FakeInstrument(e, s, str(t), int(l), Decimal(str(k)), *[str(x) for x in rest]))
+    return out
 
 
 @dataclass

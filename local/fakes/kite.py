@@ -197,6 +197,8 @@ class FakeKiteServer(FakeServerBase):
         for inst in self.engine.instruments.values():
             if exchange and inst.exchange != exchange:
                 continue
-            w.writerow([inst.token, inst.token, inst.tradingsymbol, "", 0, "", 0, inst.tick_size, inst.lot_size,
-                        "CE", f"{inst.exchange}-OPT", inst.exchange])
+            kind = inst.instrument_type
+            w.writerow([inst.token, inst.token, inst.tradingsymbol, inst.name, 0, inst.expiry, inst.strike or 0,
+                        inst.tick_size, inst.lot_size, kind, f"{inst.exchange}-{'FUT' if kind == 'FUT' else 'OPT'}",
+                        inst.exchange])
         return Reply(200, buf.getvalue().encode(), "text/csv")

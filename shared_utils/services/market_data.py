@@ -36,8 +36,13 @@ class LotSize:
 
 @lru_cache(maxsize=4)
 def instrument_master(path: str | None = None) -> InstrumentMaster:
-    """The instrument master (cached per path): ``path`` or ``$QL_INSTRUMENTS_FILE`` or the
-    bundled 2026-08-18 extract."""
+    """The instrument master (cached per path): ``path``, ``$QL_INSTRUMENTS_FILE``, the day's
+    dump in S3 when ``QL_INSTRUMENTS_FROM_S3=1`` (see services.instruments_store; deployed
+    Lambdas), else the bundled 2026-08-18 extract (local platform, tests)."""
+    if path is None and not os.environ.get("QL_INSTRUMENTS_FILE") and os.environ.get("QL_INSTRUMENTS_FROM_S3") == "1":
+        from shared_utils.services.instruments_store import download_latest
+
+        return InstrumentMaster.from_kite_csv(download_latest())
     file = Path(path or os.environ.get("QL_INSTRUMENTS_FILE") or DEFAULT_INSTRUMENTS)
     return InstrumentMaster.from_kite_csv(file)
 
