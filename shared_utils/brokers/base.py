@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import requests
 
 from shared_utils.brokers.errors import (
     BrokerError,
@@ -183,7 +182,7 @@ def _caused_by_connect_failure(exc: BaseException) -> bool:
         name = type(cur).__name__
         if name in ("NewConnectionError", "ConnectTimeoutError", "NameResolutionError", "ConnectionRefusedError"):
             return True
-        if isinstance(cur, requests.exceptions.ConnectTimeout):
+        if name == "ConnectTimeout":  # requests.exceptions.ConnectTimeout
             return True
         nxt = getattr(cur, "reason", None)
         if isinstance(nxt, BaseException):
@@ -234,7 +233,12 @@ def classify_http_status(
 
 
 def guarded(fn: Callable[[], Any], *, broker: str, mutating: bool, tag: str | None = None) -> Any:
-    """Run ``fn`` translating ``requests`` transport exceptions (BrokerErrors pass through)."""
+    """Run ``fn`` translating ``requests`` transport exceptions (BrokerErrors pass through).
+
+    ``requests`` is imported here, not at module level: the PlaceOrders Lambda imports this
+    module on its cold path and a PAPER account never needs an HTTP client."""
+    import requests
+
     try:
         return fn()
     except BrokerError:

@@ -29,7 +29,22 @@ from shared_utils.models.enums import (
     Product,
     TransactionType,
 )
-from shared_utils.models.leg import ResolvedLeg
+
+class ResolvedLeg(DomainModel):
+    """A leg resolved to one contract for one trade date (the same choice for every account)."""
+
+    leg_no: int
+    tradingsymbol: str
+    exchange: str
+    instrument_token: int | None = None
+    expiry: str
+    strike: Decimal
+    option_type: str
+    lot_size: int
+    tick_size: Decimal
+    ltp: Decimal | None = None
+    selection: dict[str, Any] = Field(default_factory=dict)
+
 
 TERMINAL_EXECUTION_STATUSES = frozenset(
     {ExecutionStatus.COMPLETED, ExecutionStatus.PARTIAL, ExecutionStatus.FAILED, ExecutionStatus.SKIPPED,

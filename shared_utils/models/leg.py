@@ -186,17 +186,5 @@ class Leg(RecordMeta, LegFields):
         return {name: getattr(self, name) for name in LegFields.model_fields}
 
 
-class ResolvedLeg(DomainModel):
-    """A leg resolved to one contract for one trade date (the same choice for every account)."""
-
-    leg_no: int
-    tradingsymbol: str
-    exchange: str
-    instrument_token: int | None = None
-    expiry: str
-    strike: Decimal
-    option_type: str
-    lot_size: int
-    tick_size: Decimal
-    ltp: Decimal | None = None
-    selection: dict[str, Any] = Field(default_factory=dict)
+# ResolvedLeg lives with the execution records (it is part of an Execution); re-exported here
+from shared_utils.models.execution import ResolvedLeg  # noqa: E402,F401

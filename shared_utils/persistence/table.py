@@ -21,17 +21,28 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Iterator
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from functools import lru_cache
+
 from pydantic import BaseModel
 
 from shared_utils.clock import UTC
 from shared_utils.persistence.table_schema import PARTITION_KEY, SORT_KEY
 
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
+
+
+@lru_cache(maxsize=1)
+def _codec():
+    """boto3's (de)serializers, imported on first use: importing boto3 costs ~150 ms, which the
+    latency-critical PlaceOrders Lambda pays in its pre-send window, not at import."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+def _client_error():
+    from botocore.exceptions import ClientError
+
+    return ClientError
 
 
 class PersistenceError(Exception):
@@ -83,15 +94,17 @@ def to_item(model: BaseModel, **keys: Any) -> dict[str, Any]:
 
 
 def serialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _SERIALIZER.serialize(v) for k, v in item.items()}
+    serializer = _codec()[0]
+    return {k: serializer.serialize(v) for k, v in item.items()}
 
 
 def deserialize(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: _DESERIALIZER.deserialize(v) for k, v in raw.items()}
+    deserializer = _codec()[1]
+    return {k: deserializer.deserialize(v) for k, v in raw.items()}
 
 
 def _values(values: dict[str, Any] | None) -> dict[str, Any] | None:
-    return {k: _SERIALIZER.serialize(plain(v)) for k, v in values.items()} if values else None
+    return {k: _codec()[0].serialize(plain(v)) for k, v in values.items()} if values else None
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,9 @@ def dynamodb_client(endpoint_url: str | None = None, region: str | None = None):
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "ap-south-1"
     key = (endpoint, region)
     if key not in _CLIENTS:
+        import boto3
+        from botocore.config import Config
+
         _CLIENTS[key] = boto3.client(
             "dynamodb",
             endpoint_url=endpoint,
@@ -206,7 +222,7 @@ class DynamoTable:
         self.request_count += 1
         try:
             return fn(**kwargs)
-        except ClientError as exc:
+        except _client_error() as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise ConditionFailed(exc.response["Error"].get("Message", "condition failed")) from exc
             raise
@@ -307,7 +323,7 @@ class DynamoTable:
         self.request_count += 1
         try:
             self.client.transact_write_items(TransactItems=ops)
-        except ClientError as exc:
+        except _client_error() as exc:
             if exc.response["Error"]["Code"] == "TransactionCanceledException":
                 reasons = [r.get("Code") if r.get("Code") not in (None, "None") else None
                            for r in exc.response.get("CancellationReasons", [])]
