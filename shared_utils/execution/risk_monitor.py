@@ -12,7 +12,8 @@
    claim of the day keeps it exactly-once);
 4. ``exits.finish_exit``: today's finished exit with positions still open is retried.
 
-Trailing stops are NOT implemented yet (the leg's ``trailing_stop`` is stored but not acted on).
+5. trailing stops (``trailing.trail_position``): the broker-side stop of a leg in enough profit
+   is modified to follow the LTP, only ever tightening.
 """
 
 from __future__ import annotations
@@ -110,6 +111,13 @@ def check_strategy(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> d
         for execution_id, held in by_entry.items():
             _close_for_target(ctx, user_id, strategy_id, execution_id, held, trade_date, now)
         out["targets"] = [f"{p.client_id} leg {p.leg_no}" for p in hits]
+    # trailing stops: move the broker-side stops of legs in enough profit
+    from shared_utils.execution.trailing import trail_position
+
+    trailed = [t for p in positions if (leg := legs.get(p.leg_no)) is not None
+               and (t := trail_position(ctx, p, leg, now)) is not None]
+    if trailed:
+        out["trailed"] = trailed
     # strategy MTM over the open entry execution(s)
     entries = {p.entry_execution_id for p in positions}
     scoped = [p for p in ctx.repos.positions.list(user_id, strategy_id) if p.entry_execution_id in entries]
