@@ -211,6 +211,8 @@ class ExecutionEngineStack(Stack):
             "BROKER_SECRET_PREFIX": broker_secret_prefix(config),
             "ARCHIVE_BUCKET_NAME": self.archive_bucket.bucket_name,
             "ALERTS_TOPIC_ARN": self.alerts_topic.topic_arn,
+            # the day's instrument master comes from instruments/kite/latest.csv (market-data refresher)
+            "QL_INSTRUMENTS_FROM_S3": "1",
         }
 
         def function(cid: str, module: str, description: str, *, broker: bool, **extra) -> PythonFunction:

@@ -60,8 +60,17 @@ def engine_context() -> EngineContext:
 
 
 def _metric(name: str, value: float, unit: str, dimensions: dict[str, str]) -> None:
-    """Powertools EMF metric (flushed by the handler's ``log_metrics``)."""
-    metrics.add_metric(name=name, unit=unit, value=value)
+    """Powertools EMF metric. Without dimensions it joins the handler's batch (flushed by
+    ``log_metrics``); with dimensions (broker, status) it is emitted on its own so they do not
+    leak onto the other metrics of the invocation."""
+    if not dimensions:
+        metrics.add_metric(name=name, unit=unit, value=value)
+        return
+    from aws_lambda_powertools.metrics import single_metric
+
+    with single_metric(name=name, unit=unit, value=value, namespace=metrics.namespace) as metric:
+        for key, dimension in dimensions.items():
+            metric.add_dimension(name=key, value=str(dimension))
 
 
 @lru_cache(maxsize=1)

@@ -42,7 +42,14 @@ def instrument_master(path: str | None = None) -> InstrumentMaster:
     if path is None and not os.environ.get("QL_INSTRUMENTS_FILE") and os.environ.get("QL_INSTRUMENTS_FROM_S3") == "1":
         from shared_utils.services.instruments_store import download_latest
 
-        return InstrumentMaster.from_kite_csv(download_latest())
+        try:
+            return InstrumentMaster.from_kite_csv(download_latest())
+        except Exception as exc:  # noqa: BLE001 - no published master yet: the dated fallbacks still apply
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "no instrument master in S3 (%s): using the bundled extract; legs whose contracts it does not list "
+                "fail with a reason instead of trading a guessed contract", type(exc).__name__)
     file = Path(path or os.environ.get("QL_INSTRUMENTS_FILE") or DEFAULT_INSTRUMENTS)
     return InstrumentMaster.from_kite_csv(file)
 
