@@ -8,13 +8,17 @@ from bench.common import ROOT
 
 #: (figure, target text, check(value) -> bool)
 TARGETS = [
-    ("first_order_lag_p50_ms", "<= 10 ms", lambda v: v <= 10),
-    ("first_order_lag_p99_ms", "<= 50 ms", lambda v: v <= 50),
+    ("isolated_first_order_lag_p50_ms", "<= 10 ms (one PlaceOrders Lambda per account, as deployed)", lambda v: v <= 10),
+    ("isolated_first_order_lag_p99_ms", "<= 50 ms (one PlaceOrders Lambda per account, as deployed)", lambda v: v <= 50),
+    ("isolated_orders_sent_early", "= 0", lambda v: v == 0),
+    ("isolated_slot_completion_ratio", "<= 1.10 (accounts in parallel Lambdas)", lambda v: v <= 1.10),
+    ("first_order_lag_p50_ms", "<= 10 ms (800 branches in ONE process on 2 cores)", lambda v: v <= 10),
+    ("first_order_lag_p99_ms", "<= 50 ms (800 branches in ONE process on 2 cores)", lambda v: v <= 50),
     ("timing_unqueued_first_order_lag_p50_ms", "<= 10 ms (items the Map started at once)", lambda v: v <= 10),
     ("timing_unqueued_first_order_lag_p99_ms", "<= 50 ms (items the Map started at once)", lambda v: v <= 50),
     ("all_orders_lag_p99_ms", "(reported)", None),
     ("orders_sent_early", "= 0", lambda v: v == 0),
-    ("slot_completion_ratio", "<= 1.10", lambda v: v <= 1.10),
+    ("slot_completion_ratio", "<= 1.10 (800 branches in ONE process on 2 cores)", lambda v: v <= 1.10),
     ("discovery_requests_ratio", ">= 50x", lambda v: v >= 50),
     ("discovery_gsi_requests_growth", "independent of users (x10 users)", lambda v: v <= 1.0),
     ("api_p95_ms", "<= 30 ms", lambda v: v <= 30),

@@ -18,9 +18,9 @@ from bench.common import ROOT, fake_aws_environment, machine
 from bench.report import write_report
 
 SCALES = {
-    "full": {"timing": dict(users=200), "discovery": dict(small_users=1000, large_users=10000),
+    "full": {"timing": dict(users=200), "isolated": dict(samples=30), "discovery": dict(small_users=1000, large_users=10000),
              "api": dict(rounds=60), "coldstart": dict(runs=3), "cost": dict(synth=True)},
-    "quick": {"timing": dict(users=2, lead_s=2.5), "discovery": dict(small_users=20, large_users=60, sample=10),
+    "quick": {"timing": dict(users=2, lead_s=2.5), "isolated": dict(samples=2), "discovery": dict(small_users=20, large_users=60, sample=10),
               "api": dict(rounds=3, warmup=1),
               "coldstart": dict(runs=1, modules=["lambda_functions.options_platform.baskets"]),
               "cost": dict(synth=False)},
@@ -40,8 +40,8 @@ def run(scale: str = "full", write: bool = True) -> dict[str, Any]:
     results: dict[str, Any] = {}
     notes: dict[str, Any] = {}
     durations: dict[str, float] = {}
-    for name, fn in (("timing", timing.run), ("discovery", discovery.run), ("api", api.run),
-                     ("coldstart", coldstart.run)):
+    for name, fn in (("timing", timing.run), ("isolated", timing.run_isolated), ("discovery", discovery.run),
+                     ("api", api.run), ("coldstart", coldstart.run)):
         t0 = time.perf_counter()
         try:
             figures = fn(**conf[name])

@@ -189,3 +189,60 @@ if __name__ == "__main__":  # pragma: no cover - manual runs
     scale = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     mode = sys.argv[2] if len(sys.argv) > 2 else "config"
     print(json.dumps(run(users=scale, map_concurrency=mode), indent=1, default=str))
+
+
+def run_isolated(samples: int = 30, latency_ms: tuple[float, float] = (20.0, 50.0), lead_s: float = 0.4,
+                 seed: int = 20260818) -> dict[str, Any]:
+    """What ONE PlaceOrders Lambda achieves: each account's work item placed alone.
+
+    In AWS every (execution, account) branch of the Map is its own Lambda on its own hardware;
+    in this process 800 concurrent branches share 2 cores and one GIL with moto, which measures
+    the harness, not the engine. Here ``samples`` users (2 PAPER accounts, the seed strategy)
+    are prepared and resolved, then each work item runs ``place_orders`` by itself: intents
+    written, sleep to its ``execute_at`` (the clock is set ``lead_s`` before it), send, save.
+    Same broker latency model (20-50 ms) and limiter. Figures in ms; the slot-completion ratio
+    is the slowest account's last ack (what the slot's completion is when accounts run in
+    parallel Lambdas) over the rate-limit bound.
+    """
+    from shared_utils.clock import IST, OffsetClock, parse_instant
+    from shared_utils.execution.emitter import run_emitter
+    from shared_utils.execution.events import EXECUTION_DUE
+    from shared_utils.execution.placer import place_orders
+    from shared_utils.execution.steps import prepare, resolve
+
+    with moto_tables() as (env, repos), fast_moto_queries():
+        clock = SwitchClock(OffsetClock(datetime(2026, 8, 17, 9, 29, 0, tzinfo=IST)))
+        ctx = engine_context(repos, env, clock, latency=seeded_latency(latency_ms[0] / 1000, latency_ms[1] / 1000, seed))
+        with fast_moto_transactions():
+            create_users(repos, env, samples, 1, clock)
+        clock.inner = OffsetClock(datetime(2026, 8, 17, 9, 29, 10, tzinfo=IST))
+        run_emitter(ctx, lookahead_minutes=1)
+        events = [d for _, t, d in ctx.publisher.drain(EXECUTION_DUE) if d["execution_type"] == "ENTRY"]
+        items = []
+        for n, detail in enumerate(events):
+            items += resolve(prepare(detail, ctx, f"iso-{n}"), ctx)["work_items"]
+        execute_at = parse_instant(events[0]["execute_at"])
+        firsts, lags, completions = [], [], []
+        for item in items:
+            clock.inner = OffsetClock(execute_at - timedelta(seconds=lead_s))
+            result = place_orders(item, ctx)
+            records = repos.orders.list_for_execution(item["user_id"], item["execution_id"], item["client_id"])
+            item_lags = [r.lag_ms for r in records if r.lag_ms is not None]
+            firsts.append(min(item_lags))
+            lags += item_lags
+            acked = [r.acked_at for r in records if r.acked_at is not None]
+            completions.append((max(acked) - execute_at).total_seconds() * 1000)
+            assert all(o["status"] in ("OPEN", "FILLED") for o in result["orders"]), result
+        busiest = max(len(i["orders"]) for i in items)
+        bound_ms = busiest / ORDERS_PER_SECOND * 1000 + latency_ms[1]
+    return {
+        "isolated_accounts": len(items),
+        "isolated_first_order_lag_p50_ms": percentile(firsts, 50),
+        "isolated_first_order_lag_p99_ms": percentile(firsts, 99),
+        "isolated_all_orders_lag_p50_ms": percentile(lags, 50),
+        "isolated_all_orders_lag_p99_ms": percentile(lags, 99),
+        "isolated_orders_sent_early": sum(1 for lag in lags if lag < 0),
+        "isolated_slot_completion_ms": max(completions),
+        "isolated_slot_completion_ratio": max(completions) / bound_ms,
+        "_notes": {"samples": samples, "lead_s": lead_s},
+    }
