@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shared_utils.models.common import DomainModel, RecordMeta, RequestModel
+from shared_utils.models.common import DomainModel, RecordMeta, RequestModel, UpdateRequest
 from shared_utils.models.enums import AllocationType, EntityStatus
 
 
@@ -129,7 +129,7 @@ class AdvancedAllocationRequest(RequestModel):
         return allocations
 
 
-class AllocationUpdate(RequestModel):
+class AllocationUpdate(UpdateRequest):
     """PUT .../allocations/{client_id}: any of priority, allocation_config, risk_limits,
     execution_config, status."""
 
@@ -141,11 +141,6 @@ class AllocationUpdate(RequestModel):
     strategy_lots_multiplier: int | None = Field(default=None, ge=1, le=1000)
     leg_overrides: dict[str, LegOverride] | None = None
 
-    @model_validator(mode="after")
-    def _not_empty(self) -> "AllocationUpdate":
-        if not self.model_fields_set:
-            raise ValueError("body: name at least one field to change")
-        return self
 
 
 class CalculatedTotals(DomainModel):

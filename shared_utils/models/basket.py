@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from shared_utils.models.common import RecordMeta, RequestModel
+from shared_utils.models.common import RecordMeta, RequestModel, UpdateRequest
 from shared_utils.models.enums import EntityStatus
 
 
@@ -30,7 +30,7 @@ class BasketCreate(RequestModel):
     status: Literal[EntityStatus.ACTIVE, EntityStatus.PAUSED] = EntityStatus.ACTIVE
 
 
-class BasketUpdate(RequestModel):
+class BasketUpdate(UpdateRequest):
     """PUT /options/baskets/{basket_id}: any subset of the editable fields (at least one)."""
 
     basket_name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -39,11 +39,6 @@ class BasketUpdate(RequestModel):
     deployable_percentage: Decimal | None = Field(default=None, gt=0, le=100, decimal_places=2)
     status: EntityStatus | None = None
 
-    @model_validator(mode="after")
-    def _not_empty(self) -> "BasketUpdate":
-        if not self.model_fields_set:
-            raise ValueError("body: name at least one field to change")
-        return self
 
 
 class Basket(RecordMeta):

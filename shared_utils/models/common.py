@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from shared_utils.clock import UTC
 from shared_utils.models.enums import Weekday
@@ -78,6 +78,17 @@ class RequestModel(BaseModel):
     silently dropped when real money depends on it)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class UpdateRequest(RequestModel):
+    """Base of PUT bodies: every field optional, and an empty body is an error (a PUT that
+    changes nothing is almost always a client bug)."""
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        if not self.model_fields_set:
+            raise ValueError("body: name at least one field to change")
+        return self
 
 
 class DomainModel(BaseModel):

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shared_utils.models.common import DomainModel, RecordMeta, RequestModel
+from shared_utils.models.common import RecordMeta, RequestModel, UpdateRequest
 from shared_utils.models.enums import (
     EntryBy,
     ExpiryType,
@@ -135,7 +135,7 @@ class LegsCreate(RequestModel):
         return legs
 
 
-class LegUpdate(RequestModel):
+class LegUpdate(UpdateRequest):
     """PUT /options/strategies/{id}/legs/{leg_no}: any subset of the leg's fields; merged with
     the stored leg and validated again as a whole."""
 
@@ -164,11 +164,6 @@ class LegUpdate(RequestModel):
     position_sizing: Any = None
     enabled: Any = None
 
-    @model_validator(mode="after")
-    def _not_empty(self) -> "LegUpdate":
-        if not self.model_fields_set:
-            raise ValueError("body: name at least one field to change")
-        return self
 
 
 class Leg(RecordMeta, LegFields):

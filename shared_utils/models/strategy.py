@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from shared_utils.models.basket import RecordMeta
-from shared_utils.models.common import HHMM, DomainModel, RequestModel, WeekdayList
+from shared_utils.models.common import HHMM, DomainModel, RequestModel, UpdateRequest, WeekdayList
 from shared_utils.models.enums import EntityStatus, PartialFillPolicy, Product, Weekday
 
 SESSION_FIRST_SLOT = "09:15"
@@ -143,7 +143,7 @@ class StrategySpec(RequestModel):
         return self
 
 
-class StrategyUpdate(RequestModel):
+class StrategyUpdate(UpdateRequest):
     """PUT /options/strategies/{id}: any subset of StrategySpec's fields (merged, then the whole
     strategy is validated again). ``status`` changes go through activate/pause."""
 
@@ -162,11 +162,6 @@ class StrategyUpdate(RequestModel):
     risk: Any = None
     basket_id: str | None = None
 
-    @model_validator(mode="after")
-    def _not_empty(self) -> "StrategyUpdate":
-        if not self.model_fields_set:
-            raise ValueError("body: name at least one field to change")
-        return self
 
 
 class ExecutionSchedule(DomainModel):
