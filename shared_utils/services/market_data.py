@@ -45,6 +45,9 @@ DEFAULT_INSTRUMENTS = CONFIG_MARKET / "instruments" / "kite_NFO_BFO_2026-08-18_e
 LOT_SIZE_FALLBACK = CONFIG_MARKET / "lot_sizes.json"
 #: ``QL_MARKET_DATA_ACCOUNT`` value naming the seeded simulator (paper-only environments)
 SIMULATOR = "simulator"
+#: a failed master read is answered from memory for this long before S3 is asked again, so a
+#: loop over many orders does not repeat a failing download for each (seconds)
+FAILURE_RETRY_S = 30
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +145,8 @@ class DailyInstrumentMaster:
     """The master of TODAY (IST date of ``clock``), loaded by ``loader(day)`` on first use, kept
     for the container's life while the date holds, reloaded when it changes. Attribute access
     forwards to the loaded :class:`InstrumentMaster`; a load failure raises the loader's error
-    (a :class:`MarketError` with the reason) at that access, and is retried at the next one.
+    (a :class:`MarketError` with the reason) at that access, again from memory for
+    :data:`FAILURE_RETRY_S`, then the load is tried again.
     """
 
     def __init__(self, clock: Any, loader: Callable[[date], InstrumentMaster]) -> None:
@@ -151,6 +155,7 @@ class DailyInstrumentMaster:
         self._lock = threading.Lock()
         self._day: date | None = None
         self._master: InstrumentMaster | None = None
+        self._failure: tuple[date, Any, Exception] | None = None
 
     def today(self) -> date:
         from shared_utils.clock import IST
@@ -164,8 +169,16 @@ class DailyInstrumentMaster:
             return master
         with self._lock:
             if self._master is None or self._day != day:
-                self._master = self._loader(day)
-                self._day = day
+                now = self._clock.now()
+                if self._failure is not None and self._failure[0] == day \
+                        and (now - self._failure[1]).total_seconds() < FAILURE_RETRY_S:
+                    raise self._failure[2]
+                try:
+                    loaded = self._loader(day)
+                except Exception as exc:
+                    self._failure = (day, now, exc)
+                    raise
+                self._master, self._day, self._failure = loaded, day, None
             return self._master
 
     def __getattr__(self, name: str) -> Any:
@@ -196,6 +209,7 @@ class DailySymbolMasters(dict):
         self._client = client
         self._lock = threading.Lock()
         self._loaded: dict[tuple[str, date], Any] = {}
+        self._failures: dict[tuple[str, date], tuple[Any, Exception]] = {}
 
     def get(self, broker: str, default: Any = None) -> Any:
         if dict.__contains__(self, broker):
@@ -210,14 +224,23 @@ class DailySymbolMasters(dict):
         if key not in self._loaded:
             with self._lock:
                 if key not in self._loaded:
-                    body = instruments_store.read_master(broker, day, self._bucket, self._client)
-                    if broker == "angel":
-                        loaded = instruments_store.load_angel_master(body)
-                    else:
-                        loaded = instruments_store.load_noren_symbols(body.decode("utf-8"), broker)
+                    now = self._clock.now()
+                    failed = self._failures.get(key)
+                    if failed is not None and (now - failed[0]).total_seconds() < FAILURE_RETRY_S:
+                        raise failed[1]
+                    try:
+                        body = instruments_store.read_master(broker, day, self._bucket, self._client)
+                        if broker == "angel":
+                            loaded = instruments_store.load_angel_master(body)
+                        else:
+                            loaded = instruments_store.load_noren_symbols(body.decode("utf-8"), broker)
+                    except MarketError as exc:
+                        self._failures[key] = (now, exc)
+                        raise
                     loaded.as_of = day
                     self._loaded = {k: v for k, v in self._loaded.items() if k[1] == day}
                     self._loaded[key] = loaded
+                    self._failures.pop(key, None)
         return self._loaded[key]
 
 

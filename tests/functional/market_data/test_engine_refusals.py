@@ -164,3 +164,26 @@ def test_an_angel_order_without_any_angel_master_is_not_sent(engine, seed_strate
     angel_orders = [o for o in orders if o.client_id == "ANGELONE456"]
     assert {o.status for o in angel_orders} == {OrderStatus.NOT_SENT}
     assert all("angel: no broker token for NIFTY18AUG26" in o.broker_message for o in angel_orders)
+
+
+def test_a_failed_master_read_is_not_repeated_for_every_order(engine):
+    from datetime import timedelta
+
+    from shared_utils.services.instruments_store import MasterUnavailable
+    from shared_utils.services.market_data import FAILURE_RETRY_S
+
+    calls = []
+
+    def loader(day):
+        calls.append(day)
+        raise MasterUnavailable(f"kite instrument master of {day}: not published")
+
+    daily = DailyInstrumentMaster(engine.clock, loader)
+    for _ in range(5):
+        with pytest.raises(MasterUnavailable, match="not published"):
+            daily.by_symbol("NFO", "NIFTY26AUG1825000CE")
+    assert len(calls) == 1
+    engine.clock.advance(timedelta(seconds=FAILURE_RETRY_S + 1))
+    with pytest.raises(MasterUnavailable):
+        daily.as_of
+    assert len(calls) == 2, "tried again after the pause"
