@@ -187,3 +187,31 @@ def test_a_failed_master_read_is_not_repeated_for_every_order(engine):
     with pytest.raises(MasterUnavailable):
         daily.as_of
     assert len(calls) == 2, "tried again after the pause"
+
+
+class _AdapterRaising:
+    """A real paper client whose place_order fails the way AngelClient.place_order did without a
+    token (ValueError before any request): an adapter's own error, not a BrokerError."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def place_order(self, request):
+        raise ValueError("angel: OrderRequest.symboltoken is required")
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_no_adapter_exception_escapes_the_placer(engine, seed_strategy):
+    from shared_utils.execution.clients import StaticClientProvider
+
+    user_id, strategy_id = seed_strategy
+    zerodha = engine.paper.client_for(engine.repos.accounts.get(user_id, "ZERODHA123"))
+    angel = engine.paper.client_for(engine.repos.accounts.get(user_id, "ANGELONE456"))
+    engine.clients = StaticClientProvider({"ZERODHA123": zerodha, "ANGELONE456": _AdapterRaising(angel)})
+    summary, orders = _run(engine, strategy_id)   # old behaviour: ValueError out of run_state_machine
+    failed = [o for o in orders if o.client_id == "ANGELONE456"]
+    assert failed and {o.status for o in failed} == {OrderStatus.UNKNOWN}
+    assert all("ValueError: angel: OrderRequest.symboltoken is required" in o.broker_message for o in failed)
+    assert summary["status"] == "PARTIAL" and engine.publisher.drain(ORDER_ALERT)
