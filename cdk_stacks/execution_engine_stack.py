@@ -73,6 +73,9 @@ METRIC_EXECUTIONS = "Executions"  # steps.py, Count per finished execution ({sta
 METRIC_STRATEGIES_DUE = "StrategiesDue"  # emitter.py, Count per tick
 METRIC_LAG_MS = "OrderLagMs"  # placer.py, ms after execute_at at which an order was sent ({broker} intended)
 ENGINE_METRICS = (METRIC_EXECUTIONS, METRIC_STRATEGIES_DUE, METRIC_LAG_MS)
+#: functions whose handler builds engine_context(), which reads the day's instrument masters
+#: from S3 (instruments/*) on first use; the refresher writes them (its own grant)
+MASTER_READERS = ("emitter", "prepare", "resolve", "finalize", "stop_loss_checker", "duplicate_checker", "order_poller")
 
 
 def minute_window_crons(start_ist: str, end_ist: str) -> list[dict[str, str]]:
@@ -211,8 +214,10 @@ class ExecutionEngineStack(Stack):
             "BROKER_SECRET_PREFIX": broker_secret_prefix(config),
             "ARCHIVE_BUCKET_NAME": self.archive_bucket.bucket_name,
             "ALERTS_TOPIC_ARN": self.alerts_topic.topic_arn,
-            # the day's instrument master comes from instruments/kite/latest.csv (market-data refresher)
+            # the day's masters come from instruments/<broker>/<date>.* (market-data refresher)
             "QL_INSTRUMENTS_FROM_S3": "1",
+            # where live prices and Kite's dump come from (config market_data.account; "simulator": paper only)
+            "QL_MARKET_DATA_ACCOUNT": config.settings.market_data.account,
         }
 
         def function(cid: str, module: str, description: str, *, broker: bool, **extra) -> PythonFunction:
@@ -284,9 +289,12 @@ class ExecutionEngineStack(Stack):
         fns["market_data_refresher"].role.add_to_policy(
             iam.PolicyStatement(actions=["s3:PutObject", "s3:GetObject"], resources=[self.archive_bucket.arn_for_objects("instruments/*")])
         )
-        fns["resolve"].role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.archive_bucket.arn_for_objects("instruments/*")])
-        )
+        # Every function built on engine_context() may load the day's masters (lazily, on first
+        # use: Resolve, the order poller, the stop/MTM and duplicate checkers, Prepare's DTE check).
+        for key in MASTER_READERS:
+            fns[key].role.add_to_policy(
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.archive_bucket.arn_for_objects("instruments/*")])
+            )
         for key in ("finalize", "stop_loss_checker", "duplicate_checker", "order_poller"):
             self.alerts_topic.grant_publish(fns[key].function)
 
@@ -312,7 +320,8 @@ class ExecutionEngineStack(Stack):
         s3_reasons = {
             "archiver": ("archive/*", "The archiver writes one Parquet object per day and entity under archive/; write-only."),
             "market_data_refresher": ("instruments/*", "The daily instrument masters (one CSV per broker and day) live under instruments/."),
-            "resolve": ("instruments/*", "Resolve reads the day's instrument master under instruments/; read-only."),
+            **{key: ("instruments/*", "Reads the day's instrument masters (one object per broker and day) under "
+                     "instruments/; read-only.") for key in MASTER_READERS},
         }
         for key, (prefix, reason) in s3_reasons.items():
             acknowledge(fns[key], f"AwsSolutions-IAM5[Resource::<{logical_id(self.archive_bucket)}.Arn>/{prefix}]", reason)
