@@ -46,12 +46,15 @@ class FakeKiteServer(FakeServerBase):
     """
 
     def __init__(self, instruments: list[tuple], *, api_key: str = "kite_key", api_secret: str = "kite_secret",
-                 request_token: str = "kite_request_token", price_source=None, **kw: Any) -> None:
-        super().__init__(OrderEngine(instruments, price_source), **kw)
+                 request_token: str = "kite_request_token", price_source=None, clock=None, **kw: Any) -> None:
+        # new Kite order ids have 19 digits (kiteconnect-mocks orders.json, 2025-08-07)
+        super().__init__(OrderEngine(instruments, price_source, order_id_start=1953341975595868160, clock=clock), **kw)
         self.api_key = api_key
         self.api_secret = api_secret
         self.request_token = request_token
         self.access_token = secrets.token_hex(16)
+        #: order_id -> market_protection sent with it
+        self.protection: dict[str, int] = {}
 
     # ---- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -67,18 +70,23 @@ class FakeKiteServer(FakeServerBase):
         return self._err(status, message or _ERROR_MESSAGES.get(status, "Error"))
 
     def _row(self, o: FakeOrder) -> dict[str, Any]:
+        """One order row with every field (and JSON type) of kiteconnect-mocks orders.json."""
         return {
+            "account_id": "AB1234", "placed_by": "AB1234", "terminal_id": "111111111111100",
             "order_id": o.order_id, "exchange_order_id": "1" + o.order_id[-15:], "parent_order_id": None,
-            "placed_by": "AB1234", "variety": o.variety, "status": _STATUS[o.status],
-            "tradingsymbol": o.tradingsymbol, "exchange": o.exchange, "instrument_token": int(o.token),
-            "transaction_type": o.side, "order_type": o.order_type, "product": o.product, "validity": o.validity,
-            "price": float(o.price), "quantity": o.quantity, "trigger_price": float(o.trigger_price),
-            "average_price": float(o.average_price), "pending_quantity": o.quantity - o.filled if o.status in ("OPEN", "TRIGGER_PENDING") else 0,
-            "filled_quantity": o.filled, "disclosed_quantity": 0, "cancelled_quantity": o.quantity - o.filled if o.status == "CANCELLED" else 0,
-            "order_timestamp": o.placed_at.strftime(_TIME), "exchange_timestamp": o.updated_at.strftime(_TIME),
-            "exchange_update_timestamp": o.updated_at.strftime(_TIME),
-            "status_message": o.message or None, "tag": o.tag or None, "tags": [o.tag] if o.tag else [],
-            "guid": "fake-" + o.order_id, "market_protection": 0,
+            "status": _STATUS[o.status], "status_message": o.message or None, "status_message_raw": o.message or None,
+            "order_timestamp": o.placed_at.strftime(_TIME), "exchange_update_timestamp": o.updated_at.strftime(_TIME),
+            "exchange_timestamp": o.updated_at.strftime(_TIME), "variety": o.variety,
+            "modified": o.updated_at != o.placed_at and o.status != "COMPLETE",
+            "exchange": o.exchange, "tradingsymbol": o.tradingsymbol, "instrument_token": int(o.token),
+            "order_type": o.order_type, "transaction_type": o.side, "validity": o.validity, "validity_ttl": 0,
+            "product": o.product, "quantity": o.quantity, "disclosed_quantity": 0,
+            "price": float(o.price), "trigger_price": float(o.trigger_price), "average_price": float(o.average_price),
+            "filled_quantity": o.filled,
+            "pending_quantity": o.quantity - o.filled if o.status in ("OPEN", "TRIGGER_PENDING") else 0,
+            "cancelled_quantity": o.quantity - o.filled if o.status == "CANCELLED" else 0,
+            "market_protection": self.protection.get(o.order_id, 0), "meta": {},
+            "tag": o.tag or None, "tags": [o.tag] if o.tag else [], "guid": "fake-" + o.order_id,
         }
 
     # ---- dispatch ------------------------------------------------------------------------
@@ -160,12 +168,23 @@ class FakeKiteServer(FakeServerBase):
                 return self._err(400, f"Missing `{f}`", "InputException")
         if form["product"] not in ("NRML", "MIS", "CNC") or form["order_type"] not in ("MARKET", "LIMIT", "SL", "SL-M"):
             return self._err(400, "Invalid `product` or `order_type`.", "InputException")
+        protection = 0
+        if form["order_type"] in ("MARKET", "SL-M"):
+            try:
+                protection = int(form.get("market_protection") or 0)
+            except ValueError:
+                protection = 0
+            if protection == 0 or protection < -1 or protection > 100:
+                # wording: user-quoted Kite answer (kite/SOURCES.md "Not found"); rule: forum 15912
+                return self._err(400, "Market orders without market protection are not allowed via API. "
+                                      "Please set market protection or use a Limit order.", "InputException")
         o = self.engine.place(
             exchange=form["exchange"], tradingsymbol=form["tradingsymbol"], side=form["transaction_type"],
             quantity=int(form["quantity"]), product=form["product"], order_type=form["order_type"],
             price=Decimal(form.get("price") or "0"), trigger_price=Decimal(form.get("trigger_price") or "0"),
             tag=tag, variety=variety, validity=form.get("validity", "DAY"),
         )
+        self.protection[o.order_id] = protection
         stall = self.faults.take_stall()
         return json_reply(200, {"status": "success", "data": {"order_id": o.order_id}}, stall_s=stall)
 
