@@ -89,6 +89,34 @@ class FakeKiteServer(FakeServerBase):
             "tag": o.tag or None, "tags": [o.tag] if o.tag else [], "guid": "fake-" + o.order_id,
         }
 
+    @staticmethod
+    def _trade(t: dict[str, Any]) -> dict[str, Any]:
+        """A trade row with the fields/types of kiteconnect-mocks trades.json."""
+        return {"trade_id": t["trade_id"], "order_id": t["order_id"], "exchange": t["exchange"],
+                "tradingsymbol": t["tradingsymbol"], "instrument_token": 0, "product": t["product"],
+                "average_price": float(t["price"]), "quantity": t["quantity"],
+                "exchange_order_id": "1" + t["order_id"][-15:], "transaction_type": t["side"],
+                "fill_timestamp": t["time"].strftime(_TIME), "order_timestamp": t["time"].strftime("%H:%M:%S"),
+                "exchange_timestamp": t["time"].strftime(_TIME)}
+
+    @staticmethod
+    def _position(p: dict[str, Any]) -> dict[str, Any]:
+        """A position row with the fields/types of kiteconnect-mocks positions.json."""
+        buy_price = float(p["buy_value"] / p["buy_qty"]) if p["buy_qty"] else 0.0
+        sell_price = float(p["sell_value"] / p["sell_qty"]) if p["sell_qty"] else 0.0
+        pnl = float(p["realised"] + p["unrealised"])
+        return {"tradingsymbol": p["tradingsymbol"], "exchange": p["exchange"], "instrument_token": int(p["token"]),
+                "product": p["product"], "quantity": p["qty"], "overnight_quantity": 0, "multiplier": 1,
+                "average_price": float(p["avg"]), "close_price": 0, "last_price": float(p["ltp"]),
+                "value": float(p["sell_value"] - p["buy_value"]), "pnl": pnl, "m2m": pnl,
+                "unrealised": float(p["unrealised"]), "realised": float(p["realised"]),
+                "buy_quantity": p["buy_qty"], "buy_price": buy_price, "buy_value": float(p["buy_value"]),
+                "buy_m2m": float(p["buy_value"]), "sell_quantity": p["sell_qty"], "sell_price": sell_price,
+                "sell_value": float(p["sell_value"]), "sell_m2m": float(p["sell_value"]),
+                "day_buy_quantity": p["buy_qty"], "day_buy_price": buy_price, "day_buy_value": float(p["buy_value"]),
+                "day_sell_quantity": p["sell_qty"], "day_sell_price": sell_price,
+                "day_sell_value": float(p["sell_value"])}
+
     # ---- dispatch ------------------------------------------------------------------------
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> Reply:
         parts = urlsplit(path)
@@ -123,18 +151,11 @@ class FakeKiteServer(FakeServerBase):
                 eng.match()
                 return self._ok([self._row(eng.get(seg[1]))])
             if method == "GET" and route == "/trades":
-                return self._ok([{"trade_id": t["trade_id"], "order_id": t["order_id"], "exchange": t["exchange"],
-                                  "tradingsymbol": t["tradingsymbol"], "transaction_type": t["side"],
-                                  "quantity": t["quantity"], "average_price": float(t["price"]), "product": t["product"],
-                                  "fill_timestamp": t["time"].strftime(_TIME)} for t in eng.trades])
+                return self._ok([self._trade(t) for t in eng.trades])
+            if method == "GET" and seg[0] == "orders" and len(seg) == 3 and seg[2] == "trades":
+                return self._ok([self._trade(t) for t in eng.trades if t["order_id"] == seg[1]])
             if method == "GET" and route == "/portfolio/positions":
-                net = [{"tradingsymbol": p["tradingsymbol"], "exchange": p["exchange"], "product": p["product"],
-                        "instrument_token": int(p["token"]), "quantity": p["qty"], "average_price": float(p["avg"]),
-                        "last_price": float(p["ltp"]), "realised": float(p["realised"]),
-                        "unrealised": float(p["unrealised"]), "pnl": float(p["realised"] + p["unrealised"]),
-                        "m2m": float(p["realised"] + p["unrealised"]), "buy_quantity": p["buy_qty"],
-                        "sell_quantity": p["sell_qty"], "buy_value": float(p["buy_value"]),
-                        "sell_value": float(p["sell_value"]), "multiplier": 1} for p in eng.positions()]
+                net = [self._position(p) for p in eng.positions()]
                 return self._ok({"net": net, "day": net})
             if method == "GET" and route in ("/quote/ltp", "/quote", "/quote/ohlc"):
                 return self._quote(route, query.get("i", []))
@@ -152,10 +173,13 @@ class FakeKiteServer(FakeServerBase):
             return self._err(403, "Token is invalid or has expired.", "TokenException")
         self.access_token = secrets.token_hex(16)
         self.session_expired = False
-        return self._ok({"user_id": "AB1234", "user_name": "Fake", "api_key": self.api_key,
+        return self._ok({"user_type": "individual", "email": "fake@example.invalid", "user_name": "Fake",
+                         "user_shortname": "Fake", "broker": "ZERODHA", "exchanges": ["NFO", "BFO"],
+                         "products": ["NRML", "MIS"], "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+                         "avatar_url": "", "user_id": "AB1234", "api_key": self.api_key,
                          "access_token": self.access_token, "public_token": secrets.token_hex(8),
-                         "refresh_token": "", "login_time": "2026-08-18 08:45:00", "exchanges": ["NFO", "BFO"],
-                         "products": ["NRML", "MIS"], "order_types": ["MARKET", "LIMIT", "SL", "SL-M"]})
+                         "enctoken": secrets.token_hex(8), "refresh_token": "", "silo": "",
+                         "login_time": "2026-08-18 08:45:00", "meta": {"demat_consent": "physical"}})
 
     def _place(self, variety: str, form: dict[str, str]) -> Reply:
         if variety not in ("regular", "amo", "co", "iceberg", "auction"):
@@ -201,10 +225,15 @@ class FakeKiteServer(FakeServerBase):
                 item["ohlc"] = {"open": ltp, "high": ltp, "low": ltp, "close": ltp}
             if route == "/quote":
                 tick = float(inst.tick_size)
+                lower, upper = self.engine.band(exch, sym)
+                empty = {"price": 0, "quantity": 0, "orders": 0}
                 item.update({"timestamp": "2026-08-18 09:30:00", "last_trade_time": "2026-08-18 09:30:00",
-                             "volume": 0, "oi": 0,
-                             "depth": {"buy": [{"price": round(ltp - tick, 2), "quantity": inst.lot_size, "orders": 1}],
-                                       "sell": [{"price": round(ltp + tick, 2), "quantity": inst.lot_size, "orders": 1}]}})
+                             "last_quantity": inst.lot_size, "buy_quantity": inst.lot_size,
+                             "sell_quantity": inst.lot_size, "volume": 0, "average_price": ltp, "oi": 0,
+                             "oi_day_high": 0, "oi_day_low": 0, "net_change": 0,
+                             "lower_circuit_limit": float(lower), "upper_circuit_limit": float(upper),
+                             "depth": {"buy": [{"price": round(ltp - tick, 2), "quantity": inst.lot_size, "orders": 1}] + [empty] * 4,
+                                       "sell": [{"price": round(ltp + tick, 2), "quantity": inst.lot_size, "orders": 1}] + [empty] * 4}})
             out[key] = item
         return self._ok(out)
 

@@ -79,6 +79,11 @@ def translate_kite_error(exc: kex.KiteException, *, mutating: bool, tag: str | N
         return RateLimited("zerodha: rate limited", **common)
     if isinstance(exc, (kex.InputException, kex.OrderException, kex.PermissionException)):
         return OrderRejected(f"zerodha: request refused: {msg}", **common)
+    if 400 <= status < 500:
+        # MarginException / HoldingException / UserException have no SDK class and surface as
+        # GeneralException with the REAL status (kite/errors.json sdk_mapping_rule): a 4xx is
+        # Kite refusing the request (e.g. autoslice child "Insufficient funds", code 400).
+        return OrderRejected(f"zerodha: request refused: {msg}", **common)
     mapped = classify_http_status(status, broker=m.BROKER, mutating=mutating, tag=tag, message=msg)
     if mapped is not None:
         mapped.code = name
