@@ -49,7 +49,12 @@ def _sha(text: str) -> str:
 
 
 def not_ok(emsg: str, http: int = 200) -> Reply:
-    return json_reply(http, {"stat": "Not_Ok", "emsg": emsg})
+    """The Noren failure object (errors.json): stat, request_time, emsg."""
+    from datetime import datetime
+
+    from local.fakes.core import IST
+
+    return json_reply(http, {"stat": "Not_Ok", "request_time": datetime.now(IST).strftime(_TIME), "emsg": emsg})
 
 
 def _money(value: Decimal) -> str:

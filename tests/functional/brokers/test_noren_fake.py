@@ -64,7 +64,7 @@ def test_oauth_login_code_checksum_bearer(env):
         NorenClient(broker, CREDS, BrokerSession(access_token=fake.susertoken), host=fake.url).order_book()
     legacy = requests.post(f"{fake.url}/NorenWClientAPI/OrderBook", timeout=2,
                            data='jData={"uid":"FA1234"}&jKey=' + fake.access_token)
-    assert legacy.json() == {"stat": "Not_Ok", "emsg": "Session Expired : Invalid Session Key"}
+    assert (legacy.json()["stat"], legacy.json()["emsg"]) == ("Not_Ok", "Session Expired : Invalid Session Key")
 
 
 def test_place_modify_cancel_book_positions_ltp(env):
