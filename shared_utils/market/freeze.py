@@ -10,13 +10,14 @@ effective date and source. Prefer a broker master's per-contract figure when one
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 from shared_utils.market.errors import MarketError, QuantityError
 
-__all__ = ["FREEZE_FILE", "freeze_quantity", "max_order_quantity", "slice_quantity"]
+__all__ = ["FREEZE_FILE", "FreezeRevision", "freeze_quantity", "freeze_revision", "max_order_quantity", "slice_quantity"]
 
 FREEZE_FILE = Path(__file__).resolve().parents[2] / "config" / "market" / "freeze_quantities.json"
 
@@ -32,6 +33,28 @@ def _revisions(path: str) -> list[tuple[date, str, dict[str, int], str]]:
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise MarketError(f"cannot read freeze quantities {path}: {exc}") from exc
     return sorted(revisions, key=lambda r: r[0])
+
+
+@dataclass(frozen=True)
+class FreezeRevision:
+    """The freeze limit of one underlying in force on a date, with the revision that set it."""
+
+    underlying: str
+    exchange: str
+    effective_from: date
+    limit: int
+    source: str
+
+
+def freeze_revision(underlying: str, on_date: date, path: Path | str = FREEZE_FILE) -> FreezeRevision | None:
+    """The revision in force for ``underlying`` on ``on_date`` (limit + source), or None when no
+    revision lists it (SENSEX50: no limit, never sliced). Revisions listed under ``unconfirmed``
+    in the data file are never applied."""
+    found: FreezeRevision | None = None
+    for effective, exchange, limits, source in _revisions(str(path)):
+        if effective <= on_date and underlying in limits:
+            found = FreezeRevision(underlying, exchange, effective, limits[underlying], source)
+    return found
 
 
 def freeze_quantity(underlying: str, on_date: date, path: Path | str = FREEZE_FILE) -> int | None:

@@ -73,7 +73,7 @@ class Contract:
     - ``lot_size``: units per lot (quantity = lots x lot_size).
     - ``tick_size``: rupees, Decimal (0.05 for index options).
     - ``exchange``: NFO or BFO; ``segment``: e.g. ``NFO-OPT``.
-    - ``expiry``: the expiry date (trading ends 15:30 IST that day, :attr:`expiry_close`).
+    - ``expiry``: the expiry date (trading ends at the exchange's close that day, :attr:`expiry_close`).
     """
 
     tradingsymbol: str
@@ -94,8 +94,11 @@ class Contract:
 
     @property
     def expiry_close(self) -> datetime:
-        """15:30 IST on the expiry date, aware."""
-        return datetime(self.expiry.year, self.expiry.month, self.expiry.day, 15, 30, tzinfo=IST)
+        """The exchange's dated F&O close on the expiry date, aware IST (NSE 15:40 from
+        2026-08-03, NSE circular 74/2026; BSE 15:30): ``calendar.close_at``."""
+        from shared_utils.market.calendar import close_at
+
+        return close_at(self.expiry, self.exchange.value)
 
     @property
     def kite_key(self) -> str:
