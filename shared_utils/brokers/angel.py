@@ -196,12 +196,20 @@ class AngelClient(BrokerClient):
         if not self.api.refresh_token:
             return self.login()
         self.rate_limiter.acquire("login")
+        # The SDK's generateToken() indexes response["data"] without checking "status" and dies
+        # with TypeError on a refusal, so the raw route is called and the envelope checked here.
         try:
-            self._call(lambda: self.api.generateToken(self.api.refresh_token), mutating=False)
+            data = self._call(lambda: self.api._postRequest("api.token", {"refreshToken": self.api.refresh_token}),
+                              mutating=False) or {}
         except OrderRejected as exc:
             if exc.code in m.REFRESH_TOKEN_CODES:  # AB8050/AB8051: refresh token dead -> log in
                 return self.login()
             raise
+        self.api.setAccessToken(data["jwtToken"])
+        if data.get("feedToken"):
+            self.api.setFeedToken(data["feedToken"])
+        if data.get("refreshToken"):
+            self.api.setRefreshToken(data["refreshToken"])
         self.session = BrokerSession(access_token=self.api.access_token, refresh_token=self.api.refresh_token,
                                      feed_token=self.api.feed_token, obtained_at=self._now())
         return self.session
