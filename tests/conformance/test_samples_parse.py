@@ -273,3 +273,25 @@ def test_smartapi_place_request_has_the_documented_fields():
     documented = set(sample("smartapi/place_order_request.json"))
     assert documented - {"squareoff", "stoploss"} <= set(sent)
     assert {type(sent[k]) for k in ("price", "quantity", "symboltoken")} == {str}
+
+
+def test_noren_every_documented_failure_is_classified():
+    """noren/errors.json: each README failure body answered to an order request and to a book
+    read lands in the right class ("Server Timeout" on an order request is outcome-unknown)."""
+    import json
+
+    expected_place = {"Session Expired": SessionExpired, "Server Timeout": OutcomeUnknown, "Rejected : ORA:Order not found":
+                      OrderNotFound, "Invalid Input": OrderRejected, "Error Occurred": OrderRejected, "No Data": OrderRejected}
+    for item in sample("noren/errors.json")["samples"]:
+        body = json.dumps(item["body"]).encode()
+        routes = {("POST", "/NorenWClientAPI/PlaceOrder"): (200, body, JSON),
+                  ("POST", "/NorenWClientAPI/OrderBook"): (200, body, JSON)}
+        with ReplayServer(routes) as server:
+            client = noren(server)
+            limit = OrderRequest(Exchange.NSE, "ACC-EQ", TransactionType.BUY, 1, Product.MIS, OrderType.LIMIT,
+                                 price=Decimal("1"), tag="T")
+            cls = next(c for prefix, c in expected_place.items() if item["body"]["emsg"].startswith(prefix))
+            with pytest.raises(cls):
+                client.place_order(limit)
+            if "no data" in item["body"]["emsg"]:
+                assert client.order_book() == []

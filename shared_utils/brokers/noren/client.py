@@ -174,6 +174,11 @@ class NorenClient(BrokerClient):
                 raise SessionExpired(f"{self.broker}: session expired, log in again", **common)
             if empty_ok and "no data" in low:
                 return []
+            if low.startswith("server timeout"):
+                # "Server Timeout :  " (noren/errors.json): the OMS may have acted on an order request
+                if mutating:
+                    raise OutcomeUnknown(f"{self.broker}: {emsg.strip()}; reconcile by tag", tag=tag, **common)
+                raise BrokerUnavailable(f"{self.broker}: {emsg.strip()}", **common)
             if "not found" in low or "invalid order" in low:
                 raise OrderNotFound(f"{self.broker}: {emsg}", **common)
             raise OrderRejected(f"{self.broker}: request refused: {emsg}", **common)
