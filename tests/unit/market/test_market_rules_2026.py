@@ -26,13 +26,16 @@ def test_nse_fo_closes_1540_from_3_aug_2026_with_its_circular():
 
 
 def test_bfo_uses_the_bse_calendar():
-    """BFO orders were checked against the NSE calendar: a day BSE is closed but NSE open (or
-    the reverse) must follow BSE for BFO."""
-    cal = default_calendar()
-    differing = [d for (d, ex) in cal.holidays if ex == "BSE" and (d, "NSE") not in cal.holidays and d.weekday() < 5]
-    differing += [d for (d, ex) in cal.holidays if ex == "NSE" and (d, "BSE") not in cal.holidays and d.weekday() < 5]
-    for day in differing:
-        assert cal.is_trading_day(day, "BFO") == cal.is_trading_day(day, "BSE") != cal.is_trading_day(day, "NFO")
+    """BFO orders were checked against the NSE calendar: a day BSE is closed but NSE open (the
+    2025-2026 lists happen to agree, so a BSE-only holiday is added as an operator would) must
+    follow BSE for BFO."""
+    cal = default_calendar().with_overrides({"holidays": [
+        {"date": "2026-08-19", "exchange": "BSE", "name": "BSE-only closure", "source": "test"}]})
+    day = date(2026, 8, 19)
+    assert not cal.is_trading_day(day, "BFO") and cal.is_trading_day(day, "NFO")
+    with pytest.raises(CalendarError, match="BSE-only closure"):
+        cal.session(day, "BFO")
+    assert cal.session(day, "NFO").close == datetime(2026, 8, 19, 15, 40, tzinfo=IST)
 
 
 def test_no_session_beyond_the_calendar_data():
@@ -65,3 +68,19 @@ def test_freeze_limits_dated_with_sources():
 def test_sensex50_has_no_freeze_limit_and_is_never_sliced():
     assert freeze_quantity("SENSEX50", date(2026, 8, 18)) is None
     assert slice_quantity(75 * 40, 75, freeze_quantity("SENSEX50", date(2026, 8, 18))) == [3000]
+
+
+def test_session_guard_judges_bfo_by_bse_and_nfo_by_nse():
+    """BFO orders were checked against the NSE calendar: the guard given the order's exchange
+    uses BSE's holidays and close for BFO (15:35 IST after 3 Aug 2026: NFO open, BFO closed)."""
+    from shared_utils.execution.guards import session_problem
+
+    cal = default_calendar()
+    at = datetime(2026, 8, 18, 15, 35, tzinfo=IST)
+    assert session_problem(cal, at, "NFO") is None
+    assert "15:30" in session_problem(cal, at, "BFO")
+    bse_only = cal.with_overrides({"holidays": [
+        {"date": "2026-08-19", "exchange": "BSE", "name": "BSE-only closure", "source": "test"}]})
+    noon = datetime(2026, 8, 19, 12, 0, tzinfo=IST)
+    assert "not a trading day" in session_problem(bse_only, noon, "BFO")
+    assert session_problem(bse_only, noon, "NFO") is None
