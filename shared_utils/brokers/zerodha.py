@@ -103,6 +103,7 @@ class ZerodhaClient(BrokerClient):
         timeout: seconds per HTTP request (connect and read).
         rate_limiter: the account's limiter (orders 10/s, 200/min).
         now: clock for ``OrderAck.received_at`` (aware UTC).
+        algo_id: optional exchange algo ID sent with every order.
     """
 
     broker = m.BROKER
@@ -116,10 +117,14 @@ class ZerodhaClient(BrokerClient):
         timeout: float = 7.0,
         rate_limiter: AccountRateLimiter | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        algo_id: str | None = None,
     ) -> None:
         super().__init__(rate_limiter=rate_limiter)
         if not credentials.api_key:
             raise ValueError("zerodha: credentials.api_key is required")
+        #: exchange algo ID sent with every order when set (kiteconnect 5.2.2 ``place_order(algo_id=)``;
+        #: SEBI's retail-algo framework tags algo orders, indian-markets.md); None = not sent
+        self.algo_id = algo_id
         self._creds = credentials
         self._now = now
         self.kite = KiteConnect(
@@ -186,6 +191,8 @@ class ZerodhaClient(BrokerClient):
         )
         if request.order_type.value in ("MARKET", "SL-M"):
             params["market_protection"] = m.MARKET_PROTECTION_AUTO
+        if self.algo_id:
+            params["algo_id"] = self.algo_id
         with self.rate_limiter.slot("orders"):
             order_id = self._call(lambda: self.kite.place_order(**params), mutating=True, tag=request.tag)
         return OrderAck(order_id=str(order_id), tag=request.tag, broker=self.broker, received_at=self._now(), raw={"order_id": order_id})

@@ -295,3 +295,14 @@ def test_noren_every_documented_failure_is_classified():
                 client.place_order(limit)
             if "no data" in item["body"]["emsg"]:
                 assert client.order_book() == []
+
+
+def test_kite_optional_algo_id_is_sent_only_when_configured():
+    with ReplayServer(dict(KITE_ROUTES)) as server:
+        req = OrderRequest(Exchange.NFO, "NIFTY2681825000CE", TransactionType.BUY, 65, Product.NRML, OrderType.LIMIT,
+                           price=Decimal("100"), tag="T1")
+        ZerodhaClient(BrokerCredentials(api_key="k"), BrokerSession(access_token="t"), root=server.url).place_order(req)
+        assert "algo_id" not in parse_qs(server.requests[-1][3].decode())
+        ZerodhaClient(BrokerCredentials(api_key="k"), BrokerSession(access_token="t"), root=server.url,
+                      algo_id="ALGO1").place_order(req)
+        assert parse_qs(server.requests[-1][3].decode())["algo_id"] == ["ALGO1"]
