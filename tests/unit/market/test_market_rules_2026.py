@@ -84,3 +84,12 @@ def test_session_guard_judges_bfo_by_bse_and_nfo_by_nse():
     noon = datetime(2026, 8, 19, 12, 0, tzinfo=IST)
     assert "not a trading day" in session_problem(bse_only, noon, "BFO")
     assert session_problem(bse_only, noon, "NFO") is None
+
+
+def test_slices_capped_at_ten_for_kite():
+    from shared_utils.market.errors import QuantityError
+    from shared_utils.market.freeze import KITE_MAX_SLICES
+
+    assert len(slice_quantity(1755 * 10, 65, 1800, KITE_MAX_SLICES)) == 10
+    with pytest.raises(QuantityError, match="11 slices.*at most 10"):
+        slice_quantity(1755 * 10 + 65, 65, 1800, KITE_MAX_SLICES)
