@@ -5,14 +5,17 @@ An adapter never lets one unknown value make a whole read fail: the order's stat
 names the broker, the field and the RAW value, so an operator extends the mapping table.
 
 Sinks: every alert is logged at ERROR on the ``shared_utils.brokers.alerts`` logger (CloudWatch
-metric filters match ``"UNMAPPED_BROKER_VALUE"``) and handed to each registered sink
-(``add_sink(fn)``; the engine registers one that publishes to its alerts topic). A sink that
-raises is ignored (an alert must never break a read).
+metric filters can match ``"UNMAPPED_BROKER_VALUE"``), published ONCE per process and raw value
+to ``$ALERTS_TOPIC_ARN`` when that is set (the deployed engine and auth-broker functions have
+it), and handed to each registered sink (``add_sink(fn)``). A sink or publish that fails is
+ignored (an alert must never break a read).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +42,25 @@ class UnmappedAlert:
 
 _SINKS: list[Callable[[UnmappedAlert], None]] = []
 _LOCK = threading.Lock()
+_PUBLISHED: set[tuple[str, str, str]] = set()
+
+
+def _publish_to_topic(alert: UnmappedAlert) -> None:
+    """SNS publish to ``$ALERTS_TOPIC_ARN`` (once per broker/field/raw value per process)."""
+    arn = os.environ.get("ALERTS_TOPIC_ARN")
+    key = (alert.broker, alert.what, alert.raw)
+    if not arn:
+        return
+    with _LOCK:
+        if key in _PUBLISHED:
+            return
+        _PUBLISHED.add(key)
+    import boto3
+
+    boto3.client("sns", region_name=arn.split(":")[3]).publish(
+        TopicArn=arn, Subject=f"Unmapped {alert.broker} {alert.what}"[:100],
+        Message=json.dumps({"type": "UNMAPPED_BROKER_VALUE", "broker": alert.broker, "field": alert.what,
+                            "raw_value": alert.raw, "order_id": alert.order_id, "message": alert.message}))
 
 
 def add_sink(sink: Callable[[UnmappedAlert], None]) -> Callable[[], None]:
@@ -60,7 +82,7 @@ def report_unmapped(broker: str, what: str, raw: object, order_id: str | None = 
     logger.error(alert.message, extra={"broker": alert.broker, "unmapped_field": what, "raw_value": alert.raw,
                                        "order_id": alert.order_id})
     with _LOCK:
-        sinks = list(_SINKS)
+        sinks = [_publish_to_topic, *_SINKS]
     for sink in sinks:
         try:
             sink(alert)

@@ -58,3 +58,29 @@ def test_market_becomes_limit_and_sl_m_becomes_sl():
 def test_is_option(exchange, symbol, expected):
     req = OrderRequest(exchange, symbol, TransactionType.BUY, 1, Product.NRML, OrderType.LIMIT, price=Decimal("1"))
     assert is_option(req) is expected
+
+
+def test_unmapped_status_alert_names_the_raw_value_and_publishes_once(monkeypatch, caplog):
+    import boto3
+    from moto import mock_aws
+
+    from shared_utils.brokers import alerts
+    from shared_utils.brokers.mappings import read_status
+    from shared_utils.brokers.mappings.zerodha import STATUS
+    from shared_utils.models.enums import OrderStatus
+
+    with mock_aws():
+        sns = boto3.client("sns", region_name="ap-south-1")
+        sqs = boto3.client("sqs", region_name="ap-south-1")
+        arn = sns.create_topic(Name="alerts")["TopicArn"]
+        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+        qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)
+        monkeypatch.setenv("ALERTS_TOPIC_ARN", arn)
+        monkeypatch.setattr(alerts, "_PUBLISHED", set())
+        with caplog.at_level("ERROR", logger="shared_utils.brokers.alerts"):
+            for _ in range(3):  # the poller reads the same book every minute: one alert, not three
+                assert read_status(STATUS, "HELD BY RMS", broker="zerodha", order_id="1") is OrderStatus.UNKNOWN
+        assert "UNMAPPED_BROKER_VALUE" in caplog.text and "'HELD BY RMS'" in caplog.text
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        assert len(messages) == 1 and "HELD BY RMS" in messages[0]["Body"]
