@@ -99,8 +99,6 @@ def test_validation_and_faults(env):
     with pytest.raises(OutcomeUnknown):
         c.place_order(req())
     assert fake.engine.orders == {}
-    sent = []
-    fake.faults.fail_next(400, path_contains="nothing")  # no-op marker
     fake.expire_session()
     with pytest.raises(SessionExpired) as info:
         c.order_book()
