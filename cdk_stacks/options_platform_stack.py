@@ -58,12 +58,15 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/broker-accounts/{client_id}", ("GET", "PUT", "DELETE"), "broker_accounts"),
     ("/broker-accounts/{client_id}/login", ("POST",), "broker_accounts"),
     ("/broker-sessions/zerodha/callback", ("GET",), "broker_sessions"),
+    ("/broker-sessions/finvasia/callback", ("GET",), "broker_sessions"),
+    ("/broker-sessions/zebu/callback", ("GET",), "broker_sessions"),
     ("/postbacks/{broker}", ("POST",), "postbacks"),
     ("/profile", ("GET", "PUT"), "profile"),
 )
 
 #: Routes that must answer without a Cognito token (verified inside the handler).
-PUBLIC_ROUTES = frozenset({("/broker-sessions/zerodha/callback", "GET"), ("/postbacks/{broker}", "POST")})
+PUBLIC_ROUTES = frozenset({("/broker-sessions/zerodha/callback", "GET"), ("/broker-sessions/finvasia/callback", "GET"),
+                           ("/broker-sessions/zebu/callback", "GET"), ("/postbacks/{broker}", "POST")})
 
 #: Route family -> handler module of this stack (broker_* and profile come from the auth-broker stack).
 HANDLERS = {

@@ -71,7 +71,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 #: routes API Gateway exposes without the Cognito authorizer (the handler verifies them itself)
-PUBLIC = [re.compile(r"^/postbacks/"), re.compile(r"^/broker-sessions/zerodha/callback")]
+PUBLIC = [re.compile(r"^/postbacks/"), re.compile(r"^/broker-sessions/(zerodha|finvasia|zebu)/callback")]
 
 
 def handler_module_for(path: str) -> str | None:

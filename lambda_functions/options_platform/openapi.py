@@ -15,7 +15,8 @@ from lambda_functions.options_platform import allocations, baskets, executions, 
 
 ROUTERS = (baskets.router, strategies.router, allocations.router, executions.router,
            broker_accounts.router, broker_sessions.router, profile.router)
-PUBLIC_PATHS = ("/broker-sessions/zerodha/callback", "/postbacks/{broker}")
+PUBLIC_PATHS = ("/broker-sessions/zerodha/callback", "/broker-sessions/finvasia/callback",
+                "/broker-sessions/zebu/callback", "/postbacks/{broker}")
 
 
 def document() -> dict:

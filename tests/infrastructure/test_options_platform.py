@@ -98,7 +98,8 @@ def test_every_route_exists_and_every_non_public_method_is_cognito_authorized(de
         else:
             assert props["AuthorizationType"] == "COGNITO_USER_POOLS", key
             assert "AuthorizerId" in props, key
-    assert PUBLIC_ROUTES == {("/postbacks/{broker}", "POST"), ("/broker-sessions/zerodha/callback", "GET")}
+    assert PUBLIC_ROUTES == {("/postbacks/{broker}", "POST"), ("/broker-sessions/zerodha/callback", "GET"),
+                             ("/broker-sessions/finvasia/callback", "GET"), ("/broker-sessions/zebu/callback", "GET")}
 
 
 def test_route_families_use_lambda_proxy_integrations(dev):
