@@ -44,9 +44,11 @@ from shared_utils.services.options import parse_date
 router = Router()
 DateQuery = Annotated[str | None, Query(max_length=10)]
 IdQuery = Annotated[str | None, Query(max_length=64)]
-CSV_RESPONSES = {200: {"description": "OK (JSON; text/csv when the request says Accept: text/csv)",
-                       "content": {"text/csv": {"schema": {"type": "string"}}}},
-                 **{k: v for k, v in OK_RESPONSES.items() if k != 200}}
+def _csv_responses(model: type) -> dict:
+    """200 answers JSON (``model``) or, with ``Accept: text/csv``, CSV."""
+    return {200: {"description": "OK (JSON; text/csv when the request says Accept: text/csv)",
+                  "content": {"application/json": {"model": model}, "text/csv": {"schema": {"type": "string"}}}},
+            **{k: v for k, v in OK_RESPONSES.items() if k != 200}}
 
 
 def _service() -> AnalyticsService:
@@ -136,24 +138,24 @@ def basket_performance(basket_id: str, from_date: DateQuery = None, to_date: Dat
     return PerformanceView(**service.performance(user_id_of(router), start, end, basket_id=basket_id))
 
 
-@router.get("/options/reports/daily", responses=CSV_RESPONSES,
+@router.get("/options/reports/daily", responses=_csv_responses(DailyReport),
             summary="One trading day per account: gross, each charge as billed, net (CSV with Accept: text/csv)")
-def daily_report(date: DateQuery = None) -> DailyReport:
+def daily_report(date: DateQuery = None):  # DailyReport | CSV (see responses)
     service = _service()
     day = parse_date(date, "date", service.today())
     report = service.daily_report(user_id_of(router), day)
     if _wants_csv():
         return _csv(report_csv(report), f"daily-{report['date']}.csv")
-    return DailyReport(**report)
+    return DailyReport(**report).model_dump(mode="json")
 
 
-@router.get("/options/reports/monthly", responses=CSV_RESPONSES,
+@router.get("/options/reports/monthly", responses=_csv_responses(MonthlyReport),
             summary="One month per day and account: gross, charges, net (CSV with Accept: text/csv)")
-def monthly_report(month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None) -> MonthlyReport:
+def monthly_report(month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None):  # MonthlyReport | CSV
     report = _service().monthly_report(user_id_of(router), month)
     if _wants_csv():
         return _csv(report_csv(report), f"monthly-{report['month']}.csv")
-    return MonthlyReport(**report)
+    return MonthlyReport(**report).model_dump(mode="json")
 
 
 @router.get("/options/executions/dashboard", responses=OK_RESPONSES,
