@@ -91,8 +91,10 @@ def live_orders() -> OrderPage:
 
 @router.get("/options/orders/<order_id>", responses=OK_RESPONSES,
             summary="One order with its state history and fills as stored, and its charges")
-def order_detail(order_id: str) -> OrderView:
-    return OrderView(**_service().order_detail(user_id_of(router), order_id))
+def order_detail(order_id: str, trade_date: DateQuery = None) -> OrderView:
+    """``?trade_date=`` (from the listing) finds an order older than the hot window in the archive."""
+    day = parse_date(trade_date, "trade_date", None) if trade_date else None
+    return OrderView(**_service().order_detail(user_id_of(router), order_id, day))
 
 
 @router.get("/options/pnl", responses=OK_RESPONSES,

@@ -74,21 +74,26 @@ class TradingHistory:
                 found[order.order_key] = order
         return sorted(found.values(), key=lambda o: o.order_key)
 
-    def order_by_id(self, user_id: str, order_id: str) -> OrderRecord:
-        """One order by its public id (the platform's broker tag), ``user_id``'s only.
+    def order_by_id(self, user_id: str, order_id: str, trade_date: date | None = None) -> OrderRecord:
+        """One order by its public id (the platform's broker tag), ``user_id``'s only: from the
+        table (OrdersByTag index), else, when ``trade_date`` is given, from that archived day.
 
         Raises:
-            NotFound: no such order in the table, or another user's.
+            NotFound: no such order, or another user's.
         """
         try:
             keys.check_id(order_id, "order_id")
         except ValueError as exc:
             raise NotFound(f"order {order_id} not found") from exc
         order = self.repos.orders.by_tag(order_id)
-        if order is None or order.user_id != user_id:
-            raise NotFound(f"order {order_id} not found")
-        # the index copy is eventually consistent: read the item itself
-        return self.repos.orders.get(user_id, order.order_key)
+        if order is not None and order.user_id == user_id:
+            # the index copy is eventually consistent: read the item itself
+            return self.repos.orders.get(user_id, order.order_key)
+        if order is None and trade_date is not None:
+            for archived in self._archived("orders", trade_date, trade_date):
+                if archived.tag == order_id and archived.user_id == user_id:
+                    return archived
+        raise NotFound(f"order {order_id} not found")
 
     # ---- executions ---------------------------------------------------------------------
     def executions(self, user_id: str, start: date, end: date, strategy_id: str | None = None) -> list[Execution]:

@@ -159,5 +159,6 @@ def lookback_start(start: date) -> date:
 
 
 def money(value: Decimal) -> str:
-    """Rupees as a string, half-up to the paisa."""
-    return str(round_half_up(value))
+    """Rupees as a string, half-up to the paisa (never "-0.00")."""
+    rounded = round_half_up(value)
+    return str(rounded if rounded != 0 else abs(rounded))

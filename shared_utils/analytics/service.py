@@ -130,10 +130,11 @@ class AnalyticsService:
         return {"items": [self.order_view(line) for line in lines], "next_cursor": None,
                 "from_date": today.isoformat(), "to_date": today.isoformat()}
 
-    def order_detail(self, user_id: str, order_id: str) -> dict[str, Any]:
+    def order_detail(self, user_id: str, order_id: str, trade_date: date | None = None) -> dict[str, Any]:
         """One order (by its public id) with its state history and fills as stored, its charges
-        and the realised gross its fills booked on its trade date."""
-        order = self.history.order_by_id(user_id, order_id)
+        and the realised gross its fills booked on its trade date. An order older than the hot
+        window is found with its ``trade_date`` (the listing gives it)."""
+        order = self.history.order_by_id(user_id, order_id, trade_date)
         day = Ledger([order], self.calculator).lines[0].trade_date
         ledger = self._ledger(user_id, day, day, order.strategy_id)
         (line,) = [x for x in ledger.lines if x.order.order_key == order.order_key] or [Ledger([order], self.calculator).lines[0]]

@@ -99,3 +99,29 @@ def test_contract_note_rounds_once_stt_to_the_rupee():
     assert note.rounded["stt"] == Decimal("4")
     assert note.rounded["exchange_txn"] == round_half_up(Decimal("1234.5") * 3 * Decimal("0.0003503"))
     assert note.rounded["brokerage"] == Decimal("60.00")
+
+
+def test_every_rate_is_dated_and_sourced():
+    """The config's promise: each row has an ISO 'from' date, a rate (or an explicit null for an
+    unsourced brokerage plan, with a note saying so) and a source; rows are in date order."""
+    from datetime import date as date_
+
+    from shared_utils.analytics.charges import CHARGES_FILE
+
+    doc = json.loads(CHARGES_FILE.read_text())
+    tables = []
+    for name, block in doc["statutory"].items():
+        for key, rows in block.items():
+            if isinstance(rows, list):
+                tables.append((f"{name}.{key}", rows))
+    tables += [(f"brokerage.{plan}", rows) for plan, rows in doc["brokerage"]["plans"].items()]
+    assert len(tables) >= 10
+    for name, rows in tables:
+        froms = [date_.fromisoformat(r["from"]) for r in rows]
+        assert froms == sorted(froms), name
+        for r in rows:
+            assert r["source"].strip(), name
+            if name.startswith("brokerage."):
+                assert r["options"] is not None or "not" in r["note"], name
+            else:
+                assert Decimal(r["rate"]) >= 0, name

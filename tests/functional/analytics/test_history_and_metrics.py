@@ -96,6 +96,12 @@ def test_old_days_come_from_the_archive_through_the_one_query_module(repos, api,
     status, page = api("GET", "/options/orders", query={"from_date": old.isoformat(), "to_date": recent.isoformat()})
     assert status == 200
     assert sorted(i["trade_date"] for i in page["items"]) == [old.isoformat()] * 2 + [recent.isoformat()]
+    # one archived order by its id, with the trade date the listing gave
+    archived_id = next(i["order_id"] for i in page["items"] if i["trade_date"] == old.isoformat())
+    assert api("GET", f"/options/orders/{archived_id}")[0] == 404  # not in the table any more
+    status, detail = api("GET", f"/options/orders/{archived_id}", query={"trade_date": old.isoformat()})
+    assert status == 200 and detail["order"]["fills"] and detail["trade_date"] == old.isoformat()
+    assert api("GET", f"/options/orders/{archived_id}", query={"trade_date": old.isoformat()}, user="user-b")[0] == 404
     # the archive holds every user's day: only the caller's rows come back
     status, other = api("GET", "/options/orders", query={"from_date": old.isoformat(), "to_date": old.isoformat()},
                         user="user-b")
