@@ -1,5 +1,4 @@
-"""The ONE query module of the analytics routes: a user's orders, executions, positions and
-broker accounts over an IST trade-date range, from the hot table for recent days and from the
+"""The ONE query module of the analytics routes: a user's orders, executions and positions over an IST trade-date range, from the hot table for recent days and from the
 Parquet archive beyond the hot window. No route reads the archive's files itself.
 
 Window (same rule as :mod:`shared_utils.archive.history`): on IST date ``T`` with hot window
@@ -21,7 +20,6 @@ from typing import Any
 
 from shared_utils.archive.history import HistoryArchive, history_archive_from_environment
 from shared_utils.clock import Clock, to_ist
-from shared_utils.models.broker_account import BrokerAccount
 from shared_utils.models.enums import ExecutionType
 from shared_utils.models.execution import Execution, OrderRecord, Position
 from shared_utils.persistence import keys
@@ -119,10 +117,6 @@ class TradingHistory:
     def positions(self, user_id: str, strategy_id: str | None = None, client_id: str | None = None) -> list[Position]:
         """Current positions (live state, table only)."""
         return self.repos.positions.list(user_id, strategy_id, client_id)
-
-    def accounts(self, user_id: str) -> dict[str, BrokerAccount]:
-        """``user_id``'s broker accounts by client id."""
-        return {a.client_id: a for a in self.repos.accounts.list(user_id)}
 
     def strategy_ids_of_basket(self, user_id: str, basket_id: str) -> set[str]:
         """Strategy ids of a basket (raises NotFound when the basket is not ``user_id``'s)."""
