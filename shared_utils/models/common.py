@@ -10,10 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo,
+                      field_validator, model_validator)
 
 from shared_utils.clock import UTC
 from shared_utils.models.enums import Weekday
+from shared_utils.models.strict import check_strict_scalar
 
 _SHORT_DAYS = {d.value[:3]: d for d in Weekday}
 
@@ -78,6 +80,16 @@ class RequestModel(BaseModel):
     silently dropped when real money depends on it)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        """Numbers must be JSON numbers, flags JSON booleans, strings free of NUL
+        (``shared_utils.models.strict``). Stored entities inheriting request fields (a ``Leg``)
+        are read back from the table, not from a client: they are not checked here."""
+        if issubclass(cls, DomainModel) or info.field_name is None:
+            return value
+        return check_strict_scalar(cls, info.field_name, value)
 
 
 class UpdateRequest(RequestModel):
