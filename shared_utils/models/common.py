@@ -20,11 +20,16 @@ from shared_utils.models.strict import check_strict_scalar
 _SHORT_DAYS = {d.value[:3]: d for d in Weekday}
 
 
+#: the accepted spellings, as the 422 lists them
+WEEKDAY_FORMS = "MON, TUE, WED, THU, FRI, SAT, SUN or MONDAY..SUNDAY (any case)"
+
+
 def parse_weekday(value: Any) -> Any:
     """Accept ``MON``/``MONDAY``/``monday`` (any case, surrounding spaces) -> Weekday.MONDAY.
 
-    Anything else is passed through so pydantic reports it as an invalid Weekday, naming the
-    field.
+    Raises:
+        ValueError: anything else, listing every accepted form (pydantic reports it as a 422
+            naming the field, e.g. ``body.entry_days.0``).
     """
     if isinstance(value, Weekday):
         return value
@@ -32,8 +37,10 @@ def parse_weekday(value: Any) -> Any:
         key = value.strip().upper()
         if key in _SHORT_DAYS:
             return _SHORT_DAYS[key]
-        return key
-    return value
+        if key in Weekday.__members__:
+            return Weekday[key]
+        raise ValueError(f"{value.strip()[:20]!r} is not a day: use {WEEKDAY_FORMS}")
+    raise ValueError(f"a day must be a string: {WEEKDAY_FORMS}")
 
 
 def _unique_days(days: list[Weekday]) -> list[Weekday]:
