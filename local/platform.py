@@ -169,6 +169,9 @@ def port_problem(port: int) -> str | None:
     if not port:
         return None
     with socket.socket() as sock:
+        # as the API server binds (allow_reuse_address): a port left in TIME_WAIT by the previous
+        # run is free, only a listening socket makes it busy
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:

@@ -123,3 +123,17 @@ def test_runtime_json_of_another_process_is_never_deleted(tmp_path):
     platform = LocalPlatform(Namespace(state_dir=str(tmp_path)))
     platform.stop()  # never started: nothing to save, and the file is not ours
     assert json.loads((tmp_path / "runtime.json").read_text())["pid"] == 1
+
+
+def test_a_taken_port_is_named_before_anything_starts():
+    import socket
+
+    from local.platform import port_problem
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        problem = port_problem(port)
+    assert problem and f"port {port}" in problem and "--port" in problem
+    assert port_problem(0) is None
