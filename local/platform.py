@@ -139,10 +139,11 @@ class InstanceLock:
         """Record who holds the lock (the fd stays locked; the content is rewritten in place)."""
         if self._fd is None:
             return
-        from datetime import timezone
+        from shared_utils.clock import SystemClock
 
+        # when the process started, on the real clock (the platform clock may be elsewhere: --at)
         data = json.dumps({"pid": os.getpid(), "port": port, "api_url": api_url,
-                           "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}).encode()
+                           "started_at": SystemClock().now().isoformat(timespec="seconds")}).encode()
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, data, 0)
 
