@@ -235,8 +235,8 @@ def start_instant(at: str | None, state_file: Path, calendar=None) -> tuple[date
     day = calendar.next_trading_day(to_ist(reached).date())
     hh, mm, ss = (int(p) for p in MORNING.split(":"))
     start = datetime.combine(day, dtime(hh, mm, ss), tzinfo=IST)
-    return start, (f"resuming: the saved state had reached {to_ist(reached):%a %d %b %H:%M} IST, so the clock "
-                   f"starts on the next trading morning (--at to choose another instant)")
+    return start, (f"resuming on the trading morning after the saved state's {to_ist(reached):%a %d %b %H:%M} IST; "
+                   "--at to choose")
 
 
 class Narrator:
