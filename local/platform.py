@@ -308,6 +308,14 @@ class Narrator:
                      f"{', at ' + event['when'] if event.get('when') else ''}); it runs once per strategy and "
                      "day, so nothing is sent again")
             self.release(event["execution_id"])
+        elif kind == "cancel":
+            self.say(f"CANCEL {event.get('client_id', ''):<12} {event.get('purpose', '')} {event.get('order_key', '')}: "
+                     f"{event.get('status', '')} (before the exit)")
+        elif kind == "stop_loss_placed":
+            self.say(f"STOP   {event.get('client_id', ''):<12} leg {event.get('leg_no')} trigger "
+                     f"{event.get('trigger_price')}: {event.get('status')}")
+        elif kind == "alert":
+            self.say(f"ALERT {event.get('message') or event.get('kind') or event}")
         elif kind == "skipped":
             self.say(f"SKIPPED {event['execution_id']} ({event.get('strategy')}): {'; '.join(event['reasons'])}")
         elif kind == "failed":

@@ -137,3 +137,16 @@ def test_a_taken_port_is_named_before_anything_starts():
         problem = port_problem(port)
     assert problem and f"port {port}" in problem and "--port" in problem
     assert port_problem(0) is None
+
+
+def test_narrator_tells_cancels_stops_and_alerts(capsys):
+    narrator = Narrator(FixedClock(datetime(2026, 8, 18, 9, 30, 59, 500000, tzinfo=IST)))
+    narrator.on_event({"event": "cancel", "order_key": "k1", "client_id": "ZERODHA123", "purpose": "STOP_LOSS",
+                       "status": "CANCELLED"})
+    narrator.on_event({"event": "stop_loss_placed", "order_key": "k2", "client_id": "ANGELONE456", "leg_no": 1,
+                       "trigger_price": "40.5", "price": "41", "status": "TRIGGER_PENDING"})
+    narrator.on_event({"event": "alert", "kind": "EXIT", "message": "leg 1: close by hand"})
+    out = capsys.readouterr().out
+    assert "[09:30:59.500 IST] CANCEL ZERODHA123   STOP_LOSS k1: CANCELLED" in out, out
+    assert "STOP   ANGELONE456  leg 1 trigger 40.5: TRIGGER_PENDING" in out
+    assert "ALERT leg 1: close by hand" in out
