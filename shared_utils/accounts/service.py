@@ -42,7 +42,7 @@ from shared_utils.accounts.models import (
     CredentialsIn,
     SessionView,
 )
-from shared_utils.accounts.secrets import AccountSecret, BrokerSecretStore
+from shared_utils.accounts.secrets import AccountSecret, BrokerSecretStore, SecretMissing
 from shared_utils.brokers.base import BrokerCredentials
 from shared_utils.clock import Clock, default_clock
 from shared_utils.errors import Conflict, InvalidRequest
@@ -158,8 +158,17 @@ class BrokerAccountService:
             return None
         return self.secrets.read(account.secret_name)
 
+    def stored_secret(self, account: BrokerAccount) -> AccountSecret | None:
+        """:meth:`secret_of`, but None when the named secret is gone (the local platform keeps
+        secrets only while it runs; a deleted secret in AWS): the account is still shown, with
+        no ``credential_fields``, and login / LIVE name the credentials to add again."""
+        try:
+            return self.secret_of(account)
+        except SecretMissing:
+            return None
+
     def view(self, account: BrokerAccount, with_credentials: bool = True) -> BrokerAccountView:
-        secret = self.secret_of(account) if with_credentials else None
+        secret = self.stored_secret(account) if with_credentials else None
         return account_view(account, self.clock.now(), secret)
 
     # ---- commands -----------------------------------------------------------------------------
@@ -209,15 +218,15 @@ class BrokerAccountService:
             values = _check_totp(body.credentials.provided())
             if account.broker is BrokerName.PAPER:
                 raise InvalidRequest.field(("body", "credentials"), "a paper account takes no broker credentials")
-            if values and not account.secret_name:
-                # a PAPER account created without credentials gets its secret now
+            secret = self.stored_secret(account) if values and account.secret_name else None
+            if values and secret is None:
+                # a PAPER account created without credentials (or whose secret is gone) gets its secret now
                 secret_name = self.secrets.name_for(user_id, client_id)
                 self.secrets.create(secret_name, AccountSecret(
                     broker=account.broker.value, credentials=_broker_credentials(account.broker, client_id, values)),
                     tags={"broker": account.broker.value, "client_id": client_id})
                 changes["secret_name"] = secret_name
             elif values:
-                secret = self.secrets.read(account.secret_name)
                 merged = {**{f: getattr(secret.credentials, f) for f in secret.credential_fields()}, **values}
                 merged.pop("user_id", None)
                 creds = _broker_credentials(account.broker, client_id, merged)
@@ -245,7 +254,7 @@ class BrokerAccountService:
 
     def credential_fields(self, account: BrokerAccount) -> list[str]:
         """Names of the credentials stored for ``account`` (empty without a secret)."""
-        secret = self.secret_of(account)
+        secret = self.stored_secret(account)
         return secret.credential_fields() if secret else []
 
     def require_credentials(self, account: BrokerAccount, action: str) -> None:

@@ -163,3 +163,23 @@ def test_totp_secret_errors_say_the_real_cause(api):
     status, body = api("POST", "/broker-accounts", angel_body(client_id="AN8", credentials={
         "api_key": "k", "password": "p", "totp_secret": "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp"}))
     assert status == 201, body
+
+
+def test_an_account_whose_secret_is_gone_is_still_listed_and_can_be_given_credentials_again(api, sm):
+    """The local platform keeps Secrets Manager only while it runs: after a restart the restored
+    account has no secret. It must still be listed (it answered 409 to every GET), say what is
+    missing, take its credentials again, and be deletable."""
+    api("POST", "/broker-accounts", zerodha_body())
+    sm.delete_secret(SecretId=SECRET_NAME, ForceDeleteWithoutRecovery=True)
+    status, listed = api("GET", "/broker-accounts")
+    assert status == 200 and listed["items"][0]["credential_fields"] == [], listed
+    status, one = api("GET", "/broker-accounts/ZX1234")
+    assert status == 200 and one["credential_fields"] == []
+    status, body = api("PUT", "/broker-accounts/ZX1234", {"trading_mode": "LIVE"})
+    assert status == 409 and body["reasons"][0] == "missing credentials: api_key, api_secret", body
+    status, body = api("PUT", "/broker-accounts/ZX1234", {"credentials": {"api_key": KITE["api_key"],
+                                                                          "api_secret": KITE["api_secret"]}})
+    assert status == 200 and body["credential_fields"] == ["api_key", "api_secret"], body
+    assert json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])["credentials"]["api_key"] == KITE["api_key"]
+    sm.delete_secret(SecretId=SECRET_NAME, ForceDeleteWithoutRecovery=True)
+    assert api("DELETE", "/broker-accounts/ZX1234")[0] == 200
