@@ -71,3 +71,14 @@ def test_manual_force_takes_a_boolean_only(api):
     status, body = api("POST", "/options/executions/manual",
                        {"strategy_id": strategy_id, "execution_type": "entry", "force": "yes"})
     assert status == 422 and body["detail"][0]["loc"] == ["body", "force"], body
+
+
+def test_a_huge_number_in_the_query_is_4xx(api):
+    status, body = api("GET", "/options/baskets", query={"limit": "9" * 5000})
+    assert 400 <= status < 500, (status, body)
+
+
+def test_a_body_that_is_not_an_object_is_422(api):
+    for raw in ("[]", "3", '"x"', "null", ""):
+        status, body = api("POST", "/options/baskets", raw)
+        assert status == 422, (raw, status, body)
