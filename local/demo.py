@@ -135,6 +135,15 @@ class Demo:
 
         self.entry_id = keys.execution_id(sid, ExecutionType.ENTRY, entry.date())
         self.exit_id = keys.execution_id(sid, ExecutionType.EXIT, entry.date())
+        from shared_utils.execution.guards import session_problem
+
+        problem = session_problem(self.platform.ctx.calendar, entry) or session_problem(self.platform.ctx.calendar,
+                                                                                         exit_at)
+        if problem:
+            self.done_already = True
+            self.say(f"the demo cannot trade at {entry:%a %d %b %H:%M} IST: {problem}. Start without --at, or "
+                     "--at a trading morning (e.g. 2026-08-17T09:29:30+05:30)")
+            return
         status, earlier = self.http("GET", f"/options/executions/{self.entry_id}")
         if status == 200:
             record = earlier.get("execution", earlier)

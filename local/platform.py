@@ -320,8 +320,10 @@ class Narrator:
             self.say(f"ALERT {event.get('message') or event.get('kind') or event}")
         elif kind == "skipped":
             self.say(f"SKIPPED {event['execution_id']} ({event.get('strategy')}): {'; '.join(event['reasons'])}")
+            self.release(event["execution_id"])
         elif kind == "failed":
             self.say(f"FAILED {event['execution_id']}: {'; '.join(event['reasons'])}")
+            self.release(event["execution_id"])
 
 
 class LocalPlatform:
