@@ -150,3 +150,32 @@ def test_narrator_tells_cancels_stops_and_alerts(capsys):
     assert "[09:30:59.500 IST] CANCEL ZERODHA123   STOP_LOSS k1: CANCELLED" in out, out
     assert "STOP   ANGELONE456  leg 1 trigger 40.5: TRIGGER_PENDING" in out
     assert "ALERT leg 1: close by hand" in out
+
+
+def test_an_announced_run_that_already_ran_is_told_already_done(repos, capsys):
+    """The emitter announces an entry whose execution already exists: the platform says it was
+    already done (it printed "1 execution due", then nothing) and the demo stops waiting."""
+    from types import SimpleNamespace
+
+    from local.platform import LocalPlatform
+    from shared_utils.models.enums import ExecutionStatus, ExecutionType
+    from shared_utils.models.execution import Execution
+    from shared_utils.persistence import keys
+
+    target = datetime(2026, 8, 18, 9, 31, tzinfo=IST)
+    execution_id = keys.execution_id("stg_1", ExecutionType.ENTRY, target.date())
+    repos.executions.claim(Execution(execution_id=execution_id, user_id="u1", strategy_id="stg_1",
+                                     execution_type=ExecutionType.ENTRY, trade_date=target.date(),
+                                     execution_time="09:31", execute_at=target, status=ExecutionStatus.COMPLETED,
+                                     completed_at=target + timedelta(seconds=1)))
+    platform = LocalPlatform.__new__(LocalPlatform)
+    platform.ctx = SimpleNamespace(repos=repos)
+    platform.narrator = Narrator(FixedClock(target))
+    platform.narrator.watch.add(execution_id)
+    detail = {"execution_type": "ENTRY", "trade_date": "2026-08-18", "execute_at": "2026-08-18T04:01:00.000Z",
+              "strategies": [{"user_id": "u1", "strategy_id": "stg_1"}, {"user_id": "u1", "strategy_id": "stg_2"}]}
+    platform._already_done(detail)
+    out = capsys.readouterr().out
+    assert f"ENTRY {execution_id}: already done (COMPLETED, at Tue 18 Aug 09:31:01 IST)" in out, out
+    assert "stg_2" not in out  # not run yet: its own run reports it
+    assert platform.narrator.finished.is_set()
