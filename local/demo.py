@@ -173,6 +173,9 @@ class Demo:
         while not narrator.finished.wait(1):
             if self.platform.stop_event.is_set():
                 return
+        if narrator.failures:
+            self.say(f"the demo's run of {', '.join(narrator.failures)} FAILED (the traceback is above); "
+                     "the platform keeps its state: fix the cause and start again")
         status, positions = self.http("GET", f"/options/positions?strategy_id={self.strategy_id}")
         if status == 200:
             self.say("P&L after the exit (rupees; realised on closed positions):")

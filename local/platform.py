@@ -253,6 +253,8 @@ class Narrator:
         #: (user_id, execution_id) -> the execution's OrderRecords (set by the platform once its
         #: repositories exist): lags are told from the orders' own ``sent_at``
         self.orders_of = None
+        #: executions whose run crashed (the demo says so at the end)
+        self.failures: list[str] = []
 
     def release(self, execution_id: str) -> None:
         """``execution_id`` will not run (again): stop waiting for it."""
@@ -505,6 +507,26 @@ class LocalPlatform:
             run_state_machine(detail, self.ctx)
         except Exception:  # noqa: BLE001
             self.narrator.say("execution failed:\n" + traceback.format_exc(limit=6))
+            self._release_failed(detail)
+
+    def _release_failed(self, detail: dict[str, Any]) -> None:
+        """A run that crashed reports nothing more: stop waiting for its executions (the demo
+        ends, saying so) instead of waiting forever."""
+        from datetime import date as date_
+
+        from shared_utils.models.enums import ExecutionType
+        from shared_utils.persistence import keys
+
+        try:
+            execution_type = ExecutionType(detail["execution_type"])
+            trade_date = date_.fromisoformat(detail["trade_date"])
+        except (KeyError, ValueError):
+            return
+        for ref in detail.get("strategies", []):
+            execution_id = keys.execution_id(ref["strategy_id"], execution_type, trade_date)
+            if execution_id in self.narrator.watch:
+                self.narrator.failures.append(execution_id)
+                self.narrator.release(execution_id)
 
     def _autosave(self) -> None:
         while not self.stop_event.wait(30):

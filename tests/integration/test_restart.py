@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -30,18 +32,30 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _pump(proc: subprocess.Popen) -> None:
+    """Copy the platform's output lines into ``proc.lines`` until it closes stdout."""
+    for line in iter(proc.stdout.readline, ""):
+        proc.lines.put(line)
+
+
 def _deploy(state_dir: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(["./deploy.sh", "-e", "local", "--state-dir", str(state_dir), *FAST, *extra], cwd=ROOT,
+    proc = subprocess.Popen(["./deploy.sh", "-e", "local", "--state-dir", str(state_dir), *FAST, *extra], cwd=ROOT,
                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # read in a thread: a silent platform fails a wait at its timeout instead of blocking readline()
+    proc.lines = queue.Queue()
+    threading.Thread(target=_pump, args=(proc,), daemon=True).start()
+    return proc
 
 
 def _read_until(proc: subprocess.Popen, needle: str, timeout: float, log: list[str]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            if proc.poll() is not None:
-                raise AssertionError(f"platform exited (rc {proc.returncode}) before '{needle}':\n" + "".join(log))
+        try:
+            line = proc.lines.get(timeout=min(1.0, max(0.01, deadline - time.monotonic())))
+        except queue.Empty:
+            if proc.poll() is not None and proc.lines.empty():
+                raise AssertionError(f"platform exited (rc {proc.returncode}) before '{needle}':\n"
+                                     + "".join(log)) from None
             continue
         log.append(line)
         if needle in line:
@@ -51,11 +65,15 @@ def _read_until(proc: subprocess.Popen, needle: str, timeout: float, log: list[s
 
 def _finish(proc: subprocess.Popen, log: list[str], timeout: float = 420) -> str:
     try:
-        rest, _ = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        rest, _ = proc.communicate()
-    log.append(rest or "")
+        proc.wait()
+    while True:
+        try:
+            log.append(proc.lines.get(timeout=2))
+        except queue.Empty:
+            break
     text = "".join(log)
     assert proc.returncode == 0, text
     assert "Traceback" not in text, text

@@ -179,3 +179,21 @@ def test_an_announced_run_that_already_ran_is_told_already_done(repos, capsys):
     assert f"ENTRY {execution_id}: already done (COMPLETED, at Tue 18 Aug 09:31:01 IST)" in out, out
     assert "stg_2" not in out  # not run yet: its own run reports it
     assert platform.narrator.finished.is_set()
+
+
+def test_a_crashed_run_releases_the_demo_instead_of_hanging(capsys):
+    from local.platform import LocalPlatform
+
+    platform = LocalPlatform.__new__(LocalPlatform)
+    platform.narrator = Narrator(FixedClock(datetime(2026, 8, 17, 9, 31, tzinfo=IST)))
+    platform.narrator.watch.add("stg_1.20260817.E")
+
+    def crash(detail, ctx):
+        raise RuntimeError("moto went away")
+
+    platform.ctx = None
+    platform._already_done = lambda detail: None
+    platform._run(crash, {"execution_type": "ENTRY", "trade_date": "2026-08-17",
+                          "strategies": [{"user_id": "u1", "strategy_id": "stg_1"}]})
+    assert "execution failed" in capsys.readouterr().out
+    assert platform.narrator.finished.is_set() and platform.narrator.failures == ["stg_1.20260817.E"]
