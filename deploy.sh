@@ -1,15 +1,33 @@
 #!/usr/bin/env bash
 # ql-algo-trading deploy entry point.
 #
-#   ./deploy.sh -e local [--port N] [--at ISO-INSTANT] [--no-demo] [--brokers paper|fake]
-#   ./deploy.sh -e local --token USERNAME        (while the local platform runs)
+#   ./deploy.sh -e local [options]              the whole platform on this machine (below)
+#   ./deploy.sh -e local --token USERNAME       an ID token of the running local platform
 #   ./deploy.sh -e dev|staging|production [--synth-only] [--diff]
 #
 # local: creates .venv and installs what is missing, then runs the platform on this machine
-# (moto on 127.0.0.1, the REST API, the scheduler and the demo). AWS environments: checks the
-# prerequisites, builds the Lambda dependency layers (core, science, archive) without Docker
-# (manylinux wheels for the Lambda Python version), synthesizes, and deploys auth-broker, options-platform and
-# execution-engine in that order.
+# (moto on 127.0.0.1, the REST API, the scheduler and the demo). Running it again on the same
+# --state-dir resumes: the state is restored and the demo carries on with its own accounts,
+# basket and strategy. One instance per --state-dir (a second one says which pid/port runs).
+# AWS environments: checks the prerequisites, builds the Lambda dependency layers (core,
+# science, archive) without Docker (manylinux wheels for the Lambda Python version),
+# synthesizes, and deploys auth-broker, options-platform and execution-engine in that order.
+#
+# options of -e local (all of them):
+#   --port N              REST API port (default 8080; 0 = any free port)
+#   --at ISO-INSTANT      start the platform clock there (default: Mon 17 Aug 2026 09:29:30 IST, or the
+#                         next trading morning when resuming a saved state; 'now' = the real clock)
+#   --brokers paper|fake  paper brokers (default) or the protocol fakes driven by the real SDKs
+#   --no-demo             do not run the demo
+#   --exit-after MINUTES  demo: minutes between entry and exit (default 3)
+#   --quit-after-demo     stop (and save) once the demo's exit has run
+#   --lookahead MINUTES   emitter lookahead (default: config)
+#   --seed N              market simulator seed (default 17)
+#   --state-dir DIR       where state.json, runtime.json and the instance lock live (default .local-state)
+#   --token USERNAME      print an ID token for USERNAME of the running platform
+# options of dev|staging|production:
+#   --synth-only          build the layers and synthesize, do not deploy
+#   --diff                cdk diff instead of deploy
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,7 +40,7 @@ while [[ $# -gt 0 ]]; do
     -e|--env) ENV_NAME="${2:-}"; shift 2 ;;
     --synth-only) SYNTH_ONLY=1; shift ;;
     --diff) DIFF=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) ARGS+=("$1"); shift ;;
   esac
 done

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,7 +28,9 @@ def build_event(method: str, path: str, body: Any = None, query: dict[str, str] 
         multi = {k: [v] for k, v in single.items()}
     raw_body = body if (body is None or isinstance(body, str)) else json.dumps(body)
     hdrs = {"Content-Type": "application/json", **(headers or {})}
-    now = datetime.now(timezone.utc)
+    from shared_utils.clock import default_clock
+
+    now = default_clock().now().astimezone(timezone.utc)  # the platform clock (--at), as every record
     context: dict[str, Any] = {
         "resourcePath": resource or path, "httpMethod": method.upper(), "path": path, "stage": "local",
         "requestId": str(uuid.uuid4()), "requestTimeEpoch": int(now.timestamp() * 1000),

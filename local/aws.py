@@ -146,9 +146,11 @@ class LocalAws:
         return result["AuthenticationResult"]["IdToken"]
 
     # -- state file ---------------------------------------------------------------------------------
-    def save_state(self, path: Path, env: EnvironmentConfig, identity: Identity) -> None:
+    def save_state(self, path: Path, env: EnvironmentConfig, identity: Identity,
+                   extra: dict[str, Any] | None = None) -> None:
         """Write every item of the platform's tables and the pool's users (with their subs) to
-        ``path`` (JSON), atomically."""
+        ``path`` (JSON), atomically; ``extra`` top-level keys go along (the local platform saves
+        ``platform_clock``, where its clock was, so a restart resumes after it)."""
         with self._lock:
             dynamodb = self.client("dynamodb")
             tables: dict[str, list[dict[str, Any]]] = {}
@@ -167,7 +169,7 @@ class LocalAws:
                     users.append({"username": user["Username"], "attributes": attrs, "groups": groups})
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"tables": tables, "users": users}, default=str))
+            tmp.write_text(json.dumps({**(extra or {}), "tables": tables, "users": users}, default=str))
             tmp.replace(path)
 
     def load_state(self, path: Path, identity: Identity) -> int:

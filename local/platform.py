@@ -18,13 +18,26 @@ What it starts, all on 127.0.0.1 and nothing from AWS:
   the next slot and an exit a few minutes later, narrated order by order.
 
 ``python -m local.platform --token USERNAME`` prints an ID token of the running platform's pool.
+
+Restarts and instances (issue 21):
+
+- running it again on the same ``--state-dir`` resumes: the state is restored, the platform clock
+  (without ``--at``) starts on the trading morning after the one the saved state had reached (a
+  restart never rewinds time onto a day whose entries already ran), and the demo reuses its
+  accounts, basket and strategy, moves them to the next slots and trades again;
+- one instance per state dir: ``instance.lock`` (pid, port, API url; held with ``flock`` for the
+  process's life, so a crashed instance never blocks) makes a second instance say which pid and
+  port already run there, and exit 3 without touching the first one's files.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import fcntl
 import json
 import os
+import socket
 import signal
 import sys
 import threading
@@ -36,25 +49,196 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STATE_DIR = ROOT / ".local-state"
 DEFAULT_AT = "2026-08-17T09:29:30+05:30"
 DEMO_USER = "demo@quantleap.local"
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """Every option of ``./deploy.sh -e local`` (deploy.sh --help lists each of them)."""
     parser = argparse.ArgumentParser(prog="./deploy.sh -e local", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8080, help="REST API port (default 8080; 0 = any free port)")
-    parser.add_argument("--at", default=None, help=f"start the platform clock at this instant (default {DEFAULT_AT}; "
+    parser.add_argument("--at", default=None, help=f"start the platform clock at this instant (default {DEFAULT_AT}, "
+                                                    "or the next trading morning when resuming a saved state; "
                                                     "'now' = the real clock)")
     parser.add_argument("--no-demo", action="store_true", help="do not run the seed journey demo")
     parser.add_argument("--brokers", choices=("paper", "fake"), default="paper",
                         help="paper brokers (default) or the protocol fakes driven by the real SDKs")
     parser.add_argument("--token", metavar="USERNAME", help="print an ID token for USERNAME of the running platform")
-    parser.add_argument("--state-dir", default=str(ROOT / ".local-state"), help="where state and runtime files live")
+    parser.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR),
+                        help="where state.json, runtime.json and instance.lock live (default .local-state); "
+                             "one running platform per state dir")
     parser.add_argument("--exit-after", type=int, default=3, help="demo: minutes between entry and exit (default 3)")
     parser.add_argument("--lookahead", type=int, default=None, help="emitter lookahead in minutes (default: config)")
     parser.add_argument("--seed", type=int, default=17, help="market simulator seed (default 17)")
-    parser.add_argument("--quit-after-demo", action="store_true", help="stop once the demo's exit has run")
-    return parser.parse_args(argv)
+    parser.add_argument("--quit-after-demo", action="store_true", help="stop (and save) once the demo's exit has run")
+    return parser
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+# ---- one instance per state dir -----------------------------------------------------------------
+
+LOCK_NAME = "instance.lock"
+
+
+class InstanceRunning(RuntimeError):
+    """Another live platform holds the state dir's lock; the message says which and what to do."""
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:  # os.kill(0, ...) would signal our own process group
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_json_file(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+class InstanceLock:
+    """``<state_dir>/instance.lock``: an exclusive ``flock`` held while the platform runs, and
+    the holder's ``{"pid", "port", "api_url", "started_at"}`` for the message a second instance
+    prints. The OS drops the lock when the process dies, so a stale file never blocks a start.
+
+    Raises:
+        InstanceRunning: from :meth:`acquire` when a live process holds it.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / LOCK_NAME
+        self._fd: int | None = None
+
+    def holder(self) -> dict[str, Any]:
+        return _read_json_file(self.path)
+
+    def acquire(self) -> "InstanceLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise InstanceRunning(running_message(self.path.parent, self.holder())) from None
+        self._fd = fd
+        self.write(port=None, api_url=None)
+        return self
+
+    def write(self, port: int | None, api_url: str | None) -> None:
+        """Record who holds the lock (the fd stays locked; the content is rewritten in place)."""
+        if self._fd is None:
+            return
+        from shared_utils.clock import SystemClock
+
+        # when the process started, on the real clock (the platform clock may be elsewhere: --at)
+        data = json.dumps({"pid": os.getpid(), "port": port, "api_url": api_url,
+                           "started_at": SystemClock().now().isoformat(timespec="seconds")}).encode()
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, data, 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def running_message(state_dir: Path, holder: dict[str, Any]) -> str:
+    pid = holder.get("pid", "?")
+    where = holder.get("api_url") or (f"port {holder['port']}" if holder.get("port") else "starting up")
+    return (f"the local platform is already running on this state dir ({state_dir}): pid {pid}, API {where}.\n"
+            f"  use it:          ./deploy.sh -e local --token you@example.com"
+            f"{'' if state_dir == DEFAULT_STATE_DIR else f' --state-dir {state_dir}'}\n"
+            f"  stop it:         Ctrl-C in its terminal (or kill {pid}); its state is saved\n"
+            f"  run another one: ./deploy.sh -e local --state-dir OTHER_DIR --port OTHER_PORT")
+
+
+def port_problem(port: int) -> str | None:
+    """Why ``port`` cannot be served on 127.0.0.1 (None when it can; 0 = any port)."""
+    if not port:
+        return None
+    with socket.socket() as sock:
+        # as the API server binds (allow_reuse_address): a port left in TIME_WAIT by the previous
+        # run is free, only a listening socket makes it busy
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return (f"port {port} on 127.0.0.1 is in use ({exc.strerror}): another local platform or program "
+                    f"has it; choose one with --port N (0 = any free port)")
+    return None
+
+
+# ---- where the platform clock starts ------------------------------------------------------------
+
+MORNING = "09:29:30"
+
+
+def saved_clock(state_file: Path) -> datetime | None:
+    """The platform clock the state file was saved at (``platform_clock``), else the latest
+    ``created_at`` of its items (state files written before the clock was saved), else None."""
+    from shared_utils.clock import parse_instant
+
+    data = _read_json_file(state_file)
+    if not data:
+        return None
+    if data.get("platform_clock"):
+        return parse_instant(data["platform_clock"])
+    latest = None
+    for items in (data.get("tables") or {}).values():
+        for item in items:
+            text = (item.get("created_at") or {}).get("S")
+            if text:
+                try:
+                    when = parse_instant(text)
+                except ValueError:
+                    continue
+                latest = when if latest is None or when > latest else latest
+    return latest
+
+
+def start_instant(at: str | None, state_file: Path, calendar=None) -> tuple[datetime | None, str]:
+    """Where the platform clock starts, and why (for the first line the platform prints).
+
+    ``--at`` wins (``now`` = None: the real clock). Without it, a fresh state starts at
+    ``DEFAULT_AT``; a saved state resumes at 09:29:30 IST of the trading day after the one it
+    had reached (or DEFAULT_AT if that is later), so a restart trades again instead of finding
+    the day's entries already done."""
+    from datetime import time as dtime
+
+    from shared_utils.clock import IST, parse_instant, to_ist
+
+    if at == "now":
+        return None, "the real clock (--at now)"
+    if at:
+        return parse_instant(at), "--at"
+    default = parse_instant(DEFAULT_AT)
+    reached = saved_clock(state_file)
+    if reached is None or reached < default:
+        return default, "the demo's trading morning"
+    if calendar is None:
+        from shared_utils.market.calendar import default_calendar
+
+        calendar = default_calendar()
+    day = calendar.next_trading_day(to_ist(reached).date())
+    hh, mm, ss = (int(p) for p in MORNING.split(":"))
+    start = datetime.combine(day, dtime(hh, mm, ss), tzinfo=IST)
+    return start, (f"resuming on the trading morning after the saved state's {to_ist(reached):%a %d %b %H:%M} IST; "
+                   "--at to choose")
 
 
 class Narrator:
@@ -66,6 +250,31 @@ class Narrator:
         self.done: list[dict[str, Any]] = []
         self.finished = threading.Event()
         self.watch: set[str] = set()
+        #: (user_id, execution_id) -> the execution's OrderRecords (set by the platform once its
+        #: repositories exist): lags are told from the orders' own ``sent_at``
+        self.orders_of = None
+        #: executions whose run crashed (the demo says so at the end)
+        self.failures: list[str] = []
+
+    def release(self, execution_id: str) -> None:
+        """``execution_id`` will not run (again): stop waiting for it."""
+        if execution_id in self.watch:
+            self.watch.discard(execution_id)
+            if not self.watch:
+                self.finished.set()
+
+    def order_lags(self, event: dict[str, Any]) -> tuple[float, float] | None:
+        """(first, last) milliseconds from the target second to each order's recorded
+        ``sent_at`` (the instant the send began, stored on the order), or None when unknown."""
+        if self.orders_of is None or not event.get("user_id"):
+            return None
+        try:
+            orders = self.orders_of(event["user_id"], event["execution_id"])
+        except Exception:  # noqa: BLE001 - narration only
+            return None
+        lags = sorted(o.lag_ms for o in orders if o.lag_ms is not None
+                      and getattr(o.purpose, "value", o.purpose) in (event["execution_type"], None))
+        return (lags[0], lags[-1]) if lags else None
 
     def say(self, text: str) -> None:
         from shared_utils.clock import to_ist
@@ -85,21 +294,38 @@ class Narrator:
                      + (f"  ({event['message']})" if event.get("message") and event["status"] not in ("OPEN", "FILLED") else ""))
         elif kind == "execution":
             lags = ""
-            if event.get("first_order_lag_ms") is not None:
+            measured = self.order_lags(event)
+            if measured is not None:
+                lags = (f"; orders sent {measured[0]:+.1f} ms to {measured[1]:+.1f} ms after the target second "
+                        "(their recorded sent_at)")
+            elif event.get("first_order_lag_ms") is not None:
                 lags = f"; first order {event['first_order_lag_ms']:.1f} ms, last {event['last_order_lag_ms']:.1f} ms after target"
             self.say(f"{event['execution_type']} {event['execution_id']}: {event['status']} - "
                      f"{event['accepted']}/{event['orders']} orders accepted{lags}")
             for reason in event.get("reasons", [])[:6]:
                 self.say(f"    reason: {reason}")
+            event = {**event, "measured_lags_ms": measured}
             self.done.append(event)
-            if event["execution_id"] in self.watch:
-                self.watch.discard(event["execution_id"])
-                if not self.watch:
-                    self.finished.set()
+            self.release(event["execution_id"])
+        elif kind == "already_done":
+            self.say(f"{event['execution_type']} {event['execution_id']}: already done ({event['status']}"
+                     f"{', at ' + event['when'] if event.get('when') else ''}); it runs once per strategy and "
+                     "day, so nothing is sent again")
+            self.release(event["execution_id"])
+        elif kind == "cancel":
+            self.say(f"CANCEL {event.get('client_id', ''):<12} {event.get('purpose', '')} {event.get('order_key', '')}: "
+                     f"{event.get('status', '')} (before the exit)")
+        elif kind == "stop_loss_placed":
+            self.say(f"STOP   {event.get('client_id', ''):<12} leg {event.get('leg_no')} trigger "
+                     f"{event.get('trigger_price')}: {event.get('status')}")
+        elif kind == "alert":
+            self.say(f"ALERT {event.get('message') or event.get('kind') or event}")
         elif kind == "skipped":
             self.say(f"SKIPPED {event['execution_id']} ({event.get('strategy')}): {'; '.join(event['reasons'])}")
+            self.release(event["execution_id"])
         elif kind == "failed":
             self.say(f"FAILED {event['execution_id']}: {'; '.join(event['reasons'])}")
+            self.release(event["execution_id"])
 
 
 class LocalPlatform:
@@ -107,6 +333,11 @@ class LocalPlatform:
         self.args = args
         self.state_dir = Path(args.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        #: taken before anything else runs: a second instance stops here, touching nothing
+        self.lock = InstanceLock(self.state_dir).acquire()
+        self.api = None
+        self.fakes = None
+        self.aws = None
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self._consumer_locks: dict[str, threading.Lock] = {}
@@ -123,18 +354,18 @@ class LocalPlatform:
         from shared_utils.clock import IST, OffsetClock, SystemClock, parse_instant, set_default_clock
         from shared_utils.config import load_environment
 
-        at = self.args.at or DEFAULT_AT
-        self.clock = SystemClock() if at == "now" else OffsetClock(parse_instant(at))
+        self.state_file = self.state_dir / "state.json"
+        start, why = start_instant(self.args.at, self.state_file)
+        self.clock = SystemClock() if start is None else OffsetClock(start)
         set_default_clock(self.clock)
         self.narrator = Narrator(self.clock)
-        self.narrator.say(f"starting: platform clock {self.clock.now().astimezone(IST):%a %d %b %Y %H:%M:%S} IST, "
-                          f"brokers={self.args.brokers}")
+        self.narrator.say(f"starting: platform clock {self.clock.now().astimezone(IST):%a %d %b %Y %H:%M:%S} IST "
+                          f"({why}), brokers={self.args.brokers}")
         self.aws = LocalAws()
         self.aws.configure_environment()
         self.env = load_environment("local")
         self.aws.create_tables(self.env)
         self.identity = self.aws.create_identity(self.env)
-        self.state_file = self.state_dir / "state.json"
         restored = self.aws.load_state(self.state_file, self.identity)
         if restored:
             self.narrator.say(f"restored {restored} items from {self.state_file}")
@@ -143,6 +374,7 @@ class LocalPlatform:
         runtime = {"moto_endpoint": self.aws.endpoint, "user_pool_id": self.identity.user_pool_id,
                    "client_id": self.identity.client_id, "api_url": self.api.url, "pid": os.getpid()}
         (self.state_dir / "runtime.json").write_text(json.dumps(runtime, indent=2))
+        self.lock.write(port=self.api.port, api_url=self.api.url)
         self.narrator.say(f"REST API on {self.api.url} (moto on {self.aws.endpoint}); "
                           f"token: ./deploy.sh -e local --token you@example.com")
         return self
@@ -182,6 +414,7 @@ class LocalPlatform:
                                  publisher=self.publisher, observer=self.narrator.on_event,
                                  symbol_masters=self.fakes.symbol_masters if self.fakes else {},
                                  effective_broker=effective)
+        self.narrator.orders_of = self.ctx.repos.orders.list_for_execution
 
     # -- scheduler -----------------------------------------------------------------------------------
     def _scheduler(self) -> None:
@@ -243,11 +476,57 @@ class LocalPlatform:
             except Exception:  # noqa: BLE001
                 self.narrator.say(f"{detail_type} failed:\n" + traceback.format_exc(limit=4))
 
+    def _already_done(self, detail: dict[str, Any]) -> None:
+        """Tell, before the run, which of the event's strategies already have this trade date's
+        execution (the state machine will find the claim taken and do nothing for them)."""
+        from datetime import date as date_
+
+        from shared_utils.clock import to_ist
+        from shared_utils.models.enums import ExecutionType
+
+        try:
+            execution_type = ExecutionType(detail["execution_type"])
+            trade_date = date_.fromisoformat(detail["trade_date"])
+        except (KeyError, ValueError):
+            return
+        for ref in detail.get("strategies", []):
+            try:
+                existing = self.ctx.repos.executions.get(ref["user_id"], ref["strategy_id"], execution_type, trade_date)
+            except Exception:  # noqa: BLE001 - narration only
+                continue
+            if existing is None or existing.status.value in ("SCHEDULED", "CLAIMED", "IN_PROGRESS"):
+                continue  # not run yet, or running now (a repeated event): its own run reports it
+            when = getattr(existing, "completed_at", None) or existing.execute_at
+            self.narrator.on_event({"event": "already_done", "execution_id": existing.execution_id,
+                                    "execution_type": execution_type.value, "status": existing.status.value,
+                                    "when": f"{to_ist(when):%a %d %b %H:%M:%S} IST" if when else None})
+
     def _run(self, run_state_machine, detail: dict[str, Any]) -> None:
         try:
+            self._already_done(detail)
             run_state_machine(detail, self.ctx)
         except Exception:  # noqa: BLE001
             self.narrator.say("execution failed:\n" + traceback.format_exc(limit=6))
+            self._release_failed(detail)
+
+    def _release_failed(self, detail: dict[str, Any]) -> None:
+        """A run that crashed reports nothing more: stop waiting for its executions (the demo
+        ends, saying so) instead of waiting forever."""
+        from datetime import date as date_
+
+        from shared_utils.models.enums import ExecutionType
+        from shared_utils.persistence import keys
+
+        try:
+            execution_type = ExecutionType(detail["execution_type"])
+            trade_date = date_.fromisoformat(detail["trade_date"])
+        except (KeyError, ValueError):
+            return
+        for ref in detail.get("strategies", []):
+            execution_id = keys.execution_id(ref["strategy_id"], execution_type, trade_date)
+            if execution_id in self.narrator.watch:
+                self.narrator.failures.append(execution_id)
+                self.narrator.release(execution_id)
 
     def _autosave(self) -> None:
         while not self.stop_event.wait(30):
@@ -255,7 +534,8 @@ class LocalPlatform:
 
     def save(self) -> None:
         try:
-            self.aws.save_state(self.state_file, self.env, self.identity)
+            self.aws.save_state(self.state_file, self.env, self.identity,
+                                extra={"platform_clock": self.clock.now().isoformat()})
         except Exception as exc:  # noqa: BLE001
             self.narrator.say(f"could not save state: {exc}")
 
@@ -279,13 +559,19 @@ class LocalPlatform:
         self.stop_event.set()
         for thread in self.threads:
             thread.join(timeout=10)
-        self.save()
-        self.narrator.say(f"state saved to {self.state_file}; stopping")
-        self.api.stop()
+        if self.aws is not None:
+            self.save()
+            self.narrator.say(f"state saved to {self.state_file}; stopping")
+        if self.api is not None:
+            self.api.stop()
         if self.fakes:
             self.fakes.stop()
-        self.aws.stop()
-        (self.state_dir / "runtime.json").unlink(missing_ok=True)
+        if self.aws is not None:
+            self.aws.stop()
+        runtime_file = self.state_dir / "runtime.json"
+        if _read_json_file(runtime_file).get("pid") == os.getpid():  # only ever our own
+            runtime_file.unlink(missing_ok=True)
+        self.lock.release()
 
 
 class _FakeRouting:
@@ -311,10 +597,13 @@ def print_token(username: str, state_dir: Path) -> int:
     import boto3
 
     runtime_file = state_dir / "runtime.json"
-    if not runtime_file.exists():
-        print("the local platform is not running: start it with ./deploy.sh -e local", file=sys.stderr)
+    runtime = _read_json_file(runtime_file)
+    if not runtime or not _pid_alive(int(runtime.get("pid") or 0)):
+        where = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}"
+        stale = f" (runtime.json names pid {runtime.get('pid')}, which has ended)" if runtime else ""
+        print(f"the local platform is not running on {state_dir}{stale}: start it with ./deploy.sh -e local{where}",
+              file=sys.stderr)
         return 2
-    runtime = json.loads(runtime_file.read_text())
     from local.aws import LOCAL_PASSWORD
 
     cognito = boto3.client("cognito-idp", endpoint_url=runtime["moto_endpoint"], region_name="ap-south-1",
@@ -339,7 +628,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     if args.token:
         return print_token(args.token, Path(args.state_dir))
-    platform = LocalPlatform(args)
+    problem = port_problem(args.port)
+    try:
+        platform = LocalPlatform(args)
+    except InstanceRunning as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
+    if problem:
+        platform.lock.release()
+        print(problem, file=sys.stderr)
+        return 3
     stopping = threading.Event()
 
     def _stop(signum, frame):  # noqa: ARG001

@@ -73,7 +73,11 @@ def delete_account(client_id: str) -> Message:
 @router.post("/broker-accounts/<client_id>/login", responses=LOGIN_RESPONSES,
              summary="Daily login: TOTP brokers log in now; Zerodha answers the Kite login URL")
 def login(client_id: str) -> LoginResult:
-    result = session_service().login(user_id_of(router), client_id)
+    user_id = user_id_of(router)
+    accounts = account_service()
+    # a PAPER account may have been created without credentials: say which are missing (409)
+    accounts.require_credentials(accounts.get(user_id, client_id), "log in")
+    result = session_service().login(user_id, client_id)
     logger.info("broker login", extra={"client_id": client_id, "action": result.action})
     return result
 

@@ -55,7 +55,8 @@ def build_auth_app(*routers: Router) -> APIGatewayRestResolver:
 
     @app.exception_handler(SecretMissing)
     def _secret(exc: SecretMissing) -> Response:
-        return _json(409, "the account's broker credentials are missing: remove and add the account again")
+        return _json(409, "the account's broker credentials are missing: add them with "
+                          "PUT /broker-accounts/{client_id} {\"credentials\": {...}}")
 
     return app
 

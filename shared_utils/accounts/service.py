@@ -8,6 +8,10 @@ Rules (decided here, documented for the API):
   ``credential_fields`` (names only). Nothing here logs a value read from a secret.
 - **PAPER first**: every account starts in PAPER; creating one in LIVE is a 422
   (``body.trading_mode``).
+- **PAPER needs no credentials**: a PAPER account of a real broker may be created without any
+  (or with only some) credentials; what is sent is checked (TOTP seed) and stored. The broker's
+  full set (``REQUIRED_CREDENTIALS``) is required only to log in or to go LIVE: both answer 409
+  naming every missing field and how to add them (``PUT /broker-accounts/{client_id}``).
 - **LIVE needs a proven login**: switching to LIVE is allowed only when a broker login has
   succeeded since the credentials were last set (``session.valid_until`` is set; a credential
   rotation clears it). Otherwise 409 with the reason. The session need not be valid at that
@@ -39,7 +43,7 @@ from shared_utils.accounts.models import (
     CredentialsIn,
     SessionView,
 )
-from shared_utils.accounts.secrets import AccountSecret, BrokerSecretStore
+from shared_utils.accounts.secrets import AccountSecret, BrokerSecretStore, SecretMissing
 from shared_utils.brokers.base import BrokerCredentials
 from shared_utils.clock import Clock, default_clock
 from shared_utils.errors import Conflict, InvalidRequest
@@ -78,17 +82,47 @@ def account_view(account: BrokerAccount, now: datetime, secret: AccountSecret | 
     )
 
 
+#: pyotp (2.12, ``OTP.__init__`` -> ``byte_secret``) refuses seeds that decode to fewer than
+#: 112 bits ("Secrets must be at least 112 bits after decoding"): 23 base32 characters.
+_TOTP_MIN_BITS = 112
+_TOTP_MIN_CHARS = -(-_TOTP_MIN_BITS // 5)
+_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
 def _check_totp(values: dict[str, str]) -> dict[str, str]:
-    """Normalise a TOTP seed (spaces dropped, upper case) and prove pyotp can use it."""
+    """Normalise a TOTP seed (spaces and ``=`` padding dropped, upper case) and prove pyotp can
+    use it; the 422 says exactly what is wrong (a character outside base32, or too short).
+
+    Raises:
+        InvalidRequest: loc ``body.credentials.totp_secret``.
+    """
     if "totp_secret" in values:
-        seed = values["totp_secret"].replace(" ", "").upper()
+        seed = values["totp_secret"].replace(" ", "").replace("-", "").upper().rstrip("=")
+        loc = ("body", "credentials", "totp_secret")
+        bad = sorted(set(seed) - _BASE32)
+        if bad:
+            raise InvalidRequest.field(loc, "not a base32 TOTP secret: only the letters A-Z and digits 2-7 may "
+                                            f"appear (found {' '.join(repr(c) for c in bad[:5])}); it is the key "
+                                            "shown when the broker's 2FA was set up")
+        if len(seed) < _TOTP_MIN_CHARS:
+            raise InvalidRequest.field(loc, f"the TOTP secret is too short: {len(seed)} base32 characters "
+                                            f"({len(seed) * 5} bits); at least {_TOTP_MIN_CHARS} characters "
+                                            f"({_TOTP_MIN_BITS} bits) are required: send the full key shown when "
+                                            "the broker's 2FA was set up")
         try:
             pyotp.TOTP(seed).now()
-        except (binascii.Error, ValueError, TypeError):
-            raise InvalidRequest.field(("body", "credentials", "totp_secret"),
-                                       "not a base32 TOTP secret (the key shown when 2FA was set up)") from None
+        except (binascii.Error, ValueError, TypeError) as exc:
+            raise InvalidRequest.field(loc, f"the TOTP secret cannot generate codes ({exc}); send the full key "
+                                            "shown when the broker's 2FA was set up") from None
         values = {**values, "totp_secret": seed}
     return values
+
+
+def missing_credentials(broker: BrokerName, fields: list[str] | set[str]) -> list[str]:
+    """The credential fields ``broker`` needs for a login / LIVE trading that ``fields`` lacks
+    (``client_code`` and the Noren ``user_id`` default to the client_id and are never missing)."""
+    have = set(fields)
+    return [f for f in REQUIRED_CREDENTIALS[broker] if f not in have]
 
 
 def _broker_credentials(broker: BrokerName, client_id: str, values: dict[str, str]) -> BrokerCredentials:
@@ -125,17 +159,27 @@ class BrokerAccountService:
             return None
         return self.secrets.read(account.secret_name)
 
+    def stored_secret(self, account: BrokerAccount) -> AccountSecret | None:
+        """:meth:`secret_of`, but None when the named secret is gone (the local platform keeps
+        secrets only while it runs; a deleted secret in AWS): the account is still shown, with
+        no ``credential_fields``, and login / LIVE name the credentials to add again."""
+        try:
+            return self.secret_of(account)
+        except SecretMissing:
+            return None
+
     def view(self, account: BrokerAccount, with_credentials: bool = True) -> BrokerAccountView:
-        secret = self.secret_of(account) if with_credentials else None
+        secret = self.stored_secret(account) if with_credentials else None
         return account_view(account, self.clock.now(), secret)
 
     # ---- commands -----------------------------------------------------------------------------
     def create(self, user_id: str, body: BrokerAccountCreate) -> BrokerAccount:
-        """Store the account (PAPER) and its secret.
+        """Store the account (PAPER) and, when credentials were sent, its secret. No credential
+        is required here (a PAPER account never reaches the broker); the full set is required to
+        log in or go LIVE (:meth:`require_credentials`).
 
         Raises:
-            InvalidRequest: LIVE requested, credentials missing for the broker (loc
-                ``body.credentials.<field>``), credentials sent for a paper account, bad TOTP seed.
+            InvalidRequest: LIVE requested, credentials sent for a paper account, bad TOTP seed.
             AlreadyExists: the user has that client_id already (409).
         """
         if body.trading_mode is TradingMode.LIVE:
@@ -145,15 +189,10 @@ class BrokerAccountService:
         if body.broker is BrokerName.PAPER:
             if values:
                 raise InvalidRequest.field(("body", "credentials"), "a paper account takes no broker credentials")
-        else:
-            missing = [f for f in REQUIRED_CREDENTIALS[body.broker] if not values.get(f)]
-            if missing:
-                raise InvalidRequest([(("body", "credentials", f), f"required for {body.broker.value} accounts")
-                                      for f in missing])
         if self.repos.accounts.find(user_id, body.client_id) is not None:
             raise AlreadyExists(f"broker account {body.client_id} already exists")
         secret_name = None
-        if body.broker is not BrokerName.PAPER:
+        if body.broker is not BrokerName.PAPER and values:
             secret_name = self.secrets.name_for(user_id, body.client_id)
             secret = AccountSecret(broker=body.broker.value,
                                    credentials=_broker_credentials(body.broker, body.client_id, values))
@@ -180,8 +219,15 @@ class BrokerAccountService:
             values = _check_totp(body.credentials.provided())
             if account.broker is BrokerName.PAPER:
                 raise InvalidRequest.field(("body", "credentials"), "a paper account takes no broker credentials")
-            if values:
-                secret = self.secrets.read(account.secret_name)
+            secret = self.stored_secret(account) if values and account.secret_name else None
+            if values and secret is None:
+                # a PAPER account created without credentials (or whose secret is gone) gets its secret now
+                secret_name = self.secrets.name_for(user_id, client_id)
+                self.secrets.create(secret_name, AccountSecret(
+                    broker=account.broker.value, credentials=_broker_credentials(account.broker, client_id, values)),
+                    tags={"broker": account.broker.value, "client_id": client_id})
+                changes["secret_name"] = secret_name
+            elif values:
                 merged = {**{f: getattr(secret.credentials, f) for f in secret.credential_fields()}, **values}
                 merged.pop("user_id", None)
                 creds = _broker_credentials(account.broker, client_id, merged)
@@ -196,6 +242,7 @@ class BrokerAccountService:
             if body.trading_mode is TradingMode.LIVE:
                 if account.broker is BrokerName.PAPER:
                     raise InvalidRequest.field(("body", "trading_mode"), "a paper broker account cannot trade LIVE")
+                self.require_credentials(account.model_copy(update=changes), "switch to LIVE")
                 session = changes.get("session", account.session)
                 if session.valid_until is None:
                     raise Conflict(f"broker account {client_id} cannot switch to LIVE yet",
@@ -205,6 +252,28 @@ class BrokerAccountService:
         if not changes:
             return account
         return self.repos.accounts.save(account.model_copy(update=changes), expected_version=account.version)
+
+    def credential_fields(self, account: BrokerAccount) -> list[str]:
+        """Names of the credentials stored for ``account`` (empty without a secret)."""
+        secret = self.stored_secret(account)
+        return secret.credential_fields() if secret else []
+
+    def require_credentials(self, account: BrokerAccount, action: str) -> None:
+        """Raise ``Conflict`` (409) naming every credential ``account`` lacks for ``action``
+        (``"log in"``, ``"switch to LIVE"``); a paper broker account needs none.
+
+        Raises:
+            Conflict: reasons ``["missing credentials: api_key, api_secret", "add them with ..."]``.
+        """
+        if account.broker is BrokerName.PAPER:
+            return
+        missing = missing_credentials(account.broker, self.credential_fields(account))
+        if missing:
+            raise Conflict(f"broker account {account.client_id} cannot {action}: "
+                           f"missing {account.broker.value} credentials {', '.join(missing)}",
+                           [f"missing credentials: {', '.join(missing)}",
+                            f"add them with PUT /broker-accounts/{account.client_id} "
+                            '{"credentials": {' + ", ".join(f'"{f}": "..."' for f in missing) + "}}"])
 
     def blocking_strategies(self, user_id: str, client_id: str) -> list[str]:
         """Ids of ACTIVE strategies with an ACTIVE allocation to ``client_id``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from shared_utils.models.allocation import Allocation
 from shared_utils.models.basket import Basket
@@ -165,6 +165,14 @@ class ManualRequest(BaseModel):
     strategy_id: str = Field(min_length=1, max_length=64)
     execution_type: Literal["entry", "exit", "ENTRY", "EXIT"]
     force: bool = False
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: object, info) -> object:
+        """``force`` only as a JSON boolean (``shared_utils.models.strict``)."""
+        from shared_utils.models.strict import check_strict_scalar
+
+        return check_strict_scalar(cls, info.field_name, value) if info.field_name else value
 
 
 class ManualResponse(BaseModel):

@@ -10,19 +10,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo,
+                      field_validator, model_validator)
 
 from shared_utils.clock import UTC
 from shared_utils.models.enums import Weekday
+from shared_utils.models.strict import check_strict_scalar
 
 _SHORT_DAYS = {d.value[:3]: d for d in Weekday}
+
+
+#: the accepted spellings, as the 422 lists them
+WEEKDAY_FORMS = "MON, TUE, WED, THU, FRI, SAT, SUN or MONDAY..SUNDAY (any case)"
 
 
 def parse_weekday(value: Any) -> Any:
     """Accept ``MON``/``MONDAY``/``monday`` (any case, surrounding spaces) -> Weekday.MONDAY.
 
-    Anything else is passed through so pydantic reports it as an invalid Weekday, naming the
-    field.
+    Raises:
+        ValueError: anything else, listing every accepted form (pydantic reports it as a 422
+            naming the field, e.g. ``body.entry_days.0``).
     """
     if isinstance(value, Weekday):
         return value
@@ -30,8 +37,10 @@ def parse_weekday(value: Any) -> Any:
         key = value.strip().upper()
         if key in _SHORT_DAYS:
             return _SHORT_DAYS[key]
-        return key
-    return value
+        if key in Weekday.__members__:
+            return Weekday[key]
+        raise ValueError(f"{value.strip()[:20]!r} is not a day: use {WEEKDAY_FORMS}")
+    raise ValueError(f"a day must be a string: {WEEKDAY_FORMS}")
 
 
 def _unique_days(days: list[Weekday]) -> list[Weekday]:
@@ -78,6 +87,16 @@ class RequestModel(BaseModel):
     silently dropped when real money depends on it)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        """Numbers must be JSON numbers, flags JSON booleans, strings free of NUL
+        (``shared_utils.models.strict``). Stored entities inheriting request fields (a ``Leg``)
+        are read back from the table, not from a client: they are not checked here."""
+        if issubclass(cls, DomainModel) or info.field_name is None:
+            return value
+        return check_strict_scalar(cls, info.field_name, value)
 
 
 class UpdateRequest(RequestModel):

@@ -215,6 +215,23 @@ class Strategy(RecordMeta):
             entry_dte=self.entry_dte,
         )
 
+    def day_warnings(self) -> list[str]:
+        """Warnings about days on which the exchanges never trade: entry or exit days that are all
+        SATURDAY/SUNDAY mean the strategy never enters (or never exits by schedule). NSE and BSE
+        trade Monday to Friday (reference/indian-markets.md "Sessions"); the rare special
+        weekend sessions (budget day, Muhurat) are not scheduled trading. Empty when fine."""
+        weekend = {Weekday.SATURDAY, Weekday.SUNDAY}
+        warnings = []
+        for kind, days in (("entry", self.entry_days), ("exit", self.exit_days)):
+            if days and set(days) <= weekend:
+                warnings.append(
+                    f"{kind}_days {', '.join(d.value for d in days)}: NSE and BSE do not trade on weekends, so this "
+                    f"strategy never {'enters' if kind == 'entry' else 'exits by schedule'}; choose MON..FRI")
+            elif days and set(days) & weekend:
+                warnings.append(f"{kind}_days include {', '.join(d.value for d in days if d in weekend)}: "
+                                "no trading on weekends, those days are skipped")
+        return warnings
+
     def spec(self) -> dict[str, Any]:
         """The editable fields as a dict, for merging an update and validating again."""
         return {name: getattr(self, name) for name in StrategySpec.model_fields if name != "status"}

@@ -84,6 +84,14 @@ class StrikeSelectionConfig(BaseModel):
     def _alias(cls, value: object) -> object:
         return normalise_entry_by(value)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: object, info) -> object:
+        """Numbers only as JSON numbers (``shared_utils.models.strict``)."""
+        from shared_utils.models.strict import check_strict_scalar
+
+        return check_strict_scalar(cls, info.field_name, value) if info.field_name else value
+
     @field_validator("premium_max")
     @classmethod
     def _range(cls, value: Decimal | None, info) -> Decimal | None:

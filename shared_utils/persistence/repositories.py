@@ -63,7 +63,12 @@ class ModelPage:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    """Now (aware UTC) from the process clock (``shared_utils.clock.default_clock``): the same
+    clock that stamps ``created_at``, so under the local platform's ``--at`` a record's
+    ``updated_at`` follows the platform clock, never the wall clock."""
+    from shared_utils.clock import default_clock
+
+    return default_clock().now().astimezone(UTC)
 
 
 def _bump(model: M, expected_version: int) -> M:

@@ -79,12 +79,35 @@ class ExecutionService:
     def positions(self, user_id: str, strategy_id: str | None, client_id: str | None) -> list[Position]:
         return self.repos.positions.list(user_id, strategy_id, client_id)
 
+    def manual_problems(self, strategy: Any, execution_type: ExecutionType, execute_at: datetime,
+                        trade_date: date) -> list[str]:
+        """What Prepare would skip a manual run for that is already known at the call: a holiday
+        or a time outside the session (the calendar's holiday name included), and for an ENTRY
+        the strategy's executability (no legs, no active allocation, missing selection values).
+        Kill switches and risk limits are judged by the engine at the send."""
+        from shared_utils.execution.guards import session_problem
+        from shared_utils.execution.readiness import executability_problems
+        from shared_utils.market.calendar import default_calendar
+
+        exchange = "BSE" if strategy.underlying in ("SENSEX", "BANKEX", "SENSEX50") else "NSE"
+        problems = []
+        guard = session_problem(default_calendar(), execute_at, exchange)
+        if guard:
+            problems.append(guard)
+        if execution_type is ExecutionType.ENTRY:
+            problems += executability_problems(strategy, self.repos.legs.list(strategy.user_id, strategy.strategy_id),
+                                               self.repos.allocations.list(strategy.user_id, strategy.strategy_id),
+                                               trade_date)
+        return problems
+
     def manual(self, user_id: str, strategy_id: str, execution_type: ExecutionType) -> dict[str, Any]:
         """Announce a manual run. Returns {execution_id, execute_at, trade_date}.
 
         Raises:
             NotFound: no such strategy (or not yours).
-            Conflict: this strategy's entry/exit already ran (or is running) today.
+            Conflict: this strategy's entry/exit already ran (or is running) today; or it cannot
+                run now (``manual_problems``: holiday with its name, outside the session, no
+                legs, no allocation...), the reasons listed.
         """
         strategy = self.repos.strategies.get(user_id, strategy_id)
         now = self.clock.now()
@@ -94,6 +117,10 @@ class ExecutionService:
         if existing is not None:
             raise Conflict(f"the {execution_type.value.lower()} of {strategy.strategy_name} already ran on "
                            f"{trade_date.isoformat()} ({existing.status.value})", existing.reasons)
+        problems = self.manual_problems(strategy, execution_type, execute_at, trade_date)
+        if problems:
+            # known now: answer at the call instead of a 202 that turns SKIPPED a moment later
+            raise Conflict(f"the {execution_type.value.lower()} of {strategy.strategy_name} cannot run now", problems)
         if self.publisher is None:
             raise InvalidRequest.field(("body",), "manual runs are not available: no event bus configured")
         detail = {

@@ -143,7 +143,7 @@ class OptionsService:
             "allocations": allocations,
             "executable": not problems,
             "executability_problems": problems,
-            "warnings": schedule_warnings(strategy, legs, self.today()),
+            "warnings": strategy.day_warnings() + schedule_warnings(strategy, legs, self.today()),
         }
 
     def update_strategy(self, user_id: str, strategy_id: str, body: StrategyUpdate) -> Strategy:
@@ -392,7 +392,7 @@ class OptionsService:
                 continue
             reasons = []
             if not trading:
-                reasons.append(f"{on.isoformat()} is not a trading day")
+                reasons.append(non_trading_reason(calendar, on))
             if entry.days and not entry.due_on_weekday(on):
                 reasons.append(f"{on.strftime('%A').upper()} is not one of {', '.join(d.value for d in entry.days)}")
             if not entry.active:
@@ -408,6 +408,17 @@ class OptionsService:
                 "due": not reasons, "reasons": reasons,
             })
         return sorted(rows, key=lambda r: (r["time_ist"], r["execution_type"], r["strategy_name"]))
+
+
+def non_trading_reason(calendar: Any, on: date) -> str:
+    """``"2026-10-02 is not a trading day (Mahatma Gandhi Jayanti, NSE holiday)"`` / ``"(SATURDAY)"``:
+    the holiday's name from the calendar (as the execution record's reason has it)."""
+    holiday = calendar.holiday(on)
+    if holiday is not None:
+        return f"{on.isoformat()} is not a trading day ({holiday.name}, {holiday.exchange} holiday)"
+    if on.weekday() >= 5:
+        return f"{on.isoformat()} is not a trading day ({on.strftime('%A').upper()})"
+    return f"{on.isoformat()} is not a trading day"
 
 
 def parse_date(value: str | None, field: str, default: date) -> date:

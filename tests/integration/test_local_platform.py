@@ -4,9 +4,11 @@ the data."""
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -20,26 +22,46 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
+def _pump(proc: subprocess.Popen) -> None:
+    """Copy the platform's output lines into ``proc.lines`` until it closes stdout."""
+    for line in iter(proc.stdout.readline, ""):
+        proc.lines.put(line)
+
+
 def _start(state_dir: Path, port: int, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     for key in ("AWS_ENDPOINT_URL", "QL_ENV"):
         env.pop(key, None)
-    return subprocess.Popen([sys.executable, "-m", "local.platform", "--port", str(port), "--state-dir", str(state_dir),
+    proc = subprocess.Popen([sys.executable, "-m", "local.platform", "--port", str(port), "--state-dir", str(state_dir),
                              *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # a reader thread, so a platform that goes silent fails the wait at its timeout instead of
+    # blocking the test in readline() forever
+    proc.lines = queue.Queue()
+    threading.Thread(target=_pump, args=(proc,), daemon=True).start()
+    return proc
 
 
 def _wait_for(proc: subprocess.Popen, needle: str, timeout: float, log: list[str]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            if proc.poll() is not None:
-                raise AssertionError("platform exited:\n" + "".join(log))
+        try:
+            line = proc.lines.get(timeout=min(1.0, max(0.01, deadline - time.monotonic())))
+        except queue.Empty:
+            if proc.poll() is not None and proc.lines.empty():
+                raise AssertionError("platform exited:\n" + "".join(log)) from None
             continue
         log.append(line)
         if needle in line:
             return
     raise AssertionError(f"'{needle}' not seen in {timeout} s:\n" + "".join(log))
+
+
+def _drain(proc: subprocess.Popen, log: list[str]) -> None:
+    while True:
+        try:
+            log.append(proc.lines.get(timeout=2))
+        except queue.Empty:
+            return
 
 
 def _token(state_dir: Path) -> str:
@@ -59,11 +81,11 @@ def _get(port: int, path: str, token: str):
 def _stop(proc: subprocess.Popen, log: list[str]) -> None:
     proc.send_signal(signal.SIGINT)
     try:
-        rest, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         proc.kill()
-        rest, _ = proc.communicate()
-    log.append(rest or "")
+        proc.wait()
+    _drain(proc, log)
     assert proc.returncode == 0, "".join(log)
 
 

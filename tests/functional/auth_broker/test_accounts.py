@@ -37,7 +37,6 @@ def test_list_get_update(api):
 
 def test_validation_errors_name_the_field(api):
     cases = [
-        (zerodha_body(credentials={"api_key": "k"}), ["body", "credentials", "api_secret"]),
         (angel_body(credentials={"api_key": "k", "password": "p", "totp_secret": "not base32 !!"}),
          ["body", "credentials", "totp_secret"]),
         (zerodha_body(client_id="bad id/with space"), ["body", "client_id"]),
@@ -110,3 +109,77 @@ def test_credential_rotation_keeps_other_fields_and_clears_the_session(api, sm):
     stored = json.loads(sm.get_secret_value(SecretId="ql-algo-trading-local/broker/user-a/A123")["SecretString"])
     assert stored["credentials"]["password"] == "newmpin1" and stored["credentials"]["client_code"] == "A123"
     assert "newmpin1" not in json.dumps(body)
+
+
+# ---- issue 21 item 5: PAPER accounts need no credentials; LIVE / login name what is missing ----
+
+def test_paper_account_of_a_real_broker_needs_no_credentials(api, sm):
+    status, body = api("POST", "/broker-accounts", {"broker": "zerodha", "client_id": "ZX1234"})
+    assert status == 201, body
+    assert body["trading_mode"] == "PAPER" and body["credential_fields"] == []
+    assert sm.list_secrets()["SecretList"] == []
+    # partial credentials are stored as given (checked only for what is sent)
+    status, body = api("POST", "/broker-accounts", angel_body(client_id="AN1", credentials={"api_key": "k"}))
+    assert status == 201 and body["credential_fields"] == ["api_key", "client_code"], body
+
+
+def test_live_and_login_name_the_missing_credentials_then_work_once_added(api, sm):
+    api("POST", "/broker-accounts", {"broker": "zerodha", "client_id": "ZX1234"})
+    status, body = api("PUT", "/broker-accounts/ZX1234", {"trading_mode": "LIVE"})
+    assert status == 409, body
+    assert "api_key, api_secret" in body["message"] and "missing credentials: api_key, api_secret" in body["reasons"]
+    assert any("PUT /broker-accounts/ZX1234" in r for r in body["reasons"])
+    status, body = api("POST", "/broker-accounts/ZX1234/login")
+    assert status == 409 and "cannot log in" in body["message"] and "api_secret" in body["message"], body
+    # adding only one: the other is still named
+    status, body = api("PUT", "/broker-accounts/ZX1234", {"credentials": {"api_key": KITE["api_key"]}})
+    assert status == 200 and body["credential_fields"] == ["api_key"], body
+    status, body = api("PUT", "/broker-accounts/ZX1234", {"trading_mode": "LIVE"})
+    assert status == 409 and body["reasons"][0] == "missing credentials: api_secret", body
+    status, body = api("PUT", "/broker-accounts/ZX1234", {"credentials": {"api_secret": KITE["api_secret"]}})
+    assert status == 200 and body["credential_fields"] == ["api_key", "api_secret"], body
+    # complete: now the remaining rule is the proven login
+    status, body = api("PUT", "/broker-accounts/ZX1234", {"trading_mode": "LIVE"})
+    assert status == 409 and "login" in body["reasons"][0], body
+    status, body = api("POST", "/broker-accounts/ZX1234/login")
+    assert status == 200 and body["action"] == "OPEN_LOGIN_URL", body
+
+
+def test_totp_secret_errors_say_the_real_cause(api):
+    def error(seed):
+        status, body = api("POST", "/broker-accounts", angel_body(client_id="AN9", credentials={
+            "api_key": "k", "password": "p", "totp_secret": seed}))
+        assert status == 422, body
+        detail = body["detail"][0]
+        assert detail["loc"] == ["body", "credentials", "totp_secret"]
+        return detail["msg"]
+
+    short = error("JBSWY3DPEHPK3PXP")  # valid base32, 16 characters
+    assert "too short" in short and "16 base32 characters" in short and "at least 23" in short
+    assert "not a base32" not in short
+    bad = error("JBSWY3DPEHPK3PX1JBSWY3DPEHPK3PXP")  # '1' is not base32
+    assert "not a base32" in bad and "'1'" in bad
+    # a full 32-character key (with spaces, lower case) is accepted
+    status, body = api("POST", "/broker-accounts", angel_body(client_id="AN8", credentials={
+        "api_key": "k", "password": "p", "totp_secret": "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp"}))
+    assert status == 201, body
+
+
+def test_an_account_whose_secret_is_gone_is_still_listed_and_can_be_given_credentials_again(api, sm):
+    """The local platform keeps Secrets Manager only while it runs: after a restart the restored
+    account has no secret. It must still be listed (it answered 409 to every GET), say what is
+    missing, take its credentials again, and be deletable."""
+    api("POST", "/broker-accounts", zerodha_body())
+    sm.delete_secret(SecretId=SECRET_NAME, ForceDeleteWithoutRecovery=True)
+    status, listed = api("GET", "/broker-accounts")
+    assert status == 200 and listed["items"][0]["credential_fields"] == [], listed
+    status, one = api("GET", "/broker-accounts/ZX1234")
+    assert status == 200 and one["credential_fields"] == []
+    status, body = api("PUT", "/broker-accounts/ZX1234", {"trading_mode": "LIVE"})
+    assert status == 409 and body["reasons"][0] == "missing credentials: api_key, api_secret", body
+    status, body = api("PUT", "/broker-accounts/ZX1234", {"credentials": {"api_key": KITE["api_key"],
+                                                                          "api_secret": KITE["api_secret"]}})
+    assert status == 200 and body["credential_fields"] == ["api_key", "api_secret"], body
+    assert json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])["credentials"]["api_key"] == KITE["api_key"]
+    sm.delete_secret(SecretId=SECRET_NAME, ForceDeleteWithoutRecovery=True)
+    assert api("DELETE", "/broker-accounts/ZX1234")[0] == 200

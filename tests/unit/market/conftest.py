@@ -14,7 +14,8 @@ from shared_utils.market.instruments import InstrumentMaster
 from shared_utils.market.strikes import OptionChain, OptionQuote
 from shared_utils.models.enums import OptionType
 
-DATA = Path("/work/shared/data")
+#: ../shared next to the repository (every checkout and worktree sees it there), not an absolute path
+DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 KITE_DUMP = DATA / "zerodha_instruments_NFO_BFO_2026-08-18.csv"
 NSE_CHAIN = DATA / "nse_option_chain_NIFTY_2022-03-28.json"
 ANGEL_EXTRACT = DATA / "angelone_scripmaster_extract_index_tokens.json"
