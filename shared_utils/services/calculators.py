@@ -300,7 +300,9 @@ def analyse(legs: list[PricedLeg], now: datetime, range_pct: float = 10.0, point
             "quantity": leg.quantity, "premium": str(leg.premium), "premium_source": leg.premium_source,
             "premium_value": _money(-leg.sign * leg.premium * leg.quantity)}
         if "greeks" in what:
-            row["iv_pct"] = None if leg.iv is None else round(leg.iv * 100, 2)
+            row["iv_pct"] = None if leg.iv is None else round(leg.iv * 100, 4)
+            row["forward"] = round(leg.forward, 4)
+            row["time_to_expiry_years"] = round(leg.t, 8)
             if leg.iv is not None:
                 g = black76_greeks(leg.forward, leg.strike, leg.t, DEFAULT_RATE, leg.iv, leg.option_type)
                 per_unit = {k: g[k] for k in ("delta", "gamma", "theta", "vega")}
