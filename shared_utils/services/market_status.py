@@ -139,7 +139,9 @@ class MarketReader:
             times = self._fetched or [self.now]
             basis = "priced at this instant" if not self.live else "fetch time (the broker sent no timestamp)"
         as_of = min(times)
-        age = max((self.now - as_of).total_seconds(), 0.0)
+        # a broker quote ages on the real clock; the simulator prices the instant asked
+        reference = self.ctx.clock.now() if self.live else self.now
+        age = max((reference - as_of).total_seconds(), 0.0)
         return {**self.source(), "as_of": utc_iso_ms(as_of), "as_of_basis": basis, "age_s": round(age, 3),
                 "max_age_s": self.max_age_s, "stale": age > self.max_age_s}
 
