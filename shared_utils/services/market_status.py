@@ -28,6 +28,7 @@ import dataclasses
 import os
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from shared_utils.clock import to_ist, utc_iso_ms
@@ -49,12 +50,20 @@ def set_api_context(ctx: Any) -> None:
 
 
 def api_context() -> Any:
-    """The engine context whose master, calendar, clock and market data the API answers from."""
+    """The engine context whose master, calendar, clock and market data the API answers from:
+    the registered one (:func:`set_api_context`), else the deployed composition root
+    (:func:`shared_utils.execution.wiring.build_engine_context`, built once per container) with
+    the masters' bucket from ``INSTRUMENTS_BUCKET_NAME``."""
     if _override is not None:
         return _override
-    from shared_utils.execution.wiring import engine_context
+    return _deployed_context()
 
-    return engine_context()
+
+@lru_cache(maxsize=1)
+def _deployed_context() -> Any:
+    from shared_utils.execution.wiring import build_engine_context
+
+    return build_engine_context(bucket=os.environ.get("INSTRUMENTS_BUCKET_NAME") or None)
 
 
 def max_quote_age_s(ctx: Any) -> float:
