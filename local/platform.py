@@ -182,6 +182,9 @@ class LocalPlatform:
                                  publisher=self.publisher, observer=self.narrator.on_event,
                                  symbol_masters=self.fakes.symbol_masters if self.fakes else {},
                                  effective_broker=effective)
+        from shared_utils.services.market_status import set_api_context
+
+        set_api_context(self.ctx)  # the market/preview API answers from this engine's market and clock
 
     # -- scheduler -----------------------------------------------------------------------------------
     def _scheduler(self) -> None:
