@@ -246,12 +246,12 @@ def _priced(reader: Any, i: int, contract: Any, side: TransactionType, lots: int
     from shared_utils.market.pricing import implied_vol, year_fraction
     from shared_utils.market.strikes import DEFAULT_RATE, chain_forward
 
-    try:
-        chain = reader.chain(contract.underlying, contract.expiry, now)
-        if ltp is None:
+    chain = reader.chain(contract.underlying, contract.expiry, now)  # MarketError: market data down (503)
+    if ltp is None:
+        try:
             ltp = chain.quote(contract.strike, contract.option_type).ltp
-    except MarketError as exc:
-        raise InvalidRequest.field(("body", "legs", i), f"no quote for {contract.tradingsymbol}: {exc}") from exc
+        except MarketError as exc:
+            raise InvalidRequest.field(("body", "legs", i), f"no quote for {contract.tradingsymbol}: {exc}") from exc
     forward, _ = chain_forward(chain, DEFAULT_RATE, now)
     t = max(year_fraction(now, chain.expiry_at), 0.0)
     price = premium if premium is not None else ltp

@@ -16,6 +16,8 @@ when deployed with one), or the context the local platform registered with
 
 Bad input raises :class:`~shared_utils.errors.InvalidRequest` naming the field: an unknown
 symbol (``symbol``), an expiry that is not listed (``expiry``), a strike that is not listed.
+When the market data itself fails (no broker session, the quote API down) the
+:class:`~shared_utils.market.errors.MarketError` propagates (the handler answers 503 with it).
 
 Implied volatilities and deltas are OURS: Black-76 on the chain's forward (put-call parity at
 ATM, as strike selection does; ``strikes.chain_forward``) with the IV solved from each LTP at
@@ -380,10 +382,7 @@ def option_chain(ctx: Any, symbol: str, expiry: str | date, now: datetime, width
     symbol = known_symbol(ctx, symbol)
     day = listed_expiry(ctx, symbol, expiry)
     reader = MarketReader(ctx, now)
-    try:
-        chain = reader.chain(symbol, day, now)
-    except MarketError as exc:
-        raise InvalidRequest.field(("path", "expiry"), f"{symbol} {day.isoformat()}: {exc}") from exc
+    chain = reader.chain(symbol, day, now)  # MarketError: the market data is unavailable (503)
     strikes = chain.strikes(None) or sorted({k for k, _ in chain.quotes})
     atm = atm_strike(chain, None) if chain.strikes(None) else None
     t = max(year_fraction(now, chain.expiry_at), 0.0)

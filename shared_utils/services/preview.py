@@ -74,7 +74,14 @@ def preview(ctx: Any, repos: Any, user_id: str, strategy_id: str, day: str | Non
     """
     from shared_utils.execution.guards import kill_switch_problem, session_problem
     from shared_utils.execution.market_data import market_data_problems
-    from shared_utils.execution.planner import ResolutionError, map_to_broker, plan_entry_orders, resolve_legs
+    from shared_utils.execution.planner import (
+        ResolutionError,
+        limit_price,
+        map_to_broker,
+        plan_entry_orders,
+        resolve_legs,
+    )
+    from shared_utils.models.enums import OrderType
     from shared_utils.execution.readiness import executability_problems
     from shared_utils.services.calculators import _priced, analyse
     from shared_utils.services.market_status import MarketReader
@@ -119,7 +126,10 @@ def preview(ctx: Any, repos: Any, user_id: str, strategy_id: str, day: str | Non
         legs_out.append({"leg_no": leg_no, "side": leg.transaction_type.value, "tradingsymbol": info.tradingsymbol,
                          "exchange": info.exchange, "expiry": info.expiry, "strike": str(info.strike),
                          "option_type": info.option_type, "lot_size": info.lot_size, "ltp": str(info.ltp),
-                         "order_type": leg.order_type.value, "selection": info.selection})
+                         "order_type": leg.order_type.value,
+                         "limit_price": str(limit_price(info.ltp, leg.transaction_type, leg.entry_slippage, contract.tick_size))
+                         if leg.order_type is OrderType.LIMIT else None,
+                         "selection": info.selection})
 
     accounts_out = []
     all_priced = []

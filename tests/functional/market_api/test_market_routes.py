@@ -158,3 +158,21 @@ def test_broker_quotes_carry_their_age_and_old_ones_are_stale(market_api, monkey
     status, calc = market_api("POST", "/options/calculator/premium", {"legs": [
         {"side": "BUY", "lots": 1, "underlying": "NIFTY", "expiry": "2026-08-18", "strike": 25100, "option_type": "CE"}]})
     assert status == 200 and calc["quote"]["stale"] is True
+
+
+def test_market_data_failure_is_503_with_the_reason(market_api):
+    from shared_utils.execution.market_data import BrokerMarketData
+    from shared_utils.services import market_status
+
+    def no_session():
+        raise LookupError("no session today for u/KITE1")
+
+    engine = market_api.engine
+    market_status.set_api_context(dataclasses.replace(
+        engine, market=BrokerMarketData(no_session, engine.master, account="market-data account u/KITE1")))
+    status, body = market_api("GET", "/options/option-chain/NIFTY/2026-08-18")
+    assert status == 503 and "no session today for u/KITE1" in body["message"]
+    status, body = market_api("POST", "/options/calculator/premium", {"legs": [
+        {"side": "BUY", "lots": 1, "underlying": "NIFTY", "expiry": "2026-08-18", "strike": 25100, "option_type": "CE"}]})
+    assert status == 503 and "market data unavailable" in body["message"]
+    assert market_api("GET", "/options/option-chain/NIFTY/2026-08-19")[0] == 422  # bad input still names the field
