@@ -237,6 +237,10 @@ def price_legs(reader: Any, legs: list[CalculatorLeg], now: datetime) -> list[Pr
             contract, ltp = _rule_leg(ctx, leg, i, now)
         else:
             contract, ltp = _contract_for(ctx, leg, i), None
+        if priced and contract.underlying != priced[0].underlying:
+            field = "tradingsymbol" if leg.tradingsymbol else "underlying"
+            raise InvalidRequest.field(("body", "legs", i, field), f"{contract.underlying}: every leg of one position "
+                                       f"must be on the same underlying (leg 0 is {priced[0].underlying})")
         priced.append(_priced(reader, i, contract, leg.side, leg.lots, leg.premium, ltp, now))
     return priced
 

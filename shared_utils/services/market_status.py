@@ -9,6 +9,7 @@ when deployed with one), or the context the local platform registered with
 
 - ``source``: ``simulator`` (paper only, not the exchange's prices) or ``broker`` (the account),
   with a description;
+- ``live``: prices from a broker's feed that are not stale (the simulator is never live);
 - ``as_of``: the instant of the prices (UTC). The simulator prices the instant asked; a broker
   quote carries the exchange's timestamp (Kite ``timestamp``), else the instant it was fetched;
 - ``age_s`` and ``stale``: a quote older than ``max_age_s`` (config
@@ -153,8 +154,10 @@ class MarketReader:
         # a broker quote ages on the real clock; the simulator prices the instant asked
         reference = self.ctx.clock.now() if self.live else self.now
         age = max((reference - as_of).total_seconds(), 0.0)
-        return {**self.source(), "as_of": utc_iso_ms(as_of), "as_of_basis": basis, "age_s": round(age, 3),
-                "max_age_s": self.max_age_s, "stale": age > self.max_age_s}
+        stale = age > self.max_age_s
+        # a stale quote is never presented as live
+        return {**self.source(), "live": self.live and not stale, "as_of": utc_iso_ms(as_of), "as_of_basis": basis,
+                "age_s": round(age, 3), "max_age_s": self.max_age_s, "stale": stale}
 
     def oi(self, contract: Any) -> int | None:
         if self._recorder is None:

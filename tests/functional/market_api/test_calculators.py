@@ -135,6 +135,12 @@ def test_bad_legs_are_422_naming_the_field(market_api, leg, field):
     assert field in [".".join(str(p) for p in d["loc"]) for d in answer["detail"]], answer
 
 
+def test_legs_on_different_underlyings_are_422(market_api):
+    legs = [_leg("SELL", 24700, "PE", 40), {"side": "BUY", "lots": 1, "tradingsymbol": "BANKNIFTY26AUG55000CE"}]
+    status, answer = market_api("POST", "/options/calculator/payoff", {"legs": legs})
+    assert status == 422 and answer["detail"][0]["loc"] == ["body", "legs", 1, "tradingsymbol"], answer
+
+
 def test_unknown_tradingsymbol_is_422(market_api):
     status, answer = market_api("POST", "/options/calculator/greeks",
                                 {"legs": [{"side": "BUY", "lots": 1, "tradingsymbol": "NIFTY2681899999CE"}]})

@@ -154,6 +154,7 @@ def test_broker_quotes_carry_their_age_and_old_ones_are_stale(market_api, monkey
     market_status.set_api_context(old)
     status, chain = market_api("GET", "/options/option-chain/NIFTY/2026-08-18")
     assert status == 200 and chain["quote"]["stale"] is True and chain["quote"]["age_s"] == 600
+    assert chain["quote"]["live"] is False  # never shown as live
     assert chain["quote"]["max_age_s"] == 60
     status, calc = market_api("POST", "/options/calculator/premium", {"legs": [
         {"side": "BUY", "lots": 1, "underlying": "NIFTY", "expiry": "2026-08-18", "strike": 25100, "option_type": "CE"}]})
