@@ -102,7 +102,7 @@ def preview(ctx: Any, repos: Any, user_id: str, strategy_id: str, day: str | Non
     guard = session_problem(ctx.calendar, execute_at, exchange)
     if guard:
         problems.append(guard)
-    kill = kill_switch_problem(repos.controls, user_id, ExecutionType.ENTRY)
+    kill = _kill_switch(kill_switch_problem, repos, user_id)
     if kill:
         problems.append(kill)
     if not is_now and execute_at < now:
@@ -193,6 +193,16 @@ def preview(ctx: Any, repos: Any, user_id: str, strategy_id: str, day: str | Non
         "trade_date": trade_date.isoformat(), "executable": not problems, "problems": problems, "notes": notes,
         "legs": legs_out, "accounts": accounts_out, "total": total, "quote": reader.stamp(),
     }
+
+
+def _kill_switch(check: Any, repos: Any, user_id: str) -> str | None:
+    """The engine's kill-switch check for an ENTRY of ``user_id``. The shared contract (C3) moves
+    its first argument from the controls repository to ``repos``; either signature is called
+    as it is declared."""
+    import inspect
+
+    first = next(iter(inspect.signature(check).parameters))
+    return check(repos if first == "repos" else repos.controls, user_id, ExecutionType.ENTRY)
 
 
 def _merge(priced: list[Any]) -> list[Any]:

@@ -110,3 +110,12 @@ def test_live_zerodha_margin_comes_from_kite_basket_margins(market_api, seed_str
     ((params, consider, _),) = live.kite.calls
     assert consider is True and [p["transaction_type"] for p in params] == ["BUY", "BUY", "SELL", "SELL"]
     assert accounts["ANGELONE456"]["margin"]["source"] == "approximation"
+
+
+
+def test_preview_names_the_kill_switch(market_api, seed_strategy):
+    user_id, strategy_id = seed_strategy
+    market_api.repos.controls.set_kill_switch(True, "broker outage drill", user_id=user_id)
+    status, preview = market_api("GET", f"/options/strategies/{strategy_id}/preview", query=MONDAY)
+    assert status == 200 and preview["executable"] is False
+    assert any("kill switch is on: broker outage drill" in p for p in preview["problems"]), preview["problems"]
