@@ -109,6 +109,10 @@ def preview(ctx: Any, repos: Any, user_id: str, strategy_id: str, day: str | Non
         problems.append(f"{utc_iso_ms(execute_at)} is in the past: the engine would not enter at that slot now")
     if not is_now and reader.live:
         notes.append("prices are the broker's current quotes (a quote API cannot price another instant)")
+    existing = repos.executions.get(user_id, strategy_id, ExecutionType.ENTRY, trade_date)
+    if existing is not None:
+        problems.append(f"the entry of {trade_date.isoformat()} is already claimed ({existing.execution_id}, "
+                        f"{existing.status.value}): the engine runs one entry per strategy and trade date")
     refused = market_data_problems(engine, ExecutionType.ENTRY, trade_date, user_id, allocations)
     problems += refused
 

@@ -52,6 +52,9 @@ def test_preview_shows_the_contracts_the_entry_then_trades(market_api, seed_stra
         planned = next(l for l in accounts[order.client_id]["legs"] if l["leg_no"] == order.leg_no)
         assert order.quantity == planned["quantity"] and str(order.price) == planned["limit_price"]
         assert str(order.price) == next(l["limit_price"] for l in preview["legs"] if l["leg_no"] == order.leg_no)
+    status, again = market_api("GET", f"/options/strategies/{strategy_id}/preview", query=MONDAY)
+    assert status == 200 and again["executable"] is False
+    assert any("already claimed" in p and "COMPLETED" in p for p in again["problems"]), again["problems"]
     execution = engine.repos.executions.get_by_id(user_id, execution_id)
     assert {l.leg_no: str(l.ltp) for l in execution.resolved_legs} == {l["leg_no"]: l["ltp"] for l in preview["legs"]}
 
