@@ -5,8 +5,8 @@ The legs go through ``shared_utils.execution.planner.resolve_legs`` (the contrac
 one choice for all accounts), ``plan_entry_orders`` (lots per account, quantity, freeze slices,
 LIMIT prices) and ``map_to_broker`` (each account's broker symbol) exactly as Resolve calls them,
 with the engine's refusals (``readiness.executability_problems``,
-``market_data.market_data_problems``, ``guards.session_problem``, ``guards.kill_switch_problem``)
-listed as ``problems``. Nothing is written and nothing is sent.
+``market_data.market_data_problems``, ``guards.session_problem``, ``guards.kill_switch_problem``,
+the account risk limits of Resolve, an entry already claimed that day) listed as ``problems``. Nothing is written and nothing is sent.
 
 The instant: ``date`` + ``time`` (IST, ``HH:MM``) mean the entry slot at that time; the engine
 resolves at the end of its Wait, :data:`RESOLVE_LEAD` before the slot (emitter ``wait_until``),
@@ -155,6 +155,9 @@ def preview(ctx: Any, repos: Any, user_id: str, strategy_id: str, day: str | Non
         else:
             effective = "paper" if account.trading_mode is TradingMode.PAPER else account.broker.value
         map_to_broker(engine, orders, effective)
+        for problem in _risk_problems(engine, allocation, orders, trade_date):
+            problems.append(problem)
+            entry.setdefault("problems", []).append(problem)
         per_leg: dict[int, dict[str, Any]] = {}
         for order in orders:
             row = per_leg.setdefault(order.leg_no, {"leg_no": order.leg_no, "side": order.transaction_type,
@@ -197,6 +200,15 @@ def preview(ctx: Any, repos: Any, user_id: str, strategy_id: str, day: str | Non
         "trade_date": trade_date.isoformat(), "executable": not problems, "problems": problems, "notes": notes,
         "legs": legs_out, "accounts": accounts_out, "total": total, "quote": reader.stamp(),
     }
+
+
+def _risk_problems(engine: Any, allocation: Any, orders: list[Any], trade_date: date) -> list[str]:
+    """The account's risk limits as Resolve checks them (steps._risk_problems: max position
+    value, max daily trades); an engine without that check answers nothing here."""
+    from shared_utils.execution import steps
+
+    check = getattr(steps, "_risk_problems", None)
+    return list(check(engine, allocation, orders, trade_date, ExecutionType.ENTRY)) if check else []
 
 
 def _kill_switch(check: Any, repos: Any, user_id: str) -> str | None:

@@ -122,3 +122,26 @@ def test_preview_names_the_kill_switch(market_api, seed_strategy):
     status, preview = market_api("GET", f"/options/strategies/{strategy_id}/preview", query=MONDAY)
     assert status == 200 and preview["executable"] is False
     assert any("kill switch is on: broker outage drill" in p for p in preview["problems"]), preview["problems"]
+
+
+def test_preview_slices_above_the_freeze_limit_like_the_planner(market_api, seed_strategy):
+    user_id, strategy_id = seed_strategy
+    overrides = {"1": {"lots": 40, "enabled": True}, "2": {"lots": 40, "enabled": True},
+                 "3": {"lots": 1, "enabled": True}, "4": {"lots": 1, "enabled": True}}
+    status, body = market_api("PUT", f"/options/strategies/{strategy_id}/allocations/ZERODHA123",
+                              {"allocation_config": {"type": "LEG_LEVEL", "leg_overrides": overrides},
+                               "risk_limits": {"max_position_value": 5000000}})
+    assert status == 200, body
+    status, preview = market_api("GET", f"/options/strategies/{strategy_id}/preview", query=MONDAY)
+    assert status == 200, preview
+    zerodha = next(a for a in preview["accounts"] if a["client_id"] == "ZERODHA123")
+    leg1 = next(l for l in zerodha["legs"] if l["leg_no"] == 1)
+    # 40 lots x 65 = 2600 units; NIFTY freeze 1800 (config/market/freeze) -> 27 lots + 13 lots
+    assert leg1["quantity"] == 2600 and [s["quantity"] for s in leg1["slices"]] == [1755, 845]
+    assert [s["lots"] for s in leg1["slices"]] == [27, 13]
+    status, body = market_api("PUT", f"/options/strategies/{strategy_id}/allocations/ZERODHA123",
+                              {"risk_limits": {"max_position_value": 1000}})
+    assert status == 200, body
+    preview = market_api("GET", f"/options/strategies/{strategy_id}/preview", query=MONDAY)[1]
+    assert preview["executable"] is False
+    assert any("ZERODHA123: position value" in p and "max_position_value" in p for p in preview["problems"])
