@@ -55,6 +55,9 @@ def test_nifty_chain_of_2026_08_18_has_atm_marked_and_strikes_every_50(market_ap
     ("/options/expiry-calendar/XYZ", None, "path.symbol"),
     ("/options/volatility/XYZ", None, "path.symbol"),
     ("/options/strikes/NIFTY?expiry=2026-08-20", None, "query.expiry"),
+    ("/options/market/holidays?year=2031", None, "query.year"),
+    ("/options/market/holidays?exchange=MCX", None, "query.exchange"),
+    ("/options/strikes/NIFTY?range=DEEP", None, "query.range"),
 ])
 def test_bad_market_input_is_422_naming_the_field(market_api, path, body, field):
     path, _, query = path.partition("?")
