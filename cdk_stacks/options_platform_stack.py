@@ -54,6 +54,17 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/options/executions/manual", ("POST",), "executions"),
     ("/options/executions/{execution_id}", ("GET",), "executions"),
     ("/options/positions", ("GET",), "executions"),
+    ("/options/executions/dashboard", ("GET",), "analytics"),
+    ("/options/orders", ("GET",), "analytics"),
+    ("/options/orders/live", ("GET",), "analytics"),
+    ("/options/orders/{order_id}", ("GET",), "analytics"),
+    ("/options/pnl", ("GET",), "analytics"),
+    ("/options/pnl/{strategy_id}", ("GET",), "analytics"),
+    ("/options/performance", ("GET",), "analytics"),
+    ("/options/performance/strategies/{strategy_id}", ("GET",), "analytics"),
+    ("/options/performance/baskets/{basket_id}", ("GET",), "analytics"),
+    ("/options/reports/daily", ("GET",), "analytics"),
+    ("/options/reports/monthly", ("GET",), "analytics"),
     # market data, calculators and the strategy preview (issue 17)
     ("/options/market/status", ("GET",), "market"),
     ("/options/market/holidays", ("GET",), "market"),
@@ -71,12 +82,15 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/broker-accounts/{client_id}", ("GET", "PUT", "DELETE"), "broker_accounts"),
     ("/broker-accounts/{client_id}/login", ("POST",), "broker_accounts"),
     ("/broker-sessions/zerodha/callback", ("GET",), "broker_sessions"),
+    ("/broker-sessions/finvasia/callback", ("GET",), "broker_sessions"),
+    ("/broker-sessions/zebu/callback", ("GET",), "broker_sessions"),
     ("/postbacks/{broker}", ("POST",), "postbacks"),
     ("/profile", ("GET", "PUT"), "profile"),
 )
 
 #: Routes that must answer without a Cognito token (verified inside the handler).
-PUBLIC_ROUTES = frozenset({("/broker-sessions/zerodha/callback", "GET"), ("/postbacks/{broker}", "POST")})
+PUBLIC_ROUTES = frozenset({("/broker-sessions/zerodha/callback", "GET"), ("/broker-sessions/finvasia/callback", "GET"),
+                           ("/broker-sessions/zebu/callback", "GET"), ("/postbacks/{broker}", "POST")})
 
 #: Route family -> handler module of this stack (broker_* and profile come from the auth-broker stack).
 HANDLERS = {
@@ -84,6 +98,7 @@ HANDLERS = {
     "strategies": "lambda_functions.options_platform.strategies.handler",
     "allocations": "lambda_functions.options_platform.allocations.handler",
     "executions": "lambda_functions.options_platform.executions.handler",
+    "analytics": "lambda_functions.options_platform.analytics.handler",
     "postbacks": "lambda_functions.execution_engine.postbacks.handler",
     "market": "lambda_functions.options_platform.market.handler",
 }
@@ -158,7 +173,8 @@ class OptionsPlatformStack(Stack):
                 handler=handler,
                 service="options-platform" if family != "postbacks" else "execution-engine",
                 description=f"REST routes: {family}",
-                environment={**env, **({"ARCHIVE_BUCKET_NAME": archive_bucket} if family == "executions" else {}),
+                environment={**env, **({"ARCHIVE_BUCKET_NAME": archive_bucket}
+                                       if family in ("executions", "analytics") else {}),
                              **(market_environment(config, archive_bucket) if family == "market" else {})},
                 timeout=Duration.seconds(29),
                 broker=family in ("postbacks", "market"),
@@ -198,6 +214,31 @@ class OptionsPlatformStack(Stack):
             "GET /options/executions/history reads archived executions (one Parquet object per "
             "trade date) beyond the table's hot window; read-only, executions prefix only.",
         )
+        # Analytics (orders, P&L, performance, reports, dashboard): read-only on the table, and
+        # the archived executions and orders beyond the hot window (shared_utils.analytics.history).
+        analytics = self.functions["analytics"]
+        self.table.grant_read_data(analytics.function)
+        acknowledge(
+            analytics,
+            f"AwsSolutions-IAM5[Resource::<{logical_id(self.table)}.Arn>/index/*]",
+            "GET /options/orders/{order_id} finds an order by its tag on the table's OrdersByTag "
+            "index; read-only, this table's indexes only.",
+        )
+        analytics.role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[archive_arn],
+            conditions={"StringLike": {"s3:prefix": ["archive/entity=executions/*", "archive/entity=orders/*"]}},
+        ))
+        analytics.role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            resources=[f"{archive_arn}/archive/entity=executions/*", f"{archive_arn}/archive/entity=orders/*"],
+        ))
+        for entity in ("executions", "orders"):
+            acknowledge(
+                analytics,
+                f"AwsSolutions-IAM5[Resource::{finding_value(self, archive_arn)}/archive/entity={entity}/*]",
+                f"P&L, performance and reports read archived {entity} (one Parquet object per trade "
+                "date) beyond the table's hot window; read-only, that prefix only.",
+            )
         self._market_grants(config, broker_accounts_table, secrets_key, archive_bucket)
         grant_broker_secrets(self.functions["postbacks"].function, self, config, secrets_key, write=False)
         acknowledge(

@@ -278,9 +278,12 @@ def resolve_expiry(master: InstrumentMaster | None, underlying: str, expiry_type
     )
 
 
-def expiry_datetime(expiry: date) -> datetime:
-    """The instant trading in an expiring contract ends: 15:30 IST on ``expiry`` (aware)."""
-    return datetime(expiry.year, expiry.month, expiry.day, 15, 30, tzinfo=IST)
+def expiry_datetime(expiry: date, exchange: str = "NSE") -> datetime:
+    """The instant trading in an expiring contract ends: the exchange's dated F&O close on
+    ``expiry`` (aware IST; 15:40 on NSE from 2026-08-03 per NSE circular 74/2026, else 15:30)."""
+    from shared_utils.market.calendar import close_at
+
+    return close_at(expiry, exchange)
 
 
 def days_to_expiry(expiry: date, trade_date: date) -> int:

