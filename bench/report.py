@@ -26,6 +26,8 @@ TARGETS = [
     ("api_post_allocations_p95_ms", "<= 30 ms", lambda v: v <= 30),
     ("api_get_strategy_p95_ms", "<= 30 ms", lambda v: v <= 30),
     ("place_orders_import_ms", "<= 300 ms", lambda v: v <= 300),
+    ("preview_cpu_p95_ms", "<= 50 ms of our-code CPU (6-leg strategy preview, moto excluded)", lambda v: v <= 50),
+    ("calculator_cpu_p95_ms", "<= 50 ms of our-code CPU (6-leg payoff/greeks)", lambda v: v <= 50),
     ("cost_per_execution_inr", "< Rs 2 (seed's claim)", lambda v: v < 2),
     ("cost_per_month_inr", "(reported)", None),
 ]

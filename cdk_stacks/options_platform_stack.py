@@ -65,6 +65,19 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/options/performance/baskets/{basket_id}", ("GET",), "analytics"),
     ("/options/reports/daily", ("GET",), "analytics"),
     ("/options/reports/monthly", ("GET",), "analytics"),
+    # market data, calculators and the strategy preview (issue 17)
+    ("/options/market/status", ("GET",), "market"),
+    ("/options/market/holidays", ("GET",), "market"),
+    ("/options/expiry-calendar/{symbol}", ("GET",), "market"),
+    ("/options/market-data/{symbol}", ("GET",), "market"),
+    ("/options/option-chain/{symbol}/{expiry}", ("GET",), "market"),
+    ("/options/strikes/{symbol}", ("GET",), "market"),
+    ("/options/volatility/{symbol}", ("GET",), "market"),
+    ("/options/calculator/premium", ("POST",), "market"),
+    ("/options/calculator/greeks", ("POST",), "market"),
+    ("/options/calculator/payoff", ("POST",), "market"),
+    ("/options/calculator/breakeven", ("POST",), "market"),
+    ("/options/strategies/{strategy_id}/preview", ("GET",), "market"),
     ("/broker-accounts", ("GET", "POST"), "broker_accounts"),
     ("/broker-accounts/{client_id}", ("GET", "PUT", "DELETE"), "broker_accounts"),
     ("/broker-accounts/{client_id}/login", ("POST",), "broker_accounts"),
@@ -87,7 +100,16 @@ HANDLERS = {
     "executions": "lambda_functions.options_platform.executions.handler",
     "analytics": "lambda_functions.options_platform.analytics.handler",
     "postbacks": "lambda_functions.execution_engine.postbacks.handler",
+    "market": "lambda_functions.options_platform.market.handler",
 }
+
+
+def market_environment(config: EnvironmentConfig, archive_bucket: str) -> dict[str, str]:
+    """The market function's settings: the same market data as the engine of this environment
+    (``QL_MARKET_DATA_ACCOUNT``, the day's masters from S3), the masters' bucket by name
+    (``INSTRUMENTS_BUCKET_NAME``; read by shared_utils.services.market_status.api_context)."""
+    return {"QL_INSTRUMENTS_FROM_S3": "1", "QL_MARKET_DATA_ACCOUNT": config.settings.market_data.account,
+            "INSTRUMENTS_BUCKET_NAME": archive_bucket}
 
 
 def event_bus_arn(stack: Stack, config: EnvironmentConfig) -> str:
@@ -152,13 +174,17 @@ class OptionsPlatformStack(Stack):
                 service="options-platform" if family != "postbacks" else "execution-engine",
                 description=f"REST routes: {family}",
                 environment={**env, **({"ARCHIVE_BUCKET_NAME": archive_bucket}
-                                       if family in ("executions", "analytics") else {})},
+                                       if family in ("executions", "analytics") else {}),
+                             **(market_environment(config, archive_bucket) if family == "market" else {})},
                 timeout=Duration.seconds(29),
-                broker=family == "postbacks",
+                broker=family in ("postbacks", "market"),
             )
-        for family in ("baskets", "strategies", "allocations", "executions", "postbacks"):
+        for family in ("baskets", "strategies", "allocations", "executions", "postbacks", "market"):
             fn = self.functions[family].function
-            self.table.grant_read_write_data(fn)
+            if family == "market":
+                self.table.grant_read_data(fn)  # the preview reads; it never writes
+            else:
+                self.table.grant_read_write_data(fn)
             acknowledge(
                 self.functions[family],
                 f"AwsSolutions-IAM5[Resource::<{logical_id(self.table)}.Arn>/index/*]",
@@ -213,6 +239,7 @@ class OptionsPlatformStack(Stack):
                 f"P&L, performance and reports read archived {entity} (one Parquet object per trade "
                 "date) beyond the table's hot window; read-only, that prefix only.",
             )
+        self._market_grants(config, broker_accounts_table, secrets_key, archive_bucket)
         grant_broker_secrets(self.functions["postbacks"].function, self, config, secrets_key, write=False)
         acknowledge(
             self.functions["postbacks"],
@@ -340,3 +367,20 @@ class OptionsPlatformStack(Stack):
         e.export(self, config, e.TABLE_STREAM_ARN, self.table.table_stream_arn, "The trading table's stream")
         e.export(self, config, e.REST_API_ID, self.api.rest_api_id, "REST API id")
         e.export(self, config, e.REST_API_URL, self.api.url, "REST API base URL (stage = env)")
+
+    def _market_grants(self, config: EnvironmentConfig, broker_accounts_table, secrets_key, archive_bucket: str) -> None:
+        """The market function reads what the engine's Resolve reads: broker accounts (the preview's
+        accounts, the market-data account), their secrets (the market-data account's quote API,
+        Kite basket margins of LIVE accounts) and the day's instrument masters (instruments/*)."""
+        fn = self.functions["market"]
+        broker_accounts_table.grant_read_data(fn.function)
+        grant_broker_secrets(fn.function, self, config, secrets_key, write=False)
+        masters = self.format_arn(service="s3", region="", account="", resource=archive_bucket)
+        fn.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{masters}/instruments/*"]))
+        acknowledge(fn, f"AwsSolutions-IAM5[Resource::{finding_value(self, masters)}/instruments/*]",
+                    "Reads the day's instrument masters (one object per broker and day) under instruments/; read-only.")
+        acknowledge(fn, f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(self, config)}]",
+                    "The market-data account's quote API and LIVE accounts' basket margins use per-account broker "
+                    "secrets created at runtime under the broker secret prefix; read-only and limited to that prefix.")
+        acknowledge(fn, f"AwsSolutions-IAM5[Resource::{exports.export_name(config, exports.BROKER_ACCOUNTS_TABLE_ARN)}/index/*]",
+                    "Lookups by client_id on the broker accounts table's own index AccountsByClientId.")

@@ -61,6 +61,9 @@ class FakeLambdaContext:
 
 # (regex on the path, handler module) in match order: the first match wins.
 ROUTES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^/options/strategies/[^/]+/preview/?$"), "lambda_functions.options_platform.market"),
+    (re.compile(r"^/options/(market|market-data|expiry-calendar|option-chain|strikes|volatility|calculator)(/.*)?$"),
+     "lambda_functions.options_platform.market"),
     (re.compile(r"^/options/baskets/[^/]+/strategies/?$"), "lambda_functions.options_platform.strategies"),
     (re.compile(r"^/options/baskets(/.*)?$"), "lambda_functions.options_platform.baskets"),
     (re.compile(r"^/options/strategies/[^/]+/allocations(/.*)?$"), "lambda_functions.options_platform.allocations"),

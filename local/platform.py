@@ -415,6 +415,9 @@ class LocalPlatform:
                                  symbol_masters=self.fakes.symbol_masters if self.fakes else {},
                                  effective_broker=effective)
         self.narrator.orders_of = self.ctx.repos.orders.list_for_execution
+        from shared_utils.services.market_status import set_api_context
+
+        set_api_context(self.ctx)  # the market/preview API answers from this engine's market and clock
 
     # -- scheduler -----------------------------------------------------------------------------------
     def _scheduler(self) -> None:

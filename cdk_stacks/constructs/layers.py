@@ -56,6 +56,7 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "api-executions": ("core", "archive"),
     "api-analytics": ("core", "archive"),
     "api-postbacks": ("core",),
+    "api-market": _ENGINE_CONTEXT,  # prices with SciPy (IV, greeks) and builds the engine context
     # execution-engine
     "emitter": _ENGINE_CONTEXT,
     "prepare": _ENGINE_CONTEXT,
