@@ -120,6 +120,9 @@ class OrderRecord(RecordMeta):
     leg_no: int
     slice_no: int = 0
     purpose: OrderPurpose = OrderPurpose.ENTRY
+    #: 0 = the planned send; 1.. = a retry, completion or exit retry of the same leg and slice
+    #: (its own key segment: persistence.keys.order_sk)
+    attempt: int = 0
     tag: str
     exchange: str
     tradingsymbol: str
