@@ -138,6 +138,8 @@ class OrderRecord(RecordMeta):
     price: Decimal | None = None
     trigger_price: Decimal | None = None
     ltp_at_decision: Decimal | None = None
+    #: the contract's tick (rupees), so PlaceOrders needs no instrument master
+    tick_size: Decimal | None = None
     status: OrderStatus = OrderStatus.PENDING
     broker_order_id: str | None = None
     filled_quantity: int = 0
