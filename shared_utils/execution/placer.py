@@ -245,7 +245,16 @@ def await_fills(ctx: EngineContext, client, records: list[OrderRecord], outcomes
     deadline = _now(ctx) + timedelta(milliseconds=max(0, timeout_ms))
     reports: dict[str, OrderReport] = {}
     while True:
-        book = _book_by_tag(client) or {}
+        book = _book_by_tag(client)
+        if book is None:  # the book could not be read: ask for each known order's status instead
+            book = {}
+            for record in records:
+                order_id = getattr(outcomes.get(record.order_key), "broker_order_id", None)
+                if order_id:
+                    try:
+                        book[record.tag] = client.order_status(order_id)
+                    except BrokerError:
+                        continue
         dead, waiting = [], []
         for record in records:
             report = book.get(record.tag)
@@ -328,7 +337,7 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         statuses[result["status"]] = statuses.get(result["status"], 0) + 1
     summary: dict[str, Any] = {
         "execution_id": execution_id, "user_id": user_id, "client_id": client_id,
-        "sent": sum(1 for o in outcomes.values() if not (isinstance(o, _Outcome) and o.status is OrderStatus.NOT_SENT)),
+        "sent": sum(1 for o in outcomes.values() if isinstance(o, _Outcome) and o.sent_at is not None),
         "not_sent": statuses.get(OrderStatus.NOT_SENT.value, 0), "statuses": statuses, "error": client_error,
     }
     if inline:
