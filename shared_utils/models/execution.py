@@ -19,7 +19,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
 
-from shared_utils.models.common import DomainModel, RecordMeta
+from pydantic import BaseModel
+
+from shared_utils.models.common import DomainModel, RecordMeta, RequestModel
 from shared_utils.models.enums import (
     ExecutionStatus,
     ExecutionType,
@@ -246,3 +248,32 @@ class TradeDay(DomainModel):
     trade_date: date
     due: bool
     reasons: list[str] = Field(default_factory=list)
+
+
+class KillSwitchUpdate(RequestModel):
+    """PUT body of a kill switch: ``on`` stops new entries (exits still run); ``reason`` is
+    shown on every entry it stops."""
+
+    on: bool
+    reason: str = Field(default="", max_length=500)
+
+
+class KillSwitchState(BaseModel):
+    """One kill switch as stored: scope GLOBAL (ADMIN users), USER or ACCOUNT (the trader);
+    who set it (``set_by``, the caller's Cognito username or sub) and when (UTC)."""
+
+    scope: Literal["GLOBAL", "USER", "ACCOUNT"]
+    on: bool = False
+    reason: str = ""
+    client_id: str | None = None
+    set_by: str | None = None
+    updated_at: str | None = None
+
+
+class KillSwitchView(BaseModel):
+    """GET /options/kill-switch: every switch that applies to the caller's entries."""
+
+    global_switch: KillSwitchState
+    user: KillSwitchState
+    accounts: list[KillSwitchState] = Field(default_factory=list)
+    stops_entries: bool
