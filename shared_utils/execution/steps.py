@@ -333,6 +333,10 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- Finalize
 
+#: reasons listed per execution (the rest are counted): keeps the item and the state small
+MAX_REASONS = 60
+
+
 def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     """Each execution's outcome from its stored orders, after the Map (contract C1).
 
@@ -368,16 +372,27 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         unknown = [o for o in orders if o.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING, OrderStatus.SENT)]
         reasons = list(execution.reasons)
         reasons += [note for note in notes.get(execution_id, []) if note not in reasons]
-        problems = []
+        # one problem per account, leg, status and message (slices of a leg are counted, not
+        # listed): the state, the stored execution and the alert stay small at any size (C1)
+        grouped: dict[tuple, dict[str, Any]] = {}
         for order in rejected + not_sent + unknown:
-            reason = f"{order.client_id} leg {order.leg_no} {order.transaction_type.value} {order.tradingsymbol}: " \
-                     f"{order.status.value} - {order.broker_message or 'no message'}"
-            problems.append({"client_id": order.client_id, "leg_no": order.leg_no, "slice_no": order.slice_no,
-                             "tradingsymbol": order.tradingsymbol, "transaction_type": order.transaction_type.value,
-                             "quantity": order.quantity, "status": order.status.value,
-                             "reason": order.broker_message or "no message"})
+            key = (order.client_id, order.leg_no, order.transaction_type.value, order.status.value,
+                   order.broker_message or "no message")
+            entry = grouped.setdefault(key, {
+                "client_id": order.client_id, "leg_no": order.leg_no, "tradingsymbol": order.tradingsymbol,
+                "transaction_type": order.transaction_type.value, "status": order.status.value,
+                "reason": order.broker_message or "no message", "orders": 0, "quantity": 0})
+            entry["orders"] += 1
+            entry["quantity"] += order.quantity
+        problems = list(grouped.values())
+        for problem in problems[:MAX_REASONS]:
+            slices = f" ({problem['orders']} orders, {problem['quantity']} units)" if problem["orders"] > 1 else ""
+            reason = (f"{problem['client_id']} leg {problem['leg_no']} {problem['transaction_type']} "
+                      f"{problem['tradingsymbol']}: {problem['status']} - {problem['reason'][:300]}{slices}")
             if reason not in reasons:
                 reasons.append(reason)
+        if len(problems) > MAX_REASONS:
+            reasons.append(f"... and {len(problems) - MAX_REASONS} more account/leg problems (see the orders)")
         for (eid, client_id), error in errors.items():
             if eid == execution_id:
                 note = f"{client_id}: PlaceOrders branch failed: {error}"
