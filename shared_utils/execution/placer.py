@@ -345,6 +345,16 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         summary["notes"] = notes[:5]
     if inline:
         summary["orders"] = results
+        held = [r for r in results if r["status"] == OrderStatus.NOT_SENT.value]
+        if held and ctx.publisher is not None:
+            # no Finalize follows the engine's own follow-up sends: alert here (I2, nothing silent)
+            from shared_utils.execution.events import ORDER_ALERT, SOURCE_ENGINE
+
+            ctx.publisher.publish(SOURCE_ENGINE, ORDER_ALERT, {
+                "kind": "NOT_SENT", "user_id": user_id, "strategy_id": item.get("strategy_id"),
+                "execution_id": execution_id, "client_id": client_id, "accounts": [client_id],
+                "problems": [{k: r[k] for k in ("leg_no", "tradingsymbol", "transaction_type", "quantity", "message")}
+                             for r in held[:50]]})
     return summary
 
 
