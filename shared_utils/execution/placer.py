@@ -59,7 +59,7 @@ from shared_utils.execution.booking import save_report
 from shared_utils.execution.context import EngineContext
 from shared_utils.execution.guards import kill_switch_problem, session_problem
 from shared_utils.models.enums import ExecutionType, OrderPurpose, OrderStatus, TransactionType
-from shared_utils.models.execution import OrderRecord
+from shared_utils.models.execution import OrderRecord, WorkItem
 from shared_utils.persistence import keys
 from shared_utils.persistence.repositories import VersionConflict
 
@@ -284,11 +284,6 @@ def await_fills(ctx: EngineContext, client, records: list[OrderRecord], outcomes
 
 # ---------------------------------------------------------------------------- PlaceOrders
 
-def _setting(item: dict[str, Any], name: str, default: int) -> int:
-    value = item.get(name)
-    return default if value is None else int(value)
-
-
 def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     """Place one account's orders of one execution at ``execute_at`` (to the millisecond).
 
@@ -301,7 +296,8 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     item carried its orders. Never raises for a broker failure: each order records what the
     broker said.
     """
-    user_id, client_id, execution_id = item["user_id"], item["client_id"], item["execution_id"]
+    work = WorkItem.model_validate(item)  # the typed reference (raises on a malformed item: the Map's Catch)
+    user_id, client_id, execution_id = work.user_id, work.client_id, work.execution_id
     now = _now(ctx)
     client_error = None
     account = ctx.repos.accounts.find(user_id, client_id)
@@ -331,7 +327,7 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         elif client is None:
             outcomes.update({r.order_key: _not_sent(f"not sent: {client_error}", "SESSION") for r in pending})
         else:
-            _send_batch(ctx, client, item, intents, pending, outcomes, notes)
+            _send_batch(ctx, client, work, intents, pending, outcomes, notes)
     results = _save(ctx, item, client, intents, outcomes)
     statuses: dict[str, int] = {}
     for result in results:
@@ -376,11 +372,11 @@ def reconcile_claimed(client, pending: list[OrderRecord]) -> dict[str, Any]:
         for r in pending}
 
 
-def margin_problem(client, item: dict[str, Any], notes: list[str]) -> str | None:
+def margin_problem(client, work: WorkItem, notes: list[str]) -> str | None:
     """``risk_limits.max_margin_utilization`` (percent, in the item when set): read before the
     sleep from the client's optional ``margins() -> {"used", "available"}`` (rupees). A client
     without it cannot be checked: a note says so (Finalize puts it in the reasons)."""
-    limit = item.get("max_margin_utilization")
+    limit = work.max_margin_utilization
     if limit is None:
         return None
     margins = getattr(client, "margins", None)
@@ -400,17 +396,17 @@ def margin_problem(client, item: dict[str, Any], notes: list[str]) -> str | None
     return None
 
 
-def _send_batch(ctx: EngineContext, client, item: dict[str, Any], intents: list[OrderRecord],
+def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderRecord],
                 pending: list[OrderRecord], outcomes: dict[str, Any], notes: list[str] | None = None) -> None:
     """Sleep to the target, then send ``pending`` (hedges, confirm, shorts) into ``outcomes``."""
-    user_id, client_id = item["user_id"], item["client_id"]
+    user_id, client_id = work.user_id, work.client_id
     notes = notes if notes is not None else []
-    entry = ExecutionType(item["execution_type"]) is ExecutionType.ENTRY
-    target = parse_instant(item["execute_at"]) + timedelta(milliseconds=_setting(item, "execution_delay_ms", 0))
-    max_delay = _setting(item, "max_entry_delay_ms", DEFAULT_MAX_ENTRY_DELAY_MS)
-    hedge_timeout = _setting(item, "hedge_fill_timeout_ms", DEFAULT_HEDGE_FILL_TIMEOUT_MS)
+    entry = work.execution_type is ExecutionType.ENTRY
+    target = work.execute_at + timedelta(milliseconds=work.execution_delay_ms)
+    max_delay = DEFAULT_MAX_ENTRY_DELAY_MS if work.max_entry_delay_ms is None else work.max_entry_delay_ms
+    hedge_timeout = DEFAULT_HEDGE_FILL_TIMEOUT_MS if work.hedge_fill_timeout_ms is None else work.hedge_fill_timeout_ms
     guard = session_problem(ctx.calendar, target)
-    margin = margin_problem(client, item, notes) if entry else None
+    margin = margin_problem(client, work, notes) if entry else None
     ctx.clock.sleep_until(target)
     if guard or margin:
         outcomes.update({r.order_key: _not_sent(f"not sent: {guard or margin}", "GUARD" if guard else "MARGIN")

@@ -55,7 +55,7 @@ from shared_utils.models.enums import (
     TransactionType,
     Weekday,
 )
-from shared_utils.models.execution import Execution, ExecutionResults, OrderRecord
+from shared_utils.models.execution import Execution, ExecutionResults, OrderRecord, WorkItem
 from shared_utils.persistence import keys
 from shared_utils.persistence.repositories import NotFound
 
@@ -303,15 +303,15 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
             map_to_broker(ctx, orders, effective)
             intents += [intent_record({**header, "client_id": account.client_id}, o.to_state(), now,
                                       account.broker.value) for o in orders]
-            work_items.append({
-                **header, "client_id": account.client_id, "execution_type": execution_type.value,
-                "execution_delay_ms": allocation.execution_config.execution_delay_ms if allocation else 0,
-                "max_entry_delay_ms": strategy.max_entry_delay_ms,
-                "hedge_fill_timeout_ms": strategy.hedge_fill_timeout_ms,
-            })
             margin = allocation.risk_limits.max_margin_utilization if allocation and execution_type is ExecutionType.ENTRY else None
-            if margin is not None:
-                work_items[-1]["max_margin_utilization"] = str(margin)
+            work_items.append(WorkItem(
+                execution_id=execution.execution_id, user_id=user_id, strategy_id=strategy_id,
+                client_id=account.client_id, execution_type=execution_type, execute_at=parse_instant(state["execute_at"]),
+                execution_delay_ms=allocation.execution_config.execution_delay_ms if allocation else 0,
+                max_entry_delay_ms=strategy.max_entry_delay_ms, hedge_fill_timeout_ms=strategy.hedge_fill_timeout_ms,
+                max_margin_utilization=margin,
+            ).model_dump(mode="json", exclude_none=True))
+            work_items[-1]["execute_at"] = state["execute_at"]  # the event's own text, to the millisecond
         # every planned order is stored (PENDING) before the Map: a branch that dies before doing
         # anything leaves intents Finalize sees (I2); batched, and a retried Resolve keeps them
         ctx.repos.orders.record_intents(intents)
