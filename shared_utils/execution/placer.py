@@ -13,9 +13,10 @@ Sequence of one work item (``{"execution_id","user_id","strategy_id","client_id"
    tag (found: booked; not found: UNKNOWN, never re-sent). A throttled invoke that never ran
    never claimed, so its retry may send (invariant I1/I2).
 3. Sleep to ``execute_at`` (+ the allocation's ``execution_delay_ms``).
-4. Entries: kill switch (global, user, account) read immediately before the hedges and again
-   before the shorts (I7); an entry order is not sent more than ``max_entry_delay_ms`` after its
-   target: NOT_SENT "late by N ms" (I6). Exits are never stopped by a kill switch or lateness;
+4. Entries: kill switch (global, user, account) read immediately before the hedges (100 ms
+   before the target, so the read adds no lag) and again before the shorts (I7); an entry
+   order is not sent more than ``max_entry_delay_ms`` after its target: NOT_SENT "late by N
+   ms" (I6). Exits are never stopped by a kill switch or lateness;
    their lateness is recorded (``lag_ms``, execution reasons).
 5. BUY orders first. SELL orders only after EVERY BUY of the batch is confirmed FILLED by the
    broker (one order-book read per poll, every ``HEDGE_POLL_MS``) within
@@ -70,6 +71,9 @@ DEFAULT_MAX_ENTRY_DELAY_MS = 5000
 DEFAULT_HEDGE_FILL_TIMEOUT_MS = 3000
 #: order-book polling interval while waiting for hedge fills
 HEDGE_POLL_MS = 100
+#: the kill switch is read this long before the first send (the read then adds no lag), and
+#: again right before the shorts
+KILL_SWITCH_READ_LEAD_MS = 100
 #: statuses the hedge wait treats as "will not fill by itself"
 _DEAD = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.NOT_SENT})
 _WORKING_AT_BROKER = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING, OrderStatus.PARTIALLY_FILLED})
@@ -407,6 +411,12 @@ def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderR
     hedge_timeout = DEFAULT_HEDGE_FILL_TIMEOUT_MS if work.hedge_fill_timeout_ms is None else work.hedge_fill_timeout_ms
     guard = session_problem(ctx.calendar, target)
     margin = margin_problem(client, work, notes) if entry else None
+    kill_at_target = None
+    if entry and not (guard or margin):
+        # the kill switch is read KILL_SWITCH_READ_LEAD_MS before the target, so the read (a few
+        # ms) is done when the first order leaves and adds nothing to its lag
+        ctx.clock.sleep_until(target - timedelta(milliseconds=KILL_SWITCH_READ_LEAD_MS))
+        kill_at_target = kill_switch_problem(ctx.repos, user_id, ExecutionType.ENTRY, client_id) or ""
     ctx.clock.sleep_until(target)
     if guard or margin:
         outcomes.update({r.order_key: _not_sent(f"not sent: {guard or margin}", "GUARD" if guard else "MARGIN")
@@ -414,9 +424,10 @@ def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderR
         return
     stop: list[str] = []
 
-    def send_group(group: list[OrderRecord]) -> None:
+    def send_group(group: list[OrderRecord], kill: str | None = None) -> None:
         if entry and group:
-            kill = kill_switch_problem(ctx.repos, user_id, ExecutionType.ENTRY, client_id)
+            if kill is None:
+                kill = kill_switch_problem(ctx.repos, user_id, ExecutionType.ENTRY, client_id)
             if kill:
                 outcomes.update({r.order_key: _not_sent(f"not sent: {kill}", "KILL_SWITCH") for r in group})
                 return
@@ -435,7 +446,7 @@ def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderR
             if outcome.error_kind == "SESSION_EXPIRED":
                 stop.append("not sent: the broker session expired during the send")
 
-    send_group([r for r in pending if r.transaction_type is TransactionType.BUY])
+    send_group([r for r in pending if r.transaction_type is TransactionType.BUY], kill_at_target)
     sells = [r for r in pending if r.transaction_type is TransactionType.SELL]
     hedges = [r for r in intents if r.transaction_type is TransactionType.BUY]
     if sells and hedges:
