@@ -273,7 +273,17 @@ def lot_size_for(underlying: str, expiry_type: ExpiryType, expiry_offset: int, t
     from shared_utils.market.expiry import resolve_expiry
 
     master = master if master is not None else instrument_master()
-    expiry = resolve_expiry(master, underlying, expiry_type, expiry_offset, trade_date)
+    try:
+        expiry = resolve_expiry(master, underlying, expiry_type, expiry_offset, trade_date)
+    except MarketError as exc:
+        # the master does not list that far (stale or beyond its listings): the API's size
+        # checks still use the dated lot-size table in force on the trade date, labelled so;
+        # Resolve refuses to ENTER on such a master (issue 14)
+        lot = fallback_lot_size(underlying, trade_date)
+        if lot is None:
+            raise
+        return LotSize(lot, None, f"fallback table config/market/lot_sizes.json in force on {trade_date} "
+                                  f"(expiry not resolvable: {exc})")
     try:
         contracts = master.option_contracts(underlying, expiry)
         if contracts:

@@ -86,7 +86,7 @@ def test_daily_report_after_a_trading_morning_equals_the_hand_computation(mornin
     # the seeded market's fills (seed 17): iron condor, 1/1/4/4 lots at Angel, 3/3/1/1 at Zerodha
     assert expected["ANGELONE456"]["gross"] == Decimal("2281.50")
     assert expected["ZERODHA123"]["gross"] == Decimal("910.00")
-    assert expected["ZERODHA123"]["charges"]["total"] == Decimal("201.65")
+    assert expected["ZERODHA123"]["charges"]["total"] == Decimal("201.70")
 
     status, report = api("GET", "/options/reports/daily", query={"date": "2026-08-17"})
     assert status == 200, report
@@ -100,7 +100,7 @@ def test_daily_report_after_a_trading_morning_equals_the_hand_computation(mornin
         assert row["executed_orders"] == 8 and row["warnings"] == []
     assert report["accounts"][0]["broker"] == "angel" and report["accounts"][1]["broker"] == "zerodha"
     total_net = sum(h["net"] for h in expected.values())
-    assert Decimal(report["total"]["net"]) == total_net == Decimal("2922.30")
+    assert Decimal(report["total"]["net"]) == total_net == Decimal("2921.73")
     assert {e["status"] for e in report["executions"]} == {"COMPLETED"} and len(report["executions"]) == 2
 
     # the same day through P&L, performance and the month
@@ -132,9 +132,9 @@ def test_reports_as_csv(morning, engine):
     rows = get_csv("/options/reports/daily", {"date": "2026-08-17"})
     assert [r["client_id"] for r in rows] == ["ANGELONE456", "ZERODHA123", "TOTAL"]
     zerodha = rows[1]
-    assert (zerodha["gross"], zerodha["charges_total"], zerodha["net"]) == ("910.00", "201.65", "708.35")
+    assert (zerodha["gross"], zerodha["charges_total"], zerodha["net"]) == ("910.00", "201.70", "708.30")
     assert zerodha["charges_brokerage"] == "160.00" and zerodha["charges_stt"] == "7.00"
-    assert rows[2]["net"] == "2922.30"
+    assert rows[2]["net"] == "2921.73"
     monthly = get_csv("/options/reports/monthly", {"month": "2026-08"})
     assert [(r["date"], r["client_id"]) for r in monthly] == [("2026-08-17", "ANGELONE456"), ("2026-08-17", "ZERODHA123"),
                                                                ("2026-08", "TOTAL")]
