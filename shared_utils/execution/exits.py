@@ -219,6 +219,54 @@ def position_mismatches(ctx: Any, user_id: str, strategy_id: str, trade_date: da
     return problems
 
 
+def closable_at_broker(ctx: Any, user_id: str, strategy_id: str, positions: list[Position],
+                       trade_date: date) -> tuple[list[Position], list[str]]:
+    """What may be closed of ``positions`` after reading each account's NET positions at the
+    broker (invariant I4: no exit order is re-sent without first reading the broker).
+
+    Per (account, contract): the records' total over every strategy of the user (the broker nets
+    them) is compared with the broker's net quantity. When they agree, the strategy's position is
+    closed in full. When they differ, only what the broker really holds in the same direction is
+    closed (at most the strategy's own quantity), and the difference is a reason (alerted
+    POSITION_MISMATCH by the caller): a fill the records lost is never bought back twice. An
+    account whose positions cannot be read closes nothing this time (reason given).
+
+    Returns (positions to close, with the quantity to close; reasons)."""
+    symbols: dict[str, dict[str, str]] = defaultdict(dict)  # client -> canonical -> broker symbol
+    for order in strategy_orders(ctx, user_id, strategy_id, trade_date):
+        symbols[order.client_id].setdefault(order.tradingsymbol, order.broker_tradingsymbol or order.tradingsymbol)
+    out: list[Position] = []
+    reasons: list[str] = []
+    by_client: dict[str, list[Position]] = defaultdict(list)
+    for position in positions:
+        by_client[position.client_id].append(position)
+    for client_id, held in sorted(by_client.items()):
+        try:
+            reports = client_of(ctx, user_id, client_id).positions()
+        except (BrokerError, LookupError) as exc:
+            reasons.append(f"{client_id}: broker positions unavailable ({exc}); nothing re-sent there this time")
+            continue
+        broker_qty: dict[str, int] = defaultdict(int)
+        for report in reports:
+            broker_qty[report.tradingsymbol] += report.quantity
+        totals: dict[str, int] = defaultdict(int)
+        for record in ctx.repos.positions.list(user_id, client_id=client_id):
+            totals[record.tradingsymbol] += record.quantity
+        for position in held:
+            at_broker = broker_qty.get(symbols[client_id].get(position.tradingsymbol, position.tradingsymbol), 0)
+            if at_broker == totals[position.tradingsymbol]:
+                out.append(position)
+                continue
+            same_side = at_broker * position.quantity > 0
+            quantity = (min(abs(at_broker), abs(position.quantity)) if same_side else 0)
+            quantity = quantity if position.quantity > 0 else -quantity
+            reasons.append(f"{client_id} {position.tradingsymbol}: records hold {totals[position.tradingsymbol]} units, "
+                           f"the broker {at_broker}; closing {abs(quantity)} units, not {abs(position.quantity)}")
+            if quantity:
+                out.append(position.model_copy(update={"quantity": quantity}))
+    return out, reasons
+
+
 def broker_symbols(orders: list[OrderRecord]) -> dict[tuple[str, str], tuple[str | None, str | None]]:
     """(client_id, canonical symbol) -> (broker symbol, broker token), from stored orders."""
     out: dict[tuple[str, str], tuple[str | None, str | None]] = {}
@@ -295,6 +343,15 @@ def finish_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> dict
     deferred, reasons = prepare_exit(ctx, user_id, strategy_id, trade_date)
     open_positions = [p for p in ctx.repos.positions.list(user_id, strategy_id)
                       if p.quantity and (p.client_id, p.tradingsymbol) not in deferred]
+    open_positions, mismatches = closable_at_broker(ctx, user_id, strategy_id, open_positions, trade_date)
+    if mismatches:
+        latest = ctx.repos.executions.get(user_id, strategy_id, ExecutionType.EXIT, trade_date)
+        new = [m for m in mismatches if m not in latest.reasons]
+        if new:  # said once, not every minute
+            ctx.repos.executions.save(latest.model_copy(update={"reasons": latest.reasons + new}), latest.version)
+            alert(ctx, "POSITION_MISMATCH", user_id, strategy_id, "; ".join(new), execution_id=execution.execution_id)
+        if not open_positions:
+            return {"execution_id": execution.execution_id, "attempt": attempt, "mismatches": mismatches}
     results = close_positions(ctx, user_id, strategy_id, execution.execution_id, open_positions, trade_date,
                               SLICE_OFFSET * attempt, now)
     statuses = [o["status"] for r in results for o in r["orders"]]
