@@ -41,6 +41,41 @@ SLICE_OFFSET = 50
 CANCEL_PURPOSES = (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET, OrderPurpose.ENTRY)
 
 
+#: the reason Resolve records when an exit finds nothing to close
+NOTHING_TO_EXIT = "no open position to exit"
+#: marks an EXIT record that found nothing: it does NOT consume the day's exit (I5)
+RELEASED_MARK = "the day's exit claim was released: a later exit (scheduled, MTM, manual) still runs"
+
+
+def is_released(execution: Any) -> bool:
+    """An EXIT that found nothing to close and gave its claim back (Resolve, ``release_note``)."""
+    return (execution is not None and execution.execution_type is ExecutionType.EXIT
+            and execution.status is ExecutionStatus.SKIPPED and RELEASED_MARK in execution.reasons)
+
+
+def release_note(reasons: list[str]) -> list[str]:
+    """The reasons of an exit that found nothing, with the release mark (Resolve calls it)."""
+    return reasons + ([RELEASED_MARK] if RELEASED_MARK not in reasons else [])
+
+
+def reclaim_released_exit(ctx: Any, record: Any) -> Any | None:
+    """Prepare's claim for an EXIT whose record exists: when that record is a RELEASED exit
+    (it found nothing to close), take it over for this run (version-checked: one winner) and
+    keep the earlier attempt's reasons as history. Returns the stored claim or None."""
+    from shared_utils.persistence.repositories import VersionConflict
+
+    existing = ctx.repos.executions.get(record.user_id, record.strategy_id, record.execution_type, record.trade_date)
+    if not is_released(existing):
+        return None
+    history = [f"earlier {existing.trigger.lower()} exit at {to_ist(existing.execute_at):%H:%M:%S} found nothing: "
+               + "; ".join(r for r in existing.reasons if r != RELEASED_MARK)]
+    claim = record.model_copy(update={"reasons": history + list(record.reasons), "version": existing.version})
+    try:
+        return ctx.repos.executions.save(claim, existing.version)
+    except VersionConflict:
+        return None
+
+
 def alert(ctx: Any, kind: str, user_id: str, strategy_id: str, message: str, **extra: Any) -> None:
     """Publish an "Order Alert" (and tell the observer)."""
     detail = {"kind": kind, "user_id": user_id, "strategy_id": strategy_id, "message": message, **extra}
@@ -317,14 +352,33 @@ def close_positions(ctx: Any, user_id: str, strategy_id: str, execution_id: str,
     return results
 
 
+def _entry_before(ctx: Any, user_id: str, position: Position, exit_execution: Any) -> bool:
+    """Was the position's entry claimed before ``exit_execution`` was?"""
+    if not position.entry_execution_id:
+        return False
+    try:
+        entry = ctx.repos.executions.get_by_id(user_id, position.entry_execution_id)
+    except LookupError:
+        return False
+    return bool(entry.claimed_at and exit_execution.claimed_at and entry.claimed_at <= exit_execution.claimed_at)
+
+
 def finish_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> dict[str, Any] | None:
     """Finish today's exit when it ended with positions still open. Returns what it did."""
     trade_date = to_ist(now).date()
     execution = ctx.repos.executions.get(user_id, strategy_id, ExecutionType.EXIT, trade_date)
-    if execution is None or execution.status in (ExecutionStatus.CLAIMED, ExecutionStatus.IN_PROGRESS,
-                                                  ExecutionStatus.SKIPPED):
+    if execution is None or execution.status in (ExecutionStatus.CLAIMED, ExecutionStatus.IN_PROGRESS):
+        return None
+    if execution.status is ExecutionStatus.SKIPPED and not is_released(execution):
         return None
     open_positions = [p for p in ctx.repos.positions.list(user_id, strategy_id) if p.quantity]
+    if is_released(execution):
+        # an exit that found nothing because the entry's fills were not booked yet: close what
+        # those entries (claimed before the exit was asked for) hold now
+        open_positions = [p for p in open_positions if _entry_before(ctx, user_id, p, execution)]
+        if any(o.status in WORKING and o.purpose is OrderPurpose.ENTRY
+               for o in strategy_orders(ctx, user_id, strategy_id, trade_date)):
+            return None  # the entry is still learning its fills
     if not open_positions:
         return None
     exit_orders = ctx.repos.orders.list_for_execution(user_id, execution.execution_id)
@@ -363,5 +417,6 @@ def finish_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> dict
     return {"execution_id": execution.execution_id, "attempt": attempt, "statuses": statuses}
 
 
-__all__ = ["prepare_exit", "cancel_working", "position_mismatches", "finish_exit", "close_positions",
+__all__ = ["is_released", "release_note", "reclaim_released_exit", "NOTHING_TO_EXIT", "closable_at_broker",
+           "prepare_exit", "cancel_working", "position_mismatches", "finish_exit", "close_positions",
            "strategy_orders", "read_book", "find_in_book", "send_planned", "alert", "Decimal"]

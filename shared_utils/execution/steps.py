@@ -26,7 +26,7 @@ from typing import Any
 from shared_utils.clock import IST, epoch_ms, ist_datetime, parse_instant, to_ist, utc_iso_ms
 from shared_utils.execution.context import EngineContext
 from shared_utils.execution.events import EXECUTION_COMPLETED, ORDER_ALERT, SOURCE_ENGINE
-from shared_utils.execution.exits import prepare_exit
+from shared_utils.execution.exits import prepare_exit, reclaim_released_exit, release_note
 from shared_utils.execution.guards import kill_switch_problem, session_problem
 from shared_utils.execution.order_state import ACCEPTED
 from shared_utils.execution.placer import place_orders
@@ -143,6 +143,8 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
             total_legs=sum(1 for leg in legs if leg.enabled),
         )
         stored = ctx.repos.executions.claim(record)
+        if stored is None and execution_type is ExecutionType.EXIT and not problems:
+            stored = reclaim_released_exit(ctx, record)  # an earlier exit found nothing (I5)
         if stored is None:
             existing = ctx.repos.executions.get(user_id, strategy_id, execution_type, trade_date)
             if existing is not None and existing.claimed_by == run_id and existing.status is ExecutionStatus.CLAIMED:
@@ -261,6 +263,8 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                 "orders": [o.to_state() for o in orders],
             })
         nothing_to_exit = execution_type is ExecutionType.EXIT and "no open position to exit" in reasons
+        if nothing_to_exit and not per_account:
+            reasons = release_note(reasons)  # finding nothing does not consume the day's exit (I5)
         updated = execution.model_copy(update={
             "status": ExecutionStatus.IN_PROGRESS if per_account else (
                 ExecutionStatus.SKIPPED if nothing_to_exit else ExecutionStatus.FAILED),
