@@ -63,7 +63,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/options/baskets(/.*)?$"), "lambda_functions.options_platform.baskets"),
     (re.compile(r"^/options/strategies/[^/]+/allocations(/.*)?$"), "lambda_functions.options_platform.allocations"),
     (re.compile(r"^/options/strategies(/.*)?$"), "lambda_functions.options_platform.strategies"),
-    (re.compile(r"^/options/(executions|positions)(/.*)?$"), "lambda_functions.options_platform.executions"),
+    (re.compile(r"^/options/(executions|positions|kill-switch)(/.*)?$"), "lambda_functions.options_platform.executions"),
     (re.compile(r"^/broker-accounts(/.*)?$"), "lambda_functions.auth_broker.broker_accounts"),
     (re.compile(r"^/broker-sessions(/.*)?$"), "lambda_functions.auth_broker.broker_sessions"),
     (re.compile(r"^/profile/?$"), "lambda_functions.auth_broker.profile"),

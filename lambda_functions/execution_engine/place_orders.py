@@ -1,7 +1,8 @@
 """State machine step PlaceOrders (inside the Map): one account's orders at ``execute_at``.
 
-No retries are configured on this task (a retry could double an order); a second invocation
-for the same item reconciles by tag instead of sending. Imports stay light: no SciPy, no
+The item is a reference (contract C1): the orders are the intents Resolve stored. A second
+invocation for the same item (a retry after a throttle) finds the item's placement claim and
+reconciles by tag instead of sending; the result is a small summary. Imports stay light: no SciPy, no
 instrument master.
 """
 
@@ -18,5 +19,5 @@ logger = Logger()
 def handler(event, context):
     result = place_orders(event, placement_context(event))
     logger.info("placed", extra={"execution_id": result["execution_id"], "client_id": result["client_id"],
-                                 "statuses": [o["status"] for o in result["orders"]]})
+                                 "statuses": result.get("statuses")})
     return result

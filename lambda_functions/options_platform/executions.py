@@ -4,6 +4,11 @@ GET /options/executions/schedule (?date=, ?type=entry|exit), GET /options/execut
 (?strategy_id=, ?from_date=, ?to_date=, ?type=), GET /options/executions/{execution_id} (with its
 orders and fills), POST /options/executions/manual, GET /options/positions (?strategy_id=,
 ?client_id=).
+
+Kill switches (issue 13 / I7): GET /options/kill-switch; PUT /options/kill-switch (the caller's
+own, all accounts); PUT /options/kill-switch/accounts/{client_id} (one of the caller's
+accounts); PUT /options/kill-switch/global (users of the ADMIN Cognito group only, else 403).
+A set switch stops new entries immediately before every send; exits still run.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import Router
 
@@ -36,7 +42,8 @@ from shared_utils.models.api import (
     ScheduleView,
 )
 from shared_utils.models.enums import ExecutionType
-from shared_utils.services.executions import ExecutionService
+from shared_utils.models.execution import KillSwitchState, KillSwitchUpdate, KillSwitchView
+from shared_utils.services.executions import ExecutionService, Forbidden, KillSwitchService
 from shared_utils.services.options import parse_date
 
 router = Router()
@@ -100,7 +107,65 @@ def positions(strategy_id: Annotated[str | None, Query(max_length=64)] = None,
     return PositionList(items=views, total_mtm=str(sum((p.mtm for p in items), Decimal(0))))
 
 
+def _claims() -> dict:
+    context = router.current_event.raw_event.get("requestContext") or {}
+    return (context.get("authorizer") or {}).get("claims") or {}
+
+
+def _caller() -> str:
+    """Who is acting, for the record: the Cognito username, else the sub."""
+    claims = _claims()
+    return str(claims.get("cognito:username") or user_id_of(router))
+
+
+def _groups() -> list[str]:
+    """The caller's Cognito groups (``cognito:groups``: a list, or API Gateway's flattened
+    string such as ``"[ADMIN TRADER]"`` or ``"ADMIN,TRADER"``)."""
+    raw = _claims().get("cognito:groups") or []
+    if isinstance(raw, str):
+        raw = raw.strip("[]").replace(",", " ").split()
+    return [str(g) for g in raw]
+
+
+def _kill_switches() -> KillSwitchService:
+    return KillSwitchService(repositories(), default_clock())
+
+
+@router.get("/options/kill-switch", responses=OK_RESPONSES,
+            summary="The kill switches that apply to your entries (platform, yours, your accounts')")
+def kill_switch_view() -> KillSwitchView:
+    return KillSwitchView(**_kill_switches().view(user_id_of(router)))
+
+
+@router.put("/options/kill-switch", responses=OK_RESPONSES,
+            summary="Set or clear your own kill switch: on = no new entries in any of your accounts "
+                    "(exits still run); who and when are recorded")
+def kill_switch_user(body: KillSwitchUpdate) -> KillSwitchState:
+    return KillSwitchState(**_kill_switches().set_user(user_id_of(router), body.on, body.reason, _caller()))
+
+
+@router.put("/options/kill-switch/accounts/<client_id>", responses=OK_RESPONSES,
+            summary="Set or clear the kill switch of one of your broker accounts (exits still run)")
+def kill_switch_account(client_id: str, body: KillSwitchUpdate) -> KillSwitchState:
+    return KillSwitchState(**_kill_switches().set_account(user_id_of(router), client_id, body.on, body.reason,
+                                                          _caller()))
+
+
+@router.put("/options/kill-switch/global",
+            responses={**OK_RESPONSES, 403: {"description": "Only users of the ADMIN group"}},
+            summary="ADMIN only: set or clear the platform kill switch (no new entries for anyone; exits run)")
+def kill_switch_global(body: KillSwitchUpdate) -> KillSwitchState:
+    user_id_of(router)
+    return KillSwitchState(**_kill_switches().set_global(_groups(), body.on, body.reason, _caller()))
+
+
 app = build_app(router)
+
+
+@app.exception_handler(Forbidden)
+def _forbidden(exc: Forbidden) -> Response:
+    return Response(status_code=403, content_type=content_types.APPLICATION_JSON,
+                    body={"statusCode": 403, "message": str(exc)})
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,6 +8,7 @@ Session: 09:15-15:30 IST on trading days (reference/indian-markets.md "Sessions"
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from shared_utils.clock import to_ist
 from shared_utils.market.calendar import TradingCalendar
@@ -30,14 +31,26 @@ def session_problem(calendar: TradingCalendar, instant: datetime, exchange: str 
     return None
 
 
-def kill_switch_problem(controls: ControlRepository, user_id: str, execution_type: ExecutionType) -> str | None:
-    """A set global or per-user kill switch blocks ENTRY executions (never exits)."""
-    if execution_type is not ExecutionType.ENTRY:
+def kill_switch_problem(repos: Any, user_id: str, execution_type: ExecutionType | str,
+                        client_id: str | None = None) -> str | None:
+    """Why no ENTRY order may be sent now because of a kill switch, or None (contract C3).
+
+    Reads the global, the user's and (with ``client_id``) the account's switch in one
+    BatchGetItem: call it immediately before a send (entries, retries, completions). Exits are
+    never blocked (``execution_type`` EXIT -> None without a read).
+
+    Args:
+        repos: :class:`Repositories` (or its ``controls`` repository).
+    """
+    if ExecutionType(execution_type) is not ExecutionType.ENTRY:
         return None
-    on, reason = controls.kill_switch()
-    if on:
-        return f"platform kill switch is on: {reason or 'no reason given'}"
-    on, reason = controls.kill_switch(user_id)
-    if on:
-        return f"your kill switch is on: {reason or 'no reason given'}"
+    controls: ControlRepository = getattr(repos, "controls", repos)
+    switches = controls.kill_switches(user_id, client_id)
+    labels = {"GLOBAL": "platform kill switch", "USER": "your kill switch",
+              "ACCOUNT": f"kill switch of account {client_id}"}
+    for scope in ("GLOBAL", "USER", "ACCOUNT"):
+        item = switches.get(scope)
+        if item and item.get("on"):
+            who = f" (set by {item['set_by']} at {item.get('updated_at')})" if item.get("set_by") else ""
+            return f"{labels[scope]} is on: {item.get('reason') or 'no reason given'}{who}"
     return None

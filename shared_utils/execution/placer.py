@@ -1,19 +1,49 @@
 """PlaceOrders: one broker account's orders of one execution, sent at ``execute_at`` to the
 millisecond. Kept apart from planning so the PlaceOrders Lambda imports nothing heavy (no
-SciPy, no instrument master): everything it needs is in its work item.
+SciPy, no instrument master): its orders are the intents Resolve stored (contract C1).
 
-Sequence: write every intent (deterministic key and tag) -> sleep to ``execute_at`` -> send in
-the planned order (BUY before SELL) through the account's rate limiter -> one order-book read
-for fills -> save the records. A rejected hedge holds back that account's SELL entry orders.
+Sequence of one work item (``{"execution_id","user_id","strategy_id","client_id",
+"execution_type","execute_at", ...scalars}``):
+
+1. Load the item's intents: ONE query (attempt-0 ENTRY/EXIT orders of the account).
+2. CLAIM the item: one conditional put (``PLACEMENT#...``) before the sleep. The claim is the
+   durable "send began" mark of every order of the item, so the send loop itself does no
+   DynamoDB I/O. A second PlaceOrders for the same item (a Step Functions retry, a duplicate)
+   finds the claim taken and only RECONCILES the still-PENDING intents with the broker's book by
+   tag (found: booked; not found: UNKNOWN, never re-sent). A throttled invoke that never ran
+   never claimed, so its retry may send (invariant I1/I2).
+3. Sleep to ``execute_at`` (+ the allocation's ``execution_delay_ms``).
+4. Entries: kill switch (global, user, account) read immediately before the hedges and again
+   before the shorts (I7); an entry order is not sent more than ``max_entry_delay_ms`` after its
+   target: NOT_SENT "late by N ms" (I6). Exits are never stopped by a kill switch or lateness;
+   their lateness is recorded (``lag_ms``, execution reasons).
+5. BUY orders first. SELL orders only after EVERY BUY of the batch is confirmed FILLED by the
+   broker (one order-book read per poll, every ``HEDGE_POLL_MS``) within
+   ``hedge_fill_timeout_ms`` (I3). Otherwise the SELL orders are NOT_SENT with the reason and
+   the hedge policy applies:
+
+   - entry: a hedge that is REJECTED, UNKNOWN, NOT_SENT or not FILLED in time holds back every
+     short of the account; the unfilled remainder of a working hedge is CANCELLED, filled hedge
+     quantity is kept (a bought option is bounded risk), and the execution is PARTIAL/FAILED
+     with an Order Alert (Finalize);
+   - exit: the longs are sold only after the shorts are confirmed bought back; a buy-back that
+     is not FILLED in time keeps working (it is closing risk) and the long sale is held back
+     (NOT_SENT, the exit retry closes it later).
+6. One order-book read for fills, then the records are saved.
+
+Settings (strategy fields, copied into the work item by Resolve; defaults here):
+``max_entry_delay_ms`` (default 5000) and ``hedge_fill_timeout_ms`` (default 3000).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable
 
 from shared_utils.brokers.errors import (
     BrokerError,
@@ -27,17 +57,26 @@ from shared_utils.brokers.models import OrderReport, OrderRequest
 from shared_utils.clock import parse_instant
 from shared_utils.execution.booking import save_report
 from shared_utils.execution.context import EngineContext
-from shared_utils.execution.guards import session_problem
-from shared_utils.models.enums import OrderPurpose, OrderStatus, TransactionType
+from shared_utils.execution.guards import kill_switch_problem, session_problem
+from shared_utils.models.enums import ExecutionType, OrderPurpose, OrderStatus, TransactionType
 from shared_utils.models.execution import OrderRecord
 from shared_utils.persistence import keys
+from shared_utils.persistence.repositories import VersionConflict
 
 RETRYABLE_SEND_ATTEMPTS = 3
+#: an entry order is refused (NOT_SENT) when it would leave later than this after its target
+DEFAULT_MAX_ENTRY_DELAY_MS = 5000
+#: how long the shorts wait for the account's hedges (BUY) to be confirmed FILLED
+DEFAULT_HEDGE_FILL_TIMEOUT_MS = 3000
+#: order-book polling interval while waiting for hedge fills
+HEDGE_POLL_MS = 100
+#: statuses the hedge wait treats as "will not fill by itself"
+_DEAD = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.NOT_SENT})
+_WORKING_AT_BROKER = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING, OrderStatus.PARTIALLY_FILLED})
 
 
 def _now(ctx: EngineContext) -> datetime:
     return ctx.clock.now()
-
 
 
 @dataclass
@@ -50,7 +89,87 @@ class _Outcome:
     acked_at: datetime | None = None
 
 
-def _request(order: OrderRecord, planned: dict[str, Any]) -> OrderRequest:
+def _not_sent(reason: str, kind: str) -> _Outcome:
+    return _Outcome(OrderStatus.NOT_SENT, message=reason, error_kind=kind)
+
+
+# ---------------------------------------------------------------------------- intents
+
+def intent_record(header: dict[str, Any], planned: dict[str, Any], now: datetime, broker: str) -> OrderRecord:
+    """The intent (status PENDING, deterministic key and tag) of one planned order.
+
+    ``header``: execution_id, user_id, strategy_id, client_id, execute_at (ISO UTC).
+    ``planned``: :meth:`PlannedOrder.to_state` (prices as strings). A planned order with a
+    ``problem`` (e.g. no broker symbol) is recorded NOT_SENT with that reason at once.
+    """
+    key = keys.order_sk(header["execution_id"], header["client_id"], planned["leg_no"], planned["slice_no"],
+                        planned["purpose"], int(planned.get("attempt") or 0))
+    record = OrderRecord(
+        order_key=key, execution_id=header["execution_id"], user_id=header["user_id"],
+        strategy_id=header["strategy_id"], client_id=header["client_id"], broker=broker, leg_no=planned["leg_no"],
+        slice_no=planned["slice_no"], attempt=int(planned.get("attempt") or 0), purpose=planned["purpose"],
+        tag=keys.order_tag(key), exchange=planned["exchange"], tradingsymbol=planned["tradingsymbol"],
+        instrument_token=planned.get("instrument_token"), broker_tradingsymbol=planned.get("broker_tradingsymbol"),
+        broker_token=planned.get("broker_token"), transaction_type=planned["transaction_type"], lots=planned["lots"],
+        lot_size=planned["lot_size"], quantity=planned["quantity"], product=planned["product"],
+        order_type=planned["order_type"],
+        price=Decimal(planned["price"]) if planned.get("price") else None,
+        trigger_price=Decimal(planned["trigger_price"]) if planned.get("trigger_price") else None,
+        ltp_at_decision=Decimal(planned["ltp"]) if planned.get("ltp") else None,
+        tick_size=Decimal(planned["tick_size"]) if planned.get("tick_size") else None,
+        execute_at=parse_instant(header["execute_at"]), intent_at=now,
+    )
+    if planned.get("problem"):
+        record = record.model_copy(update={
+            "status": OrderStatus.NOT_SENT, "broker_message": f"not sent: {planned['problem']}", "error_kind": "SYMBOL",
+            "status_history": [{"at": now.isoformat(), "from": "PENDING", "to": "NOT_SENT",
+                                "message": planned["problem"]}]})
+    return record
+
+
+def load_intents(repos: Any, item: dict[str, Any]) -> list[OrderRecord]:
+    """The intents of one Map work item: the account's attempt-0 ENTRY/EXIT orders of the
+    execution (one query), in sending order."""
+    records = repos.orders.list_for_execution(item["user_id"], item["execution_id"], item["client_id"])
+    return sending_order([r for r in records if r.attempt == 0 and r.purpose in (OrderPurpose.ENTRY, OrderPurpose.EXIT)])
+
+
+def sending_order(records: Iterable[OrderRecord]) -> list[OrderRecord]:
+    """BUY before SELL (entry: hedges first; exit: shorts bought back first), then leg,
+    attempt, slice."""
+    return sorted(records, key=lambda r: (0 if r.transaction_type is TransactionType.BUY else 1, r.leg_no,
+                                          r.attempt, r.slice_no))
+
+
+def batch_id(records: Iterable[OrderRecord]) -> str:
+    """Deterministic id of a set of orders (the placement claim's key segment): 16 hex digits
+    of sha256 over the sorted order keys."""
+    digest = hashlib.sha256("|".join(sorted(r.order_key for r in records)).encode()).hexdigest()
+    return digest[:16]
+
+
+def mark_not_sent(repos: Any, record: OrderRecord, reason: str, kind: str, at: datetime,
+                  attempts: int = 5) -> OrderRecord:
+    """Move a PENDING intent to NOT_SENT (final) with ``reason``; a record that moved on
+    meanwhile (another writer) is returned as stored, unchanged."""
+    current = record
+    for _ in range(attempts):
+        if current.status is not OrderStatus.PENDING:
+            return current
+        history = list(current.status_history) + [{"at": at.isoformat(), "from": current.status.value,
+                                                    "to": OrderStatus.NOT_SENT.value, "message": reason}]
+        updated = current.model_copy(update={"status": OrderStatus.NOT_SENT, "broker_message": reason,
+                                             "error_kind": kind, "status_history": history[-20:]})
+        try:
+            return repos.orders.save(updated, current.version)
+        except VersionConflict:
+            current = repos.orders.get(record.user_id, record.order_key)
+    raise VersionConflict(f"order {record.order_key}: could not record NOT_SENT after {attempts} attempts")
+
+
+# ---------------------------------------------------------------------------- broker calls
+
+def _request(order: OrderRecord) -> OrderRequest:
     """The broker command: the broker's own symbol and token (mapped from the canonical Kite
     contract), the platform's tag."""
     return OrderRequest(
@@ -75,10 +194,18 @@ def _reconcile(client, tag: str, tries: int = 3, pause: float = 0.3) -> OrderRep
     return None
 
 
-def _send(ctx: EngineContext, client, order: OrderRecord, planned: dict[str, Any]) -> _Outcome:
+def _book_by_tag(client) -> dict[str, OrderReport] | None:
+    """The account's order book by tag (None when the broker could not be read)."""
+    try:
+        return {r.tag: r for r in client.order_book() if r.tag}
+    except BrokerError:
+        return None
+
+
+def _send(ctx: EngineContext, client, order: OrderRecord, planned: dict[str, Any] | None = None) -> _Outcome:
     """Send one order. Retries ONLY failures the broker did not act on (rate limited,
     unavailable before acting); an unknown outcome is reconciled by tag."""
-    request = _request(order, planned)
+    request = _request(order)
     last_error: BrokerError | None = None
     for attempt in range(RETRYABLE_SEND_ATTEMPTS):
         sent_at = _now(ctx)
@@ -106,101 +233,227 @@ def _send(ctx: EngineContext, client, order: OrderRecord, planned: dict[str, Any
                     f"{getattr(last_error, 'broker_message', None) or last_error}", type(last_error).__name__)
 
 
+def await_fills(ctx: EngineContext, client, records: list[OrderRecord], outcomes: dict[str, Any],
+                timeout_ms: int) -> tuple[dict[str, OrderReport], str | None]:
+    """Wait until every order of ``records`` is confirmed FILLED by the broker (read back from
+    its order book, by tag), at most ``timeout_ms``.
+
+    Returns (the last reports by order key, None) when all filled, else (reports, the reason in
+    trader's words naming each leg that is not filled and its state). An order whose outcome is
+    REJECTED, NOT_SENT or UNKNOWN-and-not-in-the-book counts as not filled.
+    """
+    deadline = _now(ctx) + timedelta(milliseconds=max(0, timeout_ms))
+    reports: dict[str, OrderReport] = {}
+    while True:
+        book = _book_by_tag(client)
+        if book is None:  # the book could not be read: ask for each known order's status instead
+            book = {}
+            for record in records:
+                order_id = getattr(outcomes.get(record.order_key), "broker_order_id", None)
+                if order_id:
+                    try:
+                        book[record.tag] = client.order_status(order_id)
+                    except BrokerError:
+                        continue
+        dead, waiting = [], []
+        for record in records:
+            report = book.get(record.tag)
+            outcome = outcomes.get(record.order_key)
+            if report is not None:
+                reports[record.order_key] = report
+                status = report.status
+            else:
+                status = getattr(outcome, "status", None) or OrderStatus.UNKNOWN
+            if status is OrderStatus.FILLED:
+                continue
+            said = f" ({outcome.message})" if getattr(outcome, "message", None) and report is None else ""
+            what = f"leg {record.leg_no} {record.transaction_type.value} {record.tradingsymbol} is {status.value}"
+            if status in _DEAD:
+                dead.append(what + said)
+            else:
+                filled = f" ({report.filled_quantity}/{report.quantity} filled)" if report is not None else said
+                waiting.append(what + filled)
+        if not dead and not waiting:
+            return reports, None
+        if dead:
+            return reports, "; ".join(dead + waiting)
+        if _now(ctx) >= deadline:
+            return reports, f"not confirmed FILLED within {timeout_ms} ms: " + "; ".join(waiting)
+        ctx.clock.sleep_until(min(deadline, _now(ctx) + timedelta(milliseconds=HEDGE_POLL_MS)))
+
+
+# ---------------------------------------------------------------------------- PlaceOrders
+
+def _setting(item: dict[str, Any], name: str, default: int) -> int:
+    value = item.get(name)
+    return default if value is None else int(value)
+
+
 def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     """Place one account's orders of one execution at ``execute_at`` (to the millisecond).
 
-    Returns {execution_id, client_id, orders: [{order_key, status, lag_ms, message}], error}.
-    Never raises for a broker failure: each order carries what the broker said.
+    ``item``: a work-item reference (contract C1) whose intents Resolve stored; or, for the
+    engine's own follow-up sends (exit retries, completions), the same header plus ``orders``
+    (:meth:`PlannedOrder.to_state` dicts) whose intents are written here first.
+
+    Returns ``{"execution_id","user_id","client_id","sent","not_sent","statuses","error"}``
+    (small: it travels in the state machine), plus ``orders`` (one dict per order) when the
+    item carried its orders. Never raises for a broker failure: each order records what the
+    broker said.
     """
     user_id, client_id, execution_id = item["user_id"], item["client_id"], item["execution_id"]
-    execute_at = parse_instant(item["execute_at"])
     now = _now(ctx)
-    intents: list[tuple[OrderRecord, bool, dict[str, Any]]] = []
-    mapping_problems: dict[str, str] = {}
-    for planned in item["orders"]:
-        key = keys.order_sk(execution_id, client_id, planned["leg_no"], planned["slice_no"], planned["purpose"])
-        symbol, token = planned.get("broker_tradingsymbol"), planned.get("broker_token")
-        if planned.get("problem"):
-            mapping_problems[key] = planned["problem"]
-        record = OrderRecord(
-            order_key=key, execution_id=execution_id, user_id=user_id, strategy_id=item["strategy_id"],
-            client_id=client_id, broker=item["broker"], leg_no=planned["leg_no"], slice_no=planned["slice_no"],
-            purpose=planned["purpose"], tag=keys.order_tag(key), exchange=planned["exchange"],
-            tradingsymbol=planned["tradingsymbol"], instrument_token=planned.get("instrument_token"),
-            broker_tradingsymbol=symbol, broker_token=token,
-            transaction_type=planned["transaction_type"], lots=planned["lots"], lot_size=planned["lot_size"],
-            quantity=planned["quantity"], product=planned["product"], order_type=planned["order_type"],
-            price=Decimal(planned["price"]) if planned.get("price") else None,
-            trigger_price=Decimal(planned["trigger_price"]) if planned.get("trigger_price") else None,
-            ltp_at_decision=Decimal(planned["ltp"]) if planned.get("ltp") else None,
-            execute_at=execute_at, intent_at=now,
-        )
-        stored, created = ctx.repos.orders.record_intent(record)
-        intents.append((stored, created, planned))
+    client_error = None
+    account = ctx.repos.accounts.find(user_id, client_id)
+    if account is None:
+        client_error = f"broker account {client_id} is not linked"
+    inline = "orders" in item
+    broker = item.get("broker") or (account.broker.value if account is not None else "unknown")
+    if inline:
+        intents = sending_order(ctx.repos.orders.record_intent(intent_record(item, planned, now, broker))[0]
+                                for planned in item["orders"])
+    else:
+        intents = load_intents(ctx.repos, item)
+    client = None
+    if account is not None:
+        try:
+            client = ctx.clients.client_for(account)
+        except (BrokerError, LookupError) as exc:
+            client_error = f"no usable broker session for {client_id}: {getattr(exc, 'broker_message', None) or exc}"
+    outcomes: dict[str, Any] = {}
+    pending = [r for r in intents if r.status is OrderStatus.PENDING]
+    if pending:
+        claimant = f"{item.get('run_id') or 'place'}-{uuid.uuid4().hex[:10]}"
+        claimed = ctx.repos.orders.claim_placement(user_id, execution_id, client_id, batch_id(intents), claimant, now)
+        if not claimed:
+            outcomes.update(reconcile_claimed(client, pending))
+        elif client is None:
+            outcomes.update({r.order_key: _not_sent(f"not sent: {client_error}", "SESSION") for r in pending})
+        else:
+            _send_batch(ctx, client, item, intents, pending, outcomes)
+    results = _save(ctx, item, client, intents, outcomes)
+    statuses: dict[str, int] = {}
+    for result in results:
+        statuses[result["status"]] = statuses.get(result["status"], 0) + 1
+    summary: dict[str, Any] = {
+        "execution_id": execution_id, "user_id": user_id, "client_id": client_id,
+        "sent": sum(1 for o in outcomes.values() if isinstance(o, _Outcome) and o.sent_at is not None),
+        "not_sent": statuses.get(OrderStatus.NOT_SENT.value, 0), "statuses": statuses, "error": client_error,
+    }
+    if inline:
+        summary["orders"] = results
+    return summary
 
-    try:
-        account = ctx.repos.accounts.get(user_id, client_id)
-        client = ctx.clients.client_for(account)
-        client_error = None
-    except (BrokerError, LookupError) as exc:
-        client, client_error = None, f"no usable broker session for {client_id}: {getattr(exc, 'broker_message', None) or exc}"
 
-    target = execute_at + timedelta(milliseconds=int(item.get("execution_delay_ms") or 0))
+def reconcile_claimed(client, pending: list[OrderRecord]) -> dict[str, Any]:
+    """Outcomes of intents whose item was claimed by an earlier invocation (their send may have
+    begun): the broker's report when its book shows the tag (read twice: books lag), else
+    UNKNOWN. Never a send."""
+    found: dict[str, OrderReport] = {}
+    for attempt in range(2):
+        book = _book_by_tag(client) if client is not None else None
+        found.update({r.order_key: book[r.tag] for r in pending if book and r.tag in book})
+        if len(found) == len(pending) or client is None:
+            break
+        if attempt == 0:
+            time.sleep(0.3)
+    return {r.order_key: found.get(r.order_key) or _Outcome(
+        OrderStatus.UNKNOWN, message="an earlier PlaceOrders invocation claimed this order's send; not in the "
+        "broker's book by tag: NOT re-sent, reconciliation continues", error_kind="OUTCOME_UNKNOWN")
+        for r in pending}
+
+
+def _send_batch(ctx: EngineContext, client, item: dict[str, Any], intents: list[OrderRecord],
+                pending: list[OrderRecord], outcomes: dict[str, Any]) -> None:
+    """Sleep to the target, then send ``pending`` (hedges, confirm, shorts) into ``outcomes``."""
+    user_id, client_id = item["user_id"], item["client_id"]
+    entry = ExecutionType(item["execution_type"]) is ExecutionType.ENTRY
+    target = parse_instant(item["execute_at"]) + timedelta(milliseconds=_setting(item, "execution_delay_ms", 0))
+    max_delay = _setting(item, "max_entry_delay_ms", DEFAULT_MAX_ENTRY_DELAY_MS)
+    hedge_timeout = _setting(item, "hedge_fill_timeout_ms", DEFAULT_HEDGE_FILL_TIMEOUT_MS)
     guard = session_problem(ctx.calendar, target)
     ctx.clock.sleep_until(target)
+    if guard:
+        outcomes.update({r.order_key: _not_sent(f"not sent: {guard}", "GUARD") for r in pending})
+        return
+    stop: list[str] = []
 
-    outcomes: list[tuple[OrderRecord, dict[str, Any], _Outcome | OrderReport | None]] = []
-    hedge_failure: str | None = None
-    for record, created, planned in intents:
-        if not created:
-            # a previous run wrote this intent: it may have been sent. Reconcile, never re-send.
-            if record.status in (OrderStatus.PENDING, OrderStatus.SENT, OrderStatus.UNKNOWN) and client is not None:
-                found = _reconcile(client, record.tag, tries=2)
-                outcomes.append((record, planned, found if found is not None else _Outcome(
-                    OrderStatus.UNKNOWN, message="a previous run recorded this order; not found by tag: NOT re-sent",
-                    error_kind="OUTCOME_UNKNOWN")))
+    def send_group(group: list[OrderRecord]) -> None:
+        if entry and group:
+            kill = kill_switch_problem(ctx.repos, user_id, ExecutionType.ENTRY, client_id)
+            if kill:
+                outcomes.update({r.order_key: _not_sent(f"not sent: {kill}", "KILL_SWITCH") for r in group})
+                return
+        for record in group:
+            if stop:
+                outcomes[record.order_key] = _not_sent(stop[0], "SESSION")
+                continue
+            if entry:
+                late_ms = (_now(ctx) - target).total_seconds() * 1000
+                if late_ms > max_delay:
+                    outcomes[record.order_key] = _not_sent(
+                        f"not sent: late by {late_ms:.0f} ms (max_entry_delay_ms {max_delay})", "LATE")
+                    continue
+            outcome = _send(ctx, client, record)
+            outcomes[record.order_key] = outcome
+            if outcome.error_kind == "SESSION_EXPIRED":
+                stop.append("not sent: the broker session expired during the send")
+
+    send_group([r for r in pending if r.transaction_type is TransactionType.BUY])
+    sells = [r for r in pending if r.transaction_type is TransactionType.SELL]
+    hedges = [r for r in intents if r.transaction_type is TransactionType.BUY]
+    if sells and hedges:
+        known = {r.order_key: _Outcome(r.status, r.broker_order_id, r.broker_message) for r in intents
+                 if r.order_key not in outcomes}
+        reports, problem = await_fills(ctx, client, hedges, {**known, **outcomes}, hedge_timeout)
+        if problem:
+            if entry:
+                reason = f"not sent: SELL legs held back so the account is not left with an unhedged short: {problem}"
+                cancel_unfilled(client, hedges, reports)
             else:
-                outcomes.append((record, planned, None))
-            continue
-        if guard or client is None:
-            outcomes.append((record, planned, _Outcome(OrderStatus.REJECTED, message=f"not sent: {guard or client_error}",
-                                                       error_kind="GUARD" if guard else "SESSION")))
-            continue
-        if record.order_key in mapping_problems:
-            outcome = _Outcome(OrderStatus.REJECTED, message=f"not sent: {mapping_problems[record.order_key]}",
-                               error_kind="SYMBOL")
-            outcomes.append((record, planned, outcome))
-            if record.purpose is OrderPurpose.ENTRY and record.transaction_type is TransactionType.BUY:
-                hedge_failure = f"hedge leg {record.leg_no} could not be sent ({outcome.message})"
-            continue
-        if hedge_failure and record.purpose is OrderPurpose.ENTRY and record.transaction_type is TransactionType.SELL:
-            outcomes.append((record, planned, _Outcome(OrderStatus.REJECTED, message=f"not sent: {hedge_failure}",
-                                                       error_kind="HEDGE_FAILED")))
-            continue
-        outcome = _send(ctx, client, record, planned)
-        outcomes.append((record, planned, outcome))
-        if (outcome.status is OrderStatus.REJECTED and record.purpose is OrderPurpose.ENTRY
-                and record.transaction_type is TransactionType.BUY):
-            hedge_failure = (f"hedge leg {record.leg_no} was rejected ({outcome.message}); SELL legs held back "
-                             "so the account is not left with an unhedged short")
-        if outcome.error_kind == "SESSION_EXPIRED":
-            hedge_failure = hedge_failure or "the broker session expired"
+                reason = f"not sent: the long is sold only after the shorts are bought back: {problem}"
+            outcomes.update({r.order_key: _not_sent(reason, "HEDGE_NOT_FILLED" if entry else "BUYBACK_NOT_FILLED")
+                             for r in sells})
+            sells = []
+    send_group(sells)
 
-    # after the last send: one order-book read for fills, then save everything
+
+def cancel_unfilled(client, hedges: list[OrderRecord], reports: dict[str, OrderReport]) -> list[str]:
+    """Hedge policy after a failed confirmation: cancel the unfilled remainder of every hedge
+    still working at the broker (filled hedge quantity is kept: a bought option is bounded
+    risk). Returns the broker order ids cancelled; a refused cancel is left to the poller."""
+    cancelled = []
+    for record in hedges:
+        report = reports.get(record.order_key)
+        if report is not None and report.status in _WORKING_AT_BROKER:
+            try:
+                client.cancel_order(report.order_id)
+                cancelled.append(report.order_id)
+            except BrokerError:
+                continue
+    return cancelled
+
+
+def _save(ctx: EngineContext, item: dict[str, Any], client, intents: list[OrderRecord],
+          outcomes: dict[str, Any]) -> list[dict[str, Any]]:
+    """One order-book read for fills, then each record saved; returns one result per intent."""
     book: dict[str, OrderReport] = {}
-    if client is not None and any(isinstance(o, _Outcome) and o.broker_order_id for _, _, o in outcomes):
+    if client is not None and any(isinstance(o, _Outcome) and o.broker_order_id for o in outcomes.values()):
         try:
             book = {report.order_id: report for report in client.order_book()}
         except BrokerError:
             book = {}
     results = []
-    for record, planned, outcome in outcomes:
+    for record in intents:
+        outcome = outcomes.get(record.order_key)
         at = _now(ctx)
         if outcome is None:
             saved = record
         elif isinstance(outcome, OrderReport):
             saved = save_report(ctx.repos, record, outcome.status, outcome.filled_quantity, outcome.average_price,
                                 outcome.message, at, outcome.order_id)
+        elif outcome.status is OrderStatus.NOT_SENT:
+            saved = mark_not_sent(ctx.repos, record, outcome.message or "not sent", outcome.error_kind or "NOT_SENT", at)
         else:
             report = book.get(outcome.broker_order_id or "")
             status = report.status if report is not None else outcome.status
@@ -216,11 +469,52 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                         "average_price": str(saved.average_price) if saved.average_price is not None else None,
                         "status": saved.status.value, "broker_order_id": saved.broker_order_id,
                         "lag_ms": round(lag, 3) if lag is not None else None, "message": saved.broker_message})
-        ctx.observer({"event": "order", "execution_id": execution_id, "client_id": client_id,
-                      "strategy": item.get("strategy_name"), **results[-1]})
-        if lag is not None:
-            ctx.metric("OrderLagMs", lag, "Milliseconds", {"broker": item["broker"]})
-    return {"execution_id": execution_id, "user_id": user_id, "client_id": client_id, "orders": results,
-            "error": client_error}
+        if outcome is not None:
+            ctx.observer({"event": "order", "execution_id": saved.execution_id, "client_id": saved.client_id,
+                          "strategy": item.get("strategy_name"), **results[-1]})
+            if lag is not None:
+                ctx.metric("OrderLagMs", lag, "Milliseconds", {"broker": saved.broker})
+    return results
 
 
+def settle_unplaced(ctx: EngineContext, user_id: str, execution_id: str, errors: dict[str, str]) -> list[OrderRecord]:
+    """Finalize's sweep (I2): every ENTRY/EXIT intent of the execution still PENDING after the
+    Map. An account whose item was never claimed sent nothing: its intents become NOT_SENT with
+    the branch's error (``errors`` by client_id) or "its PlaceOrders never ran". One whose item
+    was claimed may have sent: its intents are reconciled by tag (UNKNOWN when not found).
+    Returns the records changed."""
+    orders = ctx.repos.orders.list_for_execution(user_id, execution_id)
+    pending = [o for o in orders if o.status is OrderStatus.PENDING and o.purpose in (OrderPurpose.ENTRY, OrderPurpose.EXIT)]
+    if not pending:
+        return []
+    claims = {(c.get("client_id"), c["sort_key"]) for c in ctx.repos.orders.placement_claims(user_id, execution_id)}
+    changed: list[OrderRecord] = []
+    now = _now(ctx)
+    for client_id in sorted({o.client_id for o in pending}):
+        mine = [o for o in pending if o.client_id == client_id]
+        batch_orders = [o for o in orders if o.client_id == client_id and o.attempt == 0
+                        and o.purpose in (OrderPurpose.ENTRY, OrderPurpose.EXIT)]
+        claimed = (client_id, keys.placement_sk(execution_id, client_id, batch_id(batch_orders))) in claims
+        if not claimed:
+            error = errors.get(client_id)
+            reason = (f"not sent: its PlaceOrders branch failed before sending ({error})" if error
+                      else "not sent: its PlaceOrders branch never ran")
+            changed += [mark_not_sent(ctx.repos, o, reason, "BRANCH_FAILED", now) for o in mine]
+            continue
+        client = None
+        account = ctx.repos.accounts.find(user_id, client_id)
+        if account is not None:
+            try:
+                client = ctx.clients.client_for(account)
+            except (BrokerError, LookupError):
+                client = None
+        found = reconcile_claimed(client, mine)
+        for record in mine:
+            outcome = found[record.order_key]
+            if isinstance(outcome, OrderReport):
+                changed.append(save_report(ctx.repos, record, outcome.status, outcome.filled_quantity,
+                                           outcome.average_price, outcome.message, now, outcome.order_id))
+            else:
+                changed.append(save_report(ctx.repos, record, OrderStatus.UNKNOWN, 0, None, outcome.message, now,
+                                           extra={"error_kind": outcome.error_kind}))
+    return changed

@@ -30,12 +30,13 @@ def run_state_machine(detail: dict[str, Any], ctx: EngineContext, run_id: str | 
     concurrency = max(1, min(max_concurrency or ctx.env.settings.execution_engine.map_max_concurrency, len(items) or 1))
 
     def _place(item: dict[str, Any]) -> dict[str, Any]:
-        # the Map state's Catch: a crash becomes a result Finalize can see, never a retry
+        # the Map state's Catch (States.ALL -> Pass storing the error at $.error): the placement
+        # is the item plus ``error``, never a retry; Finalize settles what the branch left
         try:
             return place_orders(item, ctx)
         except Exception as exc:  # noqa: BLE001
-            return {"execution_id": item["execution_id"], "client_id": item["client_id"], "orders": [],
-                    "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=3)}
+            return {**item, "error": {"Error": type(exc).__name__, "Cause": str(exc)},
+                    "trace": traceback.format_exc(limit=3)}
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="place") as pool:
         state["placements"] = list(pool.map(_place, items))

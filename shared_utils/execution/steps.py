@@ -1,19 +1,24 @@
 """The Express state machine's steps as plain functions over JSON state (ARCHITECTURE.md
 "Execution"): Prepare -> Wait -> Resolve -> Map(PlaceOrders) -> Finalize.
 
-Exactly-once rests on three things:
+Exactly-once rests on these things (invariants I1/I2 of issue 13, contract C1):
 
 1. Prepare CLAIMS each execution (strategy, trade date, ENTRY/EXIT) with a conditional put whose
    claimant is this state-machine run (``run_id``). A duplicate event, a second emitter or a
    re-run state machine finds the claim taken and does nothing. A Lambda retry inside the same
    run recognises its own claim.
-2. PlaceOrders writes every order's intent (deterministic key, deterministic broker tag) BEFORE
-   the first send. A second PlaceOrders for the same item (a retried Lambda) finds the intents
-   and RECONCILES them with the broker's order book by tag; it never sends again.
-3. An unknown outcome (timeout after sending) is reconciled by tag, never retried blindly.
+2. Resolve writes every planned order's intent (PENDING, deterministic key and broker tag) in
+   batches BEFORE the Map, and hands the Map small references (one per account), never orders.
+3. PlaceOrders claims its item with one conditional put before the sleep; a second PlaceOrders
+   for the same item RECONCILES by tag and never sends (placer).
+4. Finalize settles every intent still PENDING after the Map: NOT_SENT with the branch's error
+   when the item was never claimed, reconciled by tag when it was; anything not accepted makes
+   the execution PARTIAL/FAILED with an Order Alert naming accounts and legs.
+5. An unknown outcome (timeout after sending) is reconciled by tag, never retried blindly.
 
 Timing: intents are written during the 2 s between Wait and ``execute_at``; the send loop does
-no DynamoDB I/O; records are saved after the account's last order.
+no DynamoDB I/O except the kill-switch read right before the hedges and before the shorts;
+records are saved after the account's last order.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from shared_utils.execution.events import EXECUTION_COMPLETED, ORDER_ALERT, SOUR
 from shared_utils.execution.exits import prepare_exit, reclaim_released_exit, release_note
 from shared_utils.execution.guards import kill_switch_problem, session_problem
 from shared_utils.execution.order_state import ACCEPTED
-from shared_utils.execution.placer import place_orders
+from shared_utils.execution.placer import intent_record, place_orders, settle_unplaced
 from shared_utils.execution.planner import (
     PlannedOrder,
     ResolutionError,
@@ -50,7 +55,7 @@ from shared_utils.models.enums import (
     TransactionType,
     Weekday,
 )
-from shared_utils.models.execution import Execution, ExecutionResults
+from shared_utils.models.execution import Execution, ExecutionResults, OrderRecord
 from shared_utils.persistence import keys
 from shared_utils.persistence.repositories import NotFound
 
@@ -67,7 +72,7 @@ def _due_problems(ctx: EngineContext, execution_type: ExecutionType, trigger: st
     guard = session_problem(ctx.calendar, execute_at, exchange)
     if guard:
         problems.append(guard)
-    kill = kill_switch_problem(ctx.repos.controls, strategy.user_id, execution_type)
+    kill = kill_switch_problem(ctx.repos, strategy.user_id, execution_type)
     if kill:
         problems.append(kill)
     if trigger == "SCHEDULE":
@@ -248,20 +253,26 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         except (ResolutionError, MarketError) as exc:
             reasons.append(str(exc))
             per_account = []
+        header = {"execution_id": execution.execution_id, "user_id": user_id, "strategy_id": strategy_id,
+                  "execute_at": state["execute_at"]}
+        intents: list[OrderRecord] = []
         for allocation, account, orders in per_account:
             if ctx.effective_broker is not None:
                 effective = ctx.effective_broker(account)
             else:
                 effective = "paper" if account.trading_mode.value == "PAPER" else account.broker.value
             map_to_broker(ctx, orders, effective)
+            intents += [intent_record({**header, "client_id": account.client_id}, o.to_state(), now,
+                                      account.broker.value) for o in orders]
             work_items.append({
-                "execution_id": execution.execution_id, "user_id": user_id, "strategy_id": strategy_id,
-                "strategy_name": strategy.strategy_name, "client_id": account.client_id, "broker": account.broker.value,
-                "trading_mode": account.trading_mode.value, "execution_type": execution_type.value,
-                "execute_at": state["execute_at"],
+                **header, "client_id": account.client_id, "execution_type": execution_type.value,
                 "execution_delay_ms": allocation.execution_config.execution_delay_ms if allocation else 0,
-                "orders": [o.to_state() for o in orders],
+                "max_entry_delay_ms": strategy.max_entry_delay_ms,
+                "hedge_fill_timeout_ms": strategy.hedge_fill_timeout_ms,
             })
+        # every planned order is stored (PENDING) before the Map: a branch that dies before doing
+        # anything leaves intents Finalize sees (I2); batched, and a retried Resolve keeps them
+        ctx.repos.orders.record_intents(intents)
         nothing_to_exit = execution_type is ExecutionType.EXIT and "no open position to exit" in reasons
         if nothing_to_exit and not per_account:
             reasons = release_note(reasons)  # finding nothing does not consume the day's exit (I5)
@@ -283,37 +294,68 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- Finalize
 
 def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
-    """Each execution's outcome from its stored orders: COMPLETED (every order accepted),
-    PARTIAL (some), FAILED (none), with the broker's reasons; publishes "Execution Completed"
-    (and an "Order Alert" for PARTIAL/FAILED/unknown outcomes)."""
+    """Each execution's outcome from its stored orders, after the Map (contract C1).
+
+    First every intent still PENDING is settled (``placer.settle_unplaced``): NOT_SENT with the
+    branch's ``error`` from ``placements`` (or "never ran") when its item was never claimed,
+    reconciled by tag when it was. Then: COMPLETED (every order accepted), PARTIAL (some),
+    FAILED (none), with the reasons; publishes "Execution Completed", and an "Order Alert"
+    naming every account and leg not accepted (``problems``) for PARTIAL/FAILED/unknown (I2).
+    """
     now = _now(ctx)
+    errors: dict[tuple[str, str], str] = {}
+    for placement in state.get("placements") or []:
+        if isinstance(placement, dict) and placement.get("error"):
+            error = placement["error"]
+            if isinstance(error, dict):  # Step Functions' Catch: {"Error": ..., "Cause": ...}
+                error = f"{error.get('Error', 'error')}: {str(error.get('Cause', ''))[:300]}"
+            errors[(placement.get("execution_id"), placement.get("client_id"))] = str(error)
     summaries = []
     for ref in state.get("executions", []):
-        execution = ctx.repos.executions.get_by_id(ref["user_id"], ref["execution_id"])
-        orders = ctx.repos.orders.list_for_execution(ref["user_id"], ref["execution_id"])
+        execution_id = ref["execution_id"]
+        settle_unplaced(ctx, ref["user_id"], execution_id,
+                        {client: error for (eid, client), error in errors.items() if eid == execution_id})
+        execution = ctx.repos.executions.get_by_id(ref["user_id"], execution_id)
+        orders = ctx.repos.orders.list_for_execution(ref["user_id"], execution_id)
         orders = [o for o in orders if o.purpose in (OrderPurpose.ENTRY, OrderPurpose.EXIT)]
         accepted = [o for o in orders if o.status in ACCEPTED]
         rejected = [o for o in orders if o.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED)]
+        not_sent = [o for o in orders if o.status is OrderStatus.NOT_SENT]
         unknown = [o for o in orders if o.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING, OrderStatus.SENT)]
         reasons = list(execution.reasons)
-        for order in rejected + unknown:
+        problems = []
+        for order in rejected + not_sent + unknown:
             reason = f"{order.client_id} leg {order.leg_no} {order.transaction_type.value} {order.tradingsymbol}: " \
                      f"{order.status.value} - {order.broker_message or 'no message'}"
+            problems.append({"client_id": order.client_id, "leg_no": order.leg_no, "slice_no": order.slice_no,
+                             "tradingsymbol": order.tradingsymbol, "transaction_type": order.transaction_type.value,
+                             "quantity": order.quantity, "status": order.status.value,
+                             "reason": order.broker_message or "no message"})
             if reason not in reasons:
                 reasons.append(reason)
-        if execution.status in (ExecutionStatus.SKIPPED, ExecutionStatus.FAILED) and not orders:
+        for (eid, client_id), error in errors.items():
+            if eid == execution_id:
+                note = f"{client_id}: PlaceOrders branch failed: {error}"
+                if note not in reasons:
+                    reasons.append(note)
+        lags = sorted(o.lag_ms for o in orders if o.lag_ms is not None)
+        if execution.execution_type is ExecutionType.EXIT and lags and lags[-1] > 1000:
+            late = f"exit orders went out late: up to {lags[-1]:.0f} ms after execute_at"
+            if late not in reasons:
+                reasons.append(late)
+        branch_failed = any(eid == execution_id for eid, _ in errors)
+        if execution.status in (ExecutionStatus.SKIPPED, ExecutionStatus.FAILED) and not orders and not branch_failed:
             status = execution.status
-        elif orders and len(accepted) == len(orders):
+        elif orders and len(accepted) == len(orders) and not branch_failed:
             status = ExecutionStatus.COMPLETED
         elif accepted:
             status = ExecutionStatus.PARTIAL
         else:
             status = ExecutionStatus.FAILED
-        lags = sorted(o.lag_ms for o in orders if o.lag_ms is not None)
         premium = sum(((o.average_price or Decimal(0)) * o.filled_quantity *
                        (1 if o.transaction_type is TransactionType.SELL else -1)) for o in orders)
         results = ExecutionResults(
-            successful_orders=len(accepted), failed_orders=len(rejected), unknown_orders=len(unknown),
+            successful_orders=len(accepted), failed_orders=len(rejected) + len(not_sent), unknown_orders=len(unknown),
             total_premium=premium, first_order_lag_ms=lags[0] if lags else None,
             last_order_lag_ms=lags[-1] if lags else None,
             execution_time_ms=(now - execution.execute_at).total_seconds() * 1000,
@@ -322,15 +364,17 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
             "status": status, "completed_at": now, "reasons": reasons, "results": results}), execution.version)
         summary = {"execution_id": saved.execution_id, "user_id": saved.user_id, "strategy_id": saved.strategy_id,
                    "execution_type": saved.execution_type.value, "status": status.value, "reasons": reasons,
-                   "orders": len(orders), "accepted": len(accepted), "rejected": len(rejected), "unknown": len(unknown),
+                   "orders": len(orders), "accepted": len(accepted), "rejected": len(rejected),
+                   "not_sent": len(not_sent), "unknown": len(unknown),
+                   "accounts": sorted({p["client_id"] for p in problems}),
                    "first_order_lag_ms": results.first_order_lag_ms, "last_order_lag_ms": results.last_order_lag_ms}
         summaries.append(summary)
-        if orders:
+        if any(o.status in ACCEPTED or o.status is OrderStatus.UNKNOWN for o in orders):
             # the per-minute poller, stop-loss and duplicate checks follow this strategy from now on
             watch(ctx.repos, saved.user_id, saved.strategy_id, saved.trade_date, now)
         ctx.publisher.publish(SOURCE_ENGINE, EXECUTION_COMPLETED, summary)
-        if status in (ExecutionStatus.PARTIAL, ExecutionStatus.FAILED) or unknown:
-            ctx.publisher.publish(SOURCE_ENGINE, ORDER_ALERT, summary)
+        if status in (ExecutionStatus.PARTIAL, ExecutionStatus.FAILED) or unknown or not_sent or problems:
+            ctx.publisher.publish(SOURCE_ENGINE, ORDER_ALERT, {**summary, "problems": problems[:50]})
         ctx.metric("Executions", 1, "Count", {"status": status.value})
         ctx.observer({"event": "execution", **summary})
     return {"run_id": state.get("run_id"), "execution_type": state.get("execution_type"),

@@ -135,7 +135,9 @@ class OrderStatus(StrEnum):
     PENDING: intent recorded, not yet sent. SENT: request on the wire, outcome not known.
     OPEN: accepted by the broker, working. PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED as
     usual. UNKNOWN: the send's outcome is not known (timeout after send); only reconciliation
-    by tag moves it on, never a blind re-send.
+    by tag moves it on, never a blind re-send. NOT_SENT (final): the order never reached the
+    broker and never will (its branch crashed before sending, it would have been late, a kill
+    switch, an unconfirmed hedge held a short back...); ``broker_message`` says why.
     """
 
     PENDING = "PENDING"
@@ -147,6 +149,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "CANCELLED"
     REJECTED = "REJECTED"
     UNKNOWN = "UNKNOWN"
+    NOT_SENT = "NOT_SENT"
 
 
 class OrderPurpose(StrEnum):

@@ -19,7 +19,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
 
-from shared_utils.models.common import DomainModel, RecordMeta
+from pydantic import BaseModel
+
+from shared_utils.models.common import DomainModel, RecordMeta, RequestModel
 from shared_utils.models.enums import (
     ExecutionStatus,
     ExecutionType,
@@ -120,6 +122,9 @@ class OrderRecord(RecordMeta):
     leg_no: int
     slice_no: int = 0
     purpose: OrderPurpose = OrderPurpose.ENTRY
+    #: 0 = the planned send; 1.. = a retry, completion or exit retry of the same leg and slice
+    #: (its own key segment: persistence.keys.order_sk)
+    attempt: int = 0
     tag: str
     exchange: str
     tradingsymbol: str
@@ -135,6 +140,8 @@ class OrderRecord(RecordMeta):
     price: Decimal | None = None
     trigger_price: Decimal | None = None
     ltp_at_decision: Decimal | None = None
+    #: the contract's tick (rupees), so PlaceOrders needs no instrument master
+    tick_size: Decimal | None = None
     status: OrderStatus = OrderStatus.PENDING
     broker_order_id: str | None = None
     filled_quantity: int = 0
@@ -241,3 +248,32 @@ class TradeDay(DomainModel):
     trade_date: date
     due: bool
     reasons: list[str] = Field(default_factory=list)
+
+
+class KillSwitchUpdate(RequestModel):
+    """PUT body of a kill switch: ``on`` stops new entries (exits still run); ``reason`` is
+    shown on every entry it stops."""
+
+    on: bool
+    reason: str = Field(default="", max_length=500)
+
+
+class KillSwitchState(BaseModel):
+    """One kill switch as stored: scope GLOBAL (ADMIN users), USER or ACCOUNT (the trader);
+    who set it (``set_by``, the caller's Cognito username or sub) and when (UTC)."""
+
+    scope: Literal["GLOBAL", "USER", "ACCOUNT"]
+    on: bool = False
+    reason: str = ""
+    client_id: str | None = None
+    set_by: str | None = None
+    updated_at: str | None = None
+
+
+class KillSwitchView(BaseModel):
+    """GET /options/kill-switch: every switch that applies to the caller's entries."""
+
+    global_switch: KillSwitchState
+    user: KillSwitchState
+    accounts: list[KillSwitchState] = Field(default_factory=list)
+    stops_entries: bool

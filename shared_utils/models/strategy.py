@@ -89,6 +89,12 @@ class StrategySpec(RequestModel):
     category: Literal["CONSERVATIVE", "AGGRESSIVE", "HEDGED", "INCOME", "MOMENTUM"] | None = None
     partial_fill_policy: PartialFillPolicy = PartialFillPolicy.LEAVE
     risk: StrategyRisk = Field(default_factory=StrategyRisk)
+    #: an entry order is refused (NOT_SENT "late by N ms") when it would leave later than this
+    #: after its target instant (invariant I6); exits always go out, their lateness recorded
+    max_entry_delay_ms: int = Field(default=5000, ge=0, le=60000, description="milliseconds")
+    #: SELL entry legs wait at most this long for the account's BUY hedges to be confirmed
+    #: FILLED; otherwise they are held back (NOT_SENT) and the trader is alerted (invariant I3)
+    hedge_fill_timeout_ms: int = Field(default=3000, ge=0, le=30000, description="milliseconds")
     status: Literal[EntityStatus.ACTIVE, EntityStatus.PAUSED] = EntityStatus.ACTIVE
 
     @model_validator(mode="before")
@@ -160,6 +166,8 @@ class StrategyUpdate(UpdateRequest):
     category: str | None = None
     partial_fill_policy: PartialFillPolicy | None = None
     risk: Any = None
+    max_entry_delay_ms: int | None = None
+    hedge_fill_timeout_ms: int | None = None
     basket_id: str | None = None
 
 
@@ -200,6 +208,8 @@ class Strategy(RecordMeta):
     category: str | None = None
     partial_fill_policy: PartialFillPolicy = PartialFillPolicy.LEAVE
     risk: StrategyRisk = Field(default_factory=StrategyRisk)
+    max_entry_delay_ms: int = 5000
+    hedge_fill_timeout_ms: int = 3000
     created_by_type: Literal["USER"] = "USER"
     status: EntityStatus = EntityStatus.ACTIVE
     performance_metrics: StrategyPerformance = Field(default_factory=StrategyPerformance)

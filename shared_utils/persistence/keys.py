@@ -12,7 +12,7 @@ leg                ``LEG#{strategy_id}#{leg_no:02d}``
 allocation         ``ALLOCATION#{strategy_id}#{client_id}``
 schedule entry     ``SCHEDULE#{strategy_id}#{ENTRY|EXIT}``
 execution          ``EXECUTION_ENTRY#{strategy_id}#{YYYYMMDD}`` / ``EXECUTION_EXIT#...``
-order              ``ORDER#{execution_id}#{client_id}#{leg_no:02d}#{purpose}#{slice:02d}``
+order              ``ORDER#{execution_id}#{client_id}#{leg_no:02d}#{purpose}#A{attempt:02d}#S{slice:03d}``
 position           ``POSITION#{strategy_id}#{client_id}#{tradingsymbol}``
 broker account     ``BROKER_ACCOUNT#{client_id}`` (broker accounts table, PK user_id)
 =================  ===================================================
@@ -28,7 +28,17 @@ GSI3 ``OrdersByTag``: ``gsi3pk = ORDERTAG#{tag}`` on order items, so a postback 
 reconciliation that knows only the broker's tag finds the order.
 
 Order key includes the purpose (ENTRY, EXIT, STOP_LOSS, TARGET) so that an entry order and the
-stop-loss placed for it are distinct keys, each with its own deterministic tag.
+stop-loss placed for it are distinct keys, each with its own deterministic tag. The slice number
+(0..999, one per freeze-limit slice) and the attempt number (0 = the first send, 1.. = retries,
+completions and exit retries; 0..99) are SEPARATE fixed-width segments (``A`` and ``S``
+prefixed), so no slice count can collide with a retry: the key is injective in
+(execution, account, leg, purpose, attempt, slice) at every size the limits allow
+(issue 13 item 10: the old scheme added a retry offset of 50 to the slice number, so slice 51
+of a 52-slice leg equalled the retry of slice 1).
+
+``PLACEMENT#{execution_id}#{client_id}#{batch}`` is the PlaceOrders claim of one work item (one
+conditional put before the sleep: a second PlaceOrders for the same item finds it taken and
+reconciles by tag instead of sending).
 """
 
 from __future__ import annotations
@@ -55,6 +65,7 @@ POSITION = "POSITION"
 BROKER_ACCOUNT = "BROKER_ACCOUNT"
 CONTROL = "CONTROL"
 ORDERTAG = "ORDERTAG"
+PLACEMENT = "PLACEMENT"
 
 #: partition key of platform-wide items (kill switch, alerts)
 PLATFORM_PARTITION = "PLATFORM"
@@ -148,17 +159,59 @@ def parse_execution_id(value: str) -> tuple[str, date, ExecutionType]:
     return check_id(strategy_id, "strategy_id"), trade_date, kind
 
 
+#: inclusive bounds of the order key's numeric segments (fixed widths keep keys prefix-free)
+MAX_LEG_NO = 99
+MAX_SLICE_NO = 999
+MAX_ATTEMPT = 99
+
+
 def order_sk(
     execution_id_: str,
     client_id: str,
     leg_no: int,
     slice_no: int = 0,
     purpose: OrderPurpose | str = OrderPurpose.ENTRY,
+    attempt: int = 0,
 ) -> str:
+    """``ORDER#{execution_id}#{client_id}#{leg:02d}#{purpose}#A{attempt:02d}#S{slice:03d}``.
+
+    Raises:
+        KeyError_: a segment outside its range (leg 1..99, slice 0..999, attempt 0..99) or an
+            unsafe id; never a key that could equal another order's.
+    """
+    if not 1 <= int(leg_no) <= MAX_LEG_NO:
+        raise KeyError_(f"leg_no: {leg_no} is outside 1..{MAX_LEG_NO}")
+    if not 0 <= int(slice_no) <= MAX_SLICE_NO:
+        raise KeyError_(f"slice_no: {slice_no} is outside 0..{MAX_SLICE_NO}")
+    if not 0 <= int(attempt) <= MAX_ATTEMPT:
+        raise KeyError_(f"attempt: {attempt} is outside 0..{MAX_ATTEMPT}")
     return (
         f"{ORDER}{SEP}{check_id(execution_id_, 'execution_id')}{SEP}{check_id(client_id, 'client_id')}"
-        f"{SEP}{int(leg_no):02d}{SEP}{OrderPurpose(purpose).value}{SEP}{int(slice_no):02d}"
+        f"{SEP}{int(leg_no):02d}{SEP}{OrderPurpose(purpose).value}{SEP}A{int(attempt):02d}{SEP}S{int(slice_no):03d}"
     )
+
+
+def parse_order_sk(value: str) -> tuple[str, str, int, OrderPurpose, int, int]:
+    """Inverse of :func:`order_sk`: (execution_id, client_id, leg_no, purpose, attempt, slice_no).
+
+    Raises:
+        KeyError_: not an order key of this scheme.
+    """
+    parts = value.split(SEP)
+    try:
+        head, execution_id_, client_id, leg, purpose, attempt, slice_ = parts
+        if head != ORDER or not attempt.startswith("A") or not slice_.startswith("S"):
+            raise ValueError(value)
+        return (execution_id_, client_id, int(leg), OrderPurpose(purpose), int(attempt[1:]), int(slice_[1:]))
+    except ValueError as exc:
+        raise KeyError_(f"order key: {value!r} is malformed") from exc
+
+
+def placement_sk(execution_id_: str, client_id: str, batch: str) -> str:
+    """The claim item of one PlaceOrders work item: ``PLACEMENT#{execution_id}#{client_id}#{batch}``
+    (``batch`` identifies the set of orders, see placer)."""
+    return (f"{PLACEMENT}{SEP}{check_id(execution_id_, 'execution_id')}{SEP}{check_id(client_id, 'client_id')}"
+            f"{SEP}{check_id(batch, 'batch')}")
 
 
 def orders_prefix(execution_id_: str, client_id: str | None = None) -> str:
@@ -185,9 +238,12 @@ def broker_account_sk(client_id: str) -> str:
     return f"{BROKER_ACCOUNT}{SEP}{check_id(client_id, 'client_id')}"
 
 
-def control_sk(name: str) -> str:
-    """Platform control items (kill switches): ``CONTROL#{name}``."""
-    return f"{CONTROL}{SEP}{check_id(name, 'control')}"
+def control_sk(name: str, client_id: str | None = None) -> str:
+    """Platform control items (kill switches): ``CONTROL#{name}`` (global under the PLATFORM
+    partition, per user under the user's), ``CONTROL#{name}#{client_id}`` per broker account."""
+    if client_id is None:
+        return f"{CONTROL}{SEP}{check_id(name, 'control')}"
+    return f"{CONTROL}{SEP}{check_id(name, 'control')}{SEP}{check_id(client_id, 'client_id')}"
 
 
 # ---- GSI keys ------------------------------------------------------------------------------

@@ -434,6 +434,38 @@ class OrderRepository(_Repo):
         return [OrderRecord.model_validate(i)
                 for i in self.table.query_all(user_id, keys.orders_prefix(execution_id, client_id), consistent=True)]
 
+    def record_intents(self, orders: list[OrderRecord]) -> list[OrderRecord]:
+        """Write many intents at once (BatchWriteItem, 25 per request) and return the records
+        as stored. Keys that exist already (a retried Resolve) are left as they are and their
+        STORED records come back instead, so nothing that may have been sent is overwritten.
+        Callers: Resolve, which is the only writer of an execution's first intents."""
+        if not orders:
+            return []
+        stored = {item["sort_key"]: OrderRecord.model_validate(item)
+                  for item in self.table.batch_get([(o.user_id, o.order_key) for o in orders])}
+        fresh = [o for o in orders if o.order_key not in stored]
+        self.table.batch_put([self._item(o) for o in fresh])
+        return [stored.get(o.order_key, o) for o in orders]
+
+    def claim_placement(self, user_id: str, execution_id: str, client_id: str, batch: str, claimant: str,
+                        at: datetime) -> bool:
+        """The PlaceOrders claim of one work item (one conditional put). True: this invocation
+        may send its orders; False: an earlier invocation claimed the item (its sends may have
+        begun), so the caller reconciles by tag and never sends."""
+        try:
+            self.table.put({"user_id": user_id, "sort_key": keys.placement_sk(execution_id, client_id, batch),
+                            "execution_id": execution_id, "client_id": client_id, "claimed_by": claimant,
+                            "claimed_at": at.isoformat(), "entity_type": "PLACEMENT"}, condition=_NOT_EXISTS)
+            return True
+        except ConditionFailed:
+            return False
+
+    def placement_claims(self, user_id: str, execution_id: str) -> list[dict[str, Any]]:
+        """Every placement claim of an execution (Finalize: an intent of a claimed item may have
+        been sent, one of an unclaimed item was not)."""
+        return list(self.table.query_all(user_id, f"{keys.PLACEMENT}{keys.SEP}{execution_id}{keys.SEP}",
+                                         consistent=True))
+
     def by_tag(self, tag: str) -> OrderRecord | None:
         for item in self.table.query_all(keys.gsi3_order_tag_pk(tag), index=GSI3.name, pk_name=GSI3.partition_key):
             return OrderRecord.model_validate(item)
@@ -466,21 +498,45 @@ class PositionRepository(_Repo):
 # ---- platform controls (kill switches) -------------------------------------------------------
 
 class ControlRepository(_Repo):
-    """Kill switches: ``CONTROL#KILL_SWITCH`` under the PLATFORM partition (global) or under a
-    user's partition (per user). A set switch stops new entries; exits still run."""
+    """Kill switches: ``CONTROL#KILL_SWITCH`` under the PLATFORM partition (global), under a
+    user's partition (per user) and ``CONTROL#KILL_SWITCH#{client_id}`` under the user's
+    partition (per broker account). A set switch stops new entries; exits still run. Each item
+    records who set it and when (``set_by``, ``updated_at``)."""
 
     NAME = "KILL_SWITCH"
 
-    def set_kill_switch(self, on: bool, reason: str, user_id: str | None = None) -> None:
+    def set_kill_switch(self, on: bool, reason: str, user_id: str | None = None, client_id: str | None = None,
+                        set_by: str | None = None, at: datetime | None = None) -> dict[str, Any]:
+        if client_id is not None and user_id is None:
+            raise ValueError("a per-account kill switch needs the account's user_id")
         pk = user_id or keys.PLATFORM_PARTITION
-        self.table.put({"user_id": pk, "sort_key": keys.control_sk(self.NAME), "on": on, "reason": reason,
-                        "updated_at": _now().isoformat(), "entity_type": "CONTROL"})
+        item = {"user_id": pk, "sort_key": keys.control_sk(self.NAME, client_id), "on": on, "reason": reason,
+                "updated_at": (at or _now()).isoformat(), "set_by": set_by or "", "entity_type": "CONTROL",
+                "scope": "ACCOUNT" if client_id else ("USER" if user_id else "GLOBAL")}
+        if client_id:
+            item["client_id"] = client_id
+        self.table.put(item)
+        return item
 
-    def kill_switch(self, user_id: str | None = None) -> tuple[bool, str]:
-        item = self.table.get(user_id or keys.PLATFORM_PARTITION, keys.control_sk(self.NAME))
+    def kill_switch(self, user_id: str | None = None, client_id: str | None = None) -> tuple[bool, str]:
+        item = self.table.get(user_id or keys.PLATFORM_PARTITION, keys.control_sk(self.NAME, client_id))
         if not item:
             return False, ""
         return bool(item.get("on")), str(item.get("reason", ""))
+
+    def kill_switches(self, user_id: str, client_id: str | None = None) -> dict[str, dict[str, Any]]:
+        """The global, the user's and (with ``client_id``) the account's switch in ONE read
+        (BatchGetItem), by scope ``GLOBAL``/``USER``/``ACCOUNT``; unset ones are absent."""
+        wanted = {(keys.PLATFORM_PARTITION, keys.control_sk(self.NAME)): "GLOBAL",
+                  (user_id, keys.control_sk(self.NAME)): "USER"}
+        if client_id:
+            wanted[(user_id, keys.control_sk(self.NAME, client_id))] = "ACCOUNT"
+        found = self.table.batch_get(list(wanted))
+        return {wanted[(i["user_id"], i["sort_key"])]: i for i in found if (i["user_id"], i["sort_key"]) in wanted}
+
+    def list_for_user(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's own switches (per user and per account)."""
+        return list(self.table.query_all(user_id, keys.control_sk(self.NAME)))
 
 
 # ---- broker accounts (auth-broker table) -----------------------------------------------------

@@ -283,6 +283,16 @@ class DynamoTable:
                 request = response.get("UnprocessedKeys") or None
         return found
 
+    def batch_put(self, items: list[dict[str, Any]]) -> None:
+        """Unconditional puts, 25 items per BatchWriteItem, retrying unprocessed items (no
+        condition is possible in a batch: callers de-duplicate first)."""
+        for start in range(0, len(items), 25):
+            request = {self.name: [{"PutRequest": {"Item": serialize(i)}} for i in items[start:start + 25]]}
+            while request:
+                self.request_count += 1
+                response = self.client.batch_write_item(RequestItems=request)
+                request = response.get("UnprocessedItems") or None
+
     # -- transactions ----------------------------------------------------------------------------
     def put_op(self, item: dict[str, Any], condition: str | None = None, values: dict[str, Any] | None = None,
                names: dict[str, str] | None = None) -> dict[str, Any]:

@@ -110,3 +110,58 @@ class ExecutionService:
 
 
 __all__ = ["ExecutionService", "IST"]
+
+
+# ---- kill switches (issue 13 item 8 / invariant I7) -------------------------------------------
+
+ADMIN_GROUP = "ADMIN"
+
+
+class Forbidden(PermissionError):
+    """The caller may not do this (e.g. set the global kill switch without the ADMIN group)."""
+
+
+def _switch_state(scope: str, item: dict[str, Any] | None, client_id: str | None = None) -> dict[str, Any]:
+    item = item or {}
+    return {"scope": scope, "on": bool(item.get("on", False)), "reason": str(item.get("reason", "")),
+            "client_id": client_id or item.get("client_id"), "set_by": item.get("set_by") or None,
+            "updated_at": item.get("updated_at")}
+
+
+class KillSwitchService:
+    """Kill switches: global (ADMIN group only), per user and per broker account (the trader).
+    A set switch stops new entries immediately before every send; exits still run
+    (``shared_utils.execution.guards.kill_switch_problem``). Who set it and when is stored."""
+
+    def __init__(self, repos: Repositories, clock: Clock) -> None:
+        self.repos = repos
+        self.clock = clock
+
+    def view(self, user_id: str) -> dict[str, Any]:
+        switches = self.repos.controls.kill_switches(user_id)
+        accounts = [_switch_state("ACCOUNT", item) for item in self.repos.controls.list_for_user(user_id)
+                    if item.get("scope") == "ACCOUNT"]
+        view = {"global_switch": _switch_state("GLOBAL", switches.get("GLOBAL")),
+                "user": _switch_state("USER", switches.get("USER")), "accounts": accounts}
+        view["stops_entries"] = view["global_switch"]["on"] or view["user"]["on"]
+        return view
+
+    def set_user(self, user_id: str, on: bool, reason: str, set_by: str) -> dict[str, Any]:
+        item = self.repos.controls.set_kill_switch(on, reason, user_id=user_id, set_by=set_by, at=self.clock.now())
+        return _switch_state("USER", item)
+
+    def set_account(self, user_id: str, client_id: str, on: bool, reason: str, set_by: str) -> dict[str, Any]:
+        """Raises NotFound when ``client_id`` is not one of the caller's linked accounts."""
+        keys.check_id(client_id, "client_id")
+        if self.repos.accounts.find(user_id, client_id) is None:
+            raise NotFound(f"broker account {client_id} not found")
+        item = self.repos.controls.set_kill_switch(on, reason, user_id=user_id, client_id=client_id, set_by=set_by,
+                                                   at=self.clock.now())
+        return _switch_state("ACCOUNT", item, client_id)
+
+    def set_global(self, groups: list[str], on: bool, reason: str, set_by: str) -> dict[str, Any]:
+        """Raises Forbidden unless the caller is in the ADMIN Cognito group."""
+        if ADMIN_GROUP not in groups:
+            raise Forbidden("only users of the ADMIN group may set the platform kill switch")
+        item = self.repos.controls.set_kill_switch(on, reason, set_by=set_by, at=self.clock.now())
+        return _switch_state("GLOBAL", item)

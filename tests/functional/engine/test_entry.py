@@ -69,7 +69,9 @@ def test_rejected_hedge_holds_back_the_shorts(engine, seed_strategy):
     (summary,) = result["results"]
     assert summary["status"] == "PARTIAL"
     orders = engine.repos.orders.list_for_execution(user_id, summary["execution_id"], "ANGELONE456")
-    assert {o.status.value for o in orders} == {"REJECTED"}
+    assert {o.status.value for o in orders if o.transaction_type.value == "BUY"} == {"REJECTED"}
+    # the shorts never reached the broker: NOT_SENT (final) with the reason (contract C2)
+    assert {o.status.value for o in orders if o.transaction_type.value == "SELL"} == {"NOT_SENT"}
     assert all("unhedged short" in (o.broker_message or "") for o in orders if o.transaction_type.value == "SELL")
     assert any("Insufficient funds for hedge" in r for r in summary["reasons"])
     assert len(broker.order_book()) == 0

@@ -14,7 +14,7 @@ def test_key_formats_match_architecture():
     assert keys.gsi1_keys("stg_1", 2, "Z")["gsi1sk"] == "ALLOCATION#002#Z"
     eid = keys.execution_id("stg_1", ExecutionType.ENTRY, date(2026, 8, 17))
     assert keys.parse_execution_id(eid) == ("stg_1", date(2026, 8, 17), ExecutionType.ENTRY)
-    assert keys.order_sk(eid, "Z", 2, 1, OrderPurpose.STOP_LOSS) == f"ORDER#{eid}#Z#02#STOP_LOSS#01"
+    assert keys.order_sk(eid, "Z", 2, 1, OrderPurpose.STOP_LOSS) == f"ORDER#{eid}#Z#02#STOP_LOSS#A00#S001"
 
 
 def test_legs_sort_numerically_by_key():
