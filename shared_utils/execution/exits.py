@@ -11,8 +11,9 @@
    account; every difference is a reason on the execution and an "Order Alert".
 3. ``finish_exit`` (the per-minute stop-loss checker): today's exit has finished but positions
    are still open (a broker outage, a deferred stop): cancel stops again, re-read, and place the
-   closing orders through the same placer with new deterministic keys (slice numbers offset by
-   50 per retry, at most ``MAX_EXIT_RETRIES``); then it alerts "close by hand".
+   closing orders through the same placer with new deterministic keys (the key's ATTEMPT segment
+   counts the retries, at most ``MAX_EXIT_RETRIES``; keys.order_sk), only after reading each
+   account's positions at the broker (``closable_at_broker``); then it alerts "close by hand".
 
 Quantities are units; prices Decimal rupees; instants aware (UTC stored, IST trade dates).
 """
@@ -35,9 +36,8 @@ from shared_utils.models.enums import ExecutionStatus, ExecutionType, OrderPurpo
 from shared_utils.models.execution import OrderRecord, Position
 from shared_utils.persistence import keys
 
-#: retries of an unfinished exit (slice offsets 50, 100) before "close by hand"
+#: retries of an unfinished exit (key attempts 1, 2) before "close by hand"
 MAX_EXIT_RETRIES = 2
-SLICE_OFFSET = 50
 CANCEL_PURPOSES = (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET, OrderPurpose.ENTRY)
 
 
@@ -313,9 +313,10 @@ def broker_symbols(orders: list[OrderRecord]) -> dict[tuple[str, str], tuple[str
 
 def send_planned(ctx: Any, user_id: str, strategy_id: str, execution_id: str, client_id: str,
                  execution_type: ExecutionType, planned: list[Any], now: datetime,
-                 symbols: dict[tuple[str, str], tuple[str | None, str | None]]) -> dict[str, Any]:
+                 symbols: dict[tuple[str, str], tuple[str | None, str | None]], attempt: int = 0) -> dict[str, Any]:
     """Send ``planned`` (PlannedOrder) for one account now, through the placer (intents first,
-    deterministic keys, hedges first, reconcile by tag)."""
+    deterministic keys with ``attempt`` as the key's attempt segment, hedges first, reconcile by
+    tag)."""
     from shared_utils.execution.placer import place_orders
 
     account = ctx.repos.accounts.get(user_id, client_id)
@@ -326,14 +327,14 @@ def send_planned(ctx: Any, user_id: str, strategy_id: str, execution_id: str, cl
     item = {"execution_id": execution_id, "user_id": user_id, "strategy_id": strategy_id, "strategy_name": "",
             "client_id": client_id, "broker": account.broker.value, "trading_mode": account.trading_mode.value,
             "execution_type": execution_type.value, "execute_at": utc_iso_ms(now), "execution_delay_ms": 0,
-            "orders": [o.to_state() for o in planned]}
+            "orders": [{**o.to_state(), "attempt": attempt} for o in planned]}
     return place_orders(item, ctx)
 
 
 def close_positions(ctx: Any, user_id: str, strategy_id: str, execution_id: str, positions: list[Position],
-                    trade_date: date, slice_offset: int, now: datetime) -> list[dict[str, Any]]:
-    """Closing orders (purpose EXIT, keys under ``execution_id`` with slices offset by
-    ``slice_offset``) for ``positions``, per account, shorts bought back first."""
+                    trade_date: date, attempt: int, now: datetime) -> list[dict[str, Any]]:
+    """Closing orders (purpose EXIT, keys under ``execution_id`` with attempt ``attempt``) for
+    ``positions``, per account, shorts bought back first."""
     from shared_utils.execution.planner import plan_exit_orders
 
     legs = {leg.leg_no: leg for leg in ctx.repos.legs.list(user_id, strategy_id)}
@@ -345,10 +346,8 @@ def close_positions(ctx: Any, user_id: str, strategy_id: str, execution_id: str,
             by_client[position.client_id].append(position)
     for client_id, held in sorted(by_client.items()):
         planned = plan_exit_orders(ctx, legs, held, trade_date, now)
-        for order in planned:
-            order.slice_no += slice_offset
         results.append(send_planned(ctx, user_id, strategy_id, execution_id, client_id, ExecutionType.EXIT,
-                                    planned, now, symbols))
+                                    planned, now, symbols, attempt))
     return results
 
 
@@ -384,7 +383,7 @@ def finish_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> dict
     exit_orders = ctx.repos.orders.list_for_execution(user_id, execution.execution_id)
     if any(o.status in WORKING and o.purpose is OrderPurpose.EXIT for o in exit_orders):
         return None  # the poller is still learning their outcome
-    attempt = 1 + max((o.slice_no // SLICE_OFFSET for o in exit_orders), default=0)
+    attempt = 1 + max((o.attempt for o in exit_orders), default=0)
     if attempt > MAX_EXIT_RETRIES:
         message = (f"exit incomplete after {MAX_EXIT_RETRIES} retries: "
                    + ", ".join(f"{p.client_id} {p.tradingsymbol} {p.quantity}" for p in open_positions)
@@ -407,7 +406,7 @@ def finish_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> dict
         if not open_positions:
             return {"execution_id": execution.execution_id, "attempt": attempt, "mismatches": mismatches}
     results = close_positions(ctx, user_id, strategy_id, execution.execution_id, open_positions, trade_date,
-                              SLICE_OFFSET * attempt, now)
+                              attempt, now)
     statuses = [o["status"] for r in results for o in r["orders"]]
     note = (f"exit retry {attempt}: {len(statuses)} closing orders "
             f"({', '.join(sorted(set(statuses))) or 'none'})" + (f"; {'; '.join(reasons)}" if reasons else ""))

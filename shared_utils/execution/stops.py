@@ -5,8 +5,8 @@ When an ENTRY order has filled, its leg's ``stop_loss`` config (seed 001 "Stop L
 Configuration"; ``shared_utils.models.leg``) becomes one stop order at the broker:
 
 - purpose STOP_LOSS, ``parent_order_key`` = the entry order's key, key
-  ``keys.order_sk(entry.execution_id, client, leg, entry.slice_no, STOP_LOSS)`` (deterministic:
-  one stop per entry slice, so a duplicate fill event never places a second stop);
+  ``keys.order_sk(entry.execution_id, client, leg, entry.slice_no, STOP_LOSS, entry.attempt)``
+  (deterministic: one stop per entry order, so a duplicate fill event never places a second stop);
 - side opposite to the entry, quantity = the entry's FILLED quantity (units);
 - SELL entry (short premium): BUY stop, trigger = fill x (1 + pct/100) (or fill + points),
   limit = trigger x (1 + exit_slippage/100); both rounded UP to the tick;
@@ -85,7 +85,8 @@ def stop_prices(entry_side: TransactionType | str, fill_price: Decimal, stop_los
 
 def stop_order_key(entry: OrderRecord) -> str:
     """The deterministic key of the stop protecting ``entry`` (same execution, leg, slice)."""
-    return keys.order_sk(entry.execution_id, entry.client_id, entry.leg_no, entry.slice_no, OrderPurpose.STOP_LOSS)
+    return keys.order_sk(entry.execution_id, entry.client_id, entry.leg_no, entry.slice_no, OrderPurpose.STOP_LOSS,
+                         entry.attempt)
 
 
 def needs_stop(entry: OrderRecord) -> bool:
@@ -104,6 +105,7 @@ def build_stop_record(entry: OrderRecord, leg: Any, tick: Decimal, now: datetime
     return OrderRecord(
         order_key=key, execution_id=entry.execution_id, user_id=entry.user_id, strategy_id=entry.strategy_id,
         client_id=entry.client_id, broker=entry.broker, leg_no=entry.leg_no, slice_no=entry.slice_no,
+        attempt=entry.attempt,
         purpose=OrderPurpose.STOP_LOSS, tag=keys.order_tag(key), exchange=entry.exchange,
         tradingsymbol=entry.tradingsymbol, instrument_token=entry.instrument_token,
         broker_tradingsymbol=entry.broker_tradingsymbol, broker_token=entry.broker_token,

@@ -9,6 +9,7 @@ import pytest
 
 from shared_utils.brokers.errors import BrokerUnavailable
 from shared_utils.clock import IST, utc_iso_ms
+from shared_utils.execution.duplicate_checker import run_duplicate_checker
 from shared_utils.execution.order_poller import run_order_poller
 from shared_utils.execution.risk_monitor import announce_exit, run_stop_loss_checker
 from shared_utils.execution.runner import run_state_machine
@@ -68,26 +69,30 @@ def test_a_manual_exit_before_the_entry_does_not_block_the_scheduled_exit(engine
 
 
 def test_an_exit_while_the_entry_is_in_flight_is_finished(engine, strategy, monkeypatch):
+    from shared_utils.brokers.paper import PaperBroker
+
     user_id, strategy_id = strategy
     (event,) = due_event(engine)
-    # the entry's orders reach the broker; PlaceOrders dies before it records any answer
+    # the entry's orders reach the broker, but no answer is learnt: every book read fails and
+    # PlaceOrders dies before it records anything (the entry is "in flight")
+    monkeypatch.setattr(PaperBroker, "order_book", _unavailable)
+    monkeypatch.setattr(PaperBroker, "order_status", _unavailable)
+    monkeypatch.setattr(PaperBroker, "find_order_by_tag", _unavailable)
     crash_on_write(monkeypatch, engine.repos.table, lambda sk: sk.startswith("ORDER#"), times=2,
                    updates_only=True)
     run_state_machine(event, engine)
-    monkeypatch.undo()
-    assert _broker_positions(engine), "the entry filled at the broker"
     assert not [p for p in engine.repos.positions.list(user_id, strategy_id) if p.quantity]
-    # the trader exits at once: nothing booked yet, and the brokers' books do not answer
+    # the trader exits at once: nothing is booked yet
     engine.clock.set(datetime(2026, 8, 17, 9, 31, 0, tzinfo=IST))
-    for broker in engine.paper.brokers().values():
-        monkeypatch.setattr(broker, "order_book", _unavailable)
     (summary,) = manual_exit(engine, user_id, strategy_id, engine.clock.now())["results"]
     monkeypatch.undo()
     assert summary["status"] == "SKIPPED", summary
-    # the fills are learnt, and the next minute finishes the exit the trader asked for
+    assert _broker_positions(engine), "the entry filled at the broker"
+    # the fills are learnt (orders that never left are settled NOT_SENT), and the next minutes
+    # finish the exit the trader asked for
     for _ in range(3):
         engine.clock.advance(timedelta(minutes=1))
-        run_order_poller(engine)
+        run_duplicate_checker(engine)
         run_stop_loss_checker(engine)
     assert _broker_positions(engine) == {}, "positions stayed open after the trader's exit"
     assert all(p.quantity == 0 for p in engine.repos.positions.list(user_id, strategy_id))
