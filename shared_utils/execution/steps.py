@@ -75,7 +75,11 @@ def _due_problems(ctx: EngineContext, execution_type: ExecutionType, trigger: st
     kill = kill_switch_problem(ctx.repos, strategy.user_id, execution_type)
     if kill:
         problems.append(kill)
-    if trigger == "SCHEDULE":
+    # an EXIT runs whatever the strategy's (or basket's) status while it has open positions: a
+    # pause stops new entries, never the exit of what is held (issue 13 item 3, I5)
+    holds = execution_type is ExecutionType.EXIT and any(
+        p.quantity for p in ctx.repos.positions.list(strategy.user_id, strategy.strategy_id))
+    if trigger == "SCHEDULE" and not holds:
         if strategy.status is not EntityStatus.ACTIVE:
             problems.append(f"strategy is {strategy.status.value}")
         if strategy.basket_id:
@@ -85,6 +89,7 @@ def _due_problems(ctx: EngineContext, execution_type: ExecutionType, trigger: st
                     problems.append(f"basket {basket.basket_name} is {basket.status.value}")
             except NotFound:
                 problems.append("its basket no longer exists")
+    if trigger == "SCHEDULE":
         weekday = list(Weekday)[trade_date.weekday()]
         days = strategy.entry_days if execution_type is ExecutionType.ENTRY else strategy.exit_days
         slot = strategy.entry_time if execution_type is ExecutionType.ENTRY else strategy.exit_time

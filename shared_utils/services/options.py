@@ -106,6 +106,9 @@ class OptionsService:
         if active:
             raise Conflict(f"basket {basket_id} holds {len(active)} ACTIVE strateg{'y' if len(active) == 1 else 'ies'}; "
                            "pause or delete them first", [f"strategy {s} is ACTIVE" for s in active])
+        held = [f"strategy {s.strategy_id}: {h}" for s in strategies for h in self._open_positions(user_id, s.strategy_id)]
+        if held:
+            raise Conflict(f"basket {basket_id} holds strategies with open positions; exit them first", held)
         for strategy in strategies:
             self.repos.strategies.delete(strategy, self.repos.legs.list(user_id, strategy.strategy_id),
                                          self.repos.allocations.list(user_id, strategy.strategy_id))
@@ -191,8 +194,19 @@ class OptionsService:
         return self.repos.strategies.update(strategy.model_copy(update={"status": status}), strategy.version,
                                             basket_active)
 
+    def _open_positions(self, user_id: str, strategy_id: str) -> list[str]:
+        """The strategy's open positions in words ("ZERODHA123 NIFTY2681824900PE -195 units")."""
+        return [f"{p.client_id} {p.tradingsymbol} {p.quantity} units (leg {p.leg_no})"
+                for p in self.repos.positions.list(user_id, strategy_id) if p.quantity]
+
     def delete_strategy(self, user_id: str, strategy_id: str) -> None:
+        """Delete a strategy with its legs, allocations and schedule. 409 naming them while it
+        holds open positions (they would be orphaned: nothing would exit them; I5)."""
         strategy = self.repos.strategies.get(user_id, strategy_id)
+        held = self._open_positions(user_id, strategy_id)
+        if held:
+            raise Conflict(f"strategy {strategy_id} holds {len(held)} open position{'s' if len(held) > 1 else ''}; "
+                           "exit them first (POST /options/executions/manual with execution_type EXIT) or wait for its exit", held)
         self.repos.strategies.delete(strategy, self.repos.legs.list(user_id, strategy_id),
                                      self.repos.allocations.list(user_id, strategy_id))
 
