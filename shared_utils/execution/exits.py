@@ -36,6 +36,15 @@ from shared_utils.models.enums import ExecutionStatus, ExecutionType, OrderPurpo
 from shared_utils.models.execution import OrderRecord, Position
 from shared_utils.persistence import keys
 
+#: seconds before an exit's ``execute_at`` at which its resting stops/targets are cancelled
+#: (``pre_cancel_exits``), so the closing orders leave ON the second. Cancels cost one request each
+#: plus an order-book read per account (Angel One: the book 1/s, and its cancel reads the book
+#: for the order's variety), which took 3.3-3.5 s after the target when done in Resolve (issue
+#: 21 item 3). The legs are unprotected by broker stops for at most this long before the exit.
+EXIT_CANCEL_LEAD_S = 10
+#: accounts cancelled in parallel (each account's requests stay sequential: its rate limits)
+CANCEL_CONCURRENCY = 8
+
 #: retries of an unfinished exit (key attempts 1, 2) before "close by hand"
 MAX_EXIT_RETRIES = 2
 CANCEL_PURPOSES = (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET, OrderPurpose.ENTRY)
@@ -148,12 +157,13 @@ def cancel_working(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
     by_client: dict[str, list[OrderRecord]] = defaultdict(list)
     for order in orders:
         by_client[order.client_id].append(order)
-    for client_id, working in sorted(by_client.items()):
+    def one_account(client_id: str, working: list[OrderRecord]) -> CancelResult:
+        part = CancelResult()
         try:
             client = client_of(ctx, user_id, client_id)
         except (BrokerError, LookupError) as exc:
-            result.failed.extend((o, f"no broker session: {exc}") for o in working)
-            continue
+            part.failed.extend((o, f"no broker session: {exc}") for o in working)
+            return part
         sent: dict[str, str | None] = {}
         for order in working:
             if not order.broker_order_id:
@@ -164,6 +174,7 @@ def cancel_working(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
                 sent[order.order_key] = None
             except BrokerError as exc:
                 sent[order.order_key] = getattr(exc, "broker_message", None) or str(exc)
+        book_error = None
         try:
             book = read_book(client)
         except BrokerError as exc:
@@ -181,12 +192,26 @@ def cancel_working(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
             else:
                 saved = order
             if saved.status is OrderStatus.CANCELLED:
-                result.cancelled.append(saved)
+                part.cancelled.append(saved)
             elif saved.status is OrderStatus.FILLED:
-                result.filled.append(saved)
+                part.filled.append(saved)
             elif saved.status in WORKING:
                 why = problem or (f"order book unavailable ({book_error})" if book is None else "still working")
-                result.failed.append((saved, why))
+                part.failed.append((saved, why))
+        return part
+
+    accounts = sorted(by_client.items())
+    if len(accounts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(CANCEL_CONCURRENCY, len(accounts)), thread_name_prefix="cancel") as pool:
+            parts = list(pool.map(lambda a: one_account(*a), accounts))
+    else:
+        parts = [one_account(*a) for a in accounts]
+    for part in parts:
+        result.cancelled += part.cancelled
+        result.filled += part.filled
+        result.failed += part.failed
     for order in result.cancelled + result.filled:
         ctx.observer({"event": "cancel", "order_key": order.order_key, "client_id": order.client_id,
                       "purpose": order.purpose.value, "status": order.status.value})
@@ -215,6 +240,36 @@ def prepare_exit(ctx: Any, user_id: str, strategy_id: str, trade_date: date) -> 
     if reasons:
         alert(ctx, "EXIT_CANCELS", user_id, strategy_id, "; ".join(reasons))
     return deferred, reasons
+
+
+def cancel_at(execute_at: datetime) -> datetime:
+    """When an exit due at ``execute_at`` cancels its resting orders (``EXIT_CANCEL_LEAD_S``
+    earlier; the state machine's Wait before ``pre_cancel_exits``)."""
+    from datetime import timedelta
+
+    return execute_at - timedelta(seconds=EXIT_CANCEL_LEAD_S)
+
+
+def pre_cancel_exits(state: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    """The EXIT state machine's step between Prepare and the Wait for ``wait_until`` (runs at
+    ``cancel_at``): for every claimed exit, cancel the strategy's resting STOP_LOSS / TARGET and
+    working ENTRY orders and learn from one book read per account what filled meanwhile
+    (``prepare_exit``), so Resolve at ``execute_at - 2 s`` only reads positions and the closing
+    orders leave on the second (issue 21 item 3). What could not be cancelled is cancelled again
+    by Resolve (and deferred if it still fails). Returns the state with ``precancelled`` (count).
+    A non-EXIT state passes through unchanged."""
+    if state.get("execution_type") != ExecutionType.EXIT.value:
+        return state
+    trade_date = date.fromisoformat(state["trade_date"])
+    done = 0
+    for ref in state.get("executions", []):
+        try:
+            prepare_exit(ctx, ref["user_id"], ref["strategy_id"], trade_date)
+            done += 1
+        except Exception as exc:  # noqa: BLE001 - Resolve cancels again; never block the exit
+            ctx.observer({"event": "pre_cancel_failed", "execution_id": ref["execution_id"],
+                          "error": f"{type(exc).__name__}: {exc}"})
+    return {**state, "precancelled": done}
 
 
 def position_mismatches(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
@@ -416,6 +471,6 @@ def finish_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> dict
     return {"execution_id": execution.execution_id, "attempt": attempt, "statuses": statuses}
 
 
-__all__ = ["is_released", "release_note", "reclaim_released_exit", "NOTHING_TO_EXIT", "closable_at_broker",
+__all__ = ["pre_cancel_exits", "cancel_at", "EXIT_CANCEL_LEAD_S", "is_released", "release_note", "reclaim_released_exit", "NOTHING_TO_EXIT", "closable_at_broker",
            "prepare_exit", "cancel_working", "position_mismatches", "finish_exit", "close_positions",
            "strategy_orders", "read_book", "find_in_book", "send_planned", "alert", "Decimal"]

@@ -169,7 +169,15 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
                           "reasons": problems})
             continue
         claimed.append({"execution_id": execution_id, "user_id": user_id, "strategy_id": strategy_id})
-    return {**detail, "run_id": run_id, "executions": claimed, "claimed_count": len(claimed), "skipped": skipped}
+    out = {**detail, "run_id": run_id, "executions": claimed, "claimed_count": len(claimed), "skipped": skipped}
+    if execution_type is ExecutionType.EXIT and claimed:
+        # the exit's resting stops are cancelled ahead of the second (exits.pre_cancel_exits);
+        # never later than wait_until, never before now (a manual/MTM exit 3 s ahead: at once)
+        from shared_utils.execution.exits import cancel_at
+
+        at = max(min(cancel_at(execute_at), parse_instant(detail.get("wait_until") or utc_iso_ms(execute_at))), _now(ctx))
+        out["cancel_at"] = utc_iso_ms(at)
+    return out
 
 
 # ---------------------------------------------------------------------------- Resolve
