@@ -39,6 +39,21 @@ _NOT_EXISTS = "attribute_not_exists(sort_key)"
 _VERSION_IS = "version = :expected"
 
 
+def _transact(table, ops: list[dict], tries: int = 5) -> None:
+    """``table.transact(ops)``, serialised in the process. moto's in-process TransactWriteItems
+    deep-copies the table without a lock, so another thread's plain write at that moment makes
+    it raise ``RuntimeError: dictionary changed size during iteration`` BEFORE anything is
+    written; that (and only that) is retried. DynamoDB itself never raises it."""
+    for attempt in range(tries):
+        try:
+            with _TRANSACT_LOCK:
+                table.transact(ops)
+            return
+        except RuntimeError as exc:
+            if "during iteration" not in str(exc) or attempt + 1 == tries:
+                raise
+
+
 def _bumped(model, expected_version: int, at: datetime):
     """The model as it will be stored: next version, ``updated_at`` from the engine's clock."""
     return model.model_copy(update={"version": expected_version + 1, "updated_at": at})
@@ -90,8 +105,7 @@ def commit_fill(repos: Repositories, updated: OrderRecord, expected_version: int
             ops.append(table.put_op(_position_item(new_position), condition=_VERSION_IS,
                                     values={":expected": position_version}))
     try:
-        with _TRANSACT_LOCK:
-            table.transact(ops)
+        _transact(table, ops)
     except TransactionCancelled as exc:
         if exc.condition_failed or "TransactionConflict" in exc.reasons:
             raise VersionConflict(f"order {updated.order_key}: changed concurrently (nothing written)") from exc

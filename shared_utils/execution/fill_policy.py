@@ -111,6 +111,13 @@ def _complete(ctx: Any, execution: Any, orders: list[Any], short: dict[tuple[str
         lots = missing // contract.lot_size
         if lots <= 0:
             continue
+        decided = sample.ltp_at_decision
+        if leg is not None and leg.entry_max_slippage and decided:
+            moved = abs(ltp - decided) / decided * 100
+            if moved > leg.entry_max_slippage:  # chasing beyond the leg's bound: not completed
+                _alert(ctx, execution, f"{MARK} {client_id} leg {leg_no} not completed: LTP {ltp} moved "
+                                       f"{moved:.2f}% from {decided} (entry_max_slippage {leg.entry_max_slippage}%)")
+                continue
         per_client[client_id].append(PlannedOrder(
             leg_no=leg_no, slice_no=sample.slice_no, purpose=OrderPurpose.ENTRY.value,
             tradingsymbol=sample.tradingsymbol, exchange=sample.exchange, instrument_token=sample.instrument_token,

@@ -20,7 +20,8 @@ def entered(engine, api, seed_strategy):
     user_id, strategy_id = seed_strategy
     assert api("PUT", f"/options/strategies/{strategy_id}", {"exit_days": ["MONDAY"]})[0] == 200
     (event,) = due_event(engine)
-    assert run_state_machine(event, engine)["results"][0]["status"] == "COMPLETED"
+    (summary,) = run_state_machine(event, engine)["results"]
+    assert summary["status"] == "COMPLETED", summary["reasons"]
     run_order_poller(engine)
     return user_id, strategy_id
 
