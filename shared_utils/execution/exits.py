@@ -32,6 +32,7 @@ from shared_utils.execution.booking import save_report
 from shared_utils.execution.events import ORDER_ALERT, SOURCE_ENGINE
 from shared_utils.execution.lifecycle import apply_broker_report
 from shared_utils.execution.order_state import WORKING
+from shared_utils.market.errors import MarketError
 from shared_utils.models.enums import ExecutionStatus, ExecutionType, OrderPurpose, OrderStatus
 from shared_utils.models.execution import OrderRecord, Position
 from shared_utils.persistence import keys
@@ -220,10 +221,14 @@ def cancel_working(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
 
 def prepare_exit(ctx: Any, user_id: str, strategy_id: str, trade_date: date) -> tuple[set[tuple[str, str]], list[str]]:
     """Cancel before closing. Returns ({(client_id, tradingsymbol)} to keep OUT of this exit,
-    reasons). Called by Resolve (EXIT) before it reads the positions."""
+    reasons). Called by Resolve (EXIT) before it reads the positions. Positions in contracts that
+    have expired are settled first (``settlement.settle_expired``): they never block an exit."""
+    from shared_utils.execution.settlement import settle_expired
+
+    settled = settle_expired(ctx, user_id, strategy_id, ctx.clock.now())
     result = cancel_working(ctx, user_id, strategy_id, trade_date)
     deferred: set[tuple[str, str]] = set()
-    reasons: list[str] = []
+    reasons: list[str] = list(settled)
     for order, why in result.failed:
         if order.purpose in (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET):
             deferred.add((order.client_id, order.tradingsymbol))
@@ -237,8 +242,8 @@ def prepare_exit(ctx: Any, user_id: str, strategy_id: str, trade_date: date) -> 
         if order.purpose is OrderPurpose.STOP_LOSS:
             reasons.append(f"{order.client_id} leg {order.leg_no} {order.tradingsymbol}: its stop loss filled at "
                            f"{order.average_price} before the exit; nothing left to close there")
-    if reasons:
-        alert(ctx, "EXIT_CANCELS", user_id, strategy_id, "; ".join(reasons))
+    if len(reasons) > len(settled):
+        alert(ctx, "EXIT_CANCELS", user_id, strategy_id, "; ".join(reasons[len(settled):]))
     return deferred, reasons
 
 
@@ -400,7 +405,11 @@ def close_positions(ctx: Any, user_id: str, strategy_id: str, execution_id: str,
         if position.quantity:
             by_client[position.client_id].append(position)
     for client_id, held in sorted(by_client.items()):
-        planned = plan_exit_orders(ctx, legs, held, trade_date, now)
+        try:
+            planned = plan_exit_orders(ctx, legs, held, trade_date, now)
+        except MarketError as exc:  # one account's unknown contract never stops the others
+            alert(ctx, "EXIT_INCOMPLETE", user_id, strategy_id, f"{client_id}: cannot plan its closing orders ({exc})")
+            continue
         results.append(send_planned(ctx, user_id, strategy_id, execution_id, client_id, ExecutionType.EXIT,
                                     planned, now, symbols, attempt))
     return results

@@ -91,10 +91,22 @@ def check_strategy(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> d
     retried = finish_exit(ctx, user_id, strategy_id, now)
     if retried:
         out["exit_retry"] = retried
+    from shared_utils.execution.settlement import settle_expired
+
+    settled = settle_expired(ctx, user_id, strategy_id, now)  # expired contracts never block a check
+    if settled:
+        out["settled"] = settled
     positions = [p for p in ctx.repos.positions.list(user_id, strategy_id) if p.quantity]
     if not positions:
         return out
-    positions = [refresh_ltp(ctx, p, now) for p in positions]
+    fresh = []
+    for p in positions:
+        try:
+            fresh.append(refresh_ltp(ctx, p, now))
+        except Exception as exc:  # noqa: BLE001 - one contract without a quote keeps its last LTP
+            out.setdefault("problems", []).append(f"{p.client_id} {p.tradingsymbol}: no LTP ({exc})")
+            fresh.append(p)
+    positions = fresh
     strategy = ctx.repos.strategies.get(user_id, strategy_id)
     legs = {leg.leg_no: leg for leg in ctx.repos.legs.list(user_id, strategy_id)}
     # per-leg targets

@@ -32,6 +32,7 @@ from shared_utils.clock import IST, epoch_ms, ist_datetime, parse_instant, to_is
 from shared_utils.execution.context import EngineContext
 from shared_utils.execution.events import EXECUTION_COMPLETED, ORDER_ALERT, SOURCE_ENGINE
 from shared_utils.execution.exits import prepare_exit, reclaim_released_exit, release_note
+from shared_utils.execution.settlement import exit_due_on
 from shared_utils.execution.guards import kill_switch_problem, session_problem
 from shared_utils.execution.order_state import ACCEPTED
 from shared_utils.execution.placer import intent_record, place_orders, settle_unplaced
@@ -93,7 +94,9 @@ def _due_problems(ctx: EngineContext, execution_type: ExecutionType, trigger: st
         weekday = list(Weekday)[trade_date.weekday()]
         days = strategy.entry_days if execution_type is ExecutionType.ENTRY else strategy.exit_days
         slot = strategy.entry_time if execution_type is ExecutionType.ENTRY else strategy.exit_time
-        if days and weekday not in days:
+        moved_exit = (execution_type is ExecutionType.EXIT and days and weekday not in days
+                      and exit_due_on(ctx.calendar, days, trade_date, exchange))  # exit day a holiday (I5)
+        if days and weekday not in days and not moved_exit:
             problems.append(f"{weekday.value} is not one of its {execution_type.value.lower()} days "
                             f"({', '.join(d.value for d in days)})")
         if to_ist(execute_at).strftime("%H:%M") != slot:
@@ -259,8 +262,12 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                     if account is None:
                         reasons.append(f"{client_id}: broker account is gone; close its position by hand")
                         continue
-                    orders = plan_exit_orders(ctx, legs_by_no, [p for p in positions if p.client_id == client_id],
-                                              trade_date, now)
+                    try:
+                        orders = plan_exit_orders(ctx, legs_by_no, [p for p in positions if p.client_id == client_id],
+                                                  trade_date, now)
+                    except MarketError as exc:  # one account's contract never blocks the others' exit
+                        reasons.append(f"{client_id}: cannot plan its closing orders ({exc})")
+                        continue
                     allocation = next((a for a in allocations if a.client_id == client_id), None)
                     per_account.append((allocation, account, orders))
         except (ResolutionError, MarketError) as exc:

@@ -20,6 +20,8 @@ from pydantic import ValidationError
 from shared_utils.clock import IST, Clock, SystemClock, ist_datetime, utc_iso_ms
 from shared_utils.config import EnvironmentConfig
 from shared_utils.errors import Conflict, InvalidRequest
+from shared_utils.execution.settlement import moved_exits
+from shared_utils.market.calendar import default_calendar
 from shared_utils.execution.readiness import executability_problems, schedule_warnings
 from shared_utils.market.errors import MarketError
 from shared_utils.models.allocation import AdvancedAllocationRequest, Allocation, AllocationSpec, AllocationUpdate
@@ -146,7 +148,10 @@ class OptionsService:
             "allocations": allocations,
             "executable": not problems,
             "executability_problems": problems,
-            "warnings": schedule_warnings(strategy, legs, self.today()),
+            # an exit day that is not a trading day exits on the previous trading day (I5): said here
+            "warnings": schedule_warnings(strategy, legs, self.today()) + moved_exits(
+                default_calendar(), strategy.exit_days, self.today(),
+                exchange="BSE" if strategy.underlying in ("SENSEX", "BANKEX", "SENSEX50") else "NSE"),
         }
 
     def update_strategy(self, user_id: str, strategy_id: str, body: StrategyUpdate) -> Strategy:
