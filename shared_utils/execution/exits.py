@@ -1,6 +1,11 @@
 """Exits and square-off around the planned closing orders (steps.resolve EXIT plans them):
 
-1. ``prepare_exit`` (called by Resolve before it reads positions): cancel the strategy's working
+0. ``pre_cancel_exits`` (the EXIT state machine's step at ``cancel_at`` = execute_at -
+   ``EXIT_CANCEL_LEAD_S``): ``prepare_exit`` ahead of the second, accounts in parallel, so the
+   closing orders leave on the second (issue 21 item 3); Resolve's own call then finds nothing
+   left to cancel.
+1. ``prepare_exit`` (called by Resolve before it reads positions): settle positions in expired
+   contracts (``settlement``), cancel the strategy's working
    STOP_LOSS / TARGET orders and still-working ENTRY orders at the broker, recording each cancel
    on its order; then ONE order-book read per account applies what really happened (a stop that
    filled before its cancel arrived is booked, so the exit never buys back a leg the stop
@@ -14,6 +19,9 @@
    closing orders through the same placer with new deterministic keys (the key's ATTEMPT segment
    counts the retries, at most ``MAX_EXIT_RETRIES``; keys.order_sk), only after reading each
    account's positions at the broker (``closable_at_broker``); then it alerts "close by hand".
+   An exit that found NOTHING to close gives the day's claim back (``release_note`` /
+   ``reclaim_released_exit``): the scheduled, MTM or manual exit that follows still runs, and
+   ``finish_exit`` closes what an entry in flight at that moment booked later (I5).
 
 Quantities are units; prices Decimal rupees; instants aware (UTC stored, IST trade dates).
 """
