@@ -13,6 +13,8 @@ Inside a Lambda the file is bundled with the code; ``QL_CONFIG_FILE`` overrides 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import json
 import os
 import re
@@ -59,6 +61,24 @@ class OptionsPlatformConfig(_Strict):
                                               "sizes the emitter's batches so one run's Map fits its concurrency")
 
 
+class LimitsConfig(_Strict):
+    """Platform size limits (issue 13 / invariant I8), refused at the API (422 naming the field
+    and the limit) and again at Resolve (the account's orders are not planned, with the reason).
+
+    - ``max_lots_per_leg``: lots of one leg in one account (after the allocation's multiplier
+      or override).
+    - ``max_units_per_order``: units (lots x lot size) of one leg in one account BEFORE it is
+      sliced at the exchange's freeze quantity (slicing then makes orders of <= freeze units).
+    - ``max_notional_per_account``: rupees per account per execution, the exchange's notional
+      value of options, (strike + premium) x quantity, summed over the account's orders
+      (NSE's definition for options contracts); checked at Resolve, where strikes are known.
+    """
+
+    max_lots_per_leg: int = Field(default=200, gt=0, le=10000)
+    max_units_per_order: int = Field(default=20000, gt=0)
+    max_notional_per_account: Decimal = Field(default=Decimal("250000000"), gt=0, description="rupees")
+
+
 class ExecutionEngineConfig(_Strict):
     execution_timeout: int = Field(gt=0, description="seconds")
     enable_websocket: bool
@@ -70,6 +90,7 @@ class ExecutionEngineConfig(_Strict):
     lookahead_minutes: int = Field(ge=1, le=5)
     archive_retention_days: int = Field(gt=0)
     hot_item_ttl_days: int = Field(gt=0)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
 
 class EnvironmentSettings(_Strict):

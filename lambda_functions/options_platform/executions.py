@@ -32,6 +32,7 @@ from lambda_functions.options_platform.common import (
 from shared_utils.clock import default_clock
 from shared_utils.execution.events import default_publisher
 from shared_utils.models.api import (
+    ErrorBody,
     ExecutionDetail,
     ExecutionList,
     ManualRequest,
@@ -152,7 +153,8 @@ def kill_switch_account(client_id: str, body: KillSwitchUpdate) -> KillSwitchSta
 
 
 @router.put("/options/kill-switch/global",
-            responses={**OK_RESPONSES, 403: {"description": "Only users of the ADMIN group"}},
+            responses={**OK_RESPONSES, 403: {"description": "Only users of the ADMIN group",
+                                              "content": {"application/json": {"model": ErrorBody}}}},
             summary="ADMIN only: set or clear the platform kill switch (no new entries for anyone; exits run)")
 def kill_switch_global(body: KillSwitchUpdate) -> KillSwitchState:
     user_id_of(router)

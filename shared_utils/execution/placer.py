@@ -59,7 +59,7 @@ from shared_utils.execution.booking import save_report
 from shared_utils.execution.context import EngineContext
 from shared_utils.execution.guards import kill_switch_problem, session_problem
 from shared_utils.models.enums import ExecutionType, OrderPurpose, OrderStatus, TransactionType
-from shared_utils.models.execution import OrderRecord
+from shared_utils.models.execution import OrderRecord, WorkItem
 from shared_utils.persistence import keys
 from shared_utils.persistence.repositories import VersionConflict
 
@@ -284,11 +284,6 @@ def await_fills(ctx: EngineContext, client, records: list[OrderRecord], outcomes
 
 # ---------------------------------------------------------------------------- PlaceOrders
 
-def _setting(item: dict[str, Any], name: str, default: int) -> int:
-    value = item.get(name)
-    return default if value is None else int(value)
-
-
 def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     """Place one account's orders of one execution at ``execute_at`` (to the millisecond).
 
@@ -301,7 +296,8 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     item carried its orders. Never raises for a broker failure: each order records what the
     broker said.
     """
-    user_id, client_id, execution_id = item["user_id"], item["client_id"], item["execution_id"]
+    work = WorkItem.model_validate(item)  # the typed reference (raises on a malformed item: the Map's Catch)
+    user_id, client_id, execution_id = work.user_id, work.client_id, work.execution_id
     now = _now(ctx)
     client_error = None
     account = ctx.repos.accounts.find(user_id, client_id)
@@ -321,6 +317,7 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         except (BrokerError, LookupError) as exc:
             client_error = f"no usable broker session for {client_id}: {getattr(exc, 'broker_message', None) or exc}"
     outcomes: dict[str, Any] = {}
+    notes: list[str] = []
     pending = [r for r in intents if r.status is OrderStatus.PENDING]
     if pending:
         claimant = f"{item.get('run_id') or 'place'}-{uuid.uuid4().hex[:10]}"
@@ -330,7 +327,7 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         elif client is None:
             outcomes.update({r.order_key: _not_sent(f"not sent: {client_error}", "SESSION") for r in pending})
         else:
-            _send_batch(ctx, client, item, intents, pending, outcomes)
+            _send_batch(ctx, client, work, intents, pending, outcomes, notes)
     results = _save(ctx, item, client, intents, outcomes)
     statuses: dict[str, int] = {}
     for result in results:
@@ -340,8 +337,20 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         "sent": sum(1 for o in outcomes.values() if isinstance(o, _Outcome) and o.sent_at is not None),
         "not_sent": statuses.get(OrderStatus.NOT_SENT.value, 0), "statuses": statuses, "error": client_error,
     }
+    if notes:
+        summary["notes"] = notes[:5]
     if inline:
         summary["orders"] = results
+        held = [r for r in results if r["status"] == OrderStatus.NOT_SENT.value]
+        if held and ctx.publisher is not None:
+            # no Finalize follows the engine's own follow-up sends: alert here (I2, nothing silent)
+            from shared_utils.execution.events import ORDER_ALERT, SOURCE_ENGINE
+
+            ctx.publisher.publish(SOURCE_ENGINE, ORDER_ALERT, {
+                "kind": "NOT_SENT", "user_id": user_id, "strategy_id": item.get("strategy_id"),
+                "execution_id": execution_id, "client_id": client_id, "accounts": [client_id],
+                "problems": [{k: r[k] for k in ("leg_no", "tradingsymbol", "transaction_type", "quantity", "message")}
+                             for r in held[:50]]})
     return summary
 
 
@@ -363,18 +372,45 @@ def reconcile_claimed(client, pending: list[OrderRecord]) -> dict[str, Any]:
         for r in pending}
 
 
-def _send_batch(ctx: EngineContext, client, item: dict[str, Any], intents: list[OrderRecord],
-                pending: list[OrderRecord], outcomes: dict[str, Any]) -> None:
+def margin_problem(client, work: WorkItem, notes: list[str]) -> str | None:
+    """``risk_limits.max_margin_utilization`` (percent, in the item when set): read before the
+    sleep from the client's optional ``margins() -> {"used", "available"}`` (rupees). A client
+    without it cannot be checked: a note says so (Finalize puts it in the reasons)."""
+    limit = work.max_margin_utilization
+    if limit is None:
+        return None
+    margins = getattr(client, "margins", None)
+    if not callable(margins):
+        notes.append(f"max_margin_utilization {limit}% not checked: the {getattr(client, 'broker', 'broker')} "
+                     "client reports no margin")
+        return None
+    try:
+        figures = margins()
+        used, available = Decimal(str(figures["used"])), Decimal(str(figures["available"]))
+    except (BrokerError, KeyError, TypeError, ArithmeticError) as exc:
+        return f"margin utilization could not be read ({exc}) and max_margin_utilization {limit}% is set"
+    total = used + available
+    utilization = (used / total * 100) if total > 0 else Decimal(100)
+    if utilization >= Decimal(str(limit)):
+        return f"margin utilization {utilization:.1f}% has reached max_margin_utilization {limit}%"
+    return None
+
+
+def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderRecord],
+                pending: list[OrderRecord], outcomes: dict[str, Any], notes: list[str] | None = None) -> None:
     """Sleep to the target, then send ``pending`` (hedges, confirm, shorts) into ``outcomes``."""
-    user_id, client_id = item["user_id"], item["client_id"]
-    entry = ExecutionType(item["execution_type"]) is ExecutionType.ENTRY
-    target = parse_instant(item["execute_at"]) + timedelta(milliseconds=_setting(item, "execution_delay_ms", 0))
-    max_delay = _setting(item, "max_entry_delay_ms", DEFAULT_MAX_ENTRY_DELAY_MS)
-    hedge_timeout = _setting(item, "hedge_fill_timeout_ms", DEFAULT_HEDGE_FILL_TIMEOUT_MS)
+    user_id, client_id = work.user_id, work.client_id
+    notes = notes if notes is not None else []
+    entry = work.execution_type is ExecutionType.ENTRY
+    target = work.execute_at + timedelta(milliseconds=work.execution_delay_ms)
+    max_delay = DEFAULT_MAX_ENTRY_DELAY_MS if work.max_entry_delay_ms is None else work.max_entry_delay_ms
+    hedge_timeout = DEFAULT_HEDGE_FILL_TIMEOUT_MS if work.hedge_fill_timeout_ms is None else work.hedge_fill_timeout_ms
     guard = session_problem(ctx.calendar, target)
+    margin = margin_problem(client, work, notes) if entry else None
     ctx.clock.sleep_until(target)
-    if guard:
-        outcomes.update({r.order_key: _not_sent(f"not sent: {guard}", "GUARD") for r in pending})
+    if guard or margin:
+        outcomes.update({r.order_key: _not_sent(f"not sent: {guard or margin}", "GUARD" if guard else "MARGIN")
+                         for r in pending})
         return
     stop: list[str] = []
 

@@ -118,6 +118,9 @@ class PlannedOrder:
     broker_token: str | None = None
     #: why this order cannot be sent (e.g. no symbol mapping); the placer records it, never sends
     problem: str | None = None
+    #: 0 = the planned send; 1.. = a retry/completion/exit retry of the same leg and slice (its
+    #: own order-key segment, persistence.keys.order_sk: never an offset on ``slice_no``)
+    attempt: int = 0
 
     def to_state(self) -> dict[str, Any]:
         return asdict(self)

@@ -56,7 +56,7 @@ from shared_utils.models.enums import (
     TransactionType,
     Weekday,
 )
-from shared_utils.models.execution import Execution, ExecutionResults, OrderRecord
+from shared_utils.models.execution import Execution, ExecutionResults, OrderRecord, WorkItem
 from shared_utils.persistence import keys
 from shared_utils.persistence.repositories import NotFound
 
@@ -193,12 +193,52 @@ def _orders_today(ctx: EngineContext, user_id: str, strategy_id: str, client_id:
     return count
 
 
+def _size_problems(ctx: EngineContext, legs, allocation, orders: list[PlannedOrder], resolved) -> list[str]:
+    """Platform limits and ``position_sizing.max_lots`` (I8) on one account's entry orders."""
+    from shared_utils.services.limits import lots_problems, notional_problem, units_problems
+
+    limits = ctx.env.settings.execution_engine.limits
+    problems: list[str] = []
+    by_leg: dict[int, list[PlannedOrder]] = {}
+    for order in orders:
+        by_leg.setdefault(order.leg_no, []).append(order)
+    legs_by_no = {leg.leg_no: leg for leg in legs}
+    for leg_no, planned in sorted(by_leg.items()):
+        leg = legs_by_no.get(leg_no)
+        lots = sum(o.lots for o in planned)
+        max_lots = leg.position_sizing.max_lots if leg is not None and leg.position_sizing else None
+        what = f"{allocation.client_id} leg {leg_no}"
+        problems += [msg for _, msg in lots_problems(limits, lots, max_lots, (), what)]
+        problems += [msg for _, msg in units_problems(limits, lots, planned[0].lot_size, (), what)]
+    strikes = {no: info.strike for no, (info, _) in resolved.items()}
+    notional = notional_problem(limits, allocation.client_id, orders, strikes)
+    return problems + ([notional] if notional else [])
+
+
+def _daily_loss_problem(ctx: EngineContext, allocation, trade_date: date) -> str | None:
+    """``risk_limits.max_daily_loss`` (rupees): no new entry once today's loss reached it."""
+    from shared_utils.services.limits import daily_loss
+
+    limit = allocation.risk_limits.max_daily_loss
+    if limit is None:
+        return None
+    positions = ctx.repos.positions.list(allocation.user_id, allocation.strategy_id, allocation.client_id)
+    loss = daily_loss(positions, trade_date, to_ist)
+    if loss >= limit:
+        return (f"{allocation.client_id}: loss today Rs {loss:,.2f} has reached max_daily_loss Rs {limit:,.2f}; "
+                "no new entries today")
+    return None
+
+
 def _risk_problems(ctx: EngineContext, allocation, orders: list[PlannedOrder], trade_date: date,
                    execution_type: ExecutionType) -> list[str]:
     if execution_type is ExecutionType.EXIT:
         return []  # risk limits never block closing a position
     limits = allocation.risk_limits
     problems = []
+    loss = _daily_loss_problem(ctx, allocation, trade_date)
+    if loss:
+        problems.append(loss)
     if limits.max_position_value is not None:
         value = sum(Decimal(o.price or o.ltp or 0) * o.quantity for o in orders)
         if value > limits.max_position_value:
@@ -238,7 +278,8 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                         reasons.append(f"{allocation.client_id}: broker account is not linked or not active")
                         continue
                     orders = plan_entry_orders(ctx, legs, allocation, resolved, strategy.product, trade_date)
-                    problems = _risk_problems(ctx, allocation, orders, trade_date, execution_type)
+                    problems = _size_problems(ctx, legs, allocation, orders, resolved)
+                    problems += _risk_problems(ctx, allocation, orders, trade_date, execution_type)
                     if problems:
                         reasons += problems
                         continue
@@ -284,12 +325,15 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
             map_to_broker(ctx, orders, effective)
             intents += [intent_record({**header, "client_id": account.client_id}, o.to_state(), now,
                                       account.broker.value) for o in orders]
-            work_items.append({
-                **header, "client_id": account.client_id, "execution_type": execution_type.value,
-                "execution_delay_ms": allocation.execution_config.execution_delay_ms if allocation else 0,
-                "max_entry_delay_ms": strategy.max_entry_delay_ms,
-                "hedge_fill_timeout_ms": strategy.hedge_fill_timeout_ms,
-            })
+            margin = allocation.risk_limits.max_margin_utilization if allocation and execution_type is ExecutionType.ENTRY else None
+            work_items.append(WorkItem(
+                execution_id=execution.execution_id, user_id=user_id, strategy_id=strategy_id,
+                client_id=account.client_id, execution_type=execution_type, execute_at=parse_instant(state["execute_at"]),
+                execution_delay_ms=allocation.execution_config.execution_delay_ms if allocation else 0,
+                max_entry_delay_ms=strategy.max_entry_delay_ms, hedge_fill_timeout_ms=strategy.hedge_fill_timeout_ms,
+                max_margin_utilization=margin,
+            ).model_dump(mode="json", exclude_none=True))
+            work_items[-1]["execute_at"] = state["execute_at"]  # the event's own text, to the millisecond
         # every planned order is stored (PENDING) before the Map: a branch that dies before doing
         # anything leaves intents Finalize sees (I2); batched, and a retried Resolve keeps them
         ctx.repos.orders.record_intents(intents)
@@ -313,6 +357,10 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- Finalize
 
+#: reasons listed per execution (the rest are counted): keeps the item and the state small
+MAX_REASONS = 60
+
+
 def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     """Each execution's outcome from its stored orders, after the Map (contract C1).
 
@@ -324,7 +372,11 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     """
     now = _now(ctx)
     errors: dict[tuple[str, str], str] = {}
+    notes: dict[str, list[str]] = {}
     for placement in state.get("placements") or []:
+        if isinstance(placement, dict) and placement.get("notes"):
+            notes.setdefault(placement.get("execution_id"), []).extend(
+                f"{placement.get('client_id')}: {note}" for note in placement["notes"])
         if isinstance(placement, dict) and placement.get("error"):
             error = placement["error"]
             if isinstance(error, dict):  # Step Functions' Catch: {"Error": ..., "Cause": ...}
@@ -343,16 +395,28 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         not_sent = [o for o in orders if o.status is OrderStatus.NOT_SENT]
         unknown = [o for o in orders if o.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING, OrderStatus.SENT)]
         reasons = list(execution.reasons)
-        problems = []
+        reasons += [note for note in notes.get(execution_id, []) if note not in reasons]
+        # one problem per account, leg, status and message (slices of a leg are counted, not
+        # listed): the state, the stored execution and the alert stay small at any size (C1)
+        grouped: dict[tuple, dict[str, Any]] = {}
         for order in rejected + not_sent + unknown:
-            reason = f"{order.client_id} leg {order.leg_no} {order.transaction_type.value} {order.tradingsymbol}: " \
-                     f"{order.status.value} - {order.broker_message or 'no message'}"
-            problems.append({"client_id": order.client_id, "leg_no": order.leg_no, "slice_no": order.slice_no,
-                             "tradingsymbol": order.tradingsymbol, "transaction_type": order.transaction_type.value,
-                             "quantity": order.quantity, "status": order.status.value,
-                             "reason": order.broker_message or "no message"})
+            key = (order.client_id, order.leg_no, order.transaction_type.value, order.status.value,
+                   order.broker_message or "no message")
+            entry = grouped.setdefault(key, {
+                "client_id": order.client_id, "leg_no": order.leg_no, "tradingsymbol": order.tradingsymbol,
+                "transaction_type": order.transaction_type.value, "status": order.status.value,
+                "reason": order.broker_message or "no message", "orders": 0, "quantity": 0})
+            entry["orders"] += 1
+            entry["quantity"] += order.quantity
+        problems = list(grouped.values())
+        for problem in problems[:MAX_REASONS]:
+            slices = f" ({problem['orders']} orders, {problem['quantity']} units)" if problem["orders"] > 1 else ""
+            reason = (f"{problem['client_id']} leg {problem['leg_no']} {problem['transaction_type']} "
+                      f"{problem['tradingsymbol']}: {problem['status']} - {problem['reason'][:300]}{slices}")
             if reason not in reasons:
                 reasons.append(reason)
+        if len(problems) > MAX_REASONS:
+            reasons.append(f"... and {len(problems) - MAX_REASONS} more account/leg problems (see the orders)")
         for (eid, client_id), error in errors.items():
             if eid == execution_id:
                 note = f"{client_id}: PlaceOrders branch failed: {error}"

@@ -277,3 +277,24 @@ class KillSwitchView(BaseModel):
     user: KillSwitchState
     accounts: list[KillSwitchState] = Field(default_factory=list)
     stops_entries: bool
+
+
+class WorkItem(DomainModel):
+    """One Map branch of the state machine (contract C1): a REFERENCE to one account's intents
+    of one execution plus a few scalar settings; the orders themselves are in the table.
+
+    Built by Resolve (``model_dump(mode="json")`` into the state), read by PlaceOrders
+    (``model_validate``). Times in ms; ``execute_at`` aware (UTC on the wire);
+    ``max_margin_utilization`` percent.
+    """
+
+    execution_id: str
+    user_id: str
+    strategy_id: str
+    client_id: str
+    execution_type: ExecutionType
+    execute_at: AwareDatetime
+    execution_delay_ms: int = Field(default=0, ge=0)
+    max_entry_delay_ms: int | None = Field(default=None, ge=0)
+    hedge_fill_timeout_ms: int | None = Field(default=None, ge=0)
+    max_margin_utilization: Decimal | None = None

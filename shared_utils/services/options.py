@@ -216,7 +216,26 @@ class OptionsService:
                                      self.repos.allocations.list(user_id, strategy_id))
 
     # -- legs ------------------------------------------------------------------------------------
+    def _lot_size_or_none(self, leg: Any) -> int | None:
+        try:
+            return lot_size_for(leg.underlying, leg.expiry_type, leg.expiry_offset, self.today()).lot
+        except Exception:  # noqa: BLE001 - unknown lot size: the unit limit is checked at Resolve
+            return None
+
+    def _check_sizes(self, problems: list) -> None:
+        """Platform size limits and the risk fields (shared_utils.services.limits, I8): 422."""
+        if problems:
+            raise InvalidRequest(problems)
+
     def _check_leg(self, strategy: Strategy, leg: LegCreate | Leg, loc: tuple) -> None:
+        from shared_utils.services.limits import allocation_problems, leg_problems
+
+        limits = self.env.settings.execution_engine.limits
+        self._check_sizes(leg_problems(limits, leg, loc, self._lot_size_or_none(leg)))
+        # the leg's lots times each existing allocation's multiplier must stay inside the limits
+        for allocation in self.repos.allocations.list(strategy.user_id, strategy.strategy_id):
+            found = allocation_problems(limits, [leg], allocation, loc, self._lot_size_or_none)
+            self._check_sizes([(loc + ("lots",), msg) for _, msg in found if "max_margin" not in msg])
         max_legs = self.env.settings.options_platform.max_legs_per_strategy
         if leg.leg_no > max_legs:
             raise InvalidRequest.field(loc + ("leg_no",), f"{leg.leg_no} is above max_legs_per_strategy ({max_legs})")
@@ -277,6 +296,10 @@ class OptionsService:
         if self.repos.accounts.find(user_id, spec.client_id) is None:
             raise InvalidRequest.field(loc + ("client_id",),
                                        f"{spec.client_id} is not one of your linked broker accounts")
+        from shared_utils.services.limits import allocation_problems
+
+        self._check_sizes(allocation_problems(self.env.settings.execution_engine.limits, legs, spec, loc,
+                                              self._lot_size_or_none))
         overrides = spec.allocation_config.leg_overrides or {}
         known = {str(leg.leg_no) for leg in legs}
         unknown = sorted(set(overrides) - known, key=int)

@@ -3,8 +3,10 @@ calendar) and a seeded market simulator; paper brokers by default."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -23,6 +25,16 @@ from tests.functional.api.journey import complete_legs, run_journey
 MONDAY = datetime(2026, 8, 17, 9, 28, 5, tzinfo=IST)
 
 
+@dataclass
+class EngineUnderTest(EngineContext):
+    """The deployed context's typed dependencies plus the fakes the tests drive (declared here,
+    not attributes bolted onto the context)."""
+
+    paper: PaperClientProvider | None = None
+    simulator: MarketSimulator | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
 @pytest.fixture
 def engine(repos, env_config):
     clock = FixedClock(MONDAY)
@@ -32,13 +44,9 @@ def engine(repos, env_config):
     market = SimulatorMarketData(simulator)
     paper = PaperClientProvider(market.ltp, master, now=clock.now)
     events: list[dict] = []
-    ctx = EngineContext(repos=repos, env=env_config, clock=clock, calendar=default_calendar(), master=master,
-                        market=market, clients=RoutingClientProvider(paper), publisher=InMemoryPublisher(),
-                        observer=events.append)
-    ctx.paper = paper
-    ctx.events = events
-    ctx.simulator = simulator
-    return ctx
+    return EngineUnderTest(repos=repos, env=env_config, clock=clock, calendar=default_calendar(), master=master,
+                           market=market, clients=RoutingClientProvider(paper), publisher=InMemoryPublisher(),
+                           observer=events.append, paper=paper, simulator=simulator, events=events)
 
 
 @pytest.fixture

@@ -263,3 +263,102 @@ def test_refused_buy_back_keeps_the_long_hedge_on_exit(engine, seed_strategy, ap
     sells = [o for o in exit_orders if o.transaction_type is TransactionType.SELL]
     assert {o.status for o in sells} == {OrderStatus.NOT_SENT}
     assert all("only after the shorts are bought back" in o.broker_message for o in sells)
+
+
+# ---------------------------------------------------------------- C1: small states at any size
+
+def test_states_stay_small_at_the_largest_allowed_size(engine, seed_strategy, api, monkeypatch):
+    """8 accounts (max_allocations_per_strategy) x 4 legs x 200 lots (2 lots x multiplier 100 = max_lots_per_leg; 8 freeze
+    slices each): 256 orders, every branch dies. Every state stays far below Step Functions'
+    256 KiB (the contract's 128 KiB), and the stored execution is far below DynamoDB's 400 KB."""
+    import json
+
+    user_id, strategy_id = seed_strategy
+    limits = engine.env.settings.execution_engine.limits
+    object.__setattr__(engine.env.settings.execution_engine, "limits",
+                       limits.model_copy(update={"max_notional_per_account": Decimal("1e12")}))
+    try:
+        for client_id in ("ZERODHA123", "ANGELONE456"):
+            assert api("PUT", f"/options/strategies/{strategy_id}/allocations/{client_id}",
+                       {"strategy_lots_multiplier": 100, "risk_limits": {}})[0] == 200
+        for n in range(6):
+            api.link(user_id, f"PAPER{n}")
+            status, body = api("POST", f"/options/strategies/{strategy_id}/allocations",
+                               {"client_id": f"PAPER{n}", "allocation_config": {"type": "STRATEGY_LEVEL",
+                                                                                "strategy_lots_multiplier": 100}})
+            assert status in (200, 201), body
+        monkeypatch.setattr(runner, "place_orders", lambda item, ctx: (_ for _ in ()).throw(
+            MemoryError("Runtime.OutOfMemory")))
+        (event,) = due_event(engine)
+        state = prepare(event, engine, "run-big")
+        engine.clock.sleep_until(datetime(2026, 8, 17, 9, 29, 58, tzinfo=IST))
+        state = resolve(state, engine)
+        assert len(state["work_items"]) == 8
+        execution_id = state["work_items"][0]["execution_id"]
+        assert len(_orders(engine, user_id, execution_id)) == 8 * 4 * 8
+        state["placements"] = [{**item, "error": {"Error": "MemoryError", "Cause": "Runtime.OutOfMemory"}}
+                               for item in state["work_items"]]
+        sizes = {"resolve": len(json.dumps(state["work_items"])), "map": len(json.dumps(state))}
+        out = finalize(state, engine)
+        sizes["finalize"] = len(json.dumps(out))
+        print("STATE_SIZES", sizes)
+        assert max(sizes.values()) < 128 * 1024, sizes
+        stored = engine.repos.executions.get_by_id(user_id, execution_id)
+        assert stored.status is ExecutionStatus.FAILED and len(stored.model_dump_json()) < 100_000
+        assert {o.status for o in _orders(engine, user_id, execution_id)} == {OrderStatus.NOT_SENT}
+    finally:
+        object.__setattr__(engine.env.settings.execution_engine, "limits", limits)
+
+
+# ---------------------------------------------------------------- I1/I2 at every crash point
+
+@pytest.mark.parametrize("crash", ["before_claim", "after_claim", "after_first_send", "after_all_sends", "none"])
+def test_crash_then_retry_then_finalize_sends_each_order_at_most_once(engine, seed_strategy, monkeypatch, crash):
+    """PlaceOrders dies at each step boundary, Step Functions retries it once, then Finalize:
+    no order reaches the broker twice, nothing stays PENDING, and the execution is COMPLETED only
+    when every order was accepted (else PARTIAL/FAILED with an alert)."""
+    user_id, _ = seed_strategy
+    state = _resolved(engine)
+    item = next(i for i in state["work_items"] if i["client_id"] == "ZERODHA123")
+    broker = _paper(engine, user_id, "ZERODHA123")
+    real_place, sent = broker.place_order, []
+
+    def counting(request):
+        sent.append(request.tag)
+        ack = real_place(request)
+        if crash == "after_first_send" and len(sent) == 1:
+            raise SystemExit("Lambda runtime killed mid-loop")
+        return ack
+
+    broker.place_order = counting
+    with monkeypatch.context() as patch:
+        if crash == "before_claim":
+            patch.setattr(engine.repos.orders, "claim_placement",
+                          lambda *a, **k: (_ for _ in ()).throw(RuntimeError("init crash")))
+        elif crash == "after_claim":
+            patch.setattr(placer, "_send_batch", lambda *a, **k: (_ for _ in ()).throw(MemoryError("OOM")))
+        elif crash == "after_all_sends":
+            patch.setattr(placer, "_save", lambda *a, **k: (_ for _ in ()).throw(TimeoutError("timed out")))
+        try:
+            first = place_orders(item, engine)
+        except BaseException as exc:  # noqa: BLE001 - the Map's Catch
+            first = {**item, "error": f"{type(exc).__name__}: {exc}"}
+    try:
+        retry = place_orders(item, engine)
+    except BaseException as exc:  # noqa: BLE001
+        retry = {**item, "error": f"{type(exc).__name__}: {exc}"}
+    others = [place_orders(i, engine) for i in state["work_items"] if i["client_id"] != "ZERODHA123"]
+    state["placements"] = [first if retry.get("error") else retry] + others
+    (summary,) = finalize(state, engine)["results"]
+
+    tags = [o.tag for o in broker.order_book()]
+    assert len(tags) == len(set(tags)) and len(sent) == len(set(sent)), "an order reached the broker twice"
+    orders = _orders(engine, user_id, item["execution_id"])
+    assert OrderStatus.PENDING not in {o.status for o in orders}
+    accepted = [o for o in orders if o.status in (OrderStatus.OPEN, OrderStatus.FILLED)]
+    if len(accepted) == len(orders):
+        assert summary["status"] == "COMPLETED", (summary["reasons"], first.get("error"), retry.get("error"))
+    else:
+        assert summary["status"] in ("PARTIAL", "FAILED") and _alerts(engine)
+    expected_sent = {"before_claim": 4, "after_claim": 0, "after_first_send": 1, "after_all_sends": 4, "none": 4}
+    assert len(sent) == expected_sent[crash], sent
