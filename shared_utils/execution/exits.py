@@ -263,6 +263,22 @@ def cancel_at(execute_at: datetime) -> datetime:
     return execute_at - timedelta(seconds=EXIT_CANCEL_LEAD_S)
 
 
+def _add_reasons(ctx: Any, user_id: str, execution_id: str, reasons: list[str], attempts: int = 3) -> None:
+    from shared_utils.persistence.repositories import VersionConflict
+
+    for _ in range(attempts):
+        execution = ctx.repos.executions.get_by_id(user_id, execution_id)
+        new = [r for r in reasons if r not in execution.reasons]
+        if not new:
+            return
+        try:
+            ctx.repos.executions.save(execution.model_copy(update={"reasons": execution.reasons + new}),
+                                      execution.version)
+            return
+        except VersionConflict:
+            continue
+
+
 def pre_cancel_exits(state: dict[str, Any], ctx: Any) -> dict[str, Any]:
     """The EXIT state machine's step between Prepare and the Wait for ``wait_until`` (runs at
     ``cancel_at``): for every claimed exit, cancel the strategy's resting STOP_LOSS / TARGET and
@@ -277,7 +293,9 @@ def pre_cancel_exits(state: dict[str, Any], ctx: Any) -> dict[str, Any]:
     done = 0
     for ref in state.get("executions", []):
         try:
-            prepare_exit(ctx, ref["user_id"], ref["strategy_id"], trade_date)
+            _, reasons = prepare_exit(ctx, ref["user_id"], ref["strategy_id"], trade_date)
+            if reasons:  # kept on the execution: Resolve starts from its reasons
+                _add_reasons(ctx, ref["user_id"], ref["execution_id"], reasons)
             done += 1
         except Exception as exc:  # noqa: BLE001 - Resolve cancels again; never block the exit
             ctx.observer({"event": "pre_cancel_failed", "execution_id": ref["execution_id"],

@@ -75,3 +75,17 @@ def test_expired_positions_settle_and_never_block_the_exit(engine, api, seed_str
     for exit_event in exits:
         (summary,) = run_state_machine(exit_event, engine)["results"]
         assert summary["status"] in ("SKIPPED", "COMPLETED"), summary
+
+
+def test_an_exit_after_expiry_settles_instead_of_failing(engine, api, seed_strategy):
+    user_id, strategy_id = seed_strategy
+    assert api("PUT", f"/options/strategies/{strategy_id}", {"exit_days": ["WEDNESDAY"]})[0] == 200
+    (event,) = due_event(engine)
+    run_state_machine(event, engine)
+    run_order_poller(engine)
+    engine.clock.set(datetime(2026, 8, 19, 15, 18, 5, tzinfo=IST))  # no stop-loss check ran since Monday
+    (exit_event,) = due_event(engine, slot="15:20", execution_type=ExecutionType.EXIT)
+    (summary,) = run_state_machine(exit_event, engine)["results"]
+    assert summary["status"] != "FAILED", summary["reasons"]
+    assert any("settled at expiry 2026-08-18" in r for r in summary["reasons"]), summary["reasons"]
+    assert all(p.quantity == 0 for p in engine.repos.positions.list(user_id, strategy_id))
