@@ -1,5 +1,6 @@
 """Guards that hold whatever the schedule says: no order outside the normal session or on a
-holiday; kill switches stop new entries (exits still run).
+holiday; kill switches (global, per user, per account) stop new entries, read immediately
+before every send (exits still run).
 
 Session: 09:15-15:30 IST on trading days (reference/indian-markets.md "Sessions"); the calendar
 (``shared_utils.market.calendar``) knows holidays and special sessions.
@@ -8,12 +9,11 @@ Session: 09:15-15:30 IST on trading days (reference/indian-markets.md "Sessions"
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from shared_utils.clock import to_ist
 from shared_utils.market.calendar import TradingCalendar
 from shared_utils.models.enums import ExecutionType
-from shared_utils.persistence.repositories import ControlRepository
+from shared_utils.persistence.repositories import ControlRepository, Repositories
 
 
 def session_problem(calendar: TradingCalendar, instant: datetime, exchange: str = "NSE") -> str | None:
@@ -31,7 +31,7 @@ def session_problem(calendar: TradingCalendar, instant: datetime, exchange: str 
     return None
 
 
-def kill_switch_problem(repos: Any, user_id: str, execution_type: ExecutionType | str,
+def kill_switch_problem(repos: Repositories | ControlRepository, user_id: str, execution_type: ExecutionType | str,
                         client_id: str | None = None) -> str | None:
     """Why no ENTRY order may be sent now because of a kill switch, or None (contract C3).
 
