@@ -285,7 +285,55 @@ def fast_moto_queries() -> Iterator[None]:
         return sorted(self.items.get(key, {}).values(), key=lambda x: x.range_key)
 
     Table.query, Table.all_items = query, all_items  # type: ignore[method-assign]
+    restore_transact = _cheap_moto_transactions()
     try:
         yield
     finally:
         Table.query, Table.all_items = original_query, original_all  # type: ignore[method-assign]
+        restore_transact()
+
+
+def _cheap_moto_transactions() -> Any:
+    """moto 5's TransactWriteItems deep-copies the WHOLE table once per operation (its rollback
+    copy): ~0.7 s per transaction at 2,000 items, growing with the table. Every fill is booked
+    with its position in one transaction (shared_utils.execution.booking), so at the benchmark's
+    size that copy, not the engine, would dominate. For transactions without Update operations
+    (the platform's are Put/Delete/ConditionCheck, which REPLACE items, never mutate them) the
+    rollback copy is made of the table's partition dicts only, holding the same Item objects:
+    same results, same rollback. Returns the function that restores moto."""
+    from collections import defaultdict
+
+    from moto.dynamodb import models as ddb_models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    real_copy = ddb_models.copy
+    original = DynamoDBBackend.transact_write_items
+
+    class _RollbackCopy:
+        copy = staticmethod(real_copy.copy)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if isinstance(value, Table):
+                snapshot = real_copy.copy(value)
+                snapshot.items = defaultdict(dict, {h: (dict(p) if isinstance(p, dict) else p)
+                                                    for h, p in value.items.items()})
+                return snapshot
+            return real_copy.deepcopy(value, memo)
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        if any("Update" in op for op in transact_items):
+            return original(self, transact_items)
+        ddb_models.copy = _RollbackCopy
+        try:
+            return original(self, transact_items)
+        finally:
+            ddb_models.copy = real_copy
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+    def restore() -> None:
+        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+
+    return restore

@@ -10,6 +10,11 @@
 - ``RECOVERED``: an UNKNOWN/PENDING/SENT record found in the book by its tag: the record is
   updated with the broker's report (``lifecycle.apply_broker_report``).
 
+A MISSING_AT_BROKER record is RESOLVED (issue 13 item 6): it becomes NOT_SENT (final, the reason
+in ``broker_message``), so nothing waits on it for ever; an EXIT order that never arrived is then
+re-planned by ``exits.finish_exit`` (the next minute), which reads the broker's positions before
+it sends anything.
+
 Every finding except RECOVERED is flagged on the record (``OrderRecord.flags``) when there is
 one, and alerted ("Order Alert", kind ``RECONCILIATION``); nothing is ever silently ignored.
 Then the order poller runs over the same books.
@@ -71,6 +76,19 @@ def classify(records: list[Any], book: list[Any], now: datetime, grace: timedelt
     return findings
 
 
+def resolve_missing(ctx: Any, record: Any, now: datetime, detail: str) -> Any:
+    """A record the broker does not know a minute after its intent never reached it: NOT_SENT
+    (final) with the reason. Returns the stored record."""
+    from shared_utils.execution.booking import save_report
+
+    current = ctx.repos.orders.get(record.user_id, record.order_key)
+    if current.status not in UNSENT:
+        return current
+    return save_report(ctx.repos, current, OrderStatus.NOT_SENT, current.filled_quantity, None,
+                       f"never reached the broker ({detail}); marked NOT_SENT", now,
+                       extra={"error_kind": "MISSING_AT_BROKER"})
+
+
 def check_account(ctx: Any, user_id: str, client_id: str, records: list[Any], now: datetime,
                   book: list[Any] | None = None) -> list[Finding]:
     """Classify, then act: update RECOVERED records, flag and alert the rest."""
@@ -91,6 +109,8 @@ def check_account(ctx: Any, user_id: str, client_id: str, records: list[Any], no
         if finding.kind == "RECOVERED" and record is not None:
             apply_broker_report(ctx, record, reports[finding.broker_order_ids[-1]], now, client)
             continue
+        if finding.kind == "MISSING_AT_BROKER" and record is not None:
+            record = resolve_missing(ctx, record, now, finding.detail)
         if record is not None:
             flag = f"{finding.kind} {now.isoformat()}"
             if not any(f.startswith(finding.kind) for f in record.flags):

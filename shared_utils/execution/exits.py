@@ -1,6 +1,11 @@
 """Exits and square-off around the planned closing orders (steps.resolve EXIT plans them):
 
-1. ``prepare_exit`` (called by Resolve before it reads positions): cancel the strategy's working
+0. ``pre_cancel_exits`` (the EXIT state machine's step at ``cancel_at`` = execute_at -
+   ``EXIT_CANCEL_LEAD_S``): ``prepare_exit`` ahead of the second, accounts in parallel, so the
+   closing orders leave on the second (issue 21 item 3); Resolve's own call then finds nothing
+   left to cancel.
+1. ``prepare_exit`` (called by Resolve before it reads positions): settle positions in expired
+   contracts (``settlement``), cancel the strategy's working
    STOP_LOSS / TARGET orders and still-working ENTRY orders at the broker, recording each cancel
    on its order; then ONE order-book read per account applies what really happened (a stop that
    filled before its cancel arrived is booked, so the exit never buys back a leg the stop
@@ -11,8 +16,12 @@
    account; every difference is a reason on the execution and an "Order Alert".
 3. ``finish_exit`` (the per-minute stop-loss checker): today's exit has finished but positions
    are still open (a broker outage, a deferred stop): cancel stops again, re-read, and place the
-   closing orders through the same placer with new deterministic keys (slice numbers offset by
-   50 per retry, at most ``MAX_EXIT_RETRIES``); then it alerts "close by hand".
+   closing orders through the same placer with new deterministic keys (the key's ATTEMPT segment
+   counts the retries, at most ``MAX_EXIT_RETRIES``; keys.order_sk), only after reading each
+   account's positions at the broker (``closable_at_broker``); then it alerts "close by hand".
+   An exit that found NOTHING to close gives the day's claim back (``release_note`` /
+   ``reclaim_released_exit``): the scheduled, MTM or manual exit that follows still runs, and
+   ``finish_exit`` closes what an entry in flight at that moment booked later (I5).
 
 Quantities are units; prices Decimal rupees; instants aware (UTC stored, IST trade dates).
 """
@@ -31,14 +40,58 @@ from shared_utils.execution.booking import save_report
 from shared_utils.execution.events import ORDER_ALERT, SOURCE_ENGINE
 from shared_utils.execution.lifecycle import apply_broker_report
 from shared_utils.execution.order_state import WORKING
+from shared_utils.market.errors import MarketError
 from shared_utils.models.enums import ExecutionStatus, ExecutionType, OrderPurpose, OrderStatus
 from shared_utils.models.execution import OrderRecord, Position
 from shared_utils.persistence import keys
 
-#: retries of an unfinished exit (slice offsets 50, 100) before "close by hand"
+#: seconds before an exit's ``execute_at`` at which its resting stops/targets are cancelled
+#: (``pre_cancel_exits``), so the closing orders leave ON the second. Cancels cost one request each
+#: plus an order-book read per account (Angel One: the book 1/s, and its cancel reads the book
+#: for the order's variety), which took 3.3-3.5 s after the target when done in Resolve (issue
+#: 21 item 3). The legs are unprotected by broker stops for at most this long before the exit.
+EXIT_CANCEL_LEAD_S = 10
+#: accounts cancelled in parallel (each account's requests stay sequential: its rate limits)
+CANCEL_CONCURRENCY = 8
+
+#: retries of an unfinished exit (key attempts 1, 2) before "close by hand"
 MAX_EXIT_RETRIES = 2
-SLICE_OFFSET = 50
 CANCEL_PURPOSES = (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET, OrderPurpose.ENTRY)
+
+
+#: the reason Resolve records when an exit finds nothing to close
+NOTHING_TO_EXIT = "no open position to exit"
+#: marks an EXIT record that found nothing: it does NOT consume the day's exit (I5)
+RELEASED_MARK = "the day's exit claim was released: a later exit (scheduled, MTM, manual) still runs"
+
+
+def is_released(execution: Any) -> bool:
+    """An EXIT that found nothing to close and gave its claim back (Resolve, ``release_note``)."""
+    return (execution is not None and execution.execution_type is ExecutionType.EXIT
+            and execution.status is ExecutionStatus.SKIPPED and RELEASED_MARK in execution.reasons)
+
+
+def release_note(reasons: list[str]) -> list[str]:
+    """The reasons of an exit that found nothing, with the release mark (Resolve calls it)."""
+    return reasons + ([RELEASED_MARK] if RELEASED_MARK not in reasons else [])
+
+
+def reclaim_released_exit(ctx: Any, record: Any) -> Any | None:
+    """Prepare's claim for an EXIT whose record exists: when that record is a RELEASED exit
+    (it found nothing to close), take it over for this run (version-checked: one winner) and
+    keep the earlier attempt's reasons as history. Returns the stored claim or None."""
+    from shared_utils.persistence.repositories import VersionConflict
+
+    existing = ctx.repos.executions.get(record.user_id, record.strategy_id, record.execution_type, record.trade_date)
+    if not is_released(existing):
+        return None
+    history = [f"earlier {existing.trigger.lower()} exit at {to_ist(existing.execute_at):%H:%M:%S} found nothing: "
+               + "; ".join(r for r in existing.reasons if r != RELEASED_MARK)]
+    claim = record.model_copy(update={"reasons": history + list(record.reasons), "version": existing.version})
+    try:
+        return ctx.repos.executions.save(claim, existing.version)
+    except VersionConflict:
+        return None
 
 
 def alert(ctx: Any, kind: str, user_id: str, strategy_id: str, message: str, **extra: Any) -> None:
@@ -113,12 +166,13 @@ def cancel_working(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
     by_client: dict[str, list[OrderRecord]] = defaultdict(list)
     for order in orders:
         by_client[order.client_id].append(order)
-    for client_id, working in sorted(by_client.items()):
+    def one_account(client_id: str, working: list[OrderRecord]) -> CancelResult:
+        part = CancelResult()
         try:
             client = client_of(ctx, user_id, client_id)
         except (BrokerError, LookupError) as exc:
-            result.failed.extend((o, f"no broker session: {exc}") for o in working)
-            continue
+            part.failed.extend((o, f"no broker session: {exc}") for o in working)
+            return part
         sent: dict[str, str | None] = {}
         for order in working:
             if not order.broker_order_id:
@@ -129,6 +183,7 @@ def cancel_working(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
                 sent[order.order_key] = None
             except BrokerError as exc:
                 sent[order.order_key] = getattr(exc, "broker_message", None) or str(exc)
+        book_error = None
         try:
             book = read_book(client)
         except BrokerError as exc:
@@ -146,12 +201,26 @@ def cancel_working(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
             else:
                 saved = order
             if saved.status is OrderStatus.CANCELLED:
-                result.cancelled.append(saved)
+                part.cancelled.append(saved)
             elif saved.status is OrderStatus.FILLED:
-                result.filled.append(saved)
+                part.filled.append(saved)
             elif saved.status in WORKING:
                 why = problem or (f"order book unavailable ({book_error})" if book is None else "still working")
-                result.failed.append((saved, why))
+                part.failed.append((saved, why))
+        return part
+
+    accounts = sorted(by_client.items())
+    if len(accounts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(CANCEL_CONCURRENCY, len(accounts)), thread_name_prefix="cancel") as pool:
+            parts = list(pool.map(lambda a: one_account(*a), accounts))
+    else:
+        parts = [one_account(*a) for a in accounts]
+    for part in parts:
+        result.cancelled += part.cancelled
+        result.filled += part.filled
+        result.failed += part.failed
     for order in result.cancelled + result.filled:
         ctx.observer({"event": "cancel", "order_key": order.order_key, "client_id": order.client_id,
                       "purpose": order.purpose.value, "status": order.status.value})
@@ -160,10 +229,14 @@ def cancel_working(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
 
 def prepare_exit(ctx: Any, user_id: str, strategy_id: str, trade_date: date) -> tuple[set[tuple[str, str]], list[str]]:
     """Cancel before closing. Returns ({(client_id, tradingsymbol)} to keep OUT of this exit,
-    reasons). Called by Resolve (EXIT) before it reads the positions."""
+    reasons). Called by Resolve (EXIT) before it reads the positions. Positions in contracts that
+    have expired are settled first (``settlement.settle_expired``): they never block an exit."""
+    from shared_utils.execution.settlement import settle_expired
+
+    settled = settle_expired(ctx, user_id, strategy_id, ctx.clock.now())
     result = cancel_working(ctx, user_id, strategy_id, trade_date)
     deferred: set[tuple[str, str]] = set()
-    reasons: list[str] = []
+    reasons: list[str] = list(settled)
     for order, why in result.failed:
         if order.purpose in (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET):
             deferred.add((order.client_id, order.tradingsymbol))
@@ -177,9 +250,57 @@ def prepare_exit(ctx: Any, user_id: str, strategy_id: str, trade_date: date) -> 
         if order.purpose is OrderPurpose.STOP_LOSS:
             reasons.append(f"{order.client_id} leg {order.leg_no} {order.tradingsymbol}: its stop loss filled at "
                            f"{order.average_price} before the exit; nothing left to close there")
-    if reasons:
-        alert(ctx, "EXIT_CANCELS", user_id, strategy_id, "; ".join(reasons))
+    if len(reasons) > len(settled):
+        alert(ctx, "EXIT_CANCELS", user_id, strategy_id, "; ".join(reasons[len(settled):]))
     return deferred, reasons
+
+
+def cancel_at(execute_at: datetime) -> datetime:
+    """When an exit due at ``execute_at`` cancels its resting orders (``EXIT_CANCEL_LEAD_S``
+    earlier; the state machine's Wait before ``pre_cancel_exits``)."""
+    from datetime import timedelta
+
+    return execute_at - timedelta(seconds=EXIT_CANCEL_LEAD_S)
+
+
+def _add_reasons(ctx: Any, user_id: str, execution_id: str, reasons: list[str], attempts: int = 3) -> None:
+    from shared_utils.persistence.repositories import VersionConflict
+
+    for _ in range(attempts):
+        execution = ctx.repos.executions.get_by_id(user_id, execution_id)
+        new = [r for r in reasons if r not in execution.reasons]
+        if not new:
+            return
+        try:
+            ctx.repos.executions.save(execution.model_copy(update={"reasons": execution.reasons + new}),
+                                      execution.version)
+            return
+        except VersionConflict:
+            continue
+
+
+def pre_cancel_exits(state: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    """The EXIT state machine's step between Prepare and the Wait for ``wait_until`` (runs at
+    ``cancel_at``): for every claimed exit, cancel the strategy's resting STOP_LOSS / TARGET and
+    working ENTRY orders and learn from one book read per account what filled meanwhile
+    (``prepare_exit``), so Resolve at ``execute_at - 2 s`` only reads positions and the closing
+    orders leave on the second (issue 21 item 3). What could not be cancelled is cancelled again
+    by Resolve (and deferred if it still fails). Returns the state with ``precancelled`` (count).
+    A non-EXIT state passes through unchanged."""
+    if state.get("execution_type") != ExecutionType.EXIT.value:
+        return state
+    trade_date = date.fromisoformat(state["trade_date"])
+    done = 0
+    for ref in state.get("executions", []):
+        try:
+            _, reasons = prepare_exit(ctx, ref["user_id"], ref["strategy_id"], trade_date)
+            if reasons:  # kept on the execution: Resolve starts from its reasons
+                _add_reasons(ctx, ref["user_id"], ref["execution_id"], reasons)
+            done += 1
+        except Exception as exc:  # noqa: BLE001 - Resolve cancels again; never block the exit
+            ctx.observer({"event": "pre_cancel_failed", "execution_id": ref["execution_id"],
+                          "error": f"{type(exc).__name__}: {exc}"})
+    return {**state, "precancelled": done}
 
 
 def position_mismatches(ctx: Any, user_id: str, strategy_id: str, trade_date: date,
@@ -219,6 +340,54 @@ def position_mismatches(ctx: Any, user_id: str, strategy_id: str, trade_date: da
     return problems
 
 
+def closable_at_broker(ctx: Any, user_id: str, strategy_id: str, positions: list[Position],
+                       trade_date: date) -> tuple[list[Position], list[str]]:
+    """What may be closed of ``positions`` after reading each account's NET positions at the
+    broker (invariant I4: no exit order is re-sent without first reading the broker).
+
+    Per (account, contract): the records' total over every strategy of the user (the broker nets
+    them) is compared with the broker's net quantity. When they agree, the strategy's position is
+    closed in full. When they differ, only what the broker really holds in the same direction is
+    closed (at most the strategy's own quantity), and the difference is a reason (alerted
+    POSITION_MISMATCH by the caller): a fill the records lost is never bought back twice. An
+    account whose positions cannot be read closes nothing this time (reason given).
+
+    Returns (positions to close, with the quantity to close; reasons)."""
+    symbols: dict[str, dict[str, str]] = defaultdict(dict)  # client -> canonical -> broker symbol
+    for order in strategy_orders(ctx, user_id, strategy_id, trade_date):
+        symbols[order.client_id].setdefault(order.tradingsymbol, order.broker_tradingsymbol or order.tradingsymbol)
+    out: list[Position] = []
+    reasons: list[str] = []
+    by_client: dict[str, list[Position]] = defaultdict(list)
+    for position in positions:
+        by_client[position.client_id].append(position)
+    for client_id, held in sorted(by_client.items()):
+        try:
+            reports = client_of(ctx, user_id, client_id).positions()
+        except (BrokerError, LookupError) as exc:
+            reasons.append(f"{client_id}: broker positions unavailable ({exc}); nothing re-sent there this time")
+            continue
+        broker_qty: dict[str, int] = defaultdict(int)
+        for report in reports:
+            broker_qty[report.tradingsymbol] += report.quantity
+        totals: dict[str, int] = defaultdict(int)
+        for record in ctx.repos.positions.list(user_id, client_id=client_id):
+            totals[record.tradingsymbol] += record.quantity
+        for position in held:
+            at_broker = broker_qty.get(symbols[client_id].get(position.tradingsymbol, position.tradingsymbol), 0)
+            if at_broker == totals[position.tradingsymbol]:
+                out.append(position)
+                continue
+            same_side = at_broker * position.quantity > 0
+            quantity = (min(abs(at_broker), abs(position.quantity)) if same_side else 0)
+            quantity = quantity if position.quantity > 0 else -quantity
+            reasons.append(f"{client_id} {position.tradingsymbol}: records hold {totals[position.tradingsymbol]} units, "
+                           f"the broker {at_broker}; closing {abs(quantity)} units, not {abs(position.quantity)}")
+            if quantity:
+                out.append(position.model_copy(update={"quantity": quantity}))
+    return out, reasons
+
+
 def broker_symbols(orders: list[OrderRecord]) -> dict[tuple[str, str], tuple[str | None, str | None]]:
     """(client_id, canonical symbol) -> (broker symbol, broker token), from stored orders."""
     out: dict[tuple[str, str], tuple[str | None, str | None]] = {}
@@ -230,9 +399,10 @@ def broker_symbols(orders: list[OrderRecord]) -> dict[tuple[str, str], tuple[str
 
 def send_planned(ctx: Any, user_id: str, strategy_id: str, execution_id: str, client_id: str,
                  execution_type: ExecutionType, planned: list[Any], now: datetime,
-                 symbols: dict[tuple[str, str], tuple[str | None, str | None]]) -> dict[str, Any]:
+                 symbols: dict[tuple[str, str], tuple[str | None, str | None]], attempt: int = 0) -> dict[str, Any]:
     """Send ``planned`` (PlannedOrder) for one account now, through the placer (intents first,
-    deterministic keys, hedges first, reconcile by tag)."""
+    deterministic keys with ``attempt`` as the key's attempt segment, hedges first, reconcile by
+    tag)."""
     from shared_utils.execution.placer import place_orders
 
     account = ctx.repos.accounts.get(user_id, client_id)
@@ -243,14 +413,14 @@ def send_planned(ctx: Any, user_id: str, strategy_id: str, execution_id: str, cl
     item = {"execution_id": execution_id, "user_id": user_id, "strategy_id": strategy_id, "strategy_name": "",
             "client_id": client_id, "broker": account.broker.value, "trading_mode": account.trading_mode.value,
             "execution_type": execution_type.value, "execute_at": utc_iso_ms(now), "execution_delay_ms": 0,
-            "orders": [o.to_state() for o in planned]}
+            "orders": [{**o.to_state(), "attempt": attempt} for o in planned]}
     return place_orders(item, ctx)
 
 
 def close_positions(ctx: Any, user_id: str, strategy_id: str, execution_id: str, positions: list[Position],
-                    trade_date: date, slice_offset: int, now: datetime) -> list[dict[str, Any]]:
-    """Closing orders (purpose EXIT, keys under ``execution_id`` with slices offset by
-    ``slice_offset``) for ``positions``, per account, shorts bought back first."""
+                    trade_date: date, attempt: int, now: datetime) -> list[dict[str, Any]]:
+    """Closing orders (purpose EXIT, keys under ``execution_id`` with attempt ``attempt``) for
+    ``positions``, per account, shorts bought back first."""
     from shared_utils.execution.planner import plan_exit_orders
 
     legs = {leg.leg_no: leg for leg in ctx.repos.legs.list(user_id, strategy_id)}
@@ -261,28 +431,49 @@ def close_positions(ctx: Any, user_id: str, strategy_id: str, execution_id: str,
         if position.quantity:
             by_client[position.client_id].append(position)
     for client_id, held in sorted(by_client.items()):
-        planned = plan_exit_orders(ctx, legs, held, trade_date, now)
-        for order in planned:
-            order.slice_no += slice_offset
+        try:
+            planned = plan_exit_orders(ctx, legs, held, trade_date, now)
+        except MarketError as exc:  # one account's unknown contract never stops the others
+            alert(ctx, "EXIT_INCOMPLETE", user_id, strategy_id, f"{client_id}: cannot plan its closing orders ({exc})")
+            continue
         results.append(send_planned(ctx, user_id, strategy_id, execution_id, client_id, ExecutionType.EXIT,
-                                    planned, now, symbols))
+                                    planned, now, symbols, attempt))
     return results
+
+
+def _entry_before(ctx: Any, user_id: str, position: Position, exit_execution: Any) -> bool:
+    """Was the position's entry claimed before ``exit_execution`` was?"""
+    if not position.entry_execution_id:
+        return False
+    try:
+        entry = ctx.repos.executions.get_by_id(user_id, position.entry_execution_id)
+    except LookupError:
+        return False
+    return bool(entry.claimed_at and exit_execution.claimed_at and entry.claimed_at <= exit_execution.claimed_at)
 
 
 def finish_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> dict[str, Any] | None:
     """Finish today's exit when it ended with positions still open. Returns what it did."""
     trade_date = to_ist(now).date()
     execution = ctx.repos.executions.get(user_id, strategy_id, ExecutionType.EXIT, trade_date)
-    if execution is None or execution.status in (ExecutionStatus.CLAIMED, ExecutionStatus.IN_PROGRESS,
-                                                  ExecutionStatus.SKIPPED):
+    if execution is None or execution.status in (ExecutionStatus.CLAIMED, ExecutionStatus.IN_PROGRESS):
+        return None
+    if execution.status is ExecutionStatus.SKIPPED and not is_released(execution):
         return None
     open_positions = [p for p in ctx.repos.positions.list(user_id, strategy_id) if p.quantity]
+    if is_released(execution):
+        # an exit that found nothing because the entry's fills were not booked yet: close what
+        # those entries (claimed before the exit was asked for) hold now
+        open_positions = [p for p in open_positions if _entry_before(ctx, user_id, p, execution)]
+        if any(o.status in WORKING and o.purpose is OrderPurpose.ENTRY
+               for o in strategy_orders(ctx, user_id, strategy_id, trade_date)):
+            return None  # the entry is still learning its fills
     if not open_positions:
         return None
     exit_orders = ctx.repos.orders.list_for_execution(user_id, execution.execution_id)
     if any(o.status in WORKING and o.purpose is OrderPurpose.EXIT for o in exit_orders):
         return None  # the poller is still learning their outcome
-    attempt = 1 + max((o.slice_no // SLICE_OFFSET for o in exit_orders), default=0)
+    attempt = 1 + max((o.attempt for o in exit_orders), default=0)
     if attempt > MAX_EXIT_RETRIES:
         message = (f"exit incomplete after {MAX_EXIT_RETRIES} retries: "
                    + ", ".join(f"{p.client_id} {p.tradingsymbol} {p.quantity}" for p in open_positions)
@@ -295,8 +486,17 @@ def finish_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> dict
     deferred, reasons = prepare_exit(ctx, user_id, strategy_id, trade_date)
     open_positions = [p for p in ctx.repos.positions.list(user_id, strategy_id)
                       if p.quantity and (p.client_id, p.tradingsymbol) not in deferred]
+    open_positions, mismatches = closable_at_broker(ctx, user_id, strategy_id, open_positions, trade_date)
+    if mismatches:
+        latest = ctx.repos.executions.get(user_id, strategy_id, ExecutionType.EXIT, trade_date)
+        new = [m for m in mismatches if m not in latest.reasons]
+        if new:  # said once, not every minute
+            ctx.repos.executions.save(latest.model_copy(update={"reasons": latest.reasons + new}), latest.version)
+            alert(ctx, "POSITION_MISMATCH", user_id, strategy_id, "; ".join(new), execution_id=execution.execution_id)
+        if not open_positions:
+            return {"execution_id": execution.execution_id, "attempt": attempt, "mismatches": mismatches}
     results = close_positions(ctx, user_id, strategy_id, execution.execution_id, open_positions, trade_date,
-                              SLICE_OFFSET * attempt, now)
+                              attempt, now)
     statuses = [o["status"] for r in results for o in r["orders"]]
     note = (f"exit retry {attempt}: {len(statuses)} closing orders "
             f"({', '.join(sorted(set(statuses))) or 'none'})" + (f"; {'; '.join(reasons)}" if reasons else ""))
@@ -306,5 +506,6 @@ def finish_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> dict
     return {"execution_id": execution.execution_id, "attempt": attempt, "statuses": statuses}
 
 
-__all__ = ["prepare_exit", "cancel_working", "position_mismatches", "finish_exit", "close_positions",
+__all__ = ["pre_cancel_exits", "cancel_at", "EXIT_CANCEL_LEAD_S", "is_released", "release_note", "reclaim_released_exit", "NOTHING_TO_EXIT", "closable_at_broker",
+           "prepare_exit", "cancel_working", "position_mismatches", "finish_exit", "close_positions",
            "strategy_orders", "read_book", "find_in_book", "send_planned", "alert", "Decimal"]

@@ -5,10 +5,10 @@ PARTIAL, is alerted ("Order Alert" kind PARTIAL_FILL), and gets its strategy's
 
 - LEAVE: the alert only.
 - COMPLETE: each missing (account, leg) quantity is sent once more at the CURRENT LTP (the leg's
-  entry slippage, on the tick) through the same placer, with new deterministic keys: slice
-  numbers offset by 50 (``keys.order_sk(..., slice_no + 50, ENTRY)``), BUY legs first.
+  entry slippage, on the tick) through the same placer, with new deterministic keys: the key's
+  attempt segment 1 (``keys.order_sk(..., slice_no, ENTRY, attempt=1)``), BUY legs first.
 - SQUARE_OFF: the filled legs' working stops are cancelled and their positions closed (purpose
-  EXIT, keys under the ENTRY execution with slices offset by 50).
+  EXIT, keys under the ENTRY execution with attempt 1).
 
 Evaluated by the order poller after it applies reports (Finalize's "Execution Completed" starts
 it), never while an entry order is still working. Quantities are units; prices rupees.
@@ -25,7 +25,8 @@ from shared_utils.models.enums import ExecutionStatus, ExecutionType, OrderPurpo
 from shared_utils.persistence import keys
 
 MARK = "partial fill:"
-RETRY_OFFSET = 50
+#: the key attempt of the policy's orders (the entry itself is attempt 0)
+RETRY_ATTEMPT = 1
 
 
 def missing_quantities(orders: list[Any]) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
@@ -34,7 +35,7 @@ def missing_quantities(orders: list[Any]) -> tuple[dict[tuple[str, int], int], d
     filled: dict[tuple[str, int], int] = defaultdict(int)
     for order in orders:
         key = (order.client_id, order.leg_no)
-        if order.slice_no < RETRY_OFFSET:
+        if order.attempt == 0:
             wanted[key] += order.quantity
         filled[key] += order.filled_quantity
     return dict(wanted), dict(filled)
@@ -55,7 +56,7 @@ def evaluate(ctx: Any, user_id: str, execution_id: str) -> str | None:
         return None  # complete, or nothing filled at all (FAILED: Finalize's business)
     strategy = ctx.repos.strategies.get(user_id, execution.strategy_id)
     policy = strategy.partial_fill_policy
-    retried = any(o.slice_no >= RETRY_OFFSET for o in orders)
+    retried = any(o.attempt >= RETRY_ATTEMPT for o in orders)
     if any(r.startswith(MARK) for r in execution.reasons):
         if policy is PartialFillPolicy.COMPLETE and retried and not any("still short" in r for r in execution.reasons):
             note = f"{MARK} still short after the COMPLETE retry: " + _describe(short)
@@ -110,8 +111,15 @@ def _complete(ctx: Any, execution: Any, orders: list[Any], short: dict[tuple[str
         lots = missing // contract.lot_size
         if lots <= 0:
             continue
+        decided = sample.ltp_at_decision
+        if leg is not None and leg.entry_max_slippage and decided:
+            moved = abs(ltp - decided) / decided * 100
+            if moved > leg.entry_max_slippage:  # chasing beyond the leg's bound: not completed
+                _alert(ctx, execution, f"{MARK} {client_id} leg {leg_no} not completed: LTP {ltp} moved "
+                                       f"{moved:.2f}% from {decided} (entry_max_slippage {leg.entry_max_slippage}%)")
+                continue
         per_client[client_id].append(PlannedOrder(
-            leg_no=leg_no, slice_no=RETRY_OFFSET + sample.slice_no, purpose=OrderPurpose.ENTRY.value,
+            leg_no=leg_no, slice_no=sample.slice_no, purpose=OrderPurpose.ENTRY.value,
             tradingsymbol=sample.tradingsymbol, exchange=sample.exchange, instrument_token=sample.instrument_token,
             transaction_type=side.value, lots=lots, lot_size=contract.lot_size, quantity=lots * contract.lot_size,
             product=sample.product.value, order_type=order_type.value, price=price, trigger_price=None,
@@ -119,7 +127,7 @@ def _complete(ctx: Any, execution: Any, orders: list[Any], short: dict[tuple[str
     for client_id, planned in per_client.items():
         planned.sort(key=lambda o: (0 if o.transaction_type == "BUY" else 1, o.leg_no))
         send_planned(ctx, execution.user_id, execution.strategy_id, execution.execution_id, client_id,
-                     ExecutionType.ENTRY, planned, now, symbols)
+                     ExecutionType.ENTRY, planned, now, symbols, RETRY_ATTEMPT)
 
 
 def _square_off(ctx: Any, execution: Any, trade_date) -> None:
@@ -130,7 +138,7 @@ def _square_off(ctx: Any, execution: Any, trade_date) -> None:
     positions = [p for p in ctx.repos.positions.list(execution.user_id, execution.strategy_id)
                  if p.quantity and p.entry_execution_id == execution.execution_id]
     close_positions(ctx, execution.user_id, execution.strategy_id, execution.execution_id, positions, trade_date,
-                    RETRY_OFFSET, ctx.clock.now())
+                    RETRY_ATTEMPT, ctx.clock.now())
 
 
 __all__ = ["evaluate", "missing_quantities", "to_ist"]

@@ -5,8 +5,12 @@ order-book read, a Kite postback, the order poller or the duplicate checker.
 (version-checked; new fills booked into the position), then runs the follow-ups of the new
 state:
 
-- an ENTRY order whose fills are final gets its leg's stop loss at the broker
-  (``stops.place_stop_loss``; idempotent by key);
+- an ENTRY order with fills gets its leg's stop loss at the broker for the filled part at once
+  (``stops.place_stop_loss``; idempotent by key; raised when more fills arrive);
+- an ENTRY order still PARTIALLY_FILLED ``PARTIAL_CANCEL_AFTER`` after its send has the unfilled
+  rest cancelled (policy, issue 13 item 12): the strategy's ``partial_fill_policy`` then decides
+  (COMPLETE re-sends the missing quantity at the current price within ``entry_max_slippage``;
+  LEAVE alerts; SQUARE_OFF closes the filled legs) instead of a stale limit filling later;
 - a STOP_LOSS or TARGET order that filled is announced ("Order Alert" kind STOP_LOSS_HIT) so a
   trader knows the leg was closed by its stop.
 
@@ -15,7 +19,7 @@ Reports are broker reports (``shared_utils.brokers.models.OrderReport``): units 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared_utils.brokers.models import OrderReport
@@ -37,12 +41,44 @@ def apply_broker_report(ctx: Any, order: OrderRecord, report: OrderReport, at: d
     return saved
 
 
+#: how long a partly filled entry may keep working before its unfilled rest is cancelled
+PARTIAL_CANCEL_AFTER = timedelta(seconds=3)
+REST_CANCEL_FLAG = "REST_CANCEL_REQUESTED"
+
+
+def cancel_unfilled_rest(ctx: Any, order: OrderRecord, client: Any | None = None) -> OrderRecord:
+    """Cancel the unfilled rest of a PARTIALLY_FILLED entry once it is ``PARTIAL_CANCEL_AFTER``
+    old (asked once: flagged on the record; the next book read records the CANCELLED state).
+    Returns the stored record."""
+    from shared_utils.brokers.errors import BrokerError
+    from shared_utils.persistence.repositories import VersionConflict
+
+    sent = order.sent_at or order.execute_at
+    if (order.purpose is not OrderPurpose.ENTRY or order.status is not OrderStatus.PARTIALLY_FILLED
+            or not order.broker_order_id or REST_CANCEL_FLAG in order.flags or sent is None
+            or ctx.clock.now() - sent < PARTIAL_CANCEL_AFTER):
+        return order
+    try:
+        client = client or ctx.clients.client_for(ctx.repos.accounts.get(order.user_id, order.client_id))
+        client.cancel_order(order.broker_order_id)
+        note = f"unfilled {order.quantity - order.filled_quantity} units cancelled (partial-fill policy)"
+    except (BrokerError, LookupError) as exc:
+        note = f"cancel of the unfilled rest failed: {exc}"
+    try:
+        return ctx.repos.orders.save(order.model_copy(update={"flags": order.flags + [REST_CANCEL_FLAG],
+                                                              "broker_message": note}), order.version)
+    except VersionConflict:
+        return ctx.repos.orders.get(order.user_id, order.order_key)
+
+
 def after_update(ctx: Any, order: OrderRecord, client: Any | None = None, newly_filled: bool = False) -> None:
     """Follow-ups of an order's current state (safe to call repeatedly)."""
     from shared_utils.execution.stops import needs_stop, place_stop_loss
 
     if order.purpose is OrderPurpose.ENTRY and needs_stop(order):
         place_stop_loss(ctx, order, client)
+        if order.status is OrderStatus.PARTIALLY_FILLED:
+            cancel_unfilled_rest(ctx, ctx.repos.orders.get(order.user_id, order.order_key), client)
     elif (order.purpose in (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET) and newly_filled
           and order.status is OrderStatus.FILLED):
         detail = {"kind": f"{order.purpose.value}_HIT", "user_id": order.user_id, "strategy_id": order.strategy_id,

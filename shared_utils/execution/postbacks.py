@@ -9,6 +9,12 @@ secret (``shared_utils.accounts.secrets.BrokerSecretStore``). A postback is refu
 nothing changes, when: the tag is unknown, the account is not a Zerodha account, the checksum
 does not match (constant-time compare), or the order id contradicts the one on record.
 
+A verified postback is only a TRIGGER (issue 13 item 14): the checksum covers order_id and
+order_timestamp only, so every other field (status, filled_quantity, average_price...) could be
+forged by anyone holding one genuine postback. The platform therefore reads the order from the
+broker (``client.order_status(order_id)``) and applies THAT report; when the broker cannot be
+read the postback is acknowledged (202) and the order poller learns the update a minute later.
+
 Angel One and Noren (Finvasia, Zebu) postbacks carry no signature, so anyone who learns the URL
 could forge fills: the platform refuses them (403) and learns those brokers' updates by polling
 (``order_poller``).
@@ -79,11 +85,20 @@ def handle_postback(ctx: Any, broker: str, payload: dict[str, Any],
         return PostbackResult(403, {"message": "postback refused: checksum mismatch"})
     if order.broker_order_id and order.broker_order_id != order_id:
         return PostbackResult(403, {"message": "postback refused: order id differs from the one on record"})
+    # a trigger only: what the broker says about the order, never the postback's unsigned fields
+    from shared_utils.brokers.errors import BrokerError
+    from shared_utils.execution.exits import client_of
+
     try:
-        report = parse_kite_report(payload)
-    except Exception as exc:  # noqa: BLE001 - a malformed (but signed) body
-        return PostbackResult(400, {"message": f"postback not understood: {exc}"})
-    saved = apply_broker_report(ctx, order, report)
+        client = client_of(ctx, order.user_id, order.client_id)
+        report = client.order_status(order_id)
+    except (BrokerError, LookupError) as exc:
+        return PostbackResult(202, {"order_key": order.order_key, "status": order.status.value,
+                                    "message": f"postback noted; the broker could not be read ({exc}): "
+                                               "the order poller applies the update"})
+    if report.order_id != order_id or (report.tag and report.tag != order.tag):
+        return PostbackResult(403, {"message": "postback refused: the broker's order does not match the tag"})
+    saved = apply_broker_report(ctx, order, report, client=client)
     return PostbackResult(200, {"order_key": saved.order_key, "status": saved.status.value,
                                 "filled_quantity": saved.filled_quantity})
 

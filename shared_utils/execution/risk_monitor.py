@@ -27,7 +27,7 @@ from typing import Any
 from shared_utils.clock import to_ist, utc_iso_ms
 from shared_utils.execution import watchlist
 from shared_utils.execution.events import EXECUTION_DUE, SOURCE_EMITTER
-from shared_utils.execution.exits import alert, cancel_working, close_positions, finish_exit
+from shared_utils.execution.exits import alert, cancel_working, close_positions, finish_exit, is_released
 from shared_utils.models.enums import ExecutionType, OrderPurpose, StopLossType
 from shared_utils.persistence.repositories import VersionConflict
 
@@ -74,8 +74,9 @@ def announce_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime, why: 
     """Publish an immediate EXIT (trigger STOP_LOSS) unless today's exit exists already."""
     execute_at = datetime.fromtimestamp(math.ceil(now.timestamp()) + LEAD_SECONDS, tz=now.tzinfo)
     trade_date = to_ist(execute_at).date()
-    if ctx.repos.executions.get(user_id, strategy_id, ExecutionType.EXIT, trade_date) is not None:
-        return None
+    existing = ctx.repos.executions.get(user_id, strategy_id, ExecutionType.EXIT, trade_date)
+    if existing is not None and not is_released(existing):
+        return None  # today's exit ran or is running (a released one found nothing: it does not count)
     detail = {"batch_id": f"S{to_ist(execute_at):%Y%m%d%H%M%S}-{strategy_id[-8:]}", "execution_type": "EXIT",
               "trade_date": trade_date.isoformat(), "slot": to_ist(execute_at).strftime("%H:%M"),
               "execute_at": utc_iso_ms(execute_at), "wait_until": utc_iso_ms(execute_at - timedelta(seconds=2)),
@@ -90,10 +91,22 @@ def check_strategy(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> d
     retried = finish_exit(ctx, user_id, strategy_id, now)
     if retried:
         out["exit_retry"] = retried
+    from shared_utils.execution.settlement import settle_expired
+
+    settled = settle_expired(ctx, user_id, strategy_id, now)  # expired contracts never block a check
+    if settled:
+        out["settled"] = settled
     positions = [p for p in ctx.repos.positions.list(user_id, strategy_id) if p.quantity]
     if not positions:
         return out
-    positions = [refresh_ltp(ctx, p, now) for p in positions]
+    fresh = []
+    for p in positions:
+        try:
+            fresh.append(refresh_ltp(ctx, p, now))
+        except Exception as exc:  # noqa: BLE001 - one contract without a quote keeps its last LTP
+            out.setdefault("problems", []).append(f"{p.client_id} {p.tradingsymbol}: no LTP ({exc})")
+            fresh.append(p)
+    positions = fresh
     strategy = ctx.repos.strategies.get(user_id, strategy_id)
     legs = {leg.leg_no: leg for leg in ctx.repos.legs.list(user_id, strategy_id)}
     # per-leg targets

@@ -1,6 +1,7 @@
 """Runs the state machine's steps in order in one process: the local platform, the functional
 tests and the benchmarks. Same steps, same order as the Express state machine:
-Prepare -> (claimed? else stop) -> Wait until ``wait_until`` -> Resolve -> Map(PlaceOrders,
+Prepare -> (claimed? else stop) -> [EXIT: Wait until ``cancel_at`` -> PreCancel] -> Wait until
+``wait_until`` -> Resolve -> Map(PlaceOrders,
 bounded concurrency) -> Finalize.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from shared_utils.clock import parse_instant
 from shared_utils.execution.context import EngineContext
+from shared_utils.execution.exits import pre_cancel_exits
 from shared_utils.execution.steps import finalize, place_orders, prepare, resolve
 
 
@@ -24,6 +26,9 @@ def run_state_machine(detail: dict[str, Any], ctx: EngineContext, run_id: str | 
     state = prepare(detail, ctx, run_id)
     if state["claimed_count"] == 0:
         return {**state, "results": []}
+    if state.get("cancel_at"):  # EXIT: resting stops cancelled ahead of the second (issue 21 item 3)
+        ctx.clock.sleep_until(parse_instant(state["cancel_at"]))
+        state = pre_cancel_exits(state, ctx)
     ctx.clock.sleep_until(parse_instant(state["wait_until"]))
     state = resolve(state, ctx)
     items = state["work_items"]

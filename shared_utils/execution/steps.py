@@ -31,7 +31,8 @@ from typing import Any
 from shared_utils.clock import IST, epoch_ms, ist_datetime, parse_instant, to_ist, utc_iso_ms
 from shared_utils.execution.context import EngineContext
 from shared_utils.execution.events import EXECUTION_COMPLETED, ORDER_ALERT, SOURCE_ENGINE
-from shared_utils.execution.exits import prepare_exit
+from shared_utils.execution.exits import prepare_exit, reclaim_released_exit, release_note
+from shared_utils.execution.settlement import exit_due_on
 from shared_utils.execution.guards import kill_switch_problem, session_problem
 from shared_utils.execution.market_data import market_data_problems
 from shared_utils.execution.order_state import ACCEPTED
@@ -76,7 +77,11 @@ def _due_problems(ctx: EngineContext, execution_type: ExecutionType, trigger: st
     kill = kill_switch_problem(ctx.repos, strategy.user_id, execution_type)
     if kill:
         problems.append(kill)
-    if trigger == "SCHEDULE":
+    # an EXIT runs whatever the strategy's (or basket's) status while it has open positions: a
+    # pause stops new entries, never the exit of what is held (issue 13 item 3, I5)
+    holds = execution_type is ExecutionType.EXIT and any(
+        p.quantity for p in ctx.repos.positions.list(strategy.user_id, strategy.strategy_id))
+    if trigger == "SCHEDULE" and not holds:
         if strategy.status is not EntityStatus.ACTIVE:
             problems.append(f"strategy is {strategy.status.value}")
         if strategy.basket_id:
@@ -86,10 +91,13 @@ def _due_problems(ctx: EngineContext, execution_type: ExecutionType, trigger: st
                     problems.append(f"basket {basket.basket_name} is {basket.status.value}")
             except NotFound:
                 problems.append("its basket no longer exists")
+    if trigger == "SCHEDULE":
         weekday = list(Weekday)[trade_date.weekday()]
         days = strategy.entry_days if execution_type is ExecutionType.ENTRY else strategy.exit_days
         slot = strategy.entry_time if execution_type is ExecutionType.ENTRY else strategy.exit_time
-        if days and weekday not in days:
+        moved_exit = (execution_type is ExecutionType.EXIT and days and weekday not in days
+                      and exit_due_on(ctx.calendar, days, trade_date, exchange))  # exit day a holiday (I5)
+        if days and weekday not in days and not moved_exit:
             problems.append(f"{weekday.value} is not one of its {execution_type.value.lower()} days "
                             f"({', '.join(d.value for d in days)})")
         if to_ist(execute_at).strftime("%H:%M") != slot:
@@ -149,6 +157,8 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
             total_legs=sum(1 for leg in legs if leg.enabled),
         )
         stored = ctx.repos.executions.claim(record)
+        if stored is None and execution_type is ExecutionType.EXIT and not problems:
+            stored = reclaim_released_exit(ctx, record)  # an earlier exit found nothing (I5)
         if stored is None:
             existing = ctx.repos.executions.get(user_id, strategy_id, execution_type, trade_date)
             if existing is not None and existing.claimed_by == run_id and existing.status is ExecutionStatus.CLAIMED:
@@ -163,7 +173,15 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
                           "reasons": problems})
             continue
         claimed.append({"execution_id": execution_id, "user_id": user_id, "strategy_id": strategy_id})
-    return {**detail, "run_id": run_id, "executions": claimed, "claimed_count": len(claimed), "skipped": skipped}
+    out = {**detail, "run_id": run_id, "executions": claimed, "claimed_count": len(claimed), "skipped": skipped}
+    if execution_type is ExecutionType.EXIT and claimed:
+        # the exit's resting stops are cancelled ahead of the second (exits.pre_cancel_exits);
+        # never later than wait_until, never before now (a manual/MTM exit 3 s ahead: at once)
+        from shared_utils.execution.exits import cancel_at
+
+        at = max(min(cancel_at(execute_at), parse_instant(detail.get("wait_until") or utc_iso_ms(execute_at))), _now(ctx))
+        out["cancel_at"] = utc_iso_ms(at)
+    return out
 
 
 # ---------------------------------------------------------------------------- Resolve
@@ -290,8 +308,12 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                     if account is None:
                         reasons.append(f"{client_id}: broker account is gone; close its position by hand")
                         continue
-                    orders = plan_exit_orders(ctx, legs_by_no, [p for p in positions if p.client_id == client_id],
-                                              trade_date, now)
+                    try:
+                        orders = plan_exit_orders(ctx, legs_by_no, [p for p in positions if p.client_id == client_id],
+                                                  trade_date, now)
+                    except MarketError as exc:  # one account's contract never blocks the others' exit
+                        reasons.append(f"{client_id}: cannot plan its closing orders ({exc})")
+                        continue
                     allocation = next((a for a in allocations if a.client_id == client_id), None)
                     per_account.append((allocation, account, orders))
         except (ResolutionError, MarketError) as exc:
@@ -321,6 +343,8 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         # anything leaves intents Finalize sees (I2); batched, and a retried Resolve keeps them
         ctx.repos.orders.record_intents(intents)
         nothing_to_exit = execution_type is ExecutionType.EXIT and "no open position to exit" in reasons
+        if nothing_to_exit and not per_account:
+            reasons = release_note(reasons)  # finding nothing does not consume the day's exit (I5)
         updated = execution.model_copy(update={
             "status": ExecutionStatus.IN_PROGRESS if per_account else (
                 ExecutionStatus.SKIPPED if nothing_to_exit else ExecutionStatus.FAILED),

@@ -5,14 +5,24 @@ When an ENTRY order has filled, its leg's ``stop_loss`` config (seed 001 "Stop L
 Configuration"; ``shared_utils.models.leg``) becomes one stop order at the broker:
 
 - purpose STOP_LOSS, ``parent_order_key`` = the entry order's key, key
-  ``keys.order_sk(entry.execution_id, client, leg, entry.slice_no, STOP_LOSS)`` (deterministic:
-  one stop per entry slice, so a duplicate fill event never places a second stop);
+  ``keys.order_sk(entry.execution_id, client, leg, entry.slice_no, STOP_LOSS, entry.attempt)``
+  (deterministic: one stop per entry order, so a duplicate fill event never places a second stop);
 - side opposite to the entry, quantity = the entry's FILLED quantity (units);
 - SELL entry (short premium): BUY stop, trigger = fill x (1 + pct/100) (or fill + points),
   limit = trigger x (1 + exit_slippage/100); both rounded UP to the tick;
 - BUY entry (long premium): SELL stop, trigger = fill x (1 - pct/100) (or fill - points),
   limit = trigger x (1 - exit_slippage/100); both rounded DOWN to the tick, at least one tick;
 - order type SL (stop-limit) unless the leg says SL-M (Zerodha blocks SL-M on index options).
+- the limit's buffer is the leg's ``exit_slippage``, or ``DEFAULT_STOP_LIMIT_BUFFER_PCT`` (5%)
+  when the leg leaves it at 0: a stop-limit whose limit equals its trigger does not fill when the
+  price gaps through the trigger (issue 13 item 12). 5% of the trigger keeps the limit well
+  inside brokers' limit-price protection and the exchange's operating range for liquid index
+  options (reference/indian-markets.md: limit prices too far from the LTP are rejected).
+
+A PARTLY filled entry is protected at once for its filled part; when more fills arrive the
+working stop's quantity is raised to match (``modify_order``). A stop the broker refuses
+because the price has already crossed its trigger exits that leg at once (purpose EXIT under the
+entry's execution, key attempt ``STOP_CROSSED_ATTEMPT``) and alerts.
 
 Prices are Decimal rupees on the contract's tick; fill prices are the broker's average price.
 The intent is written before the broker call (``record_intent``); an existing intent is never
@@ -29,6 +39,12 @@ from typing import Any
 from shared_utils.models.enums import OrderPurpose, OrderStatus, OrderType, StopLossType, TransactionType
 from shared_utils.models.execution import OrderRecord
 from shared_utils.persistence import keys
+
+
+#: the stop-limit's buffer (percent of the trigger) when the leg's exit_slippage is 0
+DEFAULT_STOP_LIMIT_BUFFER_PCT = Decimal(5)
+#: key attempt of the exit placed when a stop is refused as already triggered (square-off: 1)
+STOP_CROSSED_ATTEMPT = 2
 
 
 class StopPriceError(ValueError):
@@ -85,25 +101,29 @@ def stop_prices(entry_side: TransactionType | str, fill_price: Decimal, stop_los
 
 def stop_order_key(entry: OrderRecord) -> str:
     """The deterministic key of the stop protecting ``entry`` (same execution, leg, slice)."""
-    return keys.order_sk(entry.execution_id, entry.client_id, entry.leg_no, entry.slice_no, OrderPurpose.STOP_LOSS)
+    return keys.order_sk(entry.execution_id, entry.client_id, entry.leg_no, entry.slice_no, OrderPurpose.STOP_LOSS,
+                         entry.attempt)
 
 
 def needs_stop(entry: OrderRecord) -> bool:
-    """An ENTRY order whose fills are final: FILLED, or CANCELLED/REJECTED after a partial fill."""
+    """An ENTRY order with fills: FILLED, PARTIALLY_FILLED (the filled part is protected at
+    once), or CANCELLED/REJECTED after a partial fill."""
     if entry.purpose is not OrderPurpose.ENTRY or entry.filled_quantity <= 0 or entry.average_price is None:
         return False
-    return entry.status in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
+    return entry.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED, OrderStatus.CANCELLED,
+                            OrderStatus.REJECTED)
 
 
 def build_stop_record(entry: OrderRecord, leg: Any, tick: Decimal, now: datetime) -> OrderRecord:
     """The STOP_LOSS intent for ``entry`` from its leg's stop config (raises StopPriceError)."""
     prices = stop_prices(entry.transaction_type, entry.average_price, leg.stop_loss, leg.stop_loss_type,
-                         leg.exit_slippage, tick, leg.stop_loss_order_type)
+                         leg.exit_slippage or DEFAULT_STOP_LIMIT_BUFFER_PCT, tick, leg.stop_loss_order_type)
     key = stop_order_key(entry)
     lots = entry.filled_quantity // entry.lot_size if entry.lot_size else entry.lots
     return OrderRecord(
         order_key=key, execution_id=entry.execution_id, user_id=entry.user_id, strategy_id=entry.strategy_id,
         client_id=entry.client_id, broker=entry.broker, leg_no=entry.leg_no, slice_no=entry.slice_no,
+        attempt=entry.attempt,
         purpose=OrderPurpose.STOP_LOSS, tag=keys.order_tag(key), exchange=entry.exchange,
         tradingsymbol=entry.tradingsymbol, instrument_token=entry.instrument_token,
         broker_tradingsymbol=entry.broker_tradingsymbol, broker_token=entry.broker_token,
@@ -162,7 +182,7 @@ def place_stop_loss(ctx: Any, entry: OrderRecord, client: Any | None = None) -> 
         return None
     stored, created = ctx.repos.orders.record_intent(record)
     if not created:
-        return stored
+        return _resize(ctx, stored, entry, client)
     if client is None:
         try:
             client = ctx.clients.client_for(ctx.repos.accounts.get(entry.user_id, entry.client_id))
@@ -183,7 +203,74 @@ def place_stop_loss(ctx: Any, entry: OrderRecord, client: Any | None = None) -> 
                   "status": saved.status.value})
     if saved.status in (OrderStatus.REJECTED, OrderStatus.UNKNOWN):
         _alert(ctx, entry, f"leg {entry.leg_no}: stop loss {saved.status.value}: {saved.broker_message}")
+    if saved.status is OrderStatus.REJECTED and _crossed(ctx, entry, saved):
+        _exit_leg_now(ctx, entry, saved)
     return saved
+
+
+def _resize(ctx: Any, stop: OrderRecord, entry: OrderRecord, client: Any | None) -> OrderRecord:
+    """Raise a working stop's quantity to the entry's filled quantity (more fills arrived after
+    the filled part was protected). Returns the stored stop."""
+    from shared_utils.brokers.errors import BrokerError
+    from shared_utils.brokers.models import ModifyRequest
+    from shared_utils.execution.order_state import WORKING
+    from shared_utils.persistence.repositories import VersionConflict
+
+    if (stop.quantity >= entry.filled_quantity or stop.status not in WORKING or not stop.broker_order_id
+            or stop.filled_quantity):
+        return stop
+    try:
+        client = client or ctx.clients.client_for(ctx.repos.accounts.get(entry.user_id, entry.client_id))
+        client.modify_order(ModifyRequest(order_id=stop.broker_order_id, quantity=entry.filled_quantity))
+    except (BrokerError, LookupError) as exc:
+        _alert(ctx, entry, f"leg {entry.leg_no}: stop covers {stop.quantity} of {entry.filled_quantity} filled units; "
+                           f"resize failed: {exc}")
+        return stop
+    lots = entry.filled_quantity // entry.lot_size if entry.lot_size else stop.lots
+    try:
+        return ctx.repos.orders.save(stop.model_copy(update={"quantity": entry.filled_quantity, "lots": lots}),
+                                     stop.version)
+    except VersionConflict:
+        return ctx.repos.orders.get(stop.user_id, stop.order_key)
+
+
+def _crossed(ctx: Any, entry: OrderRecord, stop: OrderRecord) -> bool:
+    """Has the price already crossed the refused stop's trigger (BUY stop: LTP >= trigger; SELL
+    stop: LTP <= trigger)? Read from the market data; unknown counts as not crossed."""
+    try:
+        contract = ctx.master.by_symbol(entry.exchange, entry.tradingsymbol)
+        ltp = ctx.market.quote(contract, ctx.clock.now()).ltp
+    except Exception:  # noqa: BLE001 - no quote: the alert already went out
+        return False
+    if stop.trigger_price is None or ltp is None:
+        return False
+    return ltp >= stop.trigger_price if stop.transaction_type is TransactionType.BUY else ltp <= stop.trigger_price
+
+
+def _exit_leg_now(ctx: Any, entry: OrderRecord, stop: OrderRecord) -> None:
+    """The stop was refused because the price is already through its trigger: close the leg now
+    (what a triggered stop would have done), once."""
+    from shared_utils.clock import to_ist
+    from shared_utils.execution.exits import broker_symbols, send_planned, strategy_orders
+    from shared_utils.execution.planner import plan_exit_orders
+    from shared_utils.models.enums import ExecutionType
+
+    siblings = ctx.repos.orders.list_for_execution(entry.user_id, entry.execution_id, entry.client_id)
+    if any(o.purpose is OrderPurpose.EXIT and o.leg_no == entry.leg_no and o.attempt == STOP_CROSSED_ATTEMPT
+           for o in siblings):
+        return
+    position = ctx.repos.positions.get(entry.user_id, entry.strategy_id, entry.client_id, entry.tradingsymbol)
+    if position is None or not position.quantity:
+        return
+    now = ctx.clock.now()
+    trade_date = to_ist(now).date()
+    legs = {leg.leg_no: leg for leg in ctx.repos.legs.list(entry.user_id, entry.strategy_id)}
+    planned = plan_exit_orders(ctx, legs, [position], trade_date, now)
+    _alert(ctx, entry, f"leg {entry.leg_no}: the price is already through the stop's trigger {stop.trigger_price} "
+                       f"(stop refused: {stop.broker_message}); closing the leg now")
+    send_planned(ctx, entry.user_id, entry.strategy_id, entry.execution_id, entry.client_id, ExecutionType.ENTRY,
+                 planned, now, broker_symbols(strategy_orders(ctx, entry.user_id, entry.strategy_id, trade_date)),
+                 STOP_CROSSED_ATTEMPT)
 
 
 def _exit_started(ctx: Any, entry: OrderRecord) -> bool:

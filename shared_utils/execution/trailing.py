@@ -76,7 +76,9 @@ def trail_position(ctx: Any, position: Any, leg: Any, now: datetime) -> dict[str
             continue
         price = None
         if stop.order_type is OrderType.SL:
-            slip = Decimal(leg.exit_slippage)
+            from shared_utils.execution.stops import DEFAULT_STOP_LIMIT_BUFFER_PCT
+
+            slip = Decimal(leg.exit_slippage or DEFAULT_STOP_LIMIT_BUFFER_PCT)  # same buffer as the stop
             up = position.quantity < 0
             price = _tick(trigger * (1 + slip / 100) if up else trigger * (1 - slip / 100), tick, up=up)
             price = max(price, tick)

@@ -135,17 +135,21 @@ class BasketRepository(_Repo):
 
 def schedule_entries(strategy: Strategy, basket_active: bool = True) -> list[ScheduleEntry]:
     """The ENTRY and EXIT schedule entries of ``strategy``. ``active`` (which decides whether the
-    GSI2 slot keys are present) is True only for an ACTIVE strategy whose basket (if any) is
-    ACTIVE."""
+    GSI2 slot keys are present) is True for the ENTRY only for an ACTIVE strategy whose basket
+    (if any) is ACTIVE, and for the EXIT of every strategy not ARCHIVED."""
     active = strategy.status is EntityStatus.ACTIVE and basket_active
     common = dict(user_id=strategy.user_id, strategy_id=strategy.strategy_id, basket_id=strategy.basket_id,
-                  underlying=strategy.underlying, product=strategy.product, active=active)
+                  underlying=strategy.underlying, product=strategy.product)
     dte = strategy.entry_dte
+    # pausing (the strategy or its basket) keeps the EXIT slot: positions opened before the pause
+    # are still exited on time (issue 13 item 3, I5); Prepare skips it when nothing is open
+    exit_active = strategy.status is not EntityStatus.ARCHIVED
     return [
         ScheduleEntry(execution_type=ExecutionType.ENTRY, schedule_time=strategy.entry_time, days=strategy.entry_days,
-                      dte_min=dte.min_dte if dte else None, dte_max=dte.max_dte if dte else None, **common),
-        ScheduleEntry(execution_type=ExecutionType.EXIT, schedule_time=strategy.exit_time, days=strategy.exit_days,
+                      dte_min=dte.min_dte if dte else None, dte_max=dte.max_dte if dte else None, active=active,
                       **common),
+        ScheduleEntry(execution_type=ExecutionType.EXIT, schedule_time=strategy.exit_time, days=strategy.exit_days,
+                      active=exit_active, **common),
     ]
 
 

@@ -20,6 +20,8 @@ from pydantic import ValidationError
 from shared_utils.clock import IST, Clock, SystemClock, ist_datetime, utc_iso_ms
 from shared_utils.config import EnvironmentConfig
 from shared_utils.errors import Conflict, InvalidRequest
+from shared_utils.execution.settlement import moved_exits
+from shared_utils.market.calendar import default_calendar
 from shared_utils.execution.readiness import executability_problems, schedule_warnings
 from shared_utils.market.errors import MarketError
 from shared_utils.models.allocation import AdvancedAllocationRequest, Allocation, AllocationSpec, AllocationUpdate
@@ -106,6 +108,9 @@ class OptionsService:
         if active:
             raise Conflict(f"basket {basket_id} holds {len(active)} ACTIVE strateg{'y' if len(active) == 1 else 'ies'}; "
                            "pause or delete them first", [f"strategy {s} is ACTIVE" for s in active])
+        held = [f"strategy {s.strategy_id}: {h}" for s in strategies for h in self._open_positions(user_id, s.strategy_id)]
+        if held:
+            raise Conflict(f"basket {basket_id} holds strategies with open positions; exit them first", held)
         for strategy in strategies:
             self.repos.strategies.delete(strategy, self.repos.legs.list(user_id, strategy.strategy_id),
                                          self.repos.allocations.list(user_id, strategy.strategy_id))
@@ -143,7 +148,10 @@ class OptionsService:
             "allocations": allocations,
             "executable": not problems,
             "executability_problems": problems,
-            "warnings": strategy.day_warnings() + schedule_warnings(strategy, legs, self.today()),
+            # an exit day that is not a trading day exits on the previous trading day (I5): said here
+            "warnings": strategy.day_warnings() + schedule_warnings(strategy, legs, self.today()) + moved_exits(
+                default_calendar(), strategy.exit_days, self.today(),
+                exchange="BSE" if strategy.underlying in ("SENSEX", "BANKEX", "SENSEX50") else "NSE"),
         }
 
     def update_strategy(self, user_id: str, strategy_id: str, body: StrategyUpdate) -> Strategy:
@@ -191,8 +199,19 @@ class OptionsService:
         return self.repos.strategies.update(strategy.model_copy(update={"status": status}), strategy.version,
                                             basket_active)
 
+    def _open_positions(self, user_id: str, strategy_id: str) -> list[str]:
+        """The strategy's open positions in words ("ZERODHA123 NIFTY2681824900PE -195 units")."""
+        return [f"{p.client_id} {p.tradingsymbol} {p.quantity} units (leg {p.leg_no})"
+                for p in self.repos.positions.list(user_id, strategy_id) if p.quantity]
+
     def delete_strategy(self, user_id: str, strategy_id: str) -> None:
+        """Delete a strategy with its legs, allocations and schedule. 409 naming them while it
+        holds open positions (they would be orphaned: nothing would exit them; I5)."""
         strategy = self.repos.strategies.get(user_id, strategy_id)
+        held = self._open_positions(user_id, strategy_id)
+        if held:
+            raise Conflict(f"strategy {strategy_id} holds {len(held)} open position{'s' if len(held) > 1 else ''}; "
+                           "exit them first (POST /options/executions/manual with execution_type EXIT) or wait for its exit", held)
         self.repos.strategies.delete(strategy, self.repos.legs.list(user_id, strategy_id),
                                      self.repos.allocations.list(user_id, strategy_id))
 

@@ -81,9 +81,13 @@ def test_crash_after_accept_before_record_is_reconciled(engine, seed_strategy):
     orders_repo = engine.repos.orders
     real_save = orders_repo.save
     orders_repo.save = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("Lambda killed"))
+    # a fill is booked with its order in one transaction (booking.commit_fill): kill that too
+    real_transact = engine.repos.table.transact
+    engine.repos.table.transact = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("Lambda killed"))
     with pytest.raises(RuntimeError):
         place_orders(item, engine)
     orders_repo.save = real_save
+    engine.repos.table.transact = real_transact
     assert len(broker_orders(engine)["ANGELONE456"]) == 4
     pending = orders_repo.list_for_execution("user-a", item["execution_id"], "ANGELONE456")
     assert {o.status.value for o in pending} == {"PENDING"}

@@ -34,3 +34,25 @@ def expected_stop(side: str, fill: Decimal, pct: Decimal, slippage: Decimal) -> 
         return trigger, tick(trigger * (1 + slippage / 100), up=True)
     trigger = tick(fill * (1 - pct / 100), up=False)
     return trigger, tick(trigger * (1 - slippage / 100), up=False)
+
+
+def refuse_book_after_shorts(monkeypatch, client, error) -> None:
+    """The account's order-book reads fail once its SELL orders are out: PlaceOrders still
+    confirms the BUY hedges (invariant I3: shorts only after hedges FILLED) but learns none of
+    the shorts' fills, which then come by postback (Kite) or polling (Angel)."""
+    place, book = client.place_order, client.order_book
+    sold: list[str] = []
+
+    def _place(request):
+        ack = place(request)
+        if request.transaction_type.value == "SELL":
+            sold.append(ack.order_id)
+        return ack
+
+    def _book():
+        if sold:
+            raise error
+        return book()
+
+    monkeypatch.setattr(client, "place_order", _place)
+    monkeypatch.setattr(client, "order_book", _book)

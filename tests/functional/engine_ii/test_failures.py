@@ -14,7 +14,7 @@ from shared_utils.execution.runner import run_state_machine
 from shared_utils.models.enums import ExecutionStatus, ExecutionType, OrderPurpose, OrderStatus
 from shared_utils.persistence import keys
 from tests.functional.engine.conftest import due_event
-from tests.functional.engine_ii.helpers import kite_postback, post
+from tests.functional.engine_ii.helpers import kite_postback, post, refuse_book_after_shorts
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def test_forged_postback_is_refused_and_changes_nothing(engine, live, fakes, mon
 def test_partial_fill_is_completed_once_at_the_current_price(engine, live, fakes, api, monkeypatch):
     user_id, strategy_id, kite, angel = live
     assert api("PUT", f"/options/strategies/{strategy_id}", {"partial_fill_policy": "COMPLETE"})[0] == 200
-    monkeypatch.setattr(angel, "order_book", _unavailable)
+    refuse_book_after_shorts(monkeypatch, angel, BrokerUnavailable("broker outage (test)", broker="test"))
     summary, entry_id = _entry(engine, strategy_id)
     monkeypatch.undo()
     # the exchange filled only half of Angel's leg 3 (4 lots = 260 units) and cancelled the rest
@@ -72,7 +72,7 @@ def test_partial_fill_is_completed_once_at_the_current_price(engine, live, fakes
     assert any("ANGELONE456 leg 3 short 130 units; policy COMPLETE" in r for r in execution.reasons)
     assert _alerts(engine, "PARTIAL_FILL")
     orders = engine.repos.orders.list_for_execution(user_id, entry_id, "ANGELONE456")
-    (retry,) = [o for o in orders if o.purpose is OrderPurpose.ENTRY and o.slice_no >= 50]
+    (retry,) = [o for o in orders if o.purpose is OrderPurpose.ENTRY and o.attempt >= 1]
     assert retry.leg_no == 3 and retry.quantity == 130 and retry.status is OrderStatus.FILLED
     assert engine.repos.positions.get(user_id, strategy_id, "ANGELONE456", leg3.tradingsymbol).quantity == -260
     # each filled slice is protected by its own stop; a second poll sends nothing more
@@ -102,7 +102,7 @@ def test_rejected_leg_squares_off_the_filled_legs(engine, live, fakes, api, monk
     assert execution.status is ExecutionStatus.PARTIAL and any("policy SQUARE_OFF" in r for r in execution.reasons)
     orders = engine.repos.orders.list_for_execution(user_id, entry_id)
     square_offs = [o for o in orders if o.purpose is OrderPurpose.EXIT]
-    assert len(square_offs) == 7 and all(o.status is OrderStatus.FILLED and o.slice_no >= 50 for o in square_offs)
+    assert len(square_offs) == 7 and all(o.status is OrderStatus.FILLED and o.attempt >= 1 for o in square_offs)
     assert not [o for o in orders if o.purpose is OrderPurpose.STOP_LOSS], "no stop for a leg being squared off"
     assert all(p.quantity == 0 for p in engine.repos.positions.list(user_id, strategy_id))
     assert all(p.quantity == 0 for p in kite.positions()) and all(p.quantity == 0 for p in angel.positions())
@@ -137,5 +137,5 @@ def test_broker_outage_during_exit_is_finished_by_the_next_minute(engine, live, 
     assert all(p.quantity == 0 for p in kite.positions())
     assert not [o for o in fakes.kite.engine.orders.values() if o.status in ("OPEN", "TRIGGER_PENDING")]
     retries = [o for o in engine.repos.orders.list_for_execution(user_id, exit_id, "ZERODHA123")]
-    assert retries and all(o.slice_no >= 50 and o.status is OrderStatus.FILLED for o in retries)
+    assert retries and all(o.attempt >= 1 and o.status is OrderStatus.FILLED for o in retries)
     assert any(r.startswith("exit retry 1") for r in engine.repos.executions.get_by_id(user_id, exit_id).reasons)

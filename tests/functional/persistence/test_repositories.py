@@ -81,7 +81,8 @@ def test_gsi2_slot_query_across_users_with_pagination(repos):
     assert repos.table.request_count - before > 3, "page size 2 must have followed several pages"
     assert _slot_ids(repos, slot="09:31") == [("user9", "other_slot")]
     exits = _slot_ids(repos, ExecutionType.EXIT, "15:20")
-    assert ("user9", "paused") not in exits and len(exits) == 13
+    # a paused strategy keeps its EXIT slot (issue 13 item 3: positions held are still exited)
+    assert ("user9", "paused") in exits and len(exits) == 14
 
     paused = repos.strategies.get("user1", "s1_0")
     repos.strategies.update(paused.model_copy(update={"status": EntityStatus.PAUSED}), paused.version)
