@@ -90,7 +90,7 @@ def random_faults(seed: int) -> list[Fault]:
     schedule can be shrunk and replayed)."""
     rng = random.Random(seed * 7919 + 17)
     faults: list[Fault] = []
-    steps = ["sm:ENTRY", "sm:EXIT", "poller", "stops"]
+    steps = ["sm:ENTRY", "sm:EXIT", "poller", "stops", "duplicates"]
     for _ in range(rng.randint(0, 3)):
         faults.append(Fault("crash_write", rng.choice(steps), rng.randint(1, 24)))
     for _ in range(rng.randint(0, 3)):
@@ -577,6 +577,7 @@ def _install_place_wrapper(world: World) -> None:
         _REAL_PLACE.setdefault(module.__name__, real)
 
         def wrapped(item, ctx, _real=real):
+            world.dead = False  # each branch is its own Lambda invocation
             index = world.counters["place_items"]
             world.counters["place_items"] += 1
             if world.take("throttle", world.step, index):
@@ -588,6 +589,26 @@ def _install_place_wrapper(world: World) -> None:
 
         wrapped._chaos = True  # type: ignore[attr-defined]
         setattr(module, "place_orders", wrapped)
+    for module in (runner, steps):
+        for name in ("prepare", "resolve", "finalize"):
+            real = getattr(module, name, None)
+            if real is None or getattr(real, "_chaos", False):
+                continue
+
+            def step(*a, _real=real, **k):
+                # a Lambda invocation of its own: a crash kills only it, and the state machine's
+                # Retry invokes the step again (at most twice more)
+                for attempt in range(3):
+                    world.dead = False
+                    try:
+                        return _real(*a, **k)
+                    except InjectedCrash:
+                        if attempt == 2:
+                            raise
+                return None
+
+            step._chaos = True  # type: ignore[attr-defined]
+            setattr(module, name, step)
 
 
 # ============================================================================ one day
@@ -794,6 +815,7 @@ class Day:
 
     def jobs(self) -> None:
         from shared_utils.execution.order_poller import run_order_poller
+        from shared_utils.execution.duplicate_checker import run_duplicate_checker
         from shared_utils.execution.risk_monitor import run_stop_loss_checker
 
         for broker in self.clients.brokers.values():
@@ -801,6 +823,8 @@ class Day:
         self._step("poller", lambda: run_order_poller(self.ctx))
         self.pump()
         self._step("stops", lambda: run_stop_loss_checker(self.ctx))
+        self.pump()
+        self._step("duplicates", lambda: run_duplicate_checker(self.ctx))
         self.pump()
 
     def _kill(self, user: str | None, reason: str) -> Callable[[], None]:
@@ -948,14 +972,33 @@ def _cover_key(day: Day, symbol: str) -> tuple[str, str, str] | None:
     return (contract.underlying, str(contract.expiry), str(contract.option_type or ""))
 
 
+def _context(day: Day, strategy_id: str | None) -> str:
+    """The issue item a left-open position or working order points to, from what the day did
+    to its strategy: paused or deleted (item 3), a manual exit (item 2), else the exit path."""
+    from shared_utils.models.enums import ExecutionType
+
+    s = day.scenario
+    for action, item in ((s.delete, "item 3 (h13b): deleted with open positions"),
+                         (s.pause, "item 3 (h13b): paused strategy lost its exit")):
+        if action and s.strategies[action[0]].strategy_id == strategy_id:
+            return item
+    if strategy_id:
+        execution = day.plain.executions.get(USER, strategy_id, ExecutionType.EXIT, DAY)
+        if execution is not None and execution.status.value == "SKIPPED":
+            return "item 2 (h13b): an exit that found nothing consumed the day's exit"
+    return "item 6 (h13b): exit did not finish"
+
+
 def check_invariants(day: Day) -> list[Violation]:
-    """I1-I8 against the brokers' own books (the truth) and the platform's records."""
+    """I1-I8 against the brokers' own books (the truth) and the platform's records. Each
+    violation names the issue item it matches (empty: no known item, a new finding)."""
     from shared_utils.models.enums import ExecutionType
     from shared_utils.persistence import keys
 
     v: list[Violation] = []
     records = _records(day)
     by_tag = {r.tag: r for r in records}
+    owner = {(r.client_id, r.tradingsymbol): r.strategy_id for r in records}
     brokers = day.clients.brokers
 
     for client_id, broker in sorted(brokers.items()):
@@ -979,7 +1022,8 @@ def check_invariants(day: Day) -> list[Violation]:
                                        or record.filled_quantity != report.filled_quantity):
                 v.append(Violation("I4", f"{client_id} {record.order_key}: record {record.status.value} "
                                          f"{record.filled_quantity} vs broker {report.status.value} "
-                                         f"{report.filled_quantity}"))
+                                         f"{report.filled_quantity}",
+                                   "item 4 (h13a/h13b): a fill the records never booked"))
             # I6 late is refused (entries)
             if record.purpose.value == "ENTRY" and report.placed_at and record.execute_at:
                 late_ms = (report.placed_at - record.execute_at).total_seconds() * 1000
@@ -1018,10 +1062,11 @@ def check_invariants(day: Day) -> list[Violation]:
             if after > before and record is not None and trade["transaction_type"].value == "SELL":
                 if record.purpose.value == "ENTRY":
                     v.append(Violation("I3", f"{client_id} {record.order_key}: SELL entry left {after} units short "
-                                             f"without a filled hedge", "item 5 (h13a)"))
+                                             f"without a filled hedge", "item 5 (h13a): SELL not held back for the hedge"))
                 elif record.purpose.value in ("EXIT", "TARGET"):
                     v.append(Violation("I3", f"{client_id} {record.order_key}: long sold while {after} units "
-                                             f"short were still open", "item 5 (h13a)"))
+                                             f"short were still open",
+                                       "item 5 (h13a): long sold before its short was bought back"))
         # I4 books agree; I5 every position is exited
         broker_qty: dict[str, int] = defaultdict(int)
         for (_, sym, _), pos in broker._positions.items():
@@ -1032,17 +1077,26 @@ def check_invariants(day: Day) -> list[Violation]:
         for symbol in sorted(set(broker_qty) | set(recorded)):
             if broker_qty.get(symbol, 0) != recorded.get(symbol, 0):
                 v.append(Violation("I4", f"{client_id} {symbol}: records hold {recorded.get(symbol, 0)} units, "
-                                         f"the broker {broker_qty.get(symbol, 0)}"))
+                                         f"the broker {broker_qty.get(symbol, 0)}",
+                                   "item 4 (h13a/h13b): records and broker disagree"))
             if broker_qty.get(symbol, 0):
                 v.append(Violation("I5", f"{client_id} {symbol}: {broker_qty[symbol]} units still open at the "
-                                         "broker after the exit time"))
+                                         "broker after the exit time",
+                                   _context(day, owner.get((client_id, symbol)))))
     # I2: nothing silent
     for record in records:
         status = record.status.value
         if record.purpose.value in ("ENTRY", "EXIT", "TARGET") and status not in FINAL:
-            v.append(Violation("I2", f"{record.order_key}: left {status} at the end of the day"))
+            if status in ("PENDING", "SENT"):
+                item = "item 1 (h13a): never sent and never marked NOT_SENT"
+            elif status == "UNKNOWN":
+                item = "item 6 (h13a/h13b): an order that never reached the broker stays UNKNOWN"
+            else:
+                item = _context(day, record.strategy_id)
+            v.append(Violation("I2", f"{record.order_key}: left {status} at the end of the day", item))
         if record.purpose.value == "STOP_LOSS" and status in ("PENDING", "SENT", "UNKNOWN"):
-            v.append(Violation("I2", f"{record.order_key}: stop left {status} at the end of the day"))
+            v.append(Violation("I2", f"{record.order_key}: stop left {status} at the end of the day",
+                               "item 12 (h13b): a stop whose send was lost is never resolved"))
     alerted = {a.get("execution_id") for a in day.alerts} | {a.get("execution_id") for a in day.alerts if a}
     for plan in day.scenario.strategies:
         for kind in ExecutionType:
@@ -1056,9 +1110,10 @@ def check_invariants(day: Day) -> list[Violation]:
             if execution.status.value == "COMPLETED" and bad:
                 v.append(Violation("I2", f"{execution.execution_id} COMPLETED while "
                                          + ", ".join(f"{r.client_id} leg {r.leg_no} {r.status.value}" for r in bad[:4]),
-                                   "item 1/6 (h13a)"))
+                                   "item 1 (h13a): Finalize counts what it finds"))
             if execution.status.value in ("PARTIAL", "FAILED") and execution.execution_id not in alerted:
-                v.append(Violation("I2", f"{execution.execution_id} {execution.status.value} without an Order Alert"))
+                v.append(Violation("I2", f"{execution.execution_id} {execution.status.value} without an Order Alert",
+                                   "item 1 (h13a)"))
             if kind is ExecutionType.ENTRY and execution.status.value == "COMPLETED":
                 accounts = {r.client_id for r in mine}
                 missing = [c for c, _ in ACCOUNTS if c not in accounts]
