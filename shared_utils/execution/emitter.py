@@ -27,6 +27,11 @@ claim (or the SKIPPED record) keeps the second from running. The marker only adv
 every event of a slot was accepted by the bus; events the bus refused (after retries) are
 reported in ``EmitterResult.unsent`` and the slot is handled again by the next tick.
 
+Holiday exits (I5): on a trading day, an EXIT whose exit days name a weekday between today and
+the next trading day on which the exchange is closed (e.g. NIFTY weekly expires Mon 9 Nov 2026,
+Tue 10 Nov is a holiday) is announced today at its exit time, with trigger SQUARE_OFF and the
+reason ("exit day Tue 10 Nov 2026 is a holiday: exiting on the previous trading day ...").
+
 Cheap filters happen here (weekday, from the GSI2 projection); everything that needs the
 strategy's items (ACTIVE basket, executability, DTE window) is checked by Prepare, which records
 the reason on a SKIPPED execution. On a holiday nothing is announced: the emitter returns the
@@ -89,6 +94,7 @@ class EmitterResult:
     missed_slots: list[str] = field(default_factory=list)
     late_exits: list[dict[str, Any]] = field(default_factory=list)
     unsent: list[dict[str, Any]] = field(default_factory=list)
+    holiday_exits: list[dict[str, Any]] = field(default_factory=list)
 
 
 def slot_for(now: datetime, lookahead_minutes: int) -> datetime:
@@ -163,10 +169,28 @@ def missed_slots(marker: datetime | None, slot_at: datetime) -> list[datetime]:
 
 # ---------------------------------------------------------------------------- one slot
 
+def closed_days_until_next_session(ctx: EngineContext, trade_date: date) -> list[date]:
+    """Weekdays after ``trade_date`` and before the next trading day that are holidays (the
+    exchange is closed): an EXIT due on one of them runs on ``trade_date`` instead (I5: an exit
+    day that is a holiday exits on the previous trading day)."""
+    out: list[date] = []
+    day = trade_date + timedelta(days=1)
+    for _ in range(10):  # the longest run of closed days is far shorter
+        if ctx.calendar.is_trading_day(day):
+            break
+        if day.weekday() < 5:
+            out.append(day)
+        day += timedelta(days=1)
+    return out
+
+
 def _due(ctx: EngineContext, execution_type: ExecutionType, slot: str, trade_date: date, holiday: str | None,
-         result: EmitterResult) -> list[dict[str, str]]:
+         result: EmitterResult) -> tuple[list[dict[str, str]], list[tuple[dict[str, str], str]]]:
+    """(refs due in the slot, [(ref, reason)] EXITs moved here from a holiday after today)."""
     weekday = list(Weekday)[trade_date.weekday()].value
     due: list[dict[str, str]] = []
+    moved: list[tuple[dict[str, str], str]] = []
+    closed = closed_days_until_next_session(ctx, trade_date) if execution_type is ExecutionType.EXIT and not holiday else []
     before = ctx.repos.table.request_count
     for item in ctx.repos.schedules.due_in_slot(execution_type, slot):
         ref = {"user_id": item["user_id"], "strategy_id": item["strategy_id"]}
@@ -174,13 +198,19 @@ def _due(ctx: EngineContext, execution_type: ExecutionType, slot: str, trade_dat
         if holiday:
             result.skipped.append({**ref, "execution_type": execution_type.value, "slot": slot, "reason": holiday})
         elif days and weekday not in days:
-            result.skipped.append({**ref, "execution_type": execution_type.value, "slot": slot,
-                                   "reason": f"{weekday} is not one of {', '.join(days)}"})
+            shifted = [d for d in closed if list(Weekday)[d.weekday()].value in days]
+            if shifted:
+                moved.append((ref, f"exit day {shifted[0]:%a %d %b %Y} is a holiday: exiting on the previous "
+                                   f"trading day {trade_date:%a %d %b %Y}"))
+            else:
+                result.skipped.append({**ref, "execution_type": execution_type.value, "slot": slot,
+                                       "reason": f"{weekday} is not one of {', '.join(days)}"})
         else:
             due.append(ref)
     result.queries += ctx.repos.table.request_count - before
     due.sort(key=lambda r: (r["user_id"], r["strategy_id"]))
-    return due
+    moved.sort(key=lambda m: (m[0]["user_id"], m[0]["strategy_id"]))
+    return due, moved
 
 
 def _record_missed_entry(ctx: EngineContext, ref: dict[str, str], slot_at: datetime, tick: datetime,
@@ -219,22 +249,28 @@ def _slot_events(ctx: EngineContext, slot_at: datetime, tick: datetime, now: dat
     late_ms = max(0, round((now - slot_at).total_seconds() * 1000))
     events: list[tuple[str, str, dict[str, Any]]] = []
     for execution_type in (ExecutionType.ENTRY, ExecutionType.EXIT):
-        due = _due(ctx, execution_type, slot, trade_date, holiday, result)
+        due, moved = _due(ctx, execution_type, slot, trade_date, holiday, result)
         if late and execution_type is ExecutionType.ENTRY:
             for ref in due:
                 reason = _record_missed_entry(ctx, ref, slot_at, tick, now)
                 result.skipped.append({**ref, "execution_type": "ENTRY", "slot": slot, "reason": reason})
             continue
-        result.due += len(due)
+        result.due += len(due) + len(moved)
         batch = min(BATCH_SIZE, ctx.env.strategies_per_event)
-        for start in range(0, len(due), batch):
-            refs = due[start:start + batch]
+        # holiday-moved exits travel as SQUARE_OFF (Prepare checks exit days only for SCHEDULE),
+        # one event each so each carries its own reason
+        groups = [(due[i:i + batch], "SCHEDULE", None) for i in range(0, len(due), batch)]
+        groups += [([ref], "SQUARE_OFF", why) for ref, why in moved]
+        result.holiday_exits.extend({**ref, "reason": why} for ref, why in moved)
+        for refs, trigger, why in groups:
             detail: dict[str, Any] = {
-                "batch_id": batch_id_for(slot_at, execution_type, refs),
+                "batch_id": batch_id_for(slot_at, execution_type, refs) + ("-H" if trigger == "SQUARE_OFF" else ""),
                 "execution_type": execution_type.value, "trade_date": trade_date.isoformat(), "slot": slot,
                 "execute_at": utc_iso_ms(slot_at), "wait_until": utc_iso_ms(slot_at - timedelta(seconds=2)),
-                "trigger": "SCHEDULE", "strategies": refs,
+                "trigger": trigger, "strategies": refs,
             }
+            if why:
+                detail["reason"] = why
             if late:
                 detail.update({"late": True, "late_ms": late_ms,
                                "reason": f"exit slot {slot} IST announced late (by {late_ms} ms): no tick handled "

@@ -136,3 +136,25 @@ def test_publish_many_reports_what_could_not_be_sent():
     assert report.sent == 24
     assert [(f["batch_id"], f["error_code"]) for f in report.failed] == [("b04", "InternalFailure")]
     assert "b24" in client.accepted, "batches after the refused entry were still sent"
+
+
+def test_an_exit_day_that_is_a_holiday_exits_on_the_previous_trading_day(engine, seed_strategy, api):
+    """Item 11's second half: exit days TUESDAY; Tue 10 Nov 2026 is an NSE holiday (Diwali
+    Balipratipada), so the exit is announced on Mon 9 Nov at its exit time, and Prepare claims it."""
+    from shared_utils.execution.steps import prepare
+
+    user_id, strategy_id = seed_strategy
+    status, body = api("PUT", f"/options/strategies/{strategy_id}", {"exit_days": ["TUESDAY"]})
+    assert status == 200, body
+    engine.clock.set(datetime(2026, 11, 9, 15, 18, 5, tzinfo=IST))
+    result = run_emitter(engine)
+    (event,) = due(engine, "EXIT")
+    assert event["trade_date"] == "2026-11-09" and event["slot"] == "15:20" and event["trigger"] == "SQUARE_OFF"
+    assert "exit day Tue 10 Nov 2026 is a holiday" in event["reason"]
+    assert [e["strategy_id"] for e in result.holiday_exits] == [strategy_id]
+    state = prepare(event, engine, "run-holiday")
+    assert state["claimed_count"] == 1, state["skipped"]
+    # an ordinary Monday with no holiday after it: the TUESDAY exit is not moved
+    engine.clock.set(datetime(2026, 11, 16, 15, 18, 5, tzinfo=IST))
+    run_emitter(engine)
+    assert due(engine, "EXIT") == []
