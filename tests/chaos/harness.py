@@ -17,8 +17,8 @@ One day (``play_day(seed, faults)``):
   table write of a step (the process dies: every later table or broker call of that step
   fails too; the platform's retry runs the step again), lost broker answers (accepted, answer
   lost), 429 / 503 / timeouts before acting, RMS rejections, late / partial fills and late
-  rejections, lost / late / duplicate emitter ticks, duplicate "Execution Due" delivery, late
-  state-machine starts, PlaceOrders throttled (Map retry) or run twice, kill switches set
+  rejections, lost / late / duplicate emitter ticks, duplicate "Execution Due" delivery (at once,
+  or minutes later after the original ran), late state-machine starts, PlaceOrders throttled (Map retry) or run twice, kill switches set
   during the Wait;
 - a settle phase without faults (three more minutes of the per-minute jobs), then the checks.
 
@@ -111,6 +111,8 @@ def random_faults(seed: int) -> list[Fault]:
         faults.append(Fault("dup_event", rng.choice(["sm:ENTRY", "sm:EXIT"])))
     if rng.random() < 0.15:
         faults.append(Fault("late_start", rng.choice(["sm:ENTRY", "sm:EXIT"]), 0, rng.choice([8, 40])))
+    if rng.random() < 0.15:
+        faults.append(Fault("late_event", "sm:ENTRY"))
     if rng.random() < 0.25:
         faults.append(Fault("throttle", rng.choice(["sm:ENTRY", "sm:EXIT"]), rng.randint(0, 1)))
     if rng.random() < 0.25:
@@ -702,6 +704,7 @@ class Day:
         self.alerts: list[dict[str, Any]] = []
         self.violations: list[Violation] = []
         self.kills: list[tuple[str | None, datetime]] = []  # (user or None=global, since)
+        self.late_events: list[dict[str, Any]] = []
         self.run_ids = 0
 
     # ---- setup ---------------------------------------------------------------------------
@@ -787,6 +790,20 @@ class Day:
             self.run_ids += 1
             again = f"chaos-{self.seed}-{self.run_ids}"
             self._step(label, lambda: run_state_machine(detail, self.ctx, run_id=again, max_concurrency=1))
+        if self.world.take("late_event", label):
+            self.late_events.append(detail)  # delivered again minutes later (replayed by run())
+
+    def _deliver_late_events(self) -> None:
+        """A duplicate delivered long after the original ran (EventBridge retries, a replayed
+        archive): it must find its execution claimed and send nothing."""
+        from shared_utils.execution.runner import run_state_machine
+
+        pending, self.late_events = self.late_events, []
+        for detail in pending:
+            self.run_ids += 1
+            run_id = f"chaos-{self.seed}-{self.run_ids}"
+            self._step(f"sm:{detail['execution_type']}",
+                       lambda: run_state_machine(detail, self.ctx, run_id=run_id, max_concurrency=1))
 
     def pump(self) -> None:
         """Deliver the bus's events as the stack's rules do, until it is empty."""
@@ -928,6 +945,10 @@ class Day:
                 if minute in job_minutes:
                     self.clock.set(ist(minute, 30))
                     self.jobs()
+                if self.late_events and minute >= hhmm(ist(first) + timedelta(minutes=3)):
+                    self.clock.set(ist(minute, 40))
+                    self._deliver_late_events()
+                    self.pump()
             # settle: the platform's own recovery, no more faults
             self.world.enabled = False
             end = ist(last) + timedelta(minutes=4)
