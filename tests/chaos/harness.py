@@ -422,6 +422,96 @@ class ChaosClients:
         return broker
 
 
+class FaultyFakeClient:
+    """A real SDK-backed adapter on a protocol fake (Kite / SmartAPI over HTTP), with the fault
+    plan applied AT THE FAKE SERVER: the n-th place answers 429 / 503 / 500 (not acted), is
+    recorded and then stalls past the client's timeout (acted, answer lost), or 400 (refused);
+    cancels and book/position reads answer 503/500. The fake's OrderEngine is the truth."""
+
+    def __init__(self, world: World, inner: Any, server: Any) -> None:
+        self.world, self.inner, self.server = world, inner, server
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _fault(self, kind: str) -> Fault | None:
+        self.world.alive()
+        n = self.world.counters[kind]
+        self.world.counters[kind] += 1
+        return self.world.take("broker", kind, n)
+
+    def place_order(self, request):
+        fault = self._fault("place")
+        if fault is not None:
+            if fault.arg == 2:
+                self.server.faults.stall_after_accept(FAKE_TIMEOUT_S + 0.3)
+            else:
+                self.server.faults.fail_next({0: 429, 1: 503, 3: 500, 4: 400}[fault.arg])
+        return self.inner.place_order(request)
+
+    def cancel_order(self, order_id):
+        fault = self._fault("cancel")
+        if fault is not None:
+            self.server.faults.fail_next(503 if fault.arg == 1 else 500)
+        return self.inner.cancel_order(order_id)
+
+    def modify_order(self, request):
+        self.world.alive()
+        return self.inner.modify_order(request)
+
+    def order_book(self):
+        if self._fault("book") is not None:
+            self.server.faults.fail_next(503)
+        return self.inner.order_book()
+
+    def positions(self):
+        if self._fault("positions") is not None:
+            self.server.faults.fail_next(503)
+        return self.inner.positions()
+
+    def find_order_by_tag(self, tag):
+        self.world.alive()
+        return self.inner.find_order_by_tag(tag)
+
+
+#: the SDK clients' timeout on the fakes (a stalled answer waits this long, in real time)
+FAKE_TIMEOUT_S = 0.4
+
+
+class ChaosFakeClients:
+    """ClientProvider of the protocol-fake days: ZERODHA123 on the Kite fake through
+    kiteconnect, ANGELONE456 on the SmartAPI fake through smartapi-python (LIVE accounts)."""
+
+    def __init__(self, world: World, fakes: Any) -> None:
+        self.world, self.fakes = world, fakes
+        self.clients: dict[str, FaultyFakeClient] = {}
+        self.brokers: dict[str, Any] = {}  # no paper brokers on these days
+
+    def client_for(self, account: Any) -> Any:
+        from shared_utils.brokers import create_broker_client
+        from shared_utils.brokers.base import BrokerCredentials, BrokerSession
+
+        self.world.alive()
+        client = self.clients.get(account.client_id)
+        if client is None:
+            fakes, broker = self.fakes, account.broker.value
+            if broker == "zerodha":
+                inner = create_broker_client("zerodha", BrokerCredentials(api_key="kite_key", api_secret="kite_secret"),
+                                             BrokerSession(access_token=fakes.kite.access_token), root=fakes.kite.url,
+                                             account_id=account.client_id, timeout=FAKE_TIMEOUT_S)
+                server = fakes.kite
+            else:
+                inner = create_broker_client(
+                    "angel", BrokerCredentials(api_key="angel_key", client_code="A1", password="1234",
+                                               totp_secret=fakes.totp_secret),
+                    BrokerSession(access_token=fakes.angel.jwt, refresh_token=fakes.angel.refresh_token),
+                    root=fakes.angel.url, account_id=account.client_id, timeout=FAKE_TIMEOUT_S)
+                server = fakes.angel
+            inner.rate_limiter = _NoLimit()
+            client = self.clients[account.client_id] = FaultyFakeClient(self.world, inner, server)
+        return client
+
+
 # ============================================================================ the process
 
 class Process:
@@ -560,11 +650,15 @@ class _NoLimit:
     """The paper accounts' rate limiter in the harness: the limiter is not under test and its
     real sleeps would only cost wall time."""
 
-    def acquire(self, *a: Any, **k: Any) -> None:
-        return None
+    def acquire(self, *a: Any, **k: Any) -> Any:
+        import contextlib
+
+        return contextlib.nullcontext()
 
     def __getattr__(self, name: str) -> Any:
-        return lambda *a, **k: None
+        import contextlib
+
+        return lambda *a, **k: contextlib.nullcontext()
 
 
 def _install_place_wrapper(world: World) -> None:
@@ -695,8 +789,10 @@ def _minutes_between(first: str, last: str) -> list[str]:
 class Day:
     """One trading day of one seed. ``run()`` returns the DayResult."""
 
-    def __init__(self, seed: int, faults: list[Fault] | None = None) -> None:
+    def __init__(self, seed: int, faults: list[Fault] | None = None, brokers: str = "paper") -> None:
         self.seed = seed
+        self.brokers = brokers
+        self.fakes: Any = None
         self.scenario = random_scenario(seed)
         self.faults = list(random_faults(seed) if faults is None else faults)
         self.proc = Process.get()
@@ -746,8 +842,22 @@ class Day:
         def link(user, client_id, broker="paper"):
             self.plain.accounts.create(BrokerAccount(user_id=user, client_id=client_id, broker=broker))
 
+        if self.brokers == "fake":
+            from local.fake_brokers import FakeBrokers
+            from shared_utils.models.enums import TradingMode
+
+            self.fakes = FakeBrokers(proc.master, lambda contract: self.market.quote(contract).ltp, ["NIFTY"])
+            self.clients = ChaosFakeClients(self.world, self.fakes)
+            self.ctx.clients = self.clients
+            self.ctx.symbol_masters = dict(self.fakes.symbol_masters)
+            self.ctx.effective_broker = lambda account: account.broker.value
         for index, plan in enumerate(self.scenario.strategies):
             _, strategy_id = run_journey(api, user=USER, link=link if index == 0 else None)
+            if index == 0 and self.brokers == "fake":
+                for client_id, _ in ACCOUNTS:
+                    account = self.plain.accounts.get(USER, client_id)
+                    self.plain.accounts.save(account.model_copy(update={"trading_mode": TradingMode.LIVE}),
+                                             account.version)
             complete_legs(api, strategy_id, user=USER)
             body: dict[str, Any] = {"entry_time": plan.entry, "exit_time": plan.exit, "entry_days": ["MONDAY"],
                                     "exit_days": ["MONDAY"], "product": plan.product,
@@ -760,6 +870,13 @@ class Day:
             for leg_no, target in plan.targets.items():
                 api("PUT", f"/options/strategies/{strategy_id}/legs/{leg_no}", {"target": target})
             plan.strategy_id = strategy_id
+
+    def truth(self, canonical: dict[tuple[str, str], str]) -> dict[str, tuple]:
+        """Per account: the broker's own orders, trades and net positions (the truth)."""
+        if self.fakes is not None:
+            return {client_id: fake_truth(client.server.engine, client_id, canonical)
+                    for client_id, client in self.clients.clients.items()}
+        return {client_id: paper_truth(broker) for client_id, broker in self.clients.brokers.items()}
 
     # ---- driving the engine ----------------------------------------------------------------
     def _step(self, label: str, fn: Callable[[], Any], retries: int = 3) -> Any:
@@ -962,14 +1079,18 @@ class Day:
             uuid.uuid4 = real_uuid4
             self.world.enabled = False
             self.world.end()
+            if self.fakes is not None:
+                self.fakes.stop()
         result.violations = self.violations
         result.fired = list(self.world.fired)
         result.scenario = {"strategies": [(p.entry, p.exit, p.product, p.policy) for p in self.scenario.strategies]}
         return result
 
 
-def play_day(seed: int, faults: list[Fault] | None = None) -> DayResult:
-    return Day(seed, faults).run()
+def play_day(seed: int, faults: list[Fault] | None = None, brokers: str = "paper") -> DayResult:
+    """One seeded day; ``brokers`` "paper" (the paper broker) or "fake" (the protocol fakes
+    through the real SDKs; fill faults do not apply there)."""
+    return Day(seed, faults, brokers).run()
 
 
 # ============================================================================ invariants
@@ -993,6 +1114,57 @@ def _cover_key(day: Day, symbol: str) -> tuple[str, str, str] | None:
     return (contract.underlying, str(contract.expiry), str(contract.option_type or ""))
 
 
+@dataclass
+class TruthOrder:
+    """One order as the broker's own book has it (platform status vocabulary)."""
+
+    order_id: str
+    tag: str
+    status: str
+    filled: int
+    terminal: bool
+    placed_at: datetime | None
+
+
+def owner_symbols(records: list[Any]) -> dict[tuple[str, str], str]:
+    """(client_id, broker symbol) -> canonical (Kite) symbol, from the platform's orders."""
+    return {(r.client_id, r.broker_tradingsymbol or r.tradingsymbol): r.tradingsymbol for r in records}
+
+
+def paper_truth(broker: Any) -> tuple[list[TruthOrder], list[tuple[str, str, str, int]], dict[str, int]]:
+    """(orders, trades in order as (tag, symbol, side, units), net units per symbol) of a
+    ChaosBroker, read from its internals (no injected fault applies)."""
+    orders = [TruthOrder(r.order_id, r.tag or "", r.status.value, r.filled_quantity, r.is_terminal, r.placed_at)
+              for r in broker._orders.values()]
+    trades = [(broker._requests[t["order_id"]].tag or "", t["tradingsymbol"], t["transaction_type"].value,
+               t["quantity"]) for t in broker.trades]
+    positions: dict[str, int] = defaultdict(int)
+    for (_, symbol, _), position in broker._positions.items():
+        positions[symbol] += position.qty
+    return orders, trades, dict(positions)
+
+
+_FAKE_STATUS = {"COMPLETE": "FILLED", "OPEN": "OPEN", "TRIGGER_PENDING": "TRIGGER_PENDING",
+                "CANCELLED": "CANCELLED", "REJECTED": "REJECTED"}
+
+
+def fake_truth(engine: Any, client_id: str, canonical: dict[tuple[str, str], str]
+               ) -> tuple[list[TruthOrder], list[tuple[str, str, str, int]], dict[str, int]]:
+    """The same from a protocol fake's OrderEngine (its symbols mapped back to Kite's)."""
+    def sym(symbol: str) -> str:
+        return canonical.get((client_id, symbol), symbol)
+
+    with engine.lock:
+        orders = [TruthOrder(o.order_id, o.tag, _FAKE_STATUS.get(o.status, o.status), o.filled,
+                             o.status in ("COMPLETE", "CANCELLED", "REJECTED"), None) for o in engine.orders.values()]
+        trades = [(engine.orders[t["order_id"]].tag, sym(t["tradingsymbol"]), t["side"], t["quantity"])
+                  for t in engine.trades]
+    positions: dict[str, int] = defaultdict(int)
+    for tag, symbol, side, quantity in trades:
+        positions[symbol] += quantity if side == "BUY" else -quantity
+    return orders, trades, dict(positions)
+
+
 def _context(day: Day, strategy_id: str | None) -> str:
     """The issue item a left-open position or working order points to, from what the day did
     to its strategy: paused or deleted (item 3), a manual exit (item 2), else the exit path."""
@@ -1013,17 +1185,14 @@ def _context(day: Day, strategy_id: str | None) -> str:
 def check_invariants(day: Day) -> list[Violation]:
     """I1-I8 against the brokers' own books (the truth) and the platform's records. Each
     violation names the issue item it matches (empty: no known item, a new finding)."""
+    from shared_utils.clock import to_ist
     from shared_utils.models.enums import ExecutionType
-    from shared_utils.persistence import keys
 
     v: list[Violation] = []
     records = _records(day)
     by_tag = {r.tag: r for r in records}
     owner = {(r.client_id, r.tradingsymbol): r.strategy_id for r in records}
-    brokers = day.clients.brokers
-
-    for client_id, broker in sorted(brokers.items()):
-        book = broker._orders.values()  # the truth, without injected faults
+    for client_id, (book, trades, broker_qty) in sorted(day.truth(owner_symbols(records)).items()):
         # I1 at most once
         tags = defaultdict(int)
         for report in book:
@@ -1039,36 +1208,34 @@ def check_invariants(day: Day) -> list[Violation]:
             if record is None:
                 v.append(Violation("I2", f"{client_id}: broker order {report.order_id} tag {report.tag} has no record"))
                 continue
-            if report.is_terminal and (record.status.value != report.status.value
-                                       or record.filled_quantity != report.filled_quantity):
+            if report.terminal and (record.status.value != report.status or record.filled_quantity != report.filled):
                 v.append(Violation("I4", f"{client_id} {record.order_key}: record {record.status.value} "
-                                         f"{record.filled_quantity} vs broker {report.status.value} "
-                                         f"{report.filled_quantity}",
+                                         f"{record.filled_quantity} vs broker {report.status} {report.filled}",
                                    "item 4 (h13a/h13b): a fill the records never booked"))
+            # when it reached the broker: the broker's stamp (paper: the day's clock), else the
+            # platform's own sent_at (the protocol fakes stamp the machine's clock)
+            sent = report.placed_at or record.sent_at
             # I6 late is refused (entries)
-            if record.purpose.value == "ENTRY" and report.placed_at and record.execute_at:
-                late_ms = (report.placed_at - record.execute_at).total_seconds() * 1000
+            if record.purpose.value == "ENTRY" and sent and record.execute_at:
+                late_ms = (sent - record.execute_at).total_seconds() * 1000
                 if late_ms > MAX_ENTRY_DELAY_MS + 1000:
                     v.append(Violation("I6", f"{client_id} {record.order_key}: entry sent {late_ms:.0f} ms after "
                                              f"execute_at (limit {MAX_ENTRY_DELAY_MS})", "item 7 (h13a)"))
             # I7 stop means stop
-            if record.purpose.value == "ENTRY" and report.placed_at:
+            if record.purpose.value == "ENTRY" and sent:
                 for who, since in day.kills:
-                    if who in (None, record.user_id) and report.placed_at >= since:
+                    if who in (None, record.user_id) and sent >= since:
                         v.append(Violation("I7", f"{client_id} {record.order_key}: entry sent at "
-                                                 f"{report.placed_at:%H:%M:%S} after the "
+                                                 f"{to_ist(sent):%H:%M:%S} after the "
                                                  f"{'global' if who is None else 'user'} kill switch "
-                                                 f"({since.astimezone(report.placed_at.tzinfo):%H:%M:%S})",
-                                           "item 8 (h13a)"))
+                                                 f"({to_ist(since):%H:%M:%S})", "item 8 (h13a)"))
         # I3 no naked short: replay the broker's trades
         held: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: {"long": 0, "short": 0})
         net: dict[str, int] = defaultdict(int)
-        for trade in broker.trades:
-            request = broker._requests[trade["order_id"]]
-            record = by_tag.get(request.tag)
-            symbol = trade["tradingsymbol"]
+        for tag, symbol, side, quantity in trades:
+            record = by_tag.get(tag)
             key = _cover_key(day, symbol)
-            signed = trade["quantity"] if trade["transaction_type"].value == "BUY" else -trade["quantity"]
+            signed = quantity if side == "BUY" else -quantity
 
             def uncovered() -> int:
                 return max(0, held[key]["short"] - held[key]["long"]) if key else 0
@@ -1080,7 +1247,7 @@ def check_invariants(day: Day) -> list[Violation]:
                 held[key]["long"] += max(net[symbol], 0) - max(old, 0)
                 held[key]["short"] += max(-net[symbol], 0) - max(-old, 0)
             after = uncovered()
-            if after > before and record is not None and trade["transaction_type"].value == "SELL":
+            if after > before and record is not None and side == "SELL":
                 if record.purpose.value == "ENTRY":
                     v.append(Violation("I3", f"{client_id} {record.order_key}: SELL entry left {after} units short "
                                              f"without a filled hedge", "item 5 (h13a): SELL not held back for the hedge"))
@@ -1089,9 +1256,6 @@ def check_invariants(day: Day) -> list[Violation]:
                                              f"short were still open",
                                        "item 5 (h13a): long sold before its short was bought back"))
         # I4 books agree; I5 every position is exited
-        broker_qty: dict[str, int] = defaultdict(int)
-        for (_, sym, _), pos in broker._positions.items():
-            broker_qty[sym] += pos.qty
         recorded: dict[str, int] = defaultdict(int)
         for position in day.plain.positions.list(USER, client_id=client_id):
             recorded[position.tradingsymbol] += position.quantity

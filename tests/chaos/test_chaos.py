@@ -64,6 +64,19 @@ def test_invariant_holds_over_50_chaos_days(days, invariant):
             for item, seeds in sorted(per_item.items())))
 
 
+def test_protocol_fake_days_break_no_invariant_beyond_the_known_open_items():
+    """Five of the same scenarios on the protocol fakes (kiteconnect -> Kite fake, smartapi-python
+    -> SmartAPI fake, faults injected at the fake servers): the fakes' books are the truth."""
+    Process.get()
+    results = [play_day(seed, None, "fake") for seed in range(5)]
+    errors = [f"seed {d.seed}: {d.error}" for d in results if d.error]
+    assert not errors, errors[0]
+    new = [(d.seed, v) for d in results for v in d.violations if _key(v.item) not in KNOWN_OPEN]
+    assert not new, "\n".join(f"seed {seed} --brokers fake: {v}" for seed, v in new[:8])
+    if any(d.violations for d in results):
+        pytest.xfail("known open (issue 13): " + ", ".join(sorted({_key(v.item) for d in results for v in d.violations})))
+
+
 def test_the_fixed_days_inject_every_kind_of_fault(days):
     """The 50 days are not a quiet sample: every fault kind fires at least once."""
     kinds = {(f.kind, f.where if f.kind == "broker" else "") for d in days for f in d.fired}
