@@ -623,10 +623,24 @@ class _SimTime:
 
         self._real = real
         self.clock: ChaosClock | None = None
+        #: simulated seconds slept so far: the interval clocks run ahead by it, so a
+        #: ``while time.monotonic() < deadline: time.sleep(0.1)`` loop ends as it would for real
+        self.slept = 0.0
 
     def sleep(self, seconds: float) -> None:
-        if self.clock is not None and seconds > 0:
-            self.clock.advance(timedelta(seconds=seconds))
+        if seconds > 0:
+            self.slept += seconds
+            if self.clock is not None:
+                self.clock.advance(timedelta(seconds=seconds))
+
+    def monotonic(self) -> float:
+        return self._real.monotonic() + self.slept
+
+    def perf_counter(self) -> float:
+        return self._real.perf_counter() + self.slept
+
+    def time(self) -> float:
+        return self._real.time() + self.slept
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
