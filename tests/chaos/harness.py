@@ -118,7 +118,7 @@ def random_faults(seed: int) -> list[Fault]:
     if rng.random() < 0.25:
         faults.append(Fault("retry_place", rng.choice(["sm:ENTRY", "sm:EXIT"]), rng.randint(0, 1)))
     if rng.random() < 0.15:
-        faults.append(Fault("kill", rng.choice(["global", "user"]), 0, rng.choice([1, 30, -120])))
+        faults.append(Fault("kill", rng.choice(["global", "user", "account"]), 0, rng.choice([1, 30, -120])))
     return faults
 
 
@@ -975,9 +975,26 @@ class Day:
         self._step("duplicates", lambda: run_duplicate_checker(self.ctx))
         self.pump()
 
-    def _kill(self, user: str | None, reason: str) -> Callable[[], None]:
+    def _kill(self, scope: str, reason: str) -> Callable[[], None] | None:
+        """The action that sets a kill switch (global, the user's, or one account's: C3; the
+        per-account switch only where the repository offers it). None: not supported here."""
+        import inspect
+
+        controls = self.plain.controls
+        if scope == "account":
+            if "client_id" not in inspect.signature(controls.set_kill_switch).parameters:
+                return None
+            client_id = ACCOUNTS[0][0]
+
+            def account_action() -> None:
+                controls.set_kill_switch(True, reason, user_id=USER, client_id=client_id)
+                self.kills.append((f"{USER}/{client_id}", self.clock.now()))
+            return account_action
+
+        user = None if scope == "global" else USER
+
         def action() -> None:
-            self.plain.controls.set_kill_switch(True, reason, user_id=user)
+            controls.set_kill_switch(True, reason, user_id=user)
             self.kills.append((user, self.clock.now()))
         return action
 
@@ -1047,11 +1064,13 @@ class Day:
                 self._probe_size()
             self.world.enabled = True
             plans = self.scenario.strategies
-            kill = self.world.take("kill", "global") or self.world.take("kill", "user")
-            if kill is not None:
-                first_entry = min(ist(p.entry) for p in plans)
-                self.clock.at(first_entry - timedelta(seconds=kill.arg),
-                              self._kill(None if kill.where == "global" else USER, "chaos kill switch"))
+            for scope in ("global", "user", "account"):
+                if self._kill(scope, "") is None:
+                    continue
+                kill = self.world.take("kill", scope)
+                if kill is not None:
+                    first_entry = min(ist(p.entry) for p in plans)
+                    self.clock.at(first_entry - timedelta(seconds=kill.arg), self._kill(scope, "chaos kill switch"))
             slots = sorted({(p.entry, "ENTRY") for p in plans} | {(p.exit, "EXIT") for p in plans},
                            key=lambda s: s[0])
             first, last = min(p.entry for p in plans), max(p.exit for p in plans)
@@ -1238,10 +1257,10 @@ def check_invariants(day: Day) -> list[Violation]:
             # I7 stop means stop
             if record.purpose.value == "ENTRY" and sent:
                 for who, since in day.kills:
-                    if who in (None, record.user_id) and sent >= since:
+                    if who in (None, record.user_id, f"{record.user_id}/{record.client_id}") and sent >= since:
                         v.append(Violation("I7", f"{client_id} {record.order_key}: entry sent at "
                                                  f"{to_ist(sent):%H:%M:%S} after the "
-                                                 f"{'global' if who is None else 'user'} kill switch "
+                                                 f"{'global' if who is None else 'account' if '/' in who else 'user'} kill switch "
                                                  f"({to_ist(since):%H:%M:%S})", "item 8 (h13a)"))
         # I3 no naked short: replay the broker's trades
         held: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: {"long": 0, "short": 0})
