@@ -158,3 +158,62 @@ def test_an_exit_day_that_is_a_holiday_exits_on_the_previous_trading_day(engine,
     engine.clock.set(datetime(2026, 11, 16, 15, 18, 5, tzinfo=IST))
     run_emitter(engine)
     assert due(engine, "EXIT") == []
+
+
+class _ThrottledOnce:
+    """PutEvents that raises (throttled) on its first call, then accepts everything."""
+
+    def __init__(self):
+        self.calls = 0
+        self.accepted = 0
+
+    def put_events(self, Entries):
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if self.calls == 1:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutEvents")
+        self.accepted += len(Entries)
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": f"e{i}"} for i in range(len(Entries))]}
+
+
+def test_publish_many_retries_a_throttled_call():
+    client = _ThrottledOnce()
+    report = EventBridgePublisher("bus", client=client, sleep=lambda s: None).publish_many(_events(12))
+    assert report.sent == 12 and report.failed == [] and client.accepted == 12 and client.calls == 3
+
+
+def test_an_event_the_bus_refuses_is_reported_by_the_emitter_and_its_slot_handled_again(engine, seed_strategy):
+    """The 09:30 entry's event is refused: the emitter says so (unsent) and does not move its
+    marker past the slot, so the next tick announces it again (still 60 s ahead)."""
+
+    class Refusing:
+        def __init__(self, inner):
+            self.inner, self.refuse = inner, True
+
+        def publish(self, *event):
+            self.inner.publish(*event)
+
+        def publish_many(self, events):
+            from shared_utils.execution.events import PublishReport
+
+            if self.refuse:
+                return PublishReport(sent=0, failed=[{"detail_type": t, "batch_id": d.get("batch_id"),
+                                                      "error_code": "InternalFailure", "error_message": ""}
+                                                     for _, t, d in events])
+            return self.inner.publish_many(events)
+
+    bus = engine.publisher
+    engine.publisher = Refusing(bus)
+    engine.clock.set(at("09:27", 5))
+    run_emitter(engine)                               # slot 09:29, nothing due: marker 09:29
+    engine.clock.set(at("09:28", 5))
+    first = run_emitter(engine)                       # slot 09:30: refused
+    assert [u["batch_id"][:13] for u in first.unsent] == ["E202608170930"]
+    assert read_marker(engine) == at("09:29")
+    engine.publisher.refuse = False
+    engine.clock.set(at("09:29", 5))
+    second = run_emitter(engine)                      # slot 09:31; 09:30 caught up, 55 s ahead
+    assert second.missed_slots == ["09:30"] and second.unsent == []
+    (event,) = [d for _, t, d in bus.drain(EXECUTION_DUE) if d["execution_type"] == "ENTRY"]
+    assert event["slot"] == "09:30" and "late" not in event
