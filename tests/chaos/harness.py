@@ -981,20 +981,28 @@ class Day:
         import inspect
 
         controls = self.plain.controls
+        params = inspect.signature(controls.set_kill_switch).parameters
+
+        def call(**wanted: Any) -> None:
+            # C3 may add parameters (client_id, who set it): pass what the repository takes
+            extra = {"set_by": "chaos-admin", "who": "chaos-admin", "by": "chaos-admin"}
+            kwargs = {k: v for k, v in {**extra, **wanted}.items() if k in params}
+            controls.set_kill_switch(True, reason, **kwargs)
+
         if scope == "account":
-            if "client_id" not in inspect.signature(controls.set_kill_switch).parameters:
+            if "client_id" not in params:
                 return None
             client_id = ACCOUNTS[0][0]
 
             def account_action() -> None:
-                controls.set_kill_switch(True, reason, user_id=USER, client_id=client_id)
+                call(user_id=USER, client_id=client_id)
                 self.kills.append((f"{USER}/{client_id}", self.clock.now()))
             return account_action
 
         user = None if scope == "global" else USER
 
         def action() -> None:
-            controls.set_kill_switch(True, reason, user_id=user)
+            call(user_id=user)
             self.kills.append((user, self.clock.now()))
         return action
 
