@@ -134,6 +134,9 @@ class World:
         self.dead = False
         self.writes = 0
         self.counters: dict[str, int] = defaultdict(int)
+        #: harness self-test only: a deliberate defect ("double_send", "drop_positions") the
+        #: checks must catch (tests/chaos/test_chaos.py proves they are not vacuous)
+        self.mutation: str | None = None
 
     def begin(self, step: str) -> None:
         self.step, self.dead, self.writes = step, False, 0
@@ -168,6 +171,29 @@ _WRITES = {"put_item", "update_item", "delete_item", "transact_write_items", "ba
 _READS = {"get_item", "query", "batch_get_item", "scan", "transact_get_items"}
 
 
+def _is_position(item: dict[str, Any] | None) -> bool:
+    return bool(item) and str(item.get("sort_key", {}).get("S", "")).startswith("POSITION#")
+
+
+def _without_positions(name: str, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """The "drop_positions" mutation: the write without its position items (None: nothing left)."""
+    if name == "put_item":
+        return None if _is_position(kwargs.get("Item")) else kwargs
+    if name in ("update_item", "delete_item"):
+        return None if _is_position(kwargs.get("Key")) else kwargs
+    if name == "transact_write_items":
+        ops = [op for op in kwargs["TransactItems"]
+               if not _is_position(next(iter(op.values())).get("Item") or next(iter(op.values())).get("Key"))]
+        return {**kwargs, "TransactItems": ops} if ops else None
+    if name == "batch_write_item":
+        items = {t: [r for r in reqs if not _is_position((r.get("PutRequest") or r.get("DeleteRequest") or {}).get("Item")
+                                                          or (r.get("DeleteRequest") or {}).get("Key"))]
+                 for t, reqs in kwargs["RequestItems"].items()}
+        items = {t: reqs for t, reqs in items.items() if reqs}
+        return {**kwargs, "RequestItems": items} if items else None
+    return kwargs
+
+
 class CrashingClient:
     """A DynamoDB client proxy: counts the step's writes and crashes at the chosen one."""
 
@@ -179,6 +205,10 @@ class CrashingClient:
         if name in _WRITES:
             def write(*a, **k):
                 self._world.on_write()
+                if self._world.mutation == "drop_positions":
+                    k = _without_positions(name, k)
+                    if k is None:
+                        return {}
                 return attr(*a, **k)
             return write
         if name in _READS:
@@ -297,6 +327,8 @@ def make_broker_class():
                 if fault.arg == 3:
                     raise OutcomeUnknown("chaos: timeout, request never arrived", broker=self.broker, tag=request.tag)
                 raise OrderRejected("chaos: RMS", broker=self.broker, broker_message="RMS: margin exceeds limit")
+            if self.world.mutation == "double_send":
+                super().place_order(request)
             for kind in ("late", "partial", "reject"):
                 hold = self.world.take("fill", kind, n)
                 if hold is not None and request.order_type in (OrderType.LIMIT, OrderType.MARKET):
@@ -1128,10 +1160,16 @@ class Day:
         return result
 
 
-def play_day(seed: int, faults: list[Fault] | None = None, brokers: str = "paper") -> DayResult:
+def play_day(seed: int, faults: list[Fault] | None = None, brokers: str = "paper",
+             mutation: str | None = None) -> DayResult:
     """One seeded day; ``brokers`` "paper" (the paper broker) or "fake" (the protocol fakes
-    through the real SDKs; fill faults do not apply there)."""
-    return Day(seed, faults, brokers).run()
+    through the real SDKs; fill faults do not apply there). ``mutation``: harness self-test."""
+    world = Process.get().world
+    world.mutation = mutation
+    try:
+        return Day(seed, faults, brokers).run()
+    finally:
+        world.mutation = None
 
 
 # ============================================================================ invariants

@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fake-days", type=int, default=40,
                         help="extra days (seeds --first..) on the protocol fakes through the real SDKs (default 40)")
     parser.add_argument("--brokers", choices=("paper", "fake"), default="paper", help="with --seed: which brokers")
+    parser.add_argument("--mutation", choices=("double_send", "drop_positions"),
+                        help="with --seed: a deliberate defect the checks must catch (harness self-test)")
     parser.add_argument("--seed", type=int, help="replay one seed (with --faults: that schedule)")
     parser.add_argument("--faults", help="the fault schedule to replay, as printed (kind@where#n(arg),...)")
     parser.add_argument("--json", help="write every day's result to this file")
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
         Process.get(args.store)
         faults = parse_faults(args.faults) if args.faults is not None else None
-        result = play_day(args.seed, faults, args.brokers)
+        result = play_day(args.seed, faults, args.brokers, args.mutation)
         print(f"seed {args.seed}: scenario {result.scenario}")
         print("  faults fired: " + (", ".join(str(f) for f in result.fired) or "none"))
         for v in result.violations:

@@ -94,3 +94,21 @@ def test_the_fixed_days_inject_every_kind_of_fault(days):
     assert {"place", "cancel"} <= broker_calls, sorted(broker_calls)
     assert any(f["fired"] for f in days if f["brokers"] == "fake")
     assert len(fired) >= 150
+
+
+@pytest.mark.parametrize("mutation, invariants", [("double_send", {"I1"}), ("drop_positions", {"I4", "I5"})])
+def test_the_checks_catch_a_deliberate_defect(mutation, invariants):
+    """The checks are not vacuous: a day with no faults is clean, and the same day with every
+    send made twice (I1) or every position write dropped (I4, I5) is caught."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QL_CONFIG_FILE": str(ROOT / "config" / "environments.json")}
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tests.chaos.run", "--seed", "2", "--faults", "", *extra],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+    clean = run()
+    assert clean.returncode == 0 and "0 violations" in clean.stdout, clean.stdout + clean.stderr[-2000:]
+    broken = run("--mutation", mutation)
+    assert broken.returncode == 1, broken.stdout + broken.stderr[-2000:]
+    caught = {line.strip().split(":")[0] for line in broken.stdout.splitlines() if line.startswith("  I")}
+    assert invariants <= caught, broken.stdout
