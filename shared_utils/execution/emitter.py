@@ -331,6 +331,10 @@ def run_emitter(ctx: EngineContext, now: datetime | None = None, lookahead_minut
         for detail_type in (CHECK_STOP_LOSS, CHECK_DUPLICATE_ORDERS, REFRESH_MARKET_DATA):
             ctx.publisher.publish(SOURCE_EMITTER, detail_type, per_minute)
     in_session = SESSION_FIRST_SLOT <= slot <= SESSION_LAST_SLOT
+    if slot_at < clock_now and slot_at.date() != to_ist(clock_now).date():
+        # a tick of an earlier day delivered now (a replayed or stuck event): its day is over
+        result.reason = f"stale tick of {trade_date.isoformat()} handled on {to_ist(clock_now).date().isoformat()}: ignored"
+        return result
     marker = read_marker(ctx)
     # missed slots first (oldest first, bounded), then this tick's own slot
     backlog = missed_slots(marker, slot_at if in_session else _session_end(slot_at))
@@ -354,9 +358,9 @@ def run_emitter(ctx: EngineContext, now: datetime | None = None, lookahead_minut
     report = _publish(ctx, _slot_events(ctx, slot_at, tick, clock_now, result, current=True))
     result.events += report.sent
     result.unsent.extend(report.failed)
-    if report.failed:
-        ctx.metric("EventsNotSent", len(report.failed), "Count", {})
-    elif caught_up:
+    if result.unsent:
+        ctx.metric("EventsNotSent", len(result.unsent), "Count", {})
+    if not report.failed and caught_up:
         write_marker(ctx, slot_at, clock_now)
     if len(backlog) > MAX_CATCH_UP_SLOTS:
         note = f"{len(backlog) - MAX_CATCH_UP_SLOTS} missed slot(s) left for the next ticks"

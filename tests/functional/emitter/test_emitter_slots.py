@@ -217,3 +217,10 @@ def test_an_event_the_bus_refuses_is_reported_by_the_emitter_and_its_slot_handle
     assert second.missed_slots == ["09:30"] and second.unsent == []
     (event,) = [d for _, t, d in bus.drain(EXECUTION_DUE) if d["execution_type"] == "ENTRY"]
     assert event["slot"] == "09:30" and "late" not in event
+
+
+def test_a_tick_of_an_earlier_day_announces_nothing(engine, seed_strategy):
+    engine.clock.set(datetime(2026, 8, 18, 9, 28, 5, tzinfo=IST))
+    result = run_emitter(engine, scheduled_at="2026-08-17T03:58:00Z")  # Monday's 09:28 tick, on Tuesday
+    assert due(engine) == [] and "stale tick of 2026-08-17" in result.reason
+    assert read_marker(engine) is None
