@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -1096,7 +1097,16 @@ class Day:
         # ids (strategies, runs) from the seed, so a day replays exactly (shrinking, --store moto)
         ids = random.Random(self.seed * 31 + 7)
         real_uuid4 = uuid.uuid4
-        uuid.uuid4 = lambda: uuid.UUID(int=ids.getrandbits(128), version=4)
+
+        def seeded_uuid4() -> uuid.UUID:
+            # the platform's ids come from the seed; moto's request ids keep their own source,
+            # so a day replays the same ids on either store
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            if caller.startswith(("moto", "botocore", "boto3", "werkzeug", "responses")):
+                return real_uuid4()
+            return uuid.UUID(int=ids.getrandbits(128), version=4)
+
+        uuid.uuid4 = seeded_uuid4
         try:
             self.world.enabled = False
             self._setup()

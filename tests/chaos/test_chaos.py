@@ -112,3 +112,19 @@ def test_the_checks_catch_a_deliberate_defect(mutation, invariants):
     assert broken.returncode == 1, broken.stdout + broken.stderr[-2000:]
     caught = {line.strip().split(":")[0] for line in broken.stdout.splitlines() if line.startswith("  I")}
     assert invariants <= caught, broken.stdout
+
+
+def test_the_in_memory_store_gives_moto_s_verdicts():
+    """The same 3 days on moto and on the harness's in-memory DynamoDB client: the same faults
+    fire and the same violations (same ids, same words) are found."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QL_CONFIG_FILE": str(ROOT / "config" / "environments.json")}
+    verdicts = {}
+    for store in ("moto", "memory"):
+        out = Path(os.environ.get("TMPDIR", "/tmp")) / f"chaos-{store}-{os.getpid()}.json"
+        subprocess.run([sys.executable, "-m", "tests.chaos.run", "--days", "3", "--fake-days", "0", "--workers", "1",
+                        "--no-shrink", "--store", store, "--json", str(out)], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=600)
+        verdicts[store] = [(d["seed"], d["fired"], [v["message"] for v in d["violations"]], d["error"])
+                           for d in json.loads(out.read_text())]
+        out.unlink()
+    assert verdicts["memory"] == verdicts["moto"]
