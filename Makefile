@@ -9,12 +9,13 @@ ENV ?= dev
 export PYTHONPATH := $(CURDIR)
 export QL_CONFIG_FILE := $(CURDIR)/config/environments.json
 
-.PHONY: help venv deps test test-fast synth lint bench openapi clean
+.PHONY: help venv deps test test-fast synth lint bench openapi clean chaos
 
 help:
 	@echo "make test    - install everything pinned and run the whole test suite"
 	@echo "make synth   - cdk synth the three stacks for ENV=$(ENV) into cdk.out/"
 	@echo "make bench   - run the benchmarks and rewrite BENCHMARKS.md"
+	@echo "make chaos   - 500 seeded trading days with injected faults; checks I1-I8 (README Safety)"
 	@echo "make openapi - regenerate docs/openapi.json from the routes"
 
 $(VENV)/bin/activate:
@@ -46,6 +47,10 @@ synth: deps
 
 bench: deps
 	$(PY) -m bench.run_all
+
+# CHAOS_ARGS e.g. "--days 2000 --first 500" or "--store moto" (the same days on moto)
+chaos: $(VENV)/.deps
+	$(PY) -m tests.chaos.run --days 500 --workers 2 $(CHAOS_ARGS)
 
 openapi: $(VENV)/.deps
 	$(PY) -m lambda_functions.options_platform.openapi > docs/openapi.json

@@ -433,7 +433,7 @@ class LocalPlatform:
             if minute != last_minute:
                 last_minute = minute
                 try:
-                    result = run_emitter(self.ctx, lookahead_minutes=self.args.lookahead)
+                    result = run_emitter(self.ctx, lookahead_minutes=self.args.lookahead, scheduled_at=minute)
                     if result.due:
                         self.narrator.say(f"emitter: {result.due} execution(s) due at {result.slot} IST "
                                           f"({result.events} event(s))")

@@ -11,15 +11,18 @@ Event detail types (source ``ql.execution.emitter`` unless noted):
 - ``Execution Completed`` (source ``ql.execution.engine``): one execution's outcome.
 
 EventBridge PutEvents takes at most 10 entries per call and 256 KB per entry
-(AWS EventBridge quotas); :class:`EventBridgePublisher` batches accordingly.
+(AWS EventBridge quotas); :class:`EventBridgePublisher` batches accordingly, retries the
+entries a call refused and reports (never silently drops) what could not be sent.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
 
 SOURCE_EMITTER = "ql.execution.emitter"
 SOURCE_ENGINE = "ql.execution.engine"
@@ -39,30 +42,91 @@ class EventPublisher(Protocol):
     def publish(self, source: str, detail_type: str, detail: dict[str, Any]) -> None: ...
 
 
+@dataclass
+class PublishReport:
+    """What a ``publish_many`` did: ``sent`` events accepted by the bus, and ``failed``: one
+    dict per event the bus refused after every retry ({detail_type, batch_id, error_code,
+    error_message}), in the order given."""
+
+    sent: int = 0
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
 class EventBridgePublisher:
     """Publishes to the platform's EventBridge bus (10 entries per PutEvents call).
 
-    Raises:
-        RuntimeError: some entries failed (names how many and the first error code).
+    ``publish_many`` never drops a batch because an earlier one failed: each PutEvents answer
+    is read entry by entry (``FailedEntryCount`` / per-entry ``ErrorCode``), only the refused
+    entries are sent again (``attempts`` tries in all, backoff ``backoff_s`` x 2^n), a call
+    that raises (throttled, network) counts as every entry of that call refused, and whatever
+    is still refused at the end is returned in the report.
     """
 
-    def __init__(self, bus_name: str, client: Any | None = None) -> None:
-        import boto3
-
+    def __init__(self, bus_name: str, client: Any | None = None, attempts: int = 3, backoff_s: float = 0.05,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.bus_name = bus_name
-        self.client = client or boto3.client("events")
+        if client is None:
+            import boto3
+
+            client = boto3.client("events")
+        self.client = client
+        self.attempts = max(1, attempts)
+        self.backoff_s = backoff_s
+        self._sleep = sleep
 
     def publish(self, source: str, detail_type: str, detail: dict[str, Any]) -> None:
-        self.publish_many([(source, detail_type, detail)])
+        """Publish one event. Raises RuntimeError naming the error code when it is refused."""
+        report = self.publish_many([(source, detail_type, detail)])
+        if report.failed:
+            first = report.failed[0]
+            raise RuntimeError(f"event {detail_type} was not accepted ({first['error_code']}: {first['error_message']})")
 
-    def publish_many(self, events: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def _entry(self, event: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
+        source, detail_type, detail = event
+        return {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail, default=str),
+                "EventBusName": self.bus_name}
+
+    def publish_many(self, events: list[tuple[str, str, dict[str, Any]]]) -> PublishReport:
+        """Publish ``events`` in calls of 10; retry refused entries; report the rest."""
+        report = PublishReport()
         for start in range(0, len(events), 10):
-            entries = [{"Source": s, "DetailType": t, "Detail": json.dumps(d, default=str), "EventBusName": self.bus_name}
-                       for s, t, d in events[start:start + 10]]
-            response = self.client.put_events(Entries=entries)
-            if response.get("FailedEntryCount"):
-                codes = [e.get("ErrorCode") for e in response["Entries"] if e.get("ErrorCode")]
-                raise RuntimeError(f"{response['FailedEntryCount']} events were not accepted ({codes[0]})")
+            chunk = list(events[start:start + 10])
+            errors: dict[int, tuple[str, str]] = {}
+            pending = list(range(len(chunk)))
+            for attempt in range(self.attempts):
+                if attempt:
+                    self._sleep(self.backoff_s * (2 ** (attempt - 1)))
+                try:
+                    response = self.client.put_events(Entries=[self._entry(chunk[i]) for i in pending])
+                except Exception as exc:  # noqa: BLE001 - throttled or unreachable: retry the whole call
+                    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+                    for i in pending:
+                        errors[i] = (code or type(exc).__name__, str(exc))
+                    continue
+                answers = response.get("Entries") or []
+                if len(answers) != len(pending):  # no per-entry answer: trust the count
+                    answers = [{} if not response.get("FailedEntryCount") else {"ErrorCode": "Unknown"}] * len(pending)
+                still = []
+                for position, i in enumerate(pending):
+                    answer = answers[position]
+                    if answer.get("ErrorCode"):
+                        errors[i] = (answer["ErrorCode"], answer.get("ErrorMessage") or "")
+                        still.append(i)
+                    else:
+                        errors.pop(i, None)
+                        report.sent += 1
+                pending = still
+                if not pending:
+                    break
+            for i in pending:
+                code, message = errors.get(i, ("Unknown", ""))
+                report.failed.append({"detail_type": chunk[i][1], "batch_id": chunk[i][2].get("batch_id"),
+                                      "error_code": code, "error_message": message})
+        return report
 
 
 class InMemoryPublisher:
@@ -79,9 +143,10 @@ class InMemoryPublisher:
             self._events.append(event)
             self.published.append(event)
 
-    def publish_many(self, events: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def publish_many(self, events: list[tuple[str, str, dict[str, Any]]]) -> PublishReport:
         for event in events:
             self.publish(*event)
+        return PublishReport(sent=len(events))
 
     def drain(self, detail_type: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
         with self._lock:
