@@ -51,10 +51,7 @@ export function LinkAccountForm({ onLinked }: { onLinked?: (account: Schemas["Br
         <label>Broker
           <select {...register("broker")}>{BROKERS.map((b) => <option key={b} value={b}>{b}</option>)}</select>
         </label>
-        <label>Client id
-          <input {...register("client_id")} aria-invalid={!!formState.errors.client_id} />
-          {formState.errors.client_id && <span className="error">{formState.errors.client_id.message}</span>}
-        </label>
+        <div className="field"><label>Client id<input {...register("client_id")} aria-invalid={!!formState.errors.client_id} /></label>{formState.errors.client_id && <span className="error">{formState.errors.client_id.message}</span>}</div>
         <label>Display name<input {...register("display_name")} /></label>
         {broker !== "paper" && (["api_key", "api_secret", "password", "totp_secret"] as const).map((k) => (
           <label key={k}>{k.replace("_", " ")}<input type="password" autoComplete="off" {...register(k)} /></label>

@@ -93,7 +93,7 @@ export default function BuilderPage() {
         <h2 id="step-heading">{STEPS[step]}</h2>
         {step === 0 && (
           <div className="grid">
-            <label>Strategy name<input {...register("strategy_name")} aria-invalid={!!errors.strategy_name} />{errors.strategy_name && <span className="error">{errors.strategy_name.message}</span>}</label>
+            <div className="field"><label>Strategy name<input {...register("strategy_name")} aria-invalid={!!errors.strategy_name} /></label>{errors.strategy_name && <span className="error">{errors.strategy_name.message}</span>}</div>
             <label>Basket
               <select {...register("basket_id")}>
                 <option value="">(no basket)</option>
@@ -108,8 +108,8 @@ export default function BuilderPage() {
         )}
         {step === 1 && (
           <div className="grid">
-            <label>Entry time (IST)<input type="time" {...register("entry_time")} />{errors.entry_time && <span className="error">{errors.entry_time.message}</span>}</label>
-            <label>Exit time (IST)<input type="time" {...register("exit_time")} />{errors.exit_time && <span className="error">{errors.exit_time.message}</span>}</label>
+            <div className="field"><label>Entry time (IST)<input type="time" {...register("entry_time")} /></label>{errors.entry_time && <span className="error">{errors.entry_time.message}</span>}</div>
+            <div className="field"><label>Exit time (IST)<input type="time" {...register("exit_time")} /></label>{errors.exit_time && <span className="error">{errors.exit_time.message}</span>}</div>
             {(["entry_days", "exit_days"] as const).map((field) => (
               <fieldset key={field} className="wide">
                 <legend>{field === "entry_days" ? "Entry days" : "Exit days"}</legend>

@@ -34,7 +34,7 @@ function CreateBasket() {
     <form className="card" aria-labelledby="basket-heading" onSubmit={handleSubmit((v) => create.mutate(v as z.output<typeof basketSchema>))} noValidate>
       <h2 id="basket-heading">New basket</h2>
       <div className="grid">
-        <label>Basket name<input {...register("basket_name")} />{formState.errors.basket_name && <span className="error">{formState.errors.basket_name.message}</span>}</label>
+        <div className="field"><label>Basket name<input {...register("basket_name")} /></label>{formState.errors.basket_name && <span className="error">{formState.errors.basket_name.message}</span>}</div>
         <label>Initial capital (₹)<input inputMode="decimal" {...register("initial_capital", { valueAsNumber: true })} /></label>
         <label>Deployable %<input inputMode="decimal" {...register("deployable_percentage", { valueAsNumber: true })} /></label>
       </div>
