@@ -30,7 +30,7 @@ export default function BuilderPage() {
   const [saved, setSaved] = useState<string | null>(null);
   const [saveError, setSaveError] = useState<unknown>(null);
   const [saving, setSaving] = useState(false);
-  const form = useForm<Draft>({ resolver: zodResolver(draftSchema), defaultValues: emptyDraft(), mode: "onTouched" });
+  const form = useForm<Draft>({ resolver: zodResolver(draftSchema), defaultValues: emptyDraft(), mode: "onChange" });
   const { register, control, watch, setValue, trigger, formState: { errors } } = form;
   const legs = useFieldArray({ control, name: "legs" });
   const accounts = useQuery(accountsQuery());
@@ -43,9 +43,19 @@ export default function BuilderPage() {
     }
   }, [accounts.data, form, setValue]);
 
+  const [stepProblems, setStepProblems] = useState<string[]>([]);
+  useEffect(() => {
+    const sub = watch(() => setStepProblems([])); // the list is about the values the trader just changed
+    return () => sub.unsubscribe();
+  }, [watch]);
+
   async function next() {
     const ok = await trigger(STEP_FIELDS[step]);
-    if (!ok) return;
+    if (!ok) {
+      setStepProblems(flattenErrors(form.formState.errors));
+      return;
+    }
+    setStepProblems([]);
     if (step === 4) await save();
     else {
       if (step === 3) {
@@ -185,6 +195,7 @@ export default function BuilderPage() {
           </>
         )}
         {step === 5 && saved && <StrategyReview strategyId={saved} />}
+        {stepProblems.length > 0 && <ul role="alert" className="error">{stepProblems.map((p) => <li key={p}>{p}</li>)}</ul>}
         <ErrorText error={saveError} />
         <div className="nav-buttons">
           {step > 0 && step < 5 && <button type="button" className="secondary" onClick={() => setStep(step - 1)}>Back</button>}
@@ -197,3 +208,12 @@ export default function BuilderPage() {
 }
 
 export type { Schemas };
+
+/** "legs.2.lots: At least 1 lot" for every message in react-hook-form's nested errors. */
+export function flattenErrors(errors: unknown, prefix = ""): string[] {
+  if (!errors || typeof errors !== "object") return [];
+  const e = errors as Record<string, unknown>;
+  if (typeof e.message === "string" && e.message) return [`${prefix || "form"}: ${e.message}`];
+  return Object.entries(e).filter(([k]) => k !== "ref" && k !== "type" && k !== "root")
+    .flatMap(([k, v]) => flattenErrors(v, prefix ? `${prefix}.${k}` : k));
+}

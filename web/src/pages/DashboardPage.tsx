@@ -10,7 +10,10 @@ export const POLL_MS = 3000;
 
 type Order = Schemas["OrderRecord"];
 
+/** An entry or exit order's send lag from its execution's target second (ms); null for the stop
+ * losses and targets placed later on fills, which have no target second of their own. */
 export function orderLag(order: Order, execution?: Schemas["Execution"]): number | null {
+  if (order.purpose === "STOP_LOSS" || order.purpose === "TARGET") return null;
   return lagMs(order.execute_at ?? execution?.execute_at, order.sent_at);
 }
 
@@ -18,14 +21,14 @@ export function OrdersTable({ orders, execution }: { orders: Order[]; execution?
   const sorted = [...orders].sort((a, b) => (a.sent_at ?? a.created_at ?? "").localeCompare(b.sent_at ?? b.created_at ?? ""));
   return (
     <table className="orders">
-      <thead><tr><th scope="col">Sent (IST)</th><th scope="col">Lag from target</th><th scope="col">Account</th><th scope="col">Side</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Price</th><th scope="col">Status</th></tr></thead>
+      <thead><tr><th scope="col">Sent (IST)</th><th scope="col">Lag from target</th><th scope="col">Purpose</th><th scope="col">Account</th><th scope="col">Side</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Price</th><th scope="col">Status</th></tr></thead>
       <tbody>
-        {sorted.length === 0 && <tr><td colSpan={8}>No orders yet.</td></tr>}
+        {sorted.length === 0 && <tr><td colSpan={9}>No orders yet.</td></tr>}
         {sorted.map((o) => (
           <tr key={o.order_key} data-testid="order-row">
             <td>{formatIstTime(o.sent_at)}</td>
             <td>{formatLag(orderLag(o, execution))}</td>
-            <td>{o.client_id}</td><td>{o.transaction_type}</td><td>{o.tradingsymbol}</td>
+            <td>{o.purpose ?? "ENTRY"}</td><td>{o.client_id}</td><td>{o.transaction_type}</td><td>{o.tradingsymbol}</td>
             <td>{formatLots(o.lots, o.lot_size)}</td>
             <td>{formatRupees(o.average_price ?? o.price)}</td>
             <td><span className={`status ${o.status}`}>{o.status}</span>{o.broker_message && o.status !== "FILLED" ? <small> {o.broker_message}</small> : null}</td>

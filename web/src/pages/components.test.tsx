@@ -73,6 +73,14 @@ describe("OrdersTable", () => {
     expect(within(rows[1]).getByText("+61 ms")).toBeInTheDocument();
     expect(within(rows[1]).getByText("3 lots · 195 units")).toBeInTheDocument();
   });
+  it("gives no lag to a stop loss placed on a fill (it has no target second)", () => {
+    const sl = { order_key: "9", client_id: "Z1", purpose: "STOP_LOSS", lots: 1, lot_size: 65, transaction_type: "BUY", tradingsymbol: "X", status: "TRIGGER_PENDING",
+      execute_at: "2026-08-17T04:03:00Z", sent_at: "2026-08-17T04:03:01.5Z" } as unknown as Schemas["OrderRecord"];
+    render(<OrdersTable orders={[sl]} />);
+    const row = screen.getByTestId("order-row");
+    expect(within(row).getByText("STOP_LOSS")).toBeInTheDocument();
+    expect(within(row).queryByText(/ms$/)).toBeNull();
+  });
 });
 
 describe("BuilderPage", () => {
@@ -81,7 +89,7 @@ describe("BuilderPage", () => {
     vi.stubGlobal("fetch", vi.fn(async (req: Request) => {
       const path = new URL(req.url).pathname;
       if (path === "/broker-accounts") return json({ items: [{ client_id: "Z1", broker: "paper" }] });
-      if (path === "/options/baskets") return json({ items: [] });
+      if (path === "/options/baskets") return json({ items: [{ basket_id: "b1", basket_name: "Income" }] });
       return json({}, 404);
     }));
     wrap(<BuilderPage />);
@@ -90,6 +98,8 @@ describe("BuilderPage", () => {
     expect(await screen.findByText("Name the strategy")).toBeInTheDocument();
     expect(screen.getByRole("heading", { name: "Basic info" })).toBeInTheDocument();
     await userEvent.type(screen.getByLabelText("Strategy name"), "IC");
+    await screen.findByRole("option", { name: "Income" });
+    await userEvent.selectOptions(screen.getByLabelText("Basket"), "b1");
     await userEvent.click(screen.getByRole("button", { name: "Next" }));
     expect(await screen.findByRole("heading", { name: "Schedule" })).toBeInTheDocument();
     await userEvent.click(screen.getByRole("button", { name: "Next" }));
