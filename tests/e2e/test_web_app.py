@@ -271,4 +271,5 @@ def _journey(platform, page, pages: Pages, errors: list[str]) -> None:
     pages.check("10-history")
     page.get_by_role("link", name="Profile").click()
     expect(page.get_by_text("demo@quantleap.local").first).to_be_visible()
+    expect(page.locator("dd").filter(has_text=re.compile(r"^(off|on: )"))).to_be_visible()  # MFA from Cognito GetUser
     pages.check("11-profile")

@@ -34,7 +34,7 @@ let instance: ReturnType<typeof createClient<paths>> | null = null;
 
 export function api() {
   if (!instance) {
-    instance = createClient<paths>({ baseUrl: config().apiUrl });
+    instance = createClient<paths>({ baseUrl: config().apiUrl, fetch: (request) => globalThis.fetch(request) });
     instance.use(auth);
   }
   return instance;

@@ -14,7 +14,6 @@ export interface Session {
   email: string;
   /** epoch seconds */
   expiresAt: number;
-  mfa: string;
 }
 
 export class AuthError extends Error {}
@@ -55,10 +54,26 @@ export async function signIn(username: string, password: string, fetcher: typeof
     accessToken: body.AuthenticationResult.AccessToken,
     email: String(claims.email ?? claims["cognito:username"] ?? username),
     expiresAt: Number(claims.exp ?? 0),
-    mfa: String(claims["custom:mfa"] ?? "not set up"),
   };
   sessionStorage.setItem(KEY, JSON.stringify(session));
   return session;
+}
+
+export interface MfaState {
+  preferred: string | null;
+  enabled: string[];
+}
+
+/** The signed-in user's MFA settings, from Cognito's GetUser (authorised by the access token). */
+export async function mfaState(session: Session, fetcher: typeof fetch = fetch): Promise<MfaState> {
+  const response = await fetcher(config().cognito.endpoint.replace(/\/?$/, "/"), {
+    method: "POST",
+    headers: { "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AWSCognitoIdentityProviderService.GetUser" },
+    body: JSON.stringify({ AccessToken: session.accessToken }),
+  });
+  const body = (await response.json().catch(() => ({}))) as { PreferredMfaSetting?: string; UserMFASettingList?: string[]; message?: string };
+  if (!response.ok) throw new AuthError(body.message || `GetUser failed (HTTP ${response.status})`);
+  return { preferred: body.PreferredMfaSetting ?? null, enabled: body.UserMFASettingList ?? [] };
 }
 
 export function currentSession(nowSeconds = Date.now() / 1000): Session | null {

@@ -69,6 +69,9 @@ export default function AccountsPage() {
   const client = useQueryClient();
   const login = useMutation({
     mutationFn: async (clientId: string) => unwrap(await api().POST("/broker-accounts/{client_id}/login", { params: { path: { client_id: clientId } } })),
+    // OAuth brokers (Kite, Noren): the broker's login page; its redirect lands on the API's
+    // callback, which completes the session; TOTP brokers log in right here (LOGGED_IN)
+    onSuccess: (result) => { if (result.action === "OPEN_LOGIN_URL" && result.login_url) window.location.assign(result.login_url); },
     onSettled: () => client.invalidateQueries({ queryKey: ["broker-accounts"] }),
   });
   return (

@@ -85,7 +85,7 @@ describe("OrdersTable", () => {
 
 describe("BuilderPage", () => {
   it("walks the steps, refusing to move on with an invalid step", async () => {
-    sessionStorage.setItem("ql.session", JSON.stringify({ idToken: jwt({}), accessToken: "", email: "t@x.in", expiresAt: 0, mfa: "" }));
+    sessionStorage.setItem("ql.session", JSON.stringify({ idToken: jwt({}), accessToken: "", email: "t@x.in", expiresAt: 0 }));
     vi.stubGlobal("fetch", vi.fn(async (req: Request) => {
       const path = new URL(req.url).pathname;
       if (path === "/broker-accounts") return json({ items: [{ client_id: "Z1", broker: "paper" }] });
@@ -109,5 +109,23 @@ describe("BuilderPage", () => {
     await userEvent.selectOptions(screen.getByLabelText("Leg 1 selection method"), "PREMIUM_RANGE");
     expect(screen.getByLabelText("Leg 1 Min ₹")).toBeInTheDocument();
     expect(screen.getByLabelText("Leg 1 Max ₹")).toBeInTheDocument();
+  });
+});
+
+describe("ProfilePage", () => {
+  it("shows the MFA state Cognito's GetUser reports", async () => {
+    sessionStorage.setItem("ql.session", JSON.stringify({ idToken: jwt({}), accessToken: "acc-1", email: "t@x.in", expiresAt: 0 }));
+    const fetchMock = vi.fn(async (input: Request | string, init?: RequestInit) => {
+      if (typeof input === "string") {
+        expect(JSON.parse(String(init?.body))).toEqual({ AccessToken: "acc-1" });
+        return json({ Username: "t", UserMFASettingList: ["SOFTWARE_TOKEN_MFA"], PreferredMfaSetting: "SOFTWARE_TOKEN_MFA" });
+      }
+      return json({ email: "t@x.in", name: "Trader" });
+    });
+    vi.stubGlobal("fetch", fetchMock);
+    const { default: ProfilePage } = await import("./ProfilePage");
+    wrap(<ProfilePage />);
+    expect(await screen.findByText("on: SOFTWARE_TOKEN_MFA (preferred SOFTWARE_TOKEN_MFA)")).toBeInTheDocument();
+    expect(await screen.findByText("Trader")).toBeInTheDocument();
   });
 });
