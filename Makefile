@@ -9,7 +9,7 @@ ENV ?= dev
 export PYTHONPATH := $(CURDIR)
 export QL_CONFIG_FILE := $(CURDIR)/config/environments.json
 
-.PHONY: help venv deps test test-fast synth lint bench openapi clean chaos
+.PHONY: help venv deps test test-fast synth lint bench openapi clean chaos web-deps web-build web-test e2e bench-web
 
 help:
 	@echo "make test    - install everything pinned and run the whole test suite"
@@ -17,6 +17,8 @@ help:
 	@echo "make bench   - run the benchmarks and rewrite BENCHMARKS.md"
 	@echo "make chaos   - 500 seeded trading days with injected faults; checks I1-I8 (README Safety)"
 	@echo "make openapi - regenerate docs/openapi.json from the routes"
+	@echo "make web-test - the web app: API types from docs/openapi.json, typecheck, vitest"
+	@echo "make e2e     - the web app end to end in Debian chromium against the local platform"
 
 $(VENV)/bin/activate:
 	@echo ">> creating $(VENV) with $$($(PYTHON) --version)"
@@ -36,7 +38,27 @@ node_modules/.deps: package.json
 venv: $(VENV)/.deps
 deps: $(VENV)/.deps node_modules/.deps
 
-test: deps
+# the web app (web/): npm ci from its lock, then typecheck (API types regenerated from
+# docs/openapi.json, so a changed route fails here) and the vitest component tests; the build
+# (web/dist) is what the e2e test (tests/e2e, part of the pytest run) drives in chromium
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web-deps: web/node_modules/.package-lock.json
+
+web-test: web-deps
+	cd web && npm run --silent typecheck && npx vitest run
+
+web-build: web-deps
+	bash web/build.sh
+
+e2e: deps web-build
+	$(PY) -m pytest -q -n 0 tests/e2e
+
+bench-web: web-build
+	$(PY) -m bench.web
+
+test: deps web-test web-build
 	$(PY) -m pytest -n 2 -q
 
 test-fast: $(VENV)/.deps

@@ -67,6 +67,10 @@ ensure_venv() {
 
 if [[ "$ENV_NAME" == "local" ]]; then
   ensure_venv
+  # the traders' web app (web/), served by the local API server under /app/
+  if [[ " ${ARGS[*]-} " != *" --token "* ]]; then
+    bash web/build.sh || say "the web app could not be built; the API runs without it (see above)"
+  fi
   export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
   exec .venv/bin/python -m local.platform ${ARGS[@]+"${ARGS[@]}"}
 fi

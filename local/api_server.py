@@ -20,6 +20,7 @@ from jwt import PyJWKClient
 
 from local.apigw import build_event, handler_module_for, invoke, is_public
 from local.aws import Identity
+from local.web import is_web_path, web_response
 
 
 class TokenVerifier:
@@ -43,7 +44,7 @@ class TokenVerifier:
         return claims
 
 
-def _make_handler(verifier: TokenVerifier):
+def _make_handler(verifier: TokenVerifier, demo_user: dict[str, str] | None = None):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "ql-local-api"
@@ -69,6 +70,11 @@ def _make_handler(verifier: TokenVerifier):
 
         def _handle(self) -> None:
             parts = urlsplit(self.path)
+            if self.command in ("GET", "HEAD") and is_web_path(parts.path):  # the web app (local/web.py)
+                status, page, page_headers = web_response(parts.path, verifier.identity.endpoint,
+                                                          verifier.identity.client_id, demo_user)
+                self._send(status, page, page_headers)
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode("utf-8", errors="replace") if length else None
             if handler_module_for(parts.path) is None:
@@ -107,11 +113,12 @@ def _make_handler(verifier: TokenVerifier):
 
 
 class ApiServer:
-    """``ApiServer(identity, port).start()`` serves on 127.0.0.1:port (0 = a free port)."""
+    """``ApiServer(identity, port).start()`` serves on 127.0.0.1:port (0 = a free port); the web
+    app under ``/app/`` (``demo_user``: credentials the sign-in form offers locally)."""
 
-    def __init__(self, identity: Identity, port: int = 0) -> None:
+    def __init__(self, identity: Identity, port: int = 0, demo_user: dict[str, str] | None = None) -> None:
         self.verifier = TokenVerifier(identity)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self.verifier))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self.verifier, demo_user))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"

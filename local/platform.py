@@ -370,13 +370,21 @@ class LocalPlatform:
         if restored:
             self.narrator.say(f"restored {restored} items from {self.state_file}")
         self._build_engine()
-        self.api = ApiServer(self.identity, self.args.port).start()
+        from local.aws import LOCAL_PASSWORD
+
+        self.aws.ensure_user(self.identity, DEMO_USER)  # the web app's sign-in works with --no-demo too
+        self.api = ApiServer(self.identity, self.args.port,
+                             demo_user={"username": DEMO_USER, "password": LOCAL_PASSWORD}).start()
         runtime = {"moto_endpoint": self.aws.endpoint, "user_pool_id": self.identity.user_pool_id,
                    "client_id": self.identity.client_id, "api_url": self.api.url, "pid": os.getpid()}
         (self.state_dir / "runtime.json").write_text(json.dumps(runtime, indent=2))
         self.lock.write(port=self.api.port, api_url=self.api.url)
         self.narrator.say(f"REST API on {self.api.url} (moto on {self.aws.endpoint}); "
                           f"token: ./deploy.sh -e local --token you@example.com")
+        from local.web import WEB_DIST
+
+        self.narrator.say(f"web app: {self.api.url}/app/  (sign in as {DEMO_USER} / {LOCAL_PASSWORD})"
+                          + ("" if (WEB_DIST / "index.html").exists() else " - web/dist is not built: npm --prefix web run build"))
         return self
 
     def _build_engine(self) -> None:

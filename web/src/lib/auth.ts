@@ -1,0 +1,92 @@
+/**
+ * Sign-in against Cognito with the USER_PASSWORD_AUTH flow of InitiateAuth: one unsigned JSON
+ * POST to the user pool's IDP endpoint (cognito-idp.<region>.amazonaws.com in AWS; the moto server
+ * of the local platform, which answers CORS, locally). The ID token is what the API's Cognito
+ * authorizer (and the local API server) verifies; it is kept in sessionStorage for the tab.
+ */
+import { config } from "./config";
+
+const KEY = "ql.session";
+
+export interface Session {
+  idToken: string;
+  accessToken: string;
+  email: string;
+  /** epoch seconds */
+  expiresAt: number;
+}
+
+export class AuthError extends Error {}
+
+function decodeClaims(token: string): Record<string, unknown> {
+  const part = token.split(".")[1] ?? "";
+  const json = atob(part.replace(/-/g, "+").replace(/_/g, "/"));
+  return JSON.parse(json) as Record<string, unknown>;
+}
+
+export async function signIn(username: string, password: string, fetcher: typeof fetch = fetch): Promise<Session> {
+  const { endpoint, clientId } = config().cognito;
+  const response = await fetcher(endpoint.replace(/\/?$/, "/"), {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-amz-json-1.1",
+      "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
+    },
+    body: JSON.stringify({
+      AuthFlow: "USER_PASSWORD_AUTH",
+      ClientId: clientId,
+      AuthParameters: { USERNAME: username, PASSWORD: password },
+    }),
+  });
+  const body = (await response.json().catch(() => ({}))) as {
+    AuthenticationResult?: { IdToken: string; AccessToken: string };
+    ChallengeName?: string;
+    message?: string;
+    __type?: string;
+  };
+  if (!response.ok || !body.AuthenticationResult) {
+    if (body.ChallengeName) throw new AuthError(`Cognito asks for ${body.ChallengeName}; complete it in the hosted UI`);
+    throw new AuthError(body.message || body.__type || `sign-in failed (HTTP ${response.status})`);
+  }
+  const claims = decodeClaims(body.AuthenticationResult.IdToken);
+  const session: Session = {
+    idToken: body.AuthenticationResult.IdToken,
+    accessToken: body.AuthenticationResult.AccessToken,
+    email: String(claims.email ?? claims["cognito:username"] ?? username),
+    expiresAt: Number(claims.exp ?? 0),
+  };
+  sessionStorage.setItem(KEY, JSON.stringify(session));
+  return session;
+}
+
+export interface MfaState {
+  preferred: string | null;
+  enabled: string[];
+}
+
+/** The signed-in user's MFA settings, from Cognito's GetUser (authorised by the access token). */
+export async function mfaState(session: Session, fetcher: typeof fetch = fetch): Promise<MfaState> {
+  const response = await fetcher(config().cognito.endpoint.replace(/\/?$/, "/"), {
+    method: "POST",
+    headers: { "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AWSCognitoIdentityProviderService.GetUser" },
+    body: JSON.stringify({ AccessToken: session.accessToken }),
+  });
+  const body = (await response.json().catch(() => ({}))) as { PreferredMfaSetting?: string; UserMFASettingList?: string[]; message?: string };
+  if (!response.ok) throw new AuthError(body.message || `GetUser failed (HTTP ${response.status})`);
+  return { preferred: body.PreferredMfaSetting ?? null, enabled: body.UserMFASettingList ?? [] };
+}
+
+export function currentSession(nowSeconds = Date.now() / 1000): Session | null {
+  const raw = sessionStorage.getItem(KEY);
+  if (!raw) return null;
+  const session = JSON.parse(raw) as Session;
+  if (session.expiresAt && session.expiresAt < nowSeconds) {
+    sessionStorage.removeItem(KEY);
+    return null;
+  }
+  return session;
+}
+
+export function signOut(): void {
+  sessionStorage.removeItem(KEY);
+}

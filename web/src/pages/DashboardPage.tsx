@@ -1,0 +1,111 @@
+import { lazy, Suspense } from "react";
+import { useQueries, useQuery } from "@tanstack/react-query";
+import { api, unwrap, type Schemas } from "../api/client";
+import { ErrorText } from "../components/Layout";
+import { formatIstTime, formatLag, formatLots, formatRupees, lagMs } from "../lib/format";
+
+const LagChart = lazy(() => import("../components/LagChart"));
+/** Polling interval while the WebSocket feed (issue 19, next part) is not there. */
+export const POLL_MS = 3000;
+
+type Order = Schemas["OrderRecord"];
+
+/** An entry or exit order's send lag from its execution's target second (ms); null for the stop
+ * losses and targets placed later on fills, which have no target second of their own. */
+export function orderLag(order: Order, execution?: Schemas["Execution"]): number | null {
+  if (order.purpose === "STOP_LOSS" || order.purpose === "TARGET") return null;
+  return lagMs(order.execute_at ?? execution?.execute_at, order.sent_at);
+}
+
+export function OrdersTable({ orders, execution }: { orders: Order[]; execution?: Schemas["Execution"] }) {
+  const sorted = [...orders].sort((a, b) => (a.sent_at ?? a.created_at ?? "").localeCompare(b.sent_at ?? b.created_at ?? ""));
+  return (
+    <table className="orders">
+      <thead><tr><th scope="col">Sent (IST)</th><th scope="col">Lag from target</th><th scope="col">Purpose</th><th scope="col">Account</th><th scope="col">Side</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Price</th><th scope="col">Status</th></tr></thead>
+      <tbody>
+        {sorted.length === 0 && <tr><td colSpan={9}>No orders yet.</td></tr>}
+        {sorted.map((o) => (
+          <tr key={o.order_key} data-testid="order-row">
+            <td>{formatIstTime(o.sent_at)}</td>
+            <td>{formatLag(orderLag(o, execution))}</td>
+            <td>{o.purpose ?? "ENTRY"}</td><td>{o.client_id}</td><td>{o.transaction_type}</td><td>{o.tradingsymbol}</td>
+            <td>{formatLots(o.lots, o.lot_size)}</td>
+            <td>{formatRupees(o.average_price ?? o.price)}</td>
+            <td><span className={`status ${o.status}`}>{o.status}</span>{o.broker_message && o.status !== "FILLED" ? <small> {o.broker_message}</small> : null}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export default function DashboardPage() {
+  const schedule = useQuery({ queryKey: ["schedule"], queryFn: async () => unwrap(await api().GET("/options/executions/schedule")), refetchInterval: POLL_MS * 5 });
+  const today = schedule.data?.date;
+  const executions = useQuery({
+    queryKey: ["executions", today], enabled: !!today, refetchInterval: POLL_MS,
+    queryFn: async () => unwrap(await api().GET("/options/executions/history", { params: { query: { from_date: today, to_date: today } } })).items,
+  });
+  const details = useQueries({
+    queries: (executions.data ?? []).map((e) => ({
+      queryKey: ["execution", e.execution_id], refetchInterval: POLL_MS,
+      queryFn: async () => unwrap(await api().GET("/options/executions/{execution_id}", { params: { path: { execution_id: e.execution_id } } })),
+    })),
+  });
+  const positions = useQuery({ queryKey: ["positions"], queryFn: async () => unwrap(await api().GET("/options/positions")), refetchInterval: POLL_MS });
+  const lags = details.flatMap((d) => (d.data?.orders ?? []).map((o) => ({ label: `${o.client_id} ${o.tradingsymbol}`, lag: orderLag(o, d.data!.execution) }))).filter((x) => x.lag !== null) as { label: string; lag: number }[];
+  return (
+    <>
+      <h1>Today{today ? ` · ${today}` : ""}</h1>
+      <p className="hint" role="status">Live by polling every {POLL_MS / 1000} s (last update {formatIstTime(new Date(Math.max(executions.dataUpdatedAt, positions.dataUpdatedAt) || Date.now()).toISOString())}).</p>
+      <section aria-labelledby="due-heading">
+        <h2 id="due-heading">Due today</h2>
+        <ErrorText error={schedule.error} />
+        {schedule.data && !schedule.data.trading_day && <p>Not a trading day.</p>}
+        <table>
+          <thead><tr><th scope="col">Time (IST)</th><th scope="col">Strategy</th><th scope="col">Type</th><th scope="col">Due</th><th scope="col">Reasons</th></tr></thead>
+          <tbody>
+            {schedule.data?.items.length === 0 && <tr><td colSpan={5}>Nothing scheduled.</td></tr>}
+            {schedule.data?.items.map((r) => (
+              <tr key={`${r.strategy_id}-${r.execution_type}`}><td>{r.time_ist}</td><td>{r.strategy_name}</td><td>{r.execution_type}</td><td>{r.due ? "yes" : "no"}</td><td>{r.reasons.join("; ")}</td></tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+      <section aria-labelledby="exec-heading">
+        <h2 id="exec-heading">Executions and orders</h2>
+        <ErrorText error={executions.error} />
+        {executions.data?.length === 0 && <p>No executions yet today.</p>}
+        {details.map((d, i) => {
+          const e = d.data?.execution ?? executions.data?.[i];
+          if (!e) return null;
+          return (
+            <article key={e.execution_id} className="card" data-testid="execution">
+              <h3>{e.execution_type} at {formatIstTime(e.execute_at)} · <span className={`status ${e.status}`}>{e.status}</span></h3>
+              <p className="hint">{e.execution_id}{e.reasons?.length ? ` · ${e.reasons.join("; ")}` : ""}</p>
+              <OrdersTable orders={d.data?.orders ?? []} execution={e} />
+            </article>
+          );
+        })}
+        {lags.length > 0 && <Suspense fallback={null}><LagChart data={lags} /></Suspense>}
+      </section>
+      <section aria-labelledby="pos-heading">
+        <h2 id="pos-heading">Positions</h2>
+        <ErrorText error={positions.error} />
+        <table>
+          <thead><tr><th scope="col">Account</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Average</th><th scope="col">LTP</th><th scope="col">MTM</th><th scope="col">Realised</th><th scope="col">Status</th></tr></thead>
+          <tbody>
+            {positions.data?.items.length === 0 && <tr><td colSpan={8}>No positions.</td></tr>}
+            {positions.data?.items.map((p) => (
+              <tr key={`${p.client_id}-${p.tradingsymbol}-${p.strategy_id}`}>
+                <td>{p.client_id}</td><td>{p.tradingsymbol}</td><td>{p.quantity} units</td><td>{formatRupees(p.average_price)}</td><td>{formatRupees(p.ltp)}</td>
+                <td className={Number(p.mtm) < 0 ? "neg" : "pos"}>{formatRupees(p.mtm)}</td><td>{formatRupees(p.realised_pnl)}</td><td>{p.status}</td>
+              </tr>
+            ))}
+          </tbody>
+          {positions.data && <tfoot><tr><th scope="row" colSpan={5}>Total MTM</th><td>{formatRupees(positions.data.total_mtm)}</td><td colSpan={2}></td></tr></tfoot>}
+        </table>
+      </section>
+    </>
+  );
+}
