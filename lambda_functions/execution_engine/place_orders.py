@@ -1,12 +1,14 @@
 """State machine step PlaceOrders (inside the Map): one account's orders at ``execute_at``.
 
-No retries are configured on this task (a retry could double an order); a second invocation
-for the same item reconciles by tag instead of sending. Imports stay light: no SciPy, no
-instrument master.
+The state machine retries this task only for ``Lambda.TooManyRequestsException`` (a throttled
+invoke: the handler never ran); any other error is caught into the item's result. A second
+invocation for the same item sends only what was never begun and reconciles the rest by tag.
+Imports stay light: no SciPy, no instrument master.
 """
 
 from aws_lambda_powertools import Logger
 
+from lambda_functions.execution_engine.invocation import installed_context
 from shared_utils.execution.placer import place_orders
 from shared_utils.execution.wiring import metrics, placement_context
 
@@ -16,7 +18,6 @@ logger = Logger()
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event, context):
-    result = place_orders(event, placement_context(event))
-    logger.info("placed", extra={"execution_id": result["execution_id"], "client_id": result["client_id"],
-                                 "statuses": [o["status"] for o in result["orders"]]})
+    result = place_orders(event, installed_context() or placement_context(event))
+    logger.info("placed", extra={key: result.get(key) for key in ("execution_id", "client_id", "sent", "not_sent")})
     return result

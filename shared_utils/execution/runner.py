@@ -1,42 +1,14 @@
-"""Runs the state machine's steps in order in one process: the local platform, the functional
-tests and the benchmarks. Same steps, same order as the Express state machine:
-Prepare -> (claimed? else stop) -> Wait until ``wait_until`` -> Resolve -> Map(PlaceOrders,
-bounded concurrency) -> Finalize.
+"""``run_state_machine``: one "Strategy Execution Due" event through the execution-engine state
+machine, for the local platform, the functional tests and the benchmarks.
+
+It runs the definition CloudFormation deploys (the synthesized ASL) with an ASL interpreter and
+the real Lambda handlers in-process: see :mod:`shared_utils.execution.asl_runner`. (The
+hand-written imitation of the state machine that lived here is retired: what runs locally is what
+AWS runs.)
 """
 
 from __future__ import annotations
 
-import traceback
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from shared_utils.execution.asl_runner import StateMachineFailed, run_state_machine
 
-from shared_utils.clock import parse_instant
-from shared_utils.execution.context import EngineContext
-from shared_utils.execution.steps import finalize, place_orders, prepare, resolve
-
-
-def run_state_machine(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = None,
-                      max_concurrency: int | None = None) -> dict[str, Any]:
-    """One "Strategy Execution Due" event, start to finish. Returns Finalize's output (or
-    Prepare's when nothing was claimed)."""
-    run_id = run_id or f"local-{uuid.uuid4().hex[:12]}"
-    state = prepare(detail, ctx, run_id)
-    if state["claimed_count"] == 0:
-        return {**state, "results": []}
-    ctx.clock.sleep_until(parse_instant(state["wait_until"]))
-    state = resolve(state, ctx)
-    items = state["work_items"]
-    concurrency = max(1, min(max_concurrency or ctx.env.settings.execution_engine.map_max_concurrency, len(items) or 1))
-
-    def _place(item: dict[str, Any]) -> dict[str, Any]:
-        # the Map state's Catch: a crash becomes a result Finalize can see, never a retry
-        try:
-            return place_orders(item, ctx)
-        except Exception as exc:  # noqa: BLE001
-            return {"execution_id": item["execution_id"], "client_id": item["client_id"], "orders": [],
-                    "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=3)}
-
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="place") as pool:
-        state["placements"] = list(pool.map(_place, items))
-    return finalize(state, ctx)
+__all__ = ["StateMachineFailed", "run_state_machine"]
