@@ -9,7 +9,7 @@ ENV ?= dev
 export PYTHONPATH := $(CURDIR)
 export QL_CONFIG_FILE := $(CURDIR)/config/environments.json
 
-.PHONY: help venv deps test test-fast synth lint bench openapi clean
+.PHONY: help venv deps test test-fast synth lint bench openapi asl clean
 
 help:
 	@echo "make test    - install everything pinned and run the whole test suite"
@@ -49,6 +49,9 @@ bench: deps
 
 openapi: $(VENV)/.deps
 	$(PY) -m lambda_functions.options_platform.openapi > docs/openapi.json
+
+asl: $(VENV)/.deps  ## the execution state machine's synthesized ASL, run by the local platform and the tests
+	$(PY) -m cdk_stacks.state_machine_asl
 
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -9,7 +9,8 @@
 * The Express state machine with the contract in ``ARCHITECTURE.md`` ("Execution"), started by
   the bus rule on ``Strategy Execution Due`` with ``$.detail`` as input:
   Prepare -> (claimed_count == 0 ? Succeed) -> Wait(TimestampPath $.wait_until) -> Resolve ->
-  Map($.work_items, PlaceOrders: no Retry, errors caught into the item's result) -> Finalize.
+  Map($.work_items, PlaceOrders: Retry only a throttled invoke, other errors caught into the item's
+  result at $.error) -> Finalize. Retries are bounded so they end well inside the lateness limit.
 * The other engine Lambdas on bus rules and schedules, the S3 archive (Parquet), the targets'
   dead-letter queue with its alarm, the dashboard and (``enable_alarms``) alarms.
 
@@ -69,10 +70,28 @@ INSTRUMENTS_REFRESH_TIME_IST = "08:00"
 #: against the source). The dimensions passed to ``ctx.metric`` (``broker``, ``status``) are not
 #: attached by ``wiring._metric`` today, so the dashboard reads with a SEARCH on the metric name
 #: alone (any dimension set), which keeps working once they are; the alarm uses ``service``.
+#: the Lambda errors CDK's LambdaInvoke retries by default (retry_on_service_exceptions)
+LAMBDA_SERVICE_ERRORS = ("Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException",
+                         "Lambda.AWSLambdaException", "Lambda.SdkClientException")
+#: a throttled invoke (reserved concurrency or the account quota): the function did not run
+THROTTLED = "Lambda.TooManyRequestsException"
+#: PlaceOrders retries of a throttled invoke, 1 s apart (inside the lateness limit)
+PLACE_THROTTLE_RETRIES = 2
+#: waits of the bounded retries, seconds (Prepare 1 + 2, Resolve 1, PlaceOrders 1 + 1, Finalize 1 + 2 + 4)
+PREPARE_RETRY_SECONDS = 3
+RESOLVE_RETRY_SECONDS = 1
+
 METRIC_EXECUTIONS = "Executions"  # steps.py, Count per finished execution ({status} intended)
 METRIC_STRATEGIES_DUE = "StrategiesDue"  # emitter.py, Count per tick
 METRIC_LAG_MS = "OrderLagMs"  # placer.py, ms after execute_at at which an order was sent ({broker} intended)
 ENGINE_METRICS = (METRIC_EXECUTIONS, METRIC_STRATEGIES_DUE, METRIC_LAG_MS)
+
+
+def place_orders_reserved_concurrency(config: EnvironmentConfig) -> int:
+    """Reserved concurrency of PlaceOrders: ``execution_engine.max_concurrent_executions``
+    (branches that may send at once across all runs of a slot; more are throttled, retried
+    PLACE_THROTTLE_RETRIES times 1 s apart, then reported NOT_SENT by Finalize)."""
+    return config.settings.execution_engine.max_concurrent_executions
 
 
 def minute_window_crons(start_ist: str, end_ist: str) -> list[dict[str, str]]:
@@ -243,8 +262,11 @@ class ExecutionEngineStack(Stack):
         )
         fns["place_orders"] = function(
             "PlaceOrdersFunction", "place_orders",
-            "State machine Map branch: sleep to execute_at, write intents, place one account's orders (never retried)",
+            "State machine Map branch: one account's intents sent at execute_at (retried only when throttled)",
             broker=True, memory_size=1024, timeout=Duration.seconds(max(60, ee.execution_timeout * 3)),
+            # Its own pool: a busy minute of the per-minute checkers or the API can never take the
+            # concurrency the sends need (the account quota must exceed the sum reserved + 100).
+            reserved_concurrency=place_orders_reserved_concurrency(config),
         )
         fns["finalize"] = function("FinalizeFunction", "finalize", "State machine: execution status, 'Execution Completed'", broker=True)
         fns["stop_loss_checker"] = function("StopLossCheckerFunction", "stop_loss_checker", "Strategy-level MTM stop loss checks", broker=True)
@@ -417,8 +439,14 @@ class ExecutionEngineStack(Stack):
         )
         prepare = tasks.LambdaInvoke(
             self, "Prepare", lambda_function=fns["prepare"].function, payload_response_only=True,
+            retry_on_service_exceptions=False,
             comment="Load strategies, legs, allocations; claim each execution (conditional put)",
         )
+        # Bounded retries (CDK's default, 6 attempts from 2 s doubling, waits ~2 minutes): Prepare
+        # runs ~lookahead before execute_at and its claim is keyed on the run, so a retry is safe;
+        # at most PREPARE_RETRY_SECONDS of waiting.
+        prepare.add_retry(errors=[*LAMBDA_SERVICE_ERRORS, THROTTLED], interval=Duration.seconds(1),
+                          max_attempts=2, backoff_rate=2)
         nothing = sfn.Succeed(self, "NothingToDo", comment="nothing to do: every execution already claimed")
         wait = sfn.Wait(
             self, "WaitUntil", time=sfn.WaitTime.timestamp_path("$.wait_until"),
@@ -426,13 +454,23 @@ class ExecutionEngineStack(Stack):
         )
         resolve = tasks.LambdaInvoke(
             self, "Resolve", lambda_function=fns["resolve"].function, payload_response_only=True,
-            comment="Pick each leg's contract once for all accounts; one work item per (execution, account)",
+            retry_on_service_exceptions=False,
+            comment="Contracts, quantities, slices; intents persisted; one small work item per (execution, account)",
         )
+        # Resolve runs inside the window before execute_at: one retry after 1 s, no more.
+        resolve.add_retry(errors=[*LAMBDA_SERVICE_ERRORS, THROTTLED], interval=Duration.seconds(1),
+                          max_attempts=1, backoff_rate=1)
         place = tasks.LambdaInvoke(
             self, "PlaceOrders", lambda_function=fns["place_orders"].function, payload_response_only=True,
             retry_on_service_exceptions=False,
-            comment="NO retry: a retry could double an order; unknown outcomes are reconciled by tag",
+            comment="Retried ONLY when the invoke was throttled (the handler never ran; intents de-duplicate); "
+                    "any other error is caught into the item's result",
         )
+        # A throttled invoke never ran the handler; the retry sends only intents whose send never
+        # began and only within the lateness limit. Service errors are NOT retried (the handler may
+        # have sent): they are caught and Finalize marks what stayed PENDING as NOT_SENT.
+        place.add_retry(errors=[THROTTLED], interval=Duration.seconds(1), max_attempts=PLACE_THROTTLE_RETRIES,
+                        backoff_rate=1, max_delay=Duration.seconds(1))
         place.add_catch(
             sfn.Pass(self, "PlacementFailed", comment="the error travels in the item's result to Finalize"),
             errors=["States.ALL"],
@@ -445,8 +483,11 @@ class ExecutionEngineStack(Stack):
         per_account.item_processor(place)
         finalize = tasks.LambdaInvoke(
             self, "Finalize", lambda_function=fns["finalize"].function, payload_response_only=True,
-            comment="COMPLETED / PARTIAL / FAILED and 'Execution Completed'",
+            retry_on_service_exceptions=False,
+            comment="Leftover intents NOT_SENT; COMPLETED / PARTIAL / FAILED, alerts and 'Execution Completed'",
         )
+        finalize.add_retry(errors=[*LAMBDA_SERVICE_ERRORS, THROTTLED], interval=Duration.seconds(1),
+                           max_attempts=3, backoff_rate=2)
         definition = with_run_id.next(merge_run_id).next(prepare).next(
             sfn.Choice(self, "AnythingClaimed")
             .when(sfn.Condition.number_equals("$.claimed_count", 0), nothing)
