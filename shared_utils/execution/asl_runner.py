@@ -18,8 +18,10 @@ What differs from the service, and how:
   (``errorType`` = the exception's class name), which ``Retry``/``Catch`` match as on AWS. The
   handler gets the caller's :class:`~shared_utils.execution.context.EngineContext` through
   :mod:`lambda_functions.execution_engine.invocation`.
-- **Throttles** are injected (``throttle(module, payload) -> bool``): the invoke then fails with
-  ``Lambda.TooManyRequestsException`` without running the handler, as a throttled invoke does.
+- **Faults** are injected (``inject(module, payload) -> error name | None``): the handler does not
+  run and the invoke fails with that error: ``Lambda.TooManyRequestsException`` as a throttled
+  invoke fails (Retry/Catch see that name), anything else (``Sandbox.Timedout``, ...) as the
+  runtime reports a function error.
 - **Time**: ``Wait`` states and ``Retry`` intervals run on the platform clock (``ctx.clock``),
   so a test's fixed clock jumps and the local platform's offset clock sleeps in real time.
   (moto's own Wait compares a UTC timestamp with the naive local time.)
@@ -67,6 +69,8 @@ class Invocation:
     payload_bytes: int
     result_bytes: int | None = None
     error: str | None = None
+    #: the payload's ``client_id`` (a PlaceOrders work item), else None
+    client_id: str | None = None
 
 
 @dataclass
@@ -99,11 +103,11 @@ class AslRun:
 class _Runtime:
     """What the patched interpreter needs for one run: the context, the clock, the run record."""
 
-    def __init__(self, ctx: Any, run: AslRun, throttle: Callable[[str, dict], bool] | None) -> None:
+    def __init__(self, ctx: Any, run: AslRun, inject: Callable[[str, dict], str | None] | None) -> None:
         self.ctx = ctx
         self.clock = ctx.clock
         self.run = run
-        self.throttle = throttle
+        self.inject = inject
         self.lock = threading.Lock()
 
 
@@ -199,10 +203,17 @@ def _install_patches() -> None:
                                        state_credentials=state_credentials)
             module = module_of(parameters["FunctionName"])
             payload = parameters["Payload"]
-            record = Invocation(module=module, payload_bytes=len(payload))
+            event = json.loads(payload)
+            record = Invocation(module=module, payload_bytes=len(payload),
+                                client_id=event.get("client_id") if isinstance(event, dict) else None)
             with runtime.lock:
                 runtime.run.invocations.append(record)
-            if runtime.throttle is not None and runtime.throttle(module, json.loads(payload)):
+            fault = runtime.inject(module, event) if runtime.inject is not None else None
+            if fault is not None and fault != THROTTLE_ERROR:
+                record.error = fault
+                raise lambda_eval_utils.LambdaFunctionErrorException("Unhandled", json.dumps(
+                    {"errorType": fault, "errorMessage": "injected fault: the handler did not run", "stackTrace": []}))
+            if fault == THROTTLE_ERROR:
                 record.error = THROTTLE_ERROR
                 raise FailureEventException(FailureEvent(
                     env=env, error_name=CustomErrorName(THROTTLE_ERROR),
@@ -280,7 +291,7 @@ def definition(max_concurrency: int | None = None) -> dict[str, Any]:
 
 
 def execute(asl: dict[str, Any], input_: Any, ctx: Any, *, execution_id: str | None = None,
-            throttle: Callable[[str, dict], bool] | None = None) -> AslRun:
+            inject: Callable[[str, dict], str | None] | None = None) -> AslRun:
     """Run ``asl`` on ``input_`` to the end (an Express workflow: synchronous) and return the
     :class:`AslRun`. ``execution_id`` is ``$$.Execution.Id`` (default: an ARN-shaped id)."""
     from moto.stepfunctions.parser.api import StateMachineType
@@ -310,7 +321,7 @@ def execute(asl: dict[str, Any], input_: Any, ctx: Any, *, execution_id: str | N
         cloud_watch_logging_session=None,
         activity_store={},
     )
-    _RUNTIMES[name] = _Runtime(ctx, run, throttle)
+    _RUNTIMES[name] = _Runtime(ctx, run, inject)
     try:
         program.eval(env)
     finally:
@@ -348,11 +359,11 @@ def _state_sizes(env) -> list[tuple[str, str, int]]:
 
 
 def run_events(detail: dict[str, Any], ctx: Any, run_id: str | None = None, max_concurrency: int | None = None,
-               throttle: Callable[[str, dict], bool] | None = None) -> AslRun:
+               inject: Callable[[str, dict], str | None] | None = None) -> AslRun:
     """One "Strategy Execution Due" event (``detail``, the rule's ``InputPath $.detail``) through
     the deployed definition, ``MaxConcurrency`` from ``max_concurrency`` or the environment."""
     concurrency = max_concurrency or ctx.env.settings.execution_engine.map_max_concurrency
-    return execute(definition(concurrency), detail, ctx, execution_id=run_id, throttle=throttle)
+    return execute(definition(concurrency), detail, ctx, execution_id=run_id, inject=inject)
 
 
 def run_state_machine(detail: dict[str, Any], ctx: Any, run_id: str | None = None,
