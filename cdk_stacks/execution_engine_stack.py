@@ -31,9 +31,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -346,6 +348,12 @@ class ExecutionEngineStack(Stack):
                 retry_attempts=0 if key != "archiver" else 2,
                 on_failure=destinations.SqsDestination(self.dead_letter_queue.queue),
             )
+
+        # The postback follow-ups (options-platform's public webhook records a verified update and
+        # enqueues it): the order poller, in the VPC, reads the book and places the stop.
+        follow_ups = sqs.Queue.from_queue_arn(self, "PostbackFollowUpQueue", imp(config, exports.POSTBACK_QUEUE_ARN))
+        fns["order_poller"].function.add_event_source(event_sources.SqsEventSource(
+            follow_ups, batch_size=10, max_batching_window=Duration.seconds(1)))
 
         # ---- the Express state machine ------------------------------------------------------
         self.state_machine = self._state_machine(fns, ee.map_max_concurrency)

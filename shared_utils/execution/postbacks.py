@@ -33,6 +33,8 @@ class PostbackResult:
 
     status: int
     body: dict[str, Any]
+    #: the stored order after the update (200 only); not part of the HTTP answer
+    order: Any = None
 
 
 def kite_checksum(order_id: str, order_timestamp: str, api_secret: str) -> str:
@@ -49,9 +51,11 @@ def parse_kite_report(payload: dict[str, Any]):
 
 
 def handle_postback(ctx: Any, broker: str, payload: dict[str, Any],
-                    api_secret_for: Callable[[str, str], str | None]) -> PostbackResult:
+                    api_secret_for: Callable[[str, str], str | None], follow_up: bool = True) -> PostbackResult:
     """Verify and apply one postback. ``api_secret_for(user_id, client_id)`` reads the account's
-    Kite api_secret (None when it has none)."""
+    Kite api_secret (None when it has none). ``follow_up=False`` only records the update (no
+    broker call: the deployed webhook runs outside the VPC and enqueues the follow-ups for the
+    order poller, which places the stops from the static IP)."""
     broker = (broker or "").lower()
     if broker in UNSIGNED_BROKERS:
         return PostbackResult(403, {"message": f"{broker} postbacks are unsigned and not accepted; "
@@ -83,9 +87,9 @@ def handle_postback(ctx: Any, broker: str, payload: dict[str, Any],
         report = parse_kite_report(payload)
     except Exception as exc:  # noqa: BLE001 - a malformed (but signed) body
         return PostbackResult(400, {"message": f"postback not understood: {exc}"})
-    saved = apply_broker_report(ctx, order, report)
+    saved = apply_broker_report(ctx, order, report, follow_up=follow_up)
     return PostbackResult(200, {"order_key": saved.order_key, "status": saved.status.value,
-                                "filled_quantity": saved.filled_quantity})
+                                "filled_quantity": saved.filled_quantity}, order=saved)
 
 
 def secret_reader(store: Any) -> Callable[[str, str], str | None]:
