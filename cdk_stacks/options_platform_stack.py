@@ -69,16 +69,24 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
 #: Routes that must answer without a Cognito token (verified inside the handler).
 PUBLIC_ROUTES = frozenset({("/broker-sessions/zerodha/callback", "GET"), ("/postbacks/{broker}", "POST")})
 
-#: Method-level throttles of the public routes (requests/s, burst), apart from the stage's
-#: default that every trader route gets per method: a flood on a public route is answered 429 on
-#: that route alone. Postbacks are a shortcut (the order poller reads every book each minute), so
-#: throttling them delays a stop by at most a minute; the login callback is one call per trader a day.
-PUBLIC_ROUTE_THROTTLES = {("/postbacks/{broker}", "POST"): (100, 200),
-                          ("/broker-sessions/zerodha/callback", "GET"): (10, 20)}
+def stage_throttle(config: EnvironmentConfig) -> tuple[int, int]:
+    """The stage's default (rate, burst), which API Gateway applies to each method on its own."""
+    return (50, 100) if config.name == "dev" else (200, 400)
+
+
+def public_route_throttles(config: EnvironmentConfig) -> dict[tuple[str, str], tuple[int, int]]:
+    """(path, method) -> (rate, burst) method-level throttles of the public routes, below the
+    stage default that each trader route gets: a flood on a public route is answered 429 on that
+    route alone (and WAF blocks the flooding IPs in staging/production). Postbacks are a shortcut
+    (the order poller reads every book each minute), so throttling them delays a stop by at most
+    a minute; the login callback is one call per trader and day."""
+    rate, burst = stage_throttle(config)
+    return {("/postbacks/{broker}", "POST"): (rate // 2, burst // 2),
+            ("/broker-sessions/zerodha/callback", "GET"): (10, 20)}
 #: Environments whose stage has the WAF web ACL (rate-based rules per client IP).
 WAF_ENVIRONMENTS = frozenset({"staging", "production"})
 #: WAF rate-based limits, requests per client IP per 5 minutes: the public routes (a broker's
-#: servers post from few IPs: at the postbacks' method throttle, 100/s) and the trader routes.
+#: servers post from few IPs: the postbacks' method throttle, 100/s, in 5 minutes) and the trader routes.
 WAF_PUBLIC_LIMIT_5MIN = 30_000
 WAF_TRADER_LIMIT_5MIN = 6_000
 
@@ -240,14 +248,14 @@ class OptionsPlatformStack(Stack):
                 metrics_enabled=True,
                 logging_level=apigw.MethodLoggingLevel.INFO,
                 data_trace_enabled=False,
-                throttling_rate_limit=50 if config.name == "dev" else 200,
-                throttling_burst_limit=100 if config.name == "dev" else 400,
+                throttling_rate_limit=stage_throttle(config)[0],
+                throttling_burst_limit=stage_throttle(config)[1],
                 method_options={
                     f"{path}/{method}": apigw.MethodDeploymentOptions(
                         throttling_rate_limit=rate, throttling_burst_limit=burst, metrics_enabled=True,
                         logging_level=apigw.MethodLoggingLevel.INFO, data_trace_enabled=False,
                     )
-                    for (path, method), (rate, burst) in PUBLIC_ROUTE_THROTTLES.items()
+                    for (path, method), (rate, burst) in public_route_throttles(config).items()
                 },
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
