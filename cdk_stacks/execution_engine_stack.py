@@ -83,6 +83,11 @@ PLACE_THROTTLE_RETRIES = 2
 PREPARE_RETRY_SECONDS = 3
 RESOLVE_RETRY_SECONDS = 1
 
+#: Functions whose handler builds the engine context (``wiring.engine_context``), which loads the
+#: day's instrument master from ``instruments/`` in the archive bucket (QL_INSTRUMENTS_FROM_S3).
+MASTER_READERS = ("emitter", "prepare", "resolve", "finalize", "stop_loss_checker", "duplicate_checker",
+                  "order_poller", "market_data_refresher")
+
 METRIC_EXECUTIONS = "Executions"  # steps.py, Count per finished execution ({status} intended)
 METRIC_STRATEGIES_DUE = "StrategiesDue"  # emitter.py, Count per tick
 METRIC_LAG_MS = "OrderLagMs"  # placer.py, ms after execute_at at which an order was sent ({broker} intended)
@@ -287,11 +292,13 @@ class ExecutionEngineStack(Stack):
         self.functions = fns
 
         # Grants, least privilege per function.
-        table_rw = ("prepare", "finalize", "place_orders", "stop_loss_checker", "duplicate_checker",
+        # (tests/infrastructure/test_grants.py runs every handler as deployed and checks each AWS
+        # request it makes against these policies)
+        table_rw = ("prepare", "resolve", "finalize", "place_orders", "stop_loss_checker", "duplicate_checker",
                     "market_data_refresher", "order_poller")
         for key in table_rw:
             table.grant_read_write_data(fns[key].function)
-        for key in ("emitter", "resolve", "archiver"):
+        for key in ("emitter", "archiver"):
             table.grant_read_data(fns[key].function)
         # The archiver Scans the day's items (in grant_read_data) and then sets their TTL.
         table.grant(fns["archiver"].function, "dynamodb:UpdateItem")
@@ -308,9 +315,12 @@ class ExecutionEngineStack(Stack):
         fns["market_data_refresher"].role.add_to_policy(
             iam.PolicyStatement(actions=["s3:PutObject", "s3:GetObject"], resources=[self.archive_bucket.arn_for_objects("instruments/*")])
         )
-        fns["resolve"].role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.archive_bucket.arn_for_objects("instruments/*")])
-        )
+        # Every function that builds the engine context loads the day's instrument master from S3
+        # (finding 2: only Resolve could, the others fell back to the bundled extract).
+        for key in MASTER_READERS:
+            fns[key].role.add_to_policy(
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.archive_bucket.arn_for_objects("instruments/*")])
+            )
         for key in ("finalize", "stop_loss_checker", "duplicate_checker", "order_poller"):
             self.alerts_topic.grant_publish(fns[key].function)
 
@@ -334,12 +344,15 @@ class ExecutionEngineStack(Stack):
                     "runtime under the broker secret prefix; read-only and limited to that prefix.",
                 )
         s3_reasons = {
-            "archiver": ("archive/*", "The archiver writes one Parquet object per day and entity under archive/; write-only."),
-            "market_data_refresher": ("instruments/*", "The daily instrument masters (one CSV per broker and day) live under instruments/."),
-            "resolve": ("instruments/*", "Resolve reads the day's instrument master under instruments/; read-only."),
+            "archiver": [("archive/*", "The archiver writes one Parquet object per day and entity under archive/; write-only.")],
+            "market_data_refresher": [("instruments/*", "The daily instrument masters (one CSV per broker and day) live under instruments/.")],
         }
-        for key, (prefix, reason) in s3_reasons.items():
-            acknowledge(fns[key], f"AwsSolutions-IAM5[Resource::<{logical_id(self.archive_bucket)}.Arn>/{prefix}]", reason)
+        for key in MASTER_READERS:
+            s3_reasons.setdefault(key, []).append(
+                ("instruments/*", f"{key} loads the day's instrument master (one CSV per broker and day) under instruments/."))
+        for key, entries in s3_reasons.items():
+            for prefix, reason in dict(entries).items():
+                acknowledge(fns[key], f"AwsSolutions-IAM5[Resource::<{logical_id(self.archive_bucket)}.Arn>/{prefix}]", reason)
 
         # Async invocations (rule targets): a late emission is useless, failures go to the DLQ.
         for key in ("emitter", "stop_loss_checker", "duplicate_checker", "market_data_refresher", "order_poller", "archiver"):

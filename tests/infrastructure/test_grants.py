@@ -1,0 +1,318 @@
+"""Grants as tests (issue 14, "grants and limits as tests"; finding 2).
+
+Every execution-engine handler runs here AS DEPLOYED (its own composition root, the environment
+variables of its synthesized function, moto behind boto3) through a trading morning: the emitter
+announces the seed's strategy, Prepare/Resolve/PlaceOrders/Finalize enter it, the order poller,
+stop-loss and duplicate checks follow it, the market-data refresher and the archiver run. Every
+AWS request a handler makes is recorded and must be allowed by the IAM policy CloudFormation
+attaches to THAT function's role (actions and resources from the synthesized template). Moto
+enforces no IAM, so without this test a missing grant shows first in production (finding 2: every
+engine function loads the instrument master from S3, only two could read it, the others silently
+fell back to a stale bundled extract).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+import botocore.client
+import pytest
+
+from tests.infrastructure.test_as_deployed import function_by_handler, statements_of
+
+STACK = "execution-engine"
+BUCKET = "ql-archive-under-test"
+REGION = "ap-south-1"
+
+
+# ---- the synthesized side -------------------------------------------------------------------------
+
+
+class Names:
+    """Concrete names for the template's tokens (moto resources created under these names)."""
+
+    def __init__(self, synth, topic_arn: str) -> None:
+        self.config = synth.config
+        template = synth.templates[STACK]
+        resources = template["Resources"]
+        self.logical = {}
+        for logical_id, resource in resources.items():
+            kind, props = resource["Type"], resource.get("Properties", {})
+            if kind == "AWS::S3::Bucket" and "BucketName" in props:
+                self.logical[logical_id] = f"bucket:{BUCKET}"
+            elif kind == "AWS::Events::EventBus":
+                self.logical[logical_id] = f"bus:{props['Name']}"
+            elif kind == "AWS::SQS::Queue":
+                self.logical[logical_id] = f"queue:{props.get('QueueName', logical_id)}"
+        c = self.config
+        self.imports = {
+            c.resource_name("trading-table-arn"): f"table:{c.table_name}",
+            c.resource_name("broker-accounts-table-arn"): f"table:{c.broker_accounts_table_name}",
+            c.resource_name("alerts-topic-arn"): f"topic:{topic_arn}",
+            c.resource_name("broker-secrets-key-arn"): "kms:broker-secrets",
+            c.resource_name("postback-queue-arn"): "queue:postback-follow-ups",
+        }
+
+    def render(self, node: Any) -> str:
+        """A policy Resource (string or intrinsic) in the recorder's namespace."""
+        if isinstance(node, str):
+            return node
+        if "Fn::ImportValue" in node:
+            return self.imports.get(node["Fn::ImportValue"], f"?import:{node['Fn::ImportValue']}")
+        if "Fn::GetAtt" in node:
+            return self.logical.get(node["Fn::GetAtt"][0], f"?{node['Fn::GetAtt'][0]}")
+        if "Ref" in node and node["Ref"] in self.logical:
+            return self.logical[node["Ref"]]
+        if "Ref" in node:
+            return {"AWS::AccountId": "123456789012", "AWS::Region": REGION, "AWS::Partition": "aws"}.get(
+                node["Ref"], f"?{node['Ref']}")
+        if "Fn::Join" in node:
+            separator, parts = node["Fn::Join"]
+            return separator.join(self.render(p) for p in parts)
+        return f"?{json.dumps(node)}"
+
+    def allowed(self, synth, handler: str) -> list[tuple[list[str], list[str]]]:
+        """(actions, rendered resources) of each Allow statement of the function's role."""
+        out = []
+        for st in statements_of(synth, STACK, handler):
+            if st.get("Effect") != "Allow":
+                continue
+            acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            rendered = []
+            for r in res:
+                text = self.render(r)
+                if ":secret:" in text:
+                    text = "secret:" + text.split(":secret:", 1)[1]
+                rendered.append(text)
+            out.append((acts, rendered))
+        return out
+
+
+def is_allowed(statements, action: str, resource: str) -> bool:
+    return any(any(fnmatch.fnmatchcase(action, a) for a in acts) and
+               any(fnmatch.fnmatchcase(resource, r) for r in res) for acts, res in statements)
+
+
+# ---- the recorded side ----------------------------------------------------------------------------
+
+
+def requests_of(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
+    """The (IAM action, resource) pairs one API call needs, in the namespace of :class:`Names`."""
+    def table(name, index=None):
+        return f"table:{name}" + (f"/index/{index}" if index else "")
+
+    if service == "dynamodb":
+        if operation == "TransactWriteItems":
+            kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+            return [(f"dynamodb:{kinds[k]}", table(v["TableName"])) for item in params["TransactItems"] for k, v in item.items()]
+        if operation == "TransactGetItems":
+            return [("dynamodb:GetItem", table(i["Get"]["TableName"])) for i in params["TransactItems"]]
+        if operation in ("BatchWriteItem", "BatchGetItem"):
+            return [(f"dynamodb:{operation}", table(name)) for name in params["RequestItems"]]
+        return [(f"dynamodb:{operation}", table(params["TableName"], params.get("IndexName")))]
+    if service == "s3":
+        action = {"HeadObject": "GetObject", "GetObject": "GetObject", "PutObject": "PutObject",
+                  "ListObjectsV2": "ListBucket", "ListObjects": "ListBucket", "DeleteObject": "DeleteObject"}[operation]
+        key = params.get("Key")
+        return [(f"s3:{action}", f"bucket:{params['Bucket']}" + (f"/{key}" if key else ""))]
+    if service == "secretsmanager":
+        return [(f"secretsmanager:{operation}", f"secret:{params['SecretId']}")]
+    if service == "events":
+        return [("events:PutEvents", f"bus:{e.get('EventBusName', 'default')}") for e in params["Entries"]]
+    if service == "sns":
+        return [(f"sns:{operation}", f"topic:{params.get('TopicArn')}")]
+    if service == "sqs":
+        return [(f"sqs:{operation}", f"queue:{params.get('QueueUrl', '').rsplit('/', 1)[-1]}")]
+    if service == "cloudwatch":
+        return [(f"cloudwatch:{operation}", "*")]
+    raise AssertionError(f"unmapped AWS call {service}:{operation}: teach requests_of() its IAM action")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict]] = []
+        self._original = botocore.client.BaseClient._make_api_call
+
+    @contextmanager
+    def installed(self):
+        recorder = self
+
+        def record(client, operation, params):
+            recorder.calls.append((client.meta.service_model.service_name, operation, params))
+            return recorder._original(client, operation, params)
+
+        botocore.client.BaseClient._make_api_call = record
+        try:
+            yield self
+        finally:
+            botocore.client.BaseClient._make_api_call = self._original
+
+
+# ---- the trading morning --------------------------------------------------------------------------
+
+
+HANDLER = "lambda_functions.execution_engine.{}.handler"
+
+
+class _Context:
+    memory_limit_in_mb = 1024
+    aws_request_id = "grants"
+
+    def __init__(self, module: str) -> None:
+        self.function_name = module
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{module}"
+
+
+@pytest.fixture
+def deployed_world(dev, aws, monkeypatch):
+    """moto resources named as the dev stacks name them, the seed's strategy on PAPER accounts,
+    the platform clock at Monday 17 Aug 2026 09:28:05 IST."""
+    from shared_utils.clock import IST, FixedClock, set_default_clock, default_clock
+    from shared_utils.config import current_environment
+    from shared_utils.persistence.table import reset_clients
+    from shared_utils.persistence.table_schema import broker_accounts_create_table_kwargs, create_table_kwargs
+
+    config = dev.config
+    monkeypatch.setenv("QL_ENV", "dev")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    current_environment.cache_clear()
+    reset_clients()
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    ddb.create_table(**create_table_kwargs(config.table_name))
+    ddb.create_table(**broker_accounts_create_table_kwargs(config.broker_accounts_table_name))
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    boto3.client("events", region_name=REGION).create_event_bus(Name=config.event_bus_name)
+    topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name="alerts")["TopicArn"]
+    previous_clock = default_clock()
+    clock = FixedClock(datetime(2026, 8, 17, 9, 28, 5, tzinfo=IST))
+    set_default_clock(clock)
+    _seed(config, clock)
+    yield Names(dev, topic_arn), clock
+    set_default_clock(previous_clock)
+    current_environment.cache_clear()
+    reset_clients()
+
+
+def _seed(config, clock) -> None:
+    from shared_utils.models.allocation import AdvancedAllocationRequest
+    from shared_utils.models.basket import BasketCreate
+    from shared_utils.models.broker_account import BrokerAccount
+    from shared_utils.models.leg import LegsCreate, LegUpdate
+    from shared_utils.models.strategy import StrategySpec
+    from shared_utils.persistence.repositories import Repositories
+    from shared_utils.services.options import OptionsService
+    from tests.conftest import seed_request
+    from tests.functional.api.journey import COMPLETE_SELECTION
+
+    repos = Repositories.for_environment(config)
+    service = OptionsService(repos, config, clock)
+    user = "user-a"
+    for client_id in ("ZERODHA123", "ANGELONE456"):
+        repos.accounts.create(BrokerAccount(user_id=user, client_id=client_id, broker="paper"))
+    basket = service.create_basket(user, BasketCreate.model_validate(seed_request("01_create_basket.json")["body"]))
+    strategy = service.create_strategy(user, basket.basket_id, StrategySpec.model_validate(
+        {**seed_request("02_create_strategy.json")["body"], "entry_time": "09:30", "exit_time": "15:20"}))
+    service.add_legs(user, strategy.strategy_id, LegsCreate.model_validate(seed_request("03_add_legs.json")["body"]))
+    for leg_no, selection in COMPLETE_SELECTION.items():
+        service.update_leg(user, strategy.strategy_id, leg_no, LegUpdate.model_validate({"strike_selection_config": selection}))
+    service.add_advanced_allocations(user, strategy.strategy_id, AdvancedAllocationRequest.model_validate(
+        seed_request("04_leg_level_allocations.json")["body"]))
+
+
+def _function_environment(synth, names: Names, handler: str) -> dict[str, str]:
+    _, fn = function_by_handler(synth, STACK, handler)
+    out = {}
+    for key, value in fn["Properties"].get("Environment", {}).get("Variables", {}).items():
+        if isinstance(value, str):
+            out[key] = value
+        elif key == "ARCHIVE_BUCKET_NAME":
+            out[key] = BUCKET
+        elif key == "ALERTS_TOPIC_ARN":
+            out[key] = names.render(value).removeprefix("topic:")
+        elif key == "EVENT_BUS_NAME":
+            out[key] = names.render(value).removeprefix("bus:")
+        else:
+            out[key] = names.render(value)
+    return out
+
+
+def _fresh_container() -> None:
+    """Forget what a previous invocation cached at module level (the instrument master, the
+    engine context, clients): each function runs in its own container."""
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if not name.startswith(("shared_utils.", "lambda_functions.")) or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", None) == name:
+                value.cache_clear()
+
+
+def _invoke(synth, names, monkeypatch, module: str, event: dict) -> tuple[Any, list[tuple[str, str, dict]]]:
+    """Invoke one engine handler in a fresh 'container' with its function's environment."""
+    import importlib
+
+    from shared_utils.persistence.table import reset_clients
+
+    handler = HANDLER.format(module)
+    with monkeypatch.context() as env:
+        for key, value in _function_environment(synth, names, handler).items():
+            env.setenv(key, value)
+        _fresh_container()
+        reset_clients()
+        recorder = Recorder()
+        with recorder.installed():
+            result = importlib.import_module(f"lambda_functions.execution_engine.{module}").handler(event, _Context(module))
+    return json.loads(json.dumps(result, default=str)), recorder.calls
+
+
+def test_every_aws_request_of_each_engine_handler_is_granted(dev, deployed_world, monkeypatch):
+    names, clock = deployed_world
+    seen: dict[str, list[tuple[str, str]]] = {}
+
+    def run(module, event, calls_out=None):
+        result, calls = _invoke(dev, names, monkeypatch, module, event)
+        seen.setdefault(module, []).extend(r for c in calls for r in requests_of(*c))
+        if calls_out is not None:
+            calls_out.extend(calls)
+        return result
+
+    emitter_calls: list = []
+    emitted = run("emitter", {}, emitter_calls)
+    assert emitted["due"] == 1, emitted
+    (detail,) = [json.loads(e["Detail"]) for service, op, params in emitter_calls
+                 if (service, op) == ("events", "PutEvents") for e in params["Entries"]
+                 if e["DetailType"] == "Strategy Execution Due"]
+    state = run("prepare", {**detail, "run_id": "arn:grants-run"})
+    assert state["claimed_count"] == 1
+    clock.sleep_until(datetime.fromisoformat(detail["wait_until"].replace("Z", "+00:00")))
+    state = run("resolve", state)
+    state["placements"] = [run("place_orders", item) for item in state["work_items"]]
+    final = run("finalize", state)
+    assert {r["status"] for r in final["results"]} == {"COMPLETED"}
+    strategy = {"user_id": final["results"][0]["user_id"], "strategy_id": final["results"][0]["strategy_id"]}
+    run("order_poller", {"detail": strategy})
+    run("order_poller", {"Records": [{"body": json.dumps(strategy)}]})
+    clock.advance(timedelta(minutes=1))
+    run("stop_loss_checker", {})
+    run("duplicate_checker", {})
+    run("market_data_refresher", {})
+    run("archiver", {"trade_date": "2026-08-17"})
+
+    missing = {}
+    for module, requests in seen.items():
+        allowed = names.allowed(dev, HANDLER.format(module))
+        gaps = sorted({(a, r) for a, r in requests if not is_allowed(allowed, a, r)})
+        if gaps:
+            missing[module] = gaps
+    assert not missing, "AWS requests the function's role does not allow:\n" + json.dumps(missing, indent=1)
+    # the instrument master (finding 2): every function that builds the engine context reads it
+    readers = {m for m, reqs in seen.items() if ("s3:GetObject", f"bucket:{BUCKET}/instruments/kite/latest.csv") in reqs}
+    assert {"prepare", "resolve", "finalize", "order_poller", "stop_loss_checker", "duplicate_checker"} <= readers, readers
