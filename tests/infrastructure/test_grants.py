@@ -316,3 +316,104 @@ def test_every_aws_request_of_each_engine_handler_is_granted(dev, deployed_world
     # the instrument master (finding 2): every function that builds the engine context reads it
     readers = {m for m, reqs in seen.items() if ("s3:GetObject", f"bucket:{BUCKET}/instruments/kite/latest.csv") in reqs}
     assert {"prepare", "resolve", "finalize", "order_poller", "stop_loss_checker", "duplicate_checker"} <= readers, readers
+
+
+def test_postbacks_requests_are_granted_and_touch_no_broker_secret(dev, deployed_world, monkeypatch):
+    """The public webhook (options-platform stack), as deployed: a verified Kite postback for an
+    order of a Zerodha account is recorded and enqueued; each AWS request it makes is allowed by
+    its role, and none reaches a broker secret."""
+    import hashlib
+    import importlib
+
+    from shared_utils.accounts.secrets import AccountSecret, BrokerSecretStore
+    from shared_utils.brokers.base import BrokerCredentials
+    from shared_utils.models.enums import OrderPurpose
+    from shared_utils.persistence.repositories import Repositories
+
+    names, clock = deployed_world
+    config = dev.config
+    repos = Repositories.for_environment(config)
+    account = repos.accounts.get("user-a", "ZERODHA123")
+    repos.accounts.save(account.model_copy(update={"broker": "zerodha"}), account.version)  # still PAPER
+    store = BrokerSecretStore(config)
+    store.create(store.name_for("user-a", "ZERODHA123"),
+                 AccountSecret(broker="zerodha", credentials=BrokerCredentials(api_key="k", api_secret="kite_secret")))
+    # an entry order to report on: the morning's entry, through the deployed handlers
+    def run(module, event):
+        result, calls = _invoke(dev, names, monkeypatch, module, event)
+        return result, calls
+
+    emitted, calls = run("emitter", {})
+    (detail,) = [json.loads(e["Detail"]) for s, o, p in calls if (s, o) == ("events", "PutEvents")
+                 for e in p["Entries"] if e["DetailType"] == "Strategy Execution Due"]
+    state, _ = run("prepare", {**detail, "run_id": "arn:grants-postback"})
+    clock.sleep_until(datetime.fromisoformat(detail["wait_until"].replace("Z", "+00:00")))
+    state, _ = run("resolve", state)
+    state["placements"] = [run("place_orders", item)[0] for item in state["work_items"]]
+    final, _ = run("finalize", state)
+    execution_id = final["results"][0]["execution_id"]
+    order = next(o for o in repos.orders.list_for_execution("user-a", execution_id, "ZERODHA123")
+                 if o.purpose is OrderPurpose.ENTRY)
+    stamp = "2026-08-17 09:30:00"
+    payload = {"order_id": order.broker_order_id, "order_timestamp": stamp, "exchange_timestamp": stamp,
+               "status": "COMPLETE", "tag": order.tag, "tradingsymbol": order.tradingsymbol, "exchange": "NFO",
+               "transaction_type": order.transaction_type.value, "product": "NRML", "order_type": "LIMIT",
+               "quantity": order.quantity, "filled_quantity": order.quantity, "pending_quantity": 0,
+               "average_price": str(order.price or order.ltp), "price": str(order.price or 0),
+               "checksum": hashlib.sha256(f"{order.broker_order_id}{stamp}kite_secret".encode()).hexdigest()}
+
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName="postback-follow-ups")["QueueUrl"]
+    handler = "lambda_functions.execution_engine.postbacks.handler"
+    _, fn = function_by_handler(dev, "options-platform", handler)
+    with monkeypatch.context() as env:
+        for key, value in fn["Properties"]["Environment"]["Variables"].items():
+            env.setenv(key, value if isinstance(value, str) else
+                       {"TABLE_NAME": config.table_name, "POSTBACK_QUEUE_URL": queue_url}[key])
+        _fresh_container()
+        module = importlib.import_module("lambda_functions.execution_engine.postbacks")
+        module.set_context(None)
+        recorder = Recorder()
+        with recorder.installed():
+            answer = module.handler({"path": "/postbacks/zerodha", "pathParameters": {"broker": "zerodha"},
+                                     "body": json.dumps(payload)}, _Context("postbacks"))
+        module._deployed.cache_clear()
+    assert answer["statusCode"] == 200, answer
+    requests = sorted({r for c in recorder.calls for r in requests_of(*c)})
+    assert ("sqs:SendMessage", "queue:postback-follow-ups") in requests
+    assert [r for a, r in requests if a.startswith("secretsmanager:")] == \
+        [f"secret:{config.prefix}/postback-checksum/user-a/ZERODHA123"]
+    statements = []
+    for st in statements_of(dev, "options-platform", handler):
+        acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        rendered = []
+        for r in res:
+            text = _render_options(dev, r)
+            rendered.append("secret:" + text.split(":secret:", 1)[1] if ":secret:" in text else text)
+        statements.append((acts, rendered))
+    gaps = [(a, r) for a, r in requests if not is_allowed(statements, a, r)]
+    assert not gaps, gaps
+
+
+def _render_options(synth, node) -> str:
+    """A policy Resource of the options-platform template in the recorder's namespace."""
+    config = synth.config
+    if isinstance(node, str):
+        return node
+    if "Fn::ImportValue" in node:
+        return {config.resource_name("broker-accounts-table-arn"): f"table:{config.broker_accounts_table_name}",
+                config.resource_name("broker-secrets-key-arn"): "kms:broker-secrets"}.get(node["Fn::ImportValue"], "?")
+    if "Fn::GetAtt" in node:
+        target = synth.templates["options-platform"]["Resources"][node["Fn::GetAtt"][0]]
+        if target["Type"] == "AWS::DynamoDB::Table":
+            return f"table:{config.table_name}"
+        if target["Type"] == "AWS::SQS::Queue":
+            return f"queue:{target['Properties']['QueueName'].removeprefix(config.prefix + '-')}"
+        return "?"
+    if "Ref" in node:
+        return {"AWS::AccountId": "123456789012", "AWS::Region": REGION, "AWS::Partition": "aws"}.get(node["Ref"], "?")
+    if "Fn::Join" in node:
+        separator, parts = node["Fn::Join"]
+        return separator.join(_render_options(synth, p) for p in parts)
+    return "?"

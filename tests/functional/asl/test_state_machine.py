@@ -199,18 +199,16 @@ def _next_slot(engine) -> str:
     return (to_ist(engine.clock.now()) + timedelta(minutes=ahead)).strftime("%H:%M")
 
 
-def _largest_config(engine, slices: int, user: str = "user-max", strategies: int | None = None) -> list[str]:
+def _largest_config(engine, lots: int = 1, legs: int | None = None, user: str = "user-max",
+                    strategies: int | None = None) -> list[str]:
     """Through the options service with the production limits (the largest any environment's
     API accepts): ``strategies`` (default: as many as one "Strategy Execution Due" event carries)
-    strategies of ``max_legs_per_strategy`` NIFTY legs, each allocated to
-    ``max_allocations_per_strategy`` accounts, each leg's quantity needing ``slices`` orders
-    (freeze limit). Returns the strategy ids."""
+    strategies of ``legs`` (default ``max_legs_per_strategy``) NIFTY legs of ``lots`` lots, each
+    allocated to ``max_allocations_per_strategy`` accounts. Returns the strategy ids."""
     from shared_utils.config import load_environment
-    from shared_utils.market.freeze import freeze_quantity, max_order_quantity
     from shared_utils.models.allocation import AllocationSpec
     from shared_utils.models.basket import BasketCreate
     from shared_utils.models.broker_account import BrokerAccount
-    from shared_utils.models.enums import ExpiryType
     from shared_utils.models.leg import LegsCreate
     from shared_utils.models.strategy import StrategySpec
     from shared_utils.services.options import OptionsService
@@ -220,63 +218,79 @@ def _largest_config(engine, slices: int, user: str = "user-max", strategies: int
                      key=lambda e: e.settings.options_platform.max_legs_per_strategy)
     limits = limits_env.settings.options_platform
     service = OptionsService(engine.repos, limits_env, engine.clock)
-    trade_date = engine.clock.now().date()
-    expiry = engine.master.expiries("NIFTY", ExpiryType.WEEKLY)[0]
-    lot = engine.master.contract("NIFTY", expiry, engine.master.strikes("NIFTY", expiry, "CE")[0], "CE").lot_size
-    per_order_lots = max_order_quantity(lot, freeze_quantity("NIFTY", trade_date)) // lot
-    lots = per_order_lots * (slices - 1) + 1
     accounts = [f"MAXACC{i:02d}" for i in range(limits.max_allocations_per_strategy)]
     for client_id in accounts:
         engine.repos.accounts.create(BrokerAccount(user_id=user, client_id=client_id, broker="paper"))
     basket = service.create_basket(user, BasketCreate.model_validate(seed_request("01_create_basket.json")["body"]))
     strategy_body = seed_request("02_create_strategy.json")["body"]
-    count = strategies or engine.env.strategies_per_event
     ids = []
-    for n in range(count):
+    for n in range(strategies or engine.env.strategies_per_event):
         strategy = service.create_strategy(user, basket.basket_id, StrategySpec.model_validate(
             {**strategy_body, "strategy_name": f"Max config {n}", "entry_time": _next_slot(engine),
              "exit_time": "15:20"}))
-        legs = [{"leg_no": i + 1, "lots": lots, "transaction_type": "SELL" if i % 2 else "BUY",
-                 "leg_type": "CALL" if i % 4 < 2 else "PUT", "underlying": "NIFTY", "entry_by": "STRIKE_DISTANCE",
-                 "strike_selection_config": {"method": "STRIKE_DISTANCE", "strike_distance": 100 * (i // 4 + 1)},
-                 "expiry_type": "WEEKLY", "order_type": "LIMIT", "entry_slippage": 2}
-                for i in range(limits.max_legs_per_strategy)]
-        service.add_legs(user, strategy.strategy_id, LegsCreate.model_validate({"legs": legs}))
+        specs = [{"leg_no": i + 1, "lots": lots, "transaction_type": "SELL" if i % 2 else "BUY",
+                  "leg_type": "CALL" if i % 4 < 2 else "PUT", "underlying": "NIFTY", "entry_by": "STRIKE_DISTANCE",
+                  "strike_selection_config": {"method": "STRIKE_DISTANCE", "strike_distance": 100 * (i // 4 + 1)},
+                  "expiry_type": "WEEKLY", "order_type": "LIMIT", "entry_slippage": 2}
+                 for i in range(legs or limits.max_legs_per_strategy)]
+        service.add_legs(user, strategy.strategy_id, LegsCreate.model_validate({"legs": specs}))
         service.add_allocations(user, strategy.strategy_id, [
             AllocationSpec.model_validate({"client_id": c, "strategy_lots_multiplier": 1}) for c in accounts])
         ids.append(strategy.strategy_id)
     return ids
 
 
+def _most_slices_of_one_leg(engine) -> tuple[int, int]:
+    """(lots, slices) of the biggest single NIFTY leg the platform limits allow (lots per leg,
+    units before slicing, notional (strike + premium) x units per account, when configured),
+    sliced at the exchange freeze quantity."""
+    from shared_utils.market.freeze import freeze_quantity, max_order_quantity
+    from shared_utils.models.enums import ExpiryType
+
+    expiry = engine.master.expiries("NIFTY", ExpiryType.WEEKLY)[0]
+    lot = engine.master.contract("NIFTY", expiry, engine.master.strikes("NIFTY", expiry, "CE")[0], "CE").lot_size
+    per_order = max_order_quantity(lot, freeze_quantity("NIFTY", engine.clock.now().date()))
+    lots = 500  # no platform limits configured: a leg of 500 lots
+    limits = getattr(engine.env.settings.execution_engine, "limits", None)
+    if limits is not None:
+        by_notional = int(Decimal(limits.max_notional_per_account) * Decimal("0.9") / Decimal(27000)) // lot
+        lots = min(limits.max_lots_per_leg, limits.max_units_per_order // lot, by_notional)
+    return lots, -(-lots * lot // per_order)
+
+
 def test_largest_config_stays_inside_the_payload_budget(engine):
     """Issue 14 finding 1: at 10 legs x 8 accounts x 5 strategies Resolve returned ~181 KB and the
     Map's results pushed the state past 256 KiB (States.DataLimitExceeded, after every order was
     sent, so Finalize never ran). Every state's input and output, measured in the interpreter,
-    now stays under half the limit, with every leg sliced in two."""
-    ids = _largest_config(engine, slices=2)
+    now stays under half the limit (the next test shows the sizes do not depend on slicing)."""
+    ids = _largest_config(engine)
     events = due_event(engine)
     assert len(events) == 1 and len(events[0]["strategies"]) == len(ids)
     run = run_events(events[0], engine)
     assert run.status == "SUCCEEDED", (run.error, run.cause, [(i.module, i.result_bytes) for i in run.invocations])
     print(f"max_state_payload_bytes={run.max_state_payload_bytes} largest={run.largest(3)}")
     assert run.max_state_payload_bytes <= PAYLOAD_BUDGET_BYTES, run.largest(5)
-    assert {r["status"] for r in run.output["results"]} == {"COMPLETED"}
-    legs, accounts = 10, 8
-    assert total_broker_orders(engine) == len(ids) * legs * accounts * 2
+    results = run.output["results"]
+    assert {r["status"] for r in results} == {"COMPLETED"}, results[0]
+    assert total_broker_orders(engine) == len(ids) * 10 * 8
 
 
 def test_state_sizes_do_not_grow_with_slices(engine):
-    """Nothing proportional to legs x slices travels in the state (C1): the same strategy at one
-    slice per leg and at three gives the same state sizes (ids have fixed lengths), so the budget
-    above holds for any quantity the API accepts."""
+    """Nothing proportional to legs x slices travels in the state (C1): a strategy whose leg is
+    the biggest the limits allow (several freeze-quantity slices per account) gives the same state
+    sizes as a one-lot leg (ids have fixed lengths), so the budget holds for any allowed size."""
+    lots, slices = _most_slices_of_one_leg(engine)
+    assert slices >= 3, (lots, slices)
     sizes = {}
-    for slices in (1, 3):
-        (strategy_id,) = _largest_config(engine, slices=slices, user=f"user-s{slices}", strategies=1)
+    for n, size in enumerate((1, lots)):
+        (strategy_id,) = _largest_config(engine, lots=size, legs=1, user=f"user-s{n}", strategies=1)
         (event,) = due_event(engine)
         assert [r["strategy_id"] for r in event["strategies"]] == [strategy_id]
+        before = total_broker_orders(engine)
         run = run_events(event, engine)
         assert run.status == "SUCCEEDED", (run.error, run.cause)
-        assert total_broker_orders(engine) >= 10 * 8 * slices
-        sizes[slices] = run.max_state_payload_bytes
+        assert {r["status"] for r in run.output["results"]} == {"COMPLETED"}, run.output["results"]
+        assert total_broker_orders(engine) - before == 8 * (1 if size == 1 else slices)
+        sizes[size] = run.max_state_payload_bytes
         engine.clock.advance(timedelta(seconds=45))  # into the next minute
-    assert abs(sizes[3] - sizes[1]) <= 64, sizes
+    assert abs(sizes[lots] - sizes[1]) <= 64, sizes
