@@ -103,11 +103,13 @@ class AslRun:
 class _Runtime:
     """What the patched interpreter needs for one run: the context, the clock, the run record."""
 
-    def __init__(self, ctx: Any, run: AslRun, inject: Callable[[str, dict], str | None] | None) -> None:
+    def __init__(self, ctx: Any, run: AslRun, inject: Callable[[str, dict], str | None] | None,
+                 steps: dict[str, Callable[[dict, Any], Any]] | None = None) -> None:
         self.ctx = ctx
         self.clock = ctx.clock
         self.run = run
         self.inject = inject
+        self.steps = steps or {}
         self.lock = threading.Lock()
 
 
@@ -150,8 +152,10 @@ def _strict_default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def invoke_handler(module: str, payload: bytes | str, ctx: Any) -> tuple[str | None, str]:
-    """Run ``lambda_functions.execution_engine.<module>.handler`` as the Lambda runtime would.
+def invoke_handler(module: str, payload: bytes | str, ctx: Any,
+                   step: Callable[[dict, Any], Any] | None = None) -> tuple[str | None, str]:
+    """Run ``lambda_functions.execution_engine.<module>.handler`` as the Lambda runtime would
+    (or, for a test that replaced a step, ``step(event, ctx)`` in the handler's place).
 
     Returns ``(function_error, payload_json)``: ``(None, result)`` on success, ``("Unhandled",
     {"errorType", "errorMessage", "stackTrace"})`` when the handler raised or returned something
@@ -163,7 +167,7 @@ def invoke_handler(module: str, payload: bytes | str, ctx: Any) -> tuple[str | N
     handler = import_module(f"{HANDLER_PACKAGE}.{module}").handler
     try:
         with use_context(ctx):
-            result = handler(event, _LambdaContext(module))
+            result = step(event, ctx) if step is not None else handler(event, _LambdaContext(module))
     except Exception as exc:  # noqa: BLE001 - reported as the runtime reports it
         return "Unhandled", json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
                                         "stackTrace": traceback.format_tb(exc.__traceback__)[-5:]})
@@ -221,7 +225,7 @@ def _install_patches() -> None:
                     event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(
                         error=THROTTLE_ERROR, cause="Rate Exceeded. (injected throttle: the handler did not run)")),
                 ))
-            function_error, body = invoke_handler(module, payload, runtime.ctx)
+            function_error, body = invoke_handler(module, payload, runtime.ctx, runtime.steps.get(module))
             record.result_bytes = len(body.encode("utf-8"))
             if function_error:
                 record.error = json.loads(body)["errorType"]
@@ -291,9 +295,12 @@ def definition(max_concurrency: int | None = None) -> dict[str, Any]:
 
 
 def execute(asl: dict[str, Any], input_: Any, ctx: Any, *, execution_id: str | None = None,
-            inject: Callable[[str, dict], str | None] | None = None) -> AslRun:
+            inject: Callable[[str, dict], str | None] | None = None,
+            steps: dict[str, Callable[[dict, Any], Any]] | None = None) -> AslRun:
     """Run ``asl`` on ``input_`` to the end (an Express workflow: synchronous) and return the
-    :class:`AslRun`. ``execution_id`` is ``$$.Execution.Id`` (default: an ARN-shaped id)."""
+    :class:`AslRun`. ``execution_id`` is ``$$.Execution.Id`` (default: an ARN-shaped id);
+    ``inject`` injects invoke faults, ``steps`` (module -> ``fn(event, ctx)``) replaces a
+    handler's step for a test (marshalled the same way)."""
     from moto.stepfunctions.parser.api import StateMachineType
     from moto.stepfunctions.parser.asl.eval.environment import Environment
     from moto.stepfunctions.parser.asl.eval.evaluation_details import AWSExecutionDetails
@@ -321,7 +328,7 @@ def execute(asl: dict[str, Any], input_: Any, ctx: Any, *, execution_id: str | N
         cloud_watch_logging_session=None,
         activity_store={},
     )
-    _RUNTIMES[name] = _Runtime(ctx, run, inject)
+    _RUNTIMES[name] = _Runtime(ctx, run, inject, steps)
     try:
         program.eval(env)
     finally:
@@ -359,21 +366,23 @@ def _state_sizes(env) -> list[tuple[str, str, int]]:
 
 
 def run_events(detail: dict[str, Any], ctx: Any, run_id: str | None = None, max_concurrency: int | None = None,
-               inject: Callable[[str, dict], str | None] | None = None) -> AslRun:
+               inject: Callable[[str, dict], str | None] | None = None,
+               steps: dict[str, Callable[[dict, Any], Any]] | None = None) -> AslRun:
     """One "Strategy Execution Due" event (``detail``, the rule's ``InputPath $.detail``) through
     the deployed definition, ``MaxConcurrency`` from ``max_concurrency`` or the environment."""
     concurrency = max_concurrency or ctx.env.settings.execution_engine.map_max_concurrency
-    return execute(definition(concurrency), detail, ctx, execution_id=run_id, inject=inject)
+    return execute(definition(concurrency), detail, ctx, execution_id=run_id, inject=inject, steps=steps)
 
 
 def run_state_machine(detail: dict[str, Any], ctx: Any, run_id: str | None = None,
-                      max_concurrency: int | None = None) -> dict[str, Any]:
+                      max_concurrency: int | None = None,
+                      steps: dict[str, Callable[[dict, Any], Any]] | None = None) -> dict[str, Any]:
     """One "Strategy Execution Due" event, start to finish, through the synthesized ASL.
 
     Returns Finalize's output, or Prepare's (with ``results: []``) when nothing was claimed.
     Raises :class:`StateMachineFailed` when the run fails (error and cause of the service).
     """
-    run = run_events(detail, ctx, run_id=run_id, max_concurrency=max_concurrency)
+    run = run_events(detail, ctx, run_id=run_id, max_concurrency=max_concurrency, steps=steps)
     if run.status != "SUCCEEDED":
         raise StateMachineFailed(run.error, run.cause, run)
     output = run.output

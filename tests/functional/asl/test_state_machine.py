@@ -294,3 +294,22 @@ def test_state_sizes_do_not_grow_with_slices(engine):
         sizes[size] = run.max_state_payload_bytes
         engine.clock.advance(timedelta(seconds=45))  # into the next minute
     assert abs(sizes[lots] - sizes[1]) <= 64, sizes
+
+
+def test_a_replaced_place_orders_step_runs_in_the_task(engine, seed_strategy, monkeypatch):
+    """Tests that replace ``runner.place_orders`` (a branch that dies) keep working: the Map's
+    PlaceOrders task runs the replacement, marshalled like the handler, and its error is caught."""
+    from shared_utils.execution import runner
+
+    real = runner.place_orders
+
+    def dies_for_angel(item, ctx):
+        if item["client_id"] == "ANGELONE456":
+            raise MemoryError("Runtime.OutOfMemory: signal: killed")
+        return real(item, ctx)
+
+    monkeypatch.setattr(runner, "place_orders", dies_for_angel)
+    (event,) = due_event(engine)
+    runner.run_state_machine(event, engine)
+    books = broker_orders(engine)
+    assert len(books["ZERODHA123"]) == 4 and books.get("ANGELONE456", []) == []
