@@ -233,6 +233,11 @@ def _install_patches() -> None:
             env.stack.append({"StatusCode": 200, "Payload": json.loads(body)})
 
         lambda_eval_utils.execute_lambda_function_integration = execute_lambda_function_integration
+        # moto logs every state error (caught ones too) with the whole parsed state at ERROR; the
+        # run's error and cause are in AslRun, and a caught branch error is normal operation
+        import logging
+
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
         original_timestamp_body = timestamp.Timestamp._eval_body
 
