@@ -97,7 +97,11 @@ ENGINE_METRICS = (METRIC_EXECUTIONS, METRIC_STRATEGIES_DUE, METRIC_LAG_MS)
 def place_orders_reserved_concurrency(config: EnvironmentConfig) -> int:
     """Reserved concurrency of PlaceOrders: ``execution_engine.max_concurrent_executions``
     (branches that may send at once across all runs of a slot; more are throttled, retried
-    PLACE_THROTTLE_RETRIES times 1 s apart, then reported NOT_SENT by Finalize)."""
+    PLACE_THROTTLE_RETRIES times 1 s apart, then reported NOT_SENT by Finalize).
+
+    Deploying needs the account's Lambda concurrency quota above the sum reserved + 100
+    (CloudFormation refuses otherwise): production's 1000 needs a raised quota, which its busy
+    slot (1,000 users x 3 strategies x 2 accounts = 6,000 branches) needs anyway."""
     return config.settings.execution_engine.max_concurrent_executions
 
 

@@ -1,14 +1,17 @@
 """Stack 2, ``ql-algo-trading-{env}-options-platform-stack``: the single table and the REST API.
 
-One RestApi for every route family (decision): one stage, one throttle, one access log, one
-Cognito authorizer built on the auth-broker user pool, one URL for the frontend. The broker
+One RestApi for every route family (decision): one stage, one access log, one Cognito authorizer
+built on the auth-broker user pool, one URL for the frontend. The stage's throttle applies to each
+method on its own; the public routes have lower method-level throttles of their own, and staging
+and production put a WAF web ACL with per-IP rate-based rules in front (``_web_acl``). The broker
 account routes are served by the auth-broker stack's functions, imported by ARN (the invoke
 permissions are created here, so the stacks keep a one-way dependency). The public broker
-postback webhook is served by a function of this stack (it only needs the table, the broker
-accounts table, the broker secrets for the checksum and PutEvents on the bus, which it reaches by
-name), because a route owned by the execution-engine stack would make the two stacks depend on
-each other. ``GET /options/executions/history`` reads the engine stack's Parquet archive beyond
-the hot window, by the bucket's configured name (``exports.archive_bucket_name``). Public
+postback webhook is served by a function of this stack (it needs the table, the broker
+accounts table, the per-account checksum secrets and the follow-up queue it enqueues to, which
+the execution-engine stack's order poller consumes inside the VPC), because a route owned by the
+execution-engine stack would make the two stacks depend on each other.
+``GET /options/executions/history`` reads the engine stack's Parquet archive beyond the hot
+window, by the bucket's configured name (``exports.archive_bucket_name``). Public
 routes (no Cognito): ``POST /postbacks/{broker}`` (checksum verified in the
 handler) and ``GET /broker-sessions/zerodha/callback`` (Kite's OAuth redirect).
 """
@@ -176,7 +179,7 @@ class OptionsPlatformStack(Stack):
             )
         for family in ("allocations", "postbacks"):
             broker_accounts_table.grant_read_data(self.functions[family].function)
-        for family in ("executions", "postbacks"):
+        for family in ("executions",):  # postbacks publish nothing: they record and enqueue
             self.functions[family].role.add_to_policy(
                 iam.PolicyStatement(actions=["events:PutEvents"], resources=[event_bus_arn(self, config)])
             )
