@@ -122,7 +122,7 @@ def requests_of(service: str, operation: str, params: dict) -> list[tuple[str, s
         key = params.get("Key")
         return [(f"s3:{action}", f"bucket:{params['Bucket']}" + (f"/{key}" if key else ""))]
     if service == "secretsmanager":
-        return [(f"secretsmanager:{operation}", f"secret:{params['SecretId']}")]
+        return [(f"secretsmanager:{operation}", f"secret:{params.get('SecretId') or params['Name']}")]
     if service == "events":
         return [("events:PutEvents", f"bus:{e.get('EventBusName', 'default')}") for e in params["Entries"]]
     if service == "sns":
@@ -474,3 +474,69 @@ def test_every_aws_request_of_the_trader_routes_is_granted(dev, deployed_world, 
     assert not missing, json.dumps(missing, indent=1)
     assert set(seen) == {f"lambda_functions.options_platform.{f}" for f in ("baskets", "strategies", "allocations", "executions")}
     assert all(any(a.startswith("dynamodb:") for a, _ in reqs) for reqs in seen.values()), seen
+
+
+def test_linking_a_zerodha_account_is_granted_both_secrets(dev, deployed_world, monkeypatch):
+    """The auth-broker's broker-accounts function, as deployed, links a Zerodha account: it
+    writes the broker secret and the postback checksum secret (the api_secret alone); each
+    request is allowed by its synthesized policy (the checksum prefix is granted to the writers)."""
+    from local.apigw import call
+
+    names, _clock = deployed_world
+    config = dev.config
+    kms = boto3.client("kms", region_name=REGION)
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    handler = "lambda_functions.auth_broker.broker_accounts.handler"
+    template = dev.templates["auth-broker"]
+    (fn,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
+             and r["Properties"].get("Handler") == handler]
+    concrete = {"BROKER_ACCOUNTS_TABLE_NAME": config.broker_accounts_table_name, "BROKER_SECRETS_KMS_KEY_ARN": key_arn,
+                "ALERTS_TOPIC_ARN": names.imports[config.resource_name("alerts-topic-arn")].removeprefix("topic:"),
+                "USER_POOL_ID": "ap-south-1_grants"}
+    body = {"broker": "zerodha", "client_id": "ZX9999", "display_name": "Kite",
+            "credentials": {"api_key": "kite_key", "api_secret": "kite_secret"}}
+    with monkeypatch.context() as env:
+        for key, value in fn["Properties"]["Environment"]["Variables"].items():
+            env.setenv(key, value if isinstance(value, str) else concrete[key])
+        _fresh_container()
+        recorder = Recorder()
+        with recorder.installed():
+            status, answer = call("POST", "/broker-accounts", body)
+    assert status == 201, answer
+    requests = sorted({r for c in recorder.calls if c[0] != "kms" for r in requests_of(*c)})
+    secrets = {r for a, r in requests if a.startswith("secretsmanager:")}
+    assert secrets == {f"secret:{config.prefix}/broker/user-a/ZX9999",
+                       f"secret:{config.prefix}/postback-checksum/user-a/ZX9999"}, requests
+    role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = []
+    for policy in template["Resources"].values():
+        if policy["Type"] == "AWS::IAM::Policy" and {"Ref": role} in policy["Properties"]["Roles"]:
+            for st in policy["Properties"]["PolicyDocument"]["Statement"]:
+                acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+                rendered = []
+                for r in res:
+                    text = _render_auth(dev, r)
+                    rendered.append("secret:" + text.split(":secret:", 1)[1] if ":secret:" in text else text)
+                statements.append((acts, rendered))
+    gaps = [(a, r) for a, r in requests if not is_allowed(statements, a, r)]
+    assert not gaps, gaps
+
+
+def _render_auth(synth, node) -> str:
+    config = synth.config
+    if isinstance(node, str):
+        return node
+    if "Fn::GetAtt" in node:
+        target = synth.templates["auth-broker"]["Resources"][node["Fn::GetAtt"][0]]
+        if target["Type"] == "AWS::DynamoDB::Table":
+            return f"table:{target['Properties']['TableName']}"
+        return "?"
+    if "Fn::ImportValue" in node:
+        return "?import"
+    if "Ref" in node:
+        return {"AWS::AccountId": "123456789012", "AWS::Region": REGION, "AWS::Partition": "aws"}.get(node["Ref"], "?")
+    if "Fn::Join" in node:
+        separator, parts = node["Fn::Join"]
+        return separator.join(_render_auth(synth, p) for p in parts)
+    return "?"
