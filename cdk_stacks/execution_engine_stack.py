@@ -66,12 +66,6 @@ SESSION_CLOSE_IST = "15:30"
 ARCHIVE_TIME_IST = "16:30"
 INSTRUMENTS_REFRESH_TIME_IST = "08:00"
 
-#: Custom metrics the engine publishes with Powertools (``shared_utils.execution.wiring.metrics``,
-#: namespace ``POWERTOOLS_METRICS_NAMESPACE`` = ``QlAlgoTrading``, default dimension ``service``),
-#: one per ``ctx.metric(...)`` call in ``shared_utils/execution`` (a test checks the names
-#: against the source). The dimensions passed to ``ctx.metric`` (``broker``, ``status``) are not
-#: attached by ``wiring._metric`` today, so the dashboard reads with a SEARCH on the metric name
-#: alone (any dimension set), which keeps working once they are; the alarm uses ``service``.
 #: the Lambda errors CDK's LambdaInvoke retries by default (retry_on_service_exceptions)
 LAMBDA_SERVICE_ERRORS = ("Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException",
                          "Lambda.AWSLambdaException", "Lambda.SdkClientException")
@@ -83,15 +77,19 @@ PLACE_THROTTLE_RETRIES = 2
 PREPARE_RETRY_SECONDS = 3
 RESOLVE_RETRY_SECONDS = 1
 
-#: Functions whose handler builds the engine context (``wiring.engine_context``), which loads the
-#: day's instrument master from ``instruments/`` in the archive bucket (QL_INSTRUMENTS_FROM_S3).
-MASTER_READERS = ("emitter", "prepare", "resolve", "finalize", "stop_loss_checker", "duplicate_checker",
-                  "order_poller", "market_data_refresher")
-
+#: Custom metrics the engine publishes with Powertools (``shared_utils.execution.wiring.metrics``,
+#: namespace ``POWERTOOLS_METRICS_NAMESPACE`` = ``QlAlgoTrading``, default dimension ``service``),
+#: one per ``ctx.metric(...)`` call in ``shared_utils/execution`` (a test checks the names
+#: against the source). The dimensions passed to ``ctx.metric`` (``broker``, ``status``) are not
+#: attached by ``wiring._metric`` today, so the dashboard reads with a SEARCH on the metric name
+#: alone (any dimension set), which keeps working once they are; the alarm uses ``service``.
 METRIC_EXECUTIONS = "Executions"  # steps.py, Count per finished execution ({status} intended)
 METRIC_STRATEGIES_DUE = "StrategiesDue"  # emitter.py, Count per tick
 METRIC_LAG_MS = "OrderLagMs"  # placer.py, ms after execute_at at which an order was sent ({broker} intended)
 ENGINE_METRICS = (METRIC_EXECUTIONS, METRIC_STRATEGIES_DUE, METRIC_LAG_MS)
+#: functions whose handler builds engine_context(), which reads the day's instrument masters
+#: from S3 (instruments/*) on first use; the refresher writes them (its own grant)
+MASTER_READERS = ("emitter", "prepare", "resolve", "finalize", "stop_loss_checker", "duplicate_checker", "order_poller")
 
 
 def place_orders_reserved_concurrency(config: EnvironmentConfig) -> int:
@@ -241,8 +239,10 @@ class ExecutionEngineStack(Stack):
             "BROKER_SECRET_PREFIX": broker_secret_prefix(config),
             "ARCHIVE_BUCKET_NAME": self.archive_bucket.bucket_name,
             "ALERTS_TOPIC_ARN": self.alerts_topic.topic_arn,
-            # the day's instrument master comes from instruments/kite/latest.csv (market-data refresher)
+            # the day's masters come from instruments/<broker>/<date>.* (market-data refresher)
             "QL_INSTRUMENTS_FROM_S3": "1",
+            # where live prices and Kite's dump come from (config market_data.account; "simulator": paper only)
+            "QL_MARKET_DATA_ACCOUNT": config.settings.market_data.account,
         }
 
         def function(cid: str, module: str, description: str, *, broker: bool, **extra) -> PythonFunction:
@@ -319,8 +319,8 @@ class ExecutionEngineStack(Stack):
         fns["market_data_refresher"].role.add_to_policy(
             iam.PolicyStatement(actions=["s3:PutObject", "s3:GetObject"], resources=[self.archive_bucket.arn_for_objects("instruments/*")])
         )
-        # Every function that builds the engine context loads the day's instrument master from S3
-        # (finding 2: only Resolve could, the others fell back to the bundled extract).
+        # Every function built on engine_context() may load the day's masters (lazily, on first
+        # use: Resolve, the order poller, the stop/MTM and duplicate checkers, Prepare's DTE check).
         for key in MASTER_READERS:
             fns[key].role.add_to_policy(
                 iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.archive_bucket.arn_for_objects("instruments/*")])
@@ -348,15 +348,13 @@ class ExecutionEngineStack(Stack):
                     "runtime under the broker secret prefix; read-only and limited to that prefix.",
                 )
         s3_reasons = {
-            "archiver": [("archive/*", "The archiver writes one Parquet object per day and entity under archive/; write-only.")],
-            "market_data_refresher": [("instruments/*", "The daily instrument masters (one CSV per broker and day) live under instruments/.")],
+            "archiver": ("archive/*", "The archiver writes one Parquet object per day and entity under archive/; write-only."),
+            "market_data_refresher": ("instruments/*", "The daily instrument masters (one CSV per broker and day) live under instruments/."),
+            **{key: ("instruments/*", "Reads the day's instrument masters (one object per broker and day) under "
+                     "instruments/; read-only.") for key in MASTER_READERS},
         }
-        for key in MASTER_READERS:
-            s3_reasons.setdefault(key, []).append(
-                ("instruments/*", f"{key} loads the day's instrument master (one CSV per broker and day) under instruments/."))
-        for key, entries in s3_reasons.items():
-            for prefix, reason in dict(entries).items():
-                acknowledge(fns[key], f"AwsSolutions-IAM5[Resource::<{logical_id(self.archive_bucket)}.Arn>/{prefix}]", reason)
+        for key, (prefix, reason) in s3_reasons.items():
+            acknowledge(fns[key], f"AwsSolutions-IAM5[Resource::<{logical_id(self.archive_bucket)}.Arn>/{prefix}]", reason)
 
         # Async invocations (rule targets): a late emission is useless, failures go to the DLQ.
         for key in ("emitter", "stop_loss_checker", "duplicate_checker", "market_data_refresher", "order_poller", "archiver"):

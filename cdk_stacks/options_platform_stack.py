@@ -61,16 +61,30 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/options/executions/manual", ("POST",), "executions"),
     ("/options/executions/{execution_id}", ("GET",), "executions"),
     ("/options/positions", ("GET",), "executions"),
+    ("/options/executions/dashboard", ("GET",), "analytics"),
+    ("/options/orders", ("GET",), "analytics"),
+    ("/options/orders/live", ("GET",), "analytics"),
+    ("/options/orders/{order_id}", ("GET",), "analytics"),
+    ("/options/pnl", ("GET",), "analytics"),
+    ("/options/pnl/{strategy_id}", ("GET",), "analytics"),
+    ("/options/performance", ("GET",), "analytics"),
+    ("/options/performance/strategies/{strategy_id}", ("GET",), "analytics"),
+    ("/options/performance/baskets/{basket_id}", ("GET",), "analytics"),
+    ("/options/reports/daily", ("GET",), "analytics"),
+    ("/options/reports/monthly", ("GET",), "analytics"),
     ("/broker-accounts", ("GET", "POST"), "broker_accounts"),
     ("/broker-accounts/{client_id}", ("GET", "PUT", "DELETE"), "broker_accounts"),
     ("/broker-accounts/{client_id}/login", ("POST",), "broker_accounts"),
     ("/broker-sessions/zerodha/callback", ("GET",), "broker_sessions"),
+    ("/broker-sessions/finvasia/callback", ("GET",), "broker_sessions"),
+    ("/broker-sessions/zebu/callback", ("GET",), "broker_sessions"),
     ("/postbacks/{broker}", ("POST",), "postbacks"),
     ("/profile", ("GET", "PUT"), "profile"),
 )
 
 #: Routes that must answer without a Cognito token (verified inside the handler).
-PUBLIC_ROUTES = frozenset({("/broker-sessions/zerodha/callback", "GET"), ("/postbacks/{broker}", "POST")})
+PUBLIC_ROUTES = frozenset({("/broker-sessions/zerodha/callback", "GET"), ("/broker-sessions/finvasia/callback", "GET"),
+                           ("/broker-sessions/zebu/callback", "GET"), ("/postbacks/{broker}", "POST")})
 
 def stage_throttle(config: EnvironmentConfig) -> tuple[int, int]:
     """The stage's default (rate, burst), which API Gateway applies to each method on its own."""
@@ -82,10 +96,10 @@ def public_route_throttles(config: EnvironmentConfig) -> dict[tuple[str, str], t
     stage default that each trader route gets: a flood on a public route is answered 429 on that
     route alone (and WAF blocks the flooding IPs in staging/production). Postbacks are a shortcut
     (the order poller reads every book each minute), so throttling them delays a stop by at most
-    a minute; the login callback is one call per trader and day."""
+    a minute; a broker login callback is one call per trader and day."""
     rate, burst = stage_throttle(config)
-    return {("/postbacks/{broker}", "POST"): (rate // 2, burst // 2),
-            ("/broker-sessions/zerodha/callback", "GET"): (10, 20)}
+    return {(path, method): (rate // 2, burst // 2) if path.startswith("/postbacks/") else (10, 20)
+            for path, method in sorted(PUBLIC_ROUTES)}
 #: Environments whose stage has the WAF web ACL (rate-based rules per client IP).
 WAF_ENVIRONMENTS = frozenset({"staging", "production"})
 #: WAF rate-based limits, requests per client IP per 5 minutes: the public routes (a broker's
@@ -99,6 +113,7 @@ HANDLERS = {
     "strategies": "lambda_functions.options_platform.strategies.handler",
     "allocations": "lambda_functions.options_platform.allocations.handler",
     "executions": "lambda_functions.options_platform.executions.handler",
+    "analytics": "lambda_functions.options_platform.analytics.handler",
     "postbacks": "lambda_functions.execution_engine.postbacks.handler",
 }
 
@@ -164,7 +179,8 @@ class OptionsPlatformStack(Stack):
                 handler=handler,
                 service="options-platform" if family != "postbacks" else "execution-engine",
                 description=f"REST routes: {family}",
-                environment={**env, **({"ARCHIVE_BUCKET_NAME": archive_bucket} if family == "executions" else {})},
+                environment={**env, **({"ARCHIVE_BUCKET_NAME": archive_bucket}
+                                       if family in ("executions", "analytics") else {})},
                 timeout=Duration.seconds(29),
                 broker=family == "postbacks",
             )
@@ -200,6 +216,31 @@ class OptionsPlatformStack(Stack):
             "GET /options/executions/history reads archived executions (one Parquet object per "
             "trade date) beyond the table's hot window; read-only, executions prefix only.",
         )
+        # Analytics (orders, P&L, performance, reports, dashboard): read-only on the table, and
+        # the archived executions and orders beyond the hot window (shared_utils.analytics.history).
+        analytics = self.functions["analytics"]
+        self.table.grant_read_data(analytics.function)
+        acknowledge(
+            analytics,
+            f"AwsSolutions-IAM5[Resource::<{logical_id(self.table)}.Arn>/index/*]",
+            "GET /options/orders/{order_id} finds an order by its tag on the table's OrdersByTag "
+            "index; read-only, this table's indexes only.",
+        )
+        analytics.role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[archive_arn],
+            conditions={"StringLike": {"s3:prefix": ["archive/entity=executions/*", "archive/entity=orders/*"]}},
+        ))
+        analytics.role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            resources=[f"{archive_arn}/archive/entity=executions/*", f"{archive_arn}/archive/entity=orders/*"],
+        ))
+        for entity in ("executions", "orders"):
+            acknowledge(
+                analytics,
+                f"AwsSolutions-IAM5[Resource::{finding_value(self, archive_arn)}/archive/entity={entity}/*]",
+                f"P&L, performance and reports read archived {entity} (one Parquet object per trade "
+                "date) beyond the table's hot window; read-only, that prefix only.",
+            )
         # Postbacks record and enqueue (issue 14, finding 8): the stop after a fill is placed by
         # the order poller in the VPC, from the follow-up queue. The webhook reads only the
         # checksum secrets (the Kite api_secret alone), never the broker secrets.

@@ -63,6 +63,8 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/options/baskets(/.*)?$"), "lambda_functions.options_platform.baskets"),
     (re.compile(r"^/options/strategies/[^/]+/allocations(/.*)?$"), "lambda_functions.options_platform.allocations"),
     (re.compile(r"^/options/strategies(/.*)?$"), "lambda_functions.options_platform.strategies"),
+    (re.compile(r"^/options/executions/dashboard/?$"), "lambda_functions.options_platform.analytics"),
+    (re.compile(r"^/options/(orders|pnl|performance|reports)(/.*)?$"), "lambda_functions.options_platform.analytics"),
     (re.compile(r"^/options/(executions|positions)(/.*)?$"), "lambda_functions.options_platform.executions"),
     (re.compile(r"^/broker-accounts(/.*)?$"), "lambda_functions.auth_broker.broker_accounts"),
     (re.compile(r"^/broker-sessions(/.*)?$"), "lambda_functions.auth_broker.broker_sessions"),
@@ -71,7 +73,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 #: routes API Gateway exposes without the Cognito authorizer (the handler verifies them itself)
-PUBLIC = [re.compile(r"^/postbacks/"), re.compile(r"^/broker-sessions/zerodha/callback")]
+PUBLIC = [re.compile(r"^/postbacks/"), re.compile(r"^/broker-sessions/(zerodha|finvasia|zebu)/callback")]
 
 
 def handler_module_for(path: str) -> str | None:

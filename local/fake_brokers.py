@@ -86,8 +86,9 @@ class FakeBrokers:
                                         BrokerSession(access_token=self.angel.jwt, refresh_token=self.angel.refresh_token),
                                         root=self.angel.url, account_id=account_id, timeout=3.0)
         if broker in ("finvasia", "zebu"):
-            return create_broker_client(broker, BrokerCredentials(user_id=self.noren.uid),
-                                        BrokerSession(access_token=self.noren.susertoken, user_id=self.noren.uid),
+            return create_broker_client(broker, BrokerCredentials(user_id=self.noren.uid, api_key=self.noren.client_id,
+                                                                  api_secret=self.noren.secret_key),
+                                        BrokerSession(access_token=self.noren.access_token, user_id=self.noren.uid),
                                         root=self.noren.url, account_id=account_id, timeout=3.0)
         raise ValueError(f"no fake for broker {broker}")
 

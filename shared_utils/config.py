@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "environments.json"
 ENVIRONMENT_NAMES = ("local", "dev", "staging", "production")
@@ -72,14 +72,36 @@ class ExecutionEngineConfig(_Strict):
     hot_item_ttl_days: int = Field(gt=0)
 
 
+class MarketDataConfig(_Strict):
+    """Where an environment's live prices and day's instrument masters come from: ``account`` is
+    ``user_id/client_id`` of a LIVE Zerodha account (its quote API; its ``/instruments`` dump is
+    the day's master), or ``"simulator"`` (paper trading only: the engine refuses LIVE accounts).
+    The execution-engine stack passes it as ``QL_MARKET_DATA_ACCOUNT``."""
+
+    account: str = Field(pattern=r"^(simulator|[^/\s]+/[^/\s]+)$")
+    description: str | None = None
+
+    @property
+    def simulator(self) -> bool:
+        return self.account == "simulator"
+
+
 class EnvironmentSettings(_Strict):
     removal_policy: Literal["DESTROY", "RETAIN"]
     enable_monitoring: bool
     enable_alarms: bool = False
+    market_data: MarketDataConfig
     cors_origins: list[str]
     auth_broker: AuthBrokerConfig
     options_platform: OptionsPlatformConfig
     execution_engine: ExecutionEngineConfig
+
+    @model_validator(mode="after")
+    def _simulator_is_paper_only(self) -> "EnvironmentSettings":
+        if self.market_data.simulator and not self.execution_engine.enable_paper_trading:
+            raise ValueError("market_data.account 'simulator' is for paper-trading environments only "
+                             "(execution_engine.enable_paper_trading is false): name a LIVE Zerodha account")
+        return self
 
 
 class ConfigFile(_Strict):

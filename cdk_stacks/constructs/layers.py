@@ -54,6 +54,7 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "api-strategies": ("core",),
     "api-allocations": ("core",),
     "api-executions": ("core", "archive"),
+    "api-analytics": ("core", "archive"),
     "api-postbacks": ("core",),
     # execution-engine
     "emitter": _ENGINE_CONTEXT,

@@ -1,11 +1,16 @@
-"""GET /broker-sessions/zerodha/callback?request_token=...&state=... (PUBLIC route: no Cognito
-authorizer; Kite redirects the trader's browser here after the login).
+"""The brokers' OAuth redirects (PUBLIC routes: no Cognito authorizer; the broker sends the
+trader's browser here after the login):
+
+- ``GET /broker-sessions/zerodha/callback?request_token=...&state=...`` (Kite Connect);
+- ``GET /broker-sessions/finvasia/callback?code=...&state=...`` (Shoonya) and
+  ``GET /broker-sessions/zebu/callback?code=...&state=...`` (Zebu): the Noren OAuth login of
+  2026 (authorize -> ``code`` -> GenAcsTok; broker-samples/noren/oauth_flow.json).
 
 The handler trusts nothing in the request: the ``state`` is verified (HMAC with the account's
-Kite api_secret, single-use nonce, 15-minute expiry) before the ``request_token`` is exchanged
-(``shared_utils.accounts.sessions``). Answers 200 with the session status; 403 for a forged,
-expired or used state; 400 when Kite refuses the request_token (nothing stored); 422 when a
-parameter is missing.
+api_secret, single-use nonce, 15-minute expiry, the account's broker must match the route)
+before the token/code is exchanged (``shared_utils.accounts.sessions``). Answers 200 with the
+session status; 403 for a forged, expired or used state; 400 when the broker refuses the token
+(nothing stored); 422 when a parameter is missing.
 """
 
 from __future__ import annotations
@@ -21,16 +26,19 @@ from lambda_functions.auth_broker.common import LOGIN_RESPONSES, build_auth_app,
 from lambda_functions.options_platform.common import logger
 from shared_utils.accounts.models import LoginResult
 from shared_utils.accounts.service import session_view
+from shared_utils.models.enums import BrokerName
 
 router = Router()
 
 
 class _RedactRouteArguments(logging.Filter):
     """Powertools logs each route's arguments at DEBUG ("Calling API Route Handler: {...}"),
-    which here would include the Kite request_token: such records are blanked."""
+    which here would include the Kite request_token or the Noren authorization code: such
+    records are blanked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if "request_token" in str(record.msg) or any("request_token" in str(a) for a in (record.args or ())):
+        text = str(record.msg) + " ".join(str(a) for a in (record.args or ()))
+        if "request_token" in text or "'code'" in text or '"code"' in text:
             record.msg, record.args = "Calling API Route Handler: [arguments redacted]", None
         return True
 
@@ -58,6 +66,31 @@ def zerodha_callback(
     logger.info("zerodha login completed", extra={"client_id": account.client_id})
     return LoginResult(client_id=account.client_id, broker=account.broker, action="LOGGED_IN",
                        session=session_view(account.session, now))
+
+
+def _noren_callback(broker: BrokerName, code: str, state: str) -> LoginResult:
+    account, now = session_service().oauth_callback(broker, code, state)
+    logger.info(f"{broker.value} login completed", extra={"client_id": account.client_id})
+    return LoginResult(client_id=account.client_id, broker=account.broker, action="LOGGED_IN",
+                       session=session_view(account.session, now))
+
+
+@router.get("/broker-sessions/finvasia/callback", responses=CALLBACK_RESPONSES,
+            summary="Shoonya OAuth redirect (public): exchanges the authorization code at GenAcsTok for the day's token")
+def finvasia_callback(
+    code: Annotated[str, Query(min_length=1, max_length=256)],
+    state: Annotated[str, Query(min_length=1, max_length=1024)],
+) -> LoginResult:
+    return _noren_callback(BrokerName.FINVASIA, code, state)
+
+
+@router.get("/broker-sessions/zebu/callback", responses=CALLBACK_RESPONSES,
+            summary="Zebu OAuth redirect (public): exchanges the authorization code at GenAcsTok for the day's token")
+def zebu_callback(
+    code: Annotated[str, Query(min_length=1, max_length=256)],
+    state: Annotated[str, Query(min_length=1, max_length=1024)],
+) -> LoginResult:
+    return _noren_callback(BrokerName.ZEBU, code, state)
 
 
 app = build_auth_app(router)

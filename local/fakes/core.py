@@ -9,6 +9,15 @@ Semantics (platform vocabulary; each fake translates to its broker's codes):
   TRIGGER_PENDING until LTP crosses the trigger (``engine.match()`` re-checks every working
   order; the fakes call it before each book read).
 - Times are IST wall clock (the brokers' convention).
+- Exchange rules every real broker enforces (:meth:`OrderEngine.exchange_checks`, kinds in
+  :class:`OrderError`): SL-M on an NFO/BFO option is refused (NSE error 16052; BSE discontinued
+  SL-M), a LIMIT price outside the contract's price band [lc, uc] (served as Noren GetQuotes
+  ``lc``/``uc``) and an SL limit farther than the band from its trigger are refused, and with a
+  ``clock`` an order outside the exchange's session is refused (calendar: NFO -> NSE, BFO ->
+  BSE; sessions per exchange and date from ``config/market/calendar/sessions.json``).
+  The band is ``band_fraction`` (default 20 %) of the LTP either side, at least 5 ticks: the
+  references name the rule (brokers' limit-price protection) but no figure for options; the
+  adapters' protection offsets (<= 5 %) sit well inside it.
 """
 
 from __future__ import annotations
@@ -85,7 +94,8 @@ class OrderError(Exception):
 
     def __init__(self, message: str, kind: str = "input") -> None:
         super().__init__(message)
-        self.kind = kind  # "input" | "not_found" | "state"
+        #: "input" | "not_found" | "state" | "slm_option" | "band" | "closed"
+        self.kind = kind
 
 
 class OrderEngine:
@@ -96,6 +106,8 @@ class OrderEngine:
         instruments: Iterable[FakeInstrument | tuple],
         price_source: Callable[[str, str], Decimal] | None = None,
         order_id_start: int = 260818000000001,
+        clock: Callable[[], datetime] | None = None,
+        band_fraction: Decimal | str = "0.20",
     ) -> None:
         rows = [i if isinstance(i, FakeInstrument) else instruments_from_tuples([i])[0] for i in instruments]
         self.instruments = {(i.exchange, i.tradingsymbol): i for i in rows}
@@ -107,6 +119,47 @@ class OrderEngine:
         self._ids = itertools.count(order_id_start)
         self._trade_ids = itertools.count(1)
         self.lock = threading.RLock()
+        #: "now" (aware) for the session check; None = the market is always open (unit tests)
+        self.clock = clock
+        self.band_fraction = Decimal(str(band_fraction))
+
+    # ---- exchange rules --------------------------------------------------------------------
+    def band(self, exchange: str, tradingsymbol: str) -> tuple[Decimal, Decimal]:
+        """(lower, upper) price band of the contract around its LTP, on the tick."""
+        inst = self.instrument(exchange, tradingsymbol)
+        ltp = self.ltp(exchange, tradingsymbol)
+        width = max(ltp * self.band_fraction, inst.tick_size * 5)
+        lower = ((ltp - width) / inst.tick_size).to_integral_value(rounding="ROUND_CEILING") * inst.tick_size
+        upper = ((ltp + width) / inst.tick_size).to_integral_value(rounding="ROUND_FLOOR") * inst.tick_size
+        return max(lower, inst.tick_size), upper
+
+    @staticmethod
+    def is_option(exchange: str, tradingsymbol: str) -> bool:
+        sym = tradingsymbol.upper()
+        if exchange not in ("NFO", "BFO"):
+            return False
+        head = sym.rstrip("0123456789.")
+        return sym.endswith(("CE", "PE")) or (len(head) < len(sym) and head[-1:] in ("C", "P"))
+
+    def exchange_checks(self, *, exchange: str, tradingsymbol: str, order_type: str, price: Decimal,
+                        trigger_price: Decimal) -> None:
+        """Refuse what the exchange refuses (see module doc). Raises OrderError."""
+        if order_type == "SL-M" and self.is_option(exchange, tradingsymbol):
+            raise OrderError("SL-M orders are not allowed on index options (exchange error 16052); "
+                             "use an SL (stop-limit) order", kind="slm_option")
+        if self.clock is not None:
+            from shared_utils.market.calendar import default_calendar
+
+            if not default_calendar().is_open(self.clock(), exchange):
+                raise OrderError(f"Markets are closed right now ({exchange})", kind="closed")
+        lower, upper = self.band(exchange, tradingsymbol)
+        if order_type == "LIMIT" and price and not lower <= price <= upper:
+            raise OrderError(f"Limit price {price} is outside the price band {lower}-{upper}", kind="band")
+        if order_type == "SL" and price and trigger_price:
+            width = upper - self.ltp(exchange, tradingsymbol)
+            if abs(price - trigger_price) > width:
+                raise OrderError(f"Limit price {price} is too far from the trigger {trigger_price} "
+                                 f"(band {width})", kind="band")
 
     def set_price(self, exchange: str, tradingsymbol: str, price: Decimal | str) -> None:
         """Set the LTP used by the default price source and re-match working orders."""
@@ -129,6 +182,24 @@ class OrderEngine:
             if val and val % inst.tick_size:
                 raise OrderError(f"The {name} {val} is not a multiple of tick size {inst.tick_size}")
 
+    def book_rejected(self, *, exchange: str, tradingsymbol: str, side: str, quantity: int, product: str,
+                      order_type: str, price: Decimal, trigger_price: Decimal, tag: str, variety: str = "",
+                      validity: str = "DAY", reason: str) -> FakeOrder:
+        """Book an order the broker accepted as a request but its RMS rejected (REJECTED with
+        ``message`` = the reason), as brokers report RMS rejections in the order book."""
+        with self.lock:
+            inst = self.instruments.get((exchange, tradingsymbol))
+            now = datetime.now(IST)
+            order = FakeOrder(
+                order_id=str(next(self._ids)), exchange=exchange, tradingsymbol=tradingsymbol,
+                token=inst.token if inst else "0", side=side, quantity=quantity, product=product,
+                order_type=order_type, price=price or Decimal("0"), trigger_price=trigger_price or Decimal("0"),
+                tag=tag or "", variety=variety, validity=validity, status="REJECTED", message=reason,
+                placed_at=now, updated_at=now,
+            )
+            self.orders[order.order_id] = order
+            return order
+
     def place(self, *, exchange: str, tradingsymbol: str, side: str, quantity: int, product: str,
               order_type: str, price: Decimal, trigger_price: Decimal, tag: str, variety: str = "",
               validity: str = "DAY") -> FakeOrder:
@@ -136,6 +207,8 @@ class OrderEngine:
         with self.lock:
             inst = self.instrument(exchange, tradingsymbol)
             self._check(inst, quantity, price, trigger_price)
+            self.exchange_checks(exchange=exchange, tradingsymbol=tradingsymbol, order_type=order_type,
+                                 price=price, trigger_price=trigger_price)
             if order_type in ("SL", "SL-M") and not trigger_price:
                 raise OrderError("Trigger price is required for stop-loss orders")
             if order_type in ("LIMIT", "SL") and not price:
@@ -298,6 +371,8 @@ class Reply:
     body: bytes
     content_type: str = "application/json"
     stall_s: float = 0.0
+    #: ``Location`` header (redirects)
+    location: str | None = None
 
 
 def json_reply(status: int, payload: Any, stall_s: float = 0.0) -> Reply:
@@ -395,6 +470,8 @@ class FakeServerBase:
         try:
             h.send_response(reply.status)
             h.send_header("Content-Type", reply.content_type)
+            if reply.location:
+                h.send_header("Location", reply.location)
             h.send_header("Content-Length", str(len(reply.body)))
             h.end_headers()
             h.wfile.write(reply.body)

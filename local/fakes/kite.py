@@ -46,12 +46,15 @@ class FakeKiteServer(FakeServerBase):
     """
 
     def __init__(self, instruments: list[tuple], *, api_key: str = "kite_key", api_secret: str = "kite_secret",
-                 request_token: str = "kite_request_token", price_source=None, **kw: Any) -> None:
-        super().__init__(OrderEngine(instruments, price_source), **kw)
+                 request_token: str = "kite_request_token", price_source=None, clock=None, **kw: Any) -> None:
+        # new Kite order ids have 19 digits (kiteconnect-mocks orders.json, 2025-08-07)
+        super().__init__(OrderEngine(instruments, price_source, order_id_start=1953341975595868160, clock=clock), **kw)
         self.api_key = api_key
         self.api_secret = api_secret
         self.request_token = request_token
         self.access_token = secrets.token_hex(16)
+        #: order_id -> market_protection sent with it
+        self.protection: dict[str, int] = {}
 
     # ---- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -67,19 +70,52 @@ class FakeKiteServer(FakeServerBase):
         return self._err(status, message or _ERROR_MESSAGES.get(status, "Error"))
 
     def _row(self, o: FakeOrder) -> dict[str, Any]:
+        """One order row with every field (and JSON type) of kiteconnect-mocks orders.json."""
         return {
+            "account_id": "AB1234", "placed_by": "AB1234", "terminal_id": "111111111111100",
             "order_id": o.order_id, "exchange_order_id": "1" + o.order_id[-15:], "parent_order_id": None,
-            "placed_by": "AB1234", "variety": o.variety, "status": _STATUS[o.status],
-            "tradingsymbol": o.tradingsymbol, "exchange": o.exchange, "instrument_token": int(o.token),
-            "transaction_type": o.side, "order_type": o.order_type, "product": o.product, "validity": o.validity,
-            "price": float(o.price), "quantity": o.quantity, "trigger_price": float(o.trigger_price),
-            "average_price": float(o.average_price), "pending_quantity": o.quantity - o.filled if o.status in ("OPEN", "TRIGGER_PENDING") else 0,
-            "filled_quantity": o.filled, "disclosed_quantity": 0, "cancelled_quantity": o.quantity - o.filled if o.status == "CANCELLED" else 0,
-            "order_timestamp": o.placed_at.strftime(_TIME), "exchange_timestamp": o.updated_at.strftime(_TIME),
-            "exchange_update_timestamp": o.updated_at.strftime(_TIME),
-            "status_message": o.message or None, "tag": o.tag or None, "tags": [o.tag] if o.tag else [],
-            "guid": "fake-" + o.order_id, "market_protection": 0,
+            "status": _STATUS[o.status], "status_message": o.message or None, "status_message_raw": o.message or None,
+            "order_timestamp": o.placed_at.strftime(_TIME), "exchange_update_timestamp": o.updated_at.strftime(_TIME),
+            "exchange_timestamp": o.updated_at.strftime(_TIME), "variety": o.variety,
+            "modified": o.updated_at != o.placed_at and o.status != "COMPLETE",
+            "exchange": o.exchange, "tradingsymbol": o.tradingsymbol, "instrument_token": int(o.token),
+            "order_type": o.order_type, "transaction_type": o.side, "validity": o.validity, "validity_ttl": 0,
+            "product": o.product, "quantity": o.quantity, "disclosed_quantity": 0,
+            "price": float(o.price), "trigger_price": float(o.trigger_price), "average_price": float(o.average_price),
+            "filled_quantity": o.filled,
+            "pending_quantity": o.quantity - o.filled if o.status in ("OPEN", "TRIGGER_PENDING") else 0,
+            "cancelled_quantity": o.quantity - o.filled if o.status == "CANCELLED" else 0,
+            "market_protection": self.protection.get(o.order_id, 0), "meta": {},
+            "tag": o.tag or None, "tags": [o.tag] if o.tag else [], "guid": "fake-" + o.order_id,
         }
+
+    @staticmethod
+    def _trade(t: dict[str, Any]) -> dict[str, Any]:
+        """A trade row with the fields/types of kiteconnect-mocks trades.json."""
+        return {"trade_id": t["trade_id"], "order_id": t["order_id"], "exchange": t["exchange"],
+                "tradingsymbol": t["tradingsymbol"], "instrument_token": 0, "product": t["product"],
+                "average_price": float(t["price"]), "quantity": t["quantity"],
+                "exchange_order_id": "1" + t["order_id"][-15:], "transaction_type": t["side"],
+                "fill_timestamp": t["time"].strftime(_TIME), "order_timestamp": t["time"].strftime("%H:%M:%S"),
+                "exchange_timestamp": t["time"].strftime(_TIME)}
+
+    @staticmethod
+    def _position(p: dict[str, Any]) -> dict[str, Any]:
+        """A position row with the fields/types of kiteconnect-mocks positions.json."""
+        buy_price = float(p["buy_value"] / p["buy_qty"]) if p["buy_qty"] else 0.0
+        sell_price = float(p["sell_value"] / p["sell_qty"]) if p["sell_qty"] else 0.0
+        pnl = float(p["realised"] + p["unrealised"])
+        return {"tradingsymbol": p["tradingsymbol"], "exchange": p["exchange"], "instrument_token": int(p["token"]),
+                "product": p["product"], "quantity": p["qty"], "overnight_quantity": 0, "multiplier": 1,
+                "average_price": float(p["avg"]), "close_price": 0, "last_price": float(p["ltp"]),
+                "value": float(p["sell_value"] - p["buy_value"]), "pnl": pnl, "m2m": pnl,
+                "unrealised": float(p["unrealised"]), "realised": float(p["realised"]),
+                "buy_quantity": p["buy_qty"], "buy_price": buy_price, "buy_value": float(p["buy_value"]),
+                "buy_m2m": float(p["buy_value"]), "sell_quantity": p["sell_qty"], "sell_price": sell_price,
+                "sell_value": float(p["sell_value"]), "sell_m2m": float(p["sell_value"]),
+                "day_buy_quantity": p["buy_qty"], "day_buy_price": buy_price, "day_buy_value": float(p["buy_value"]),
+                "day_sell_quantity": p["sell_qty"], "day_sell_price": sell_price,
+                "day_sell_value": float(p["sell_value"])}
 
     # ---- dispatch ------------------------------------------------------------------------
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> Reply:
@@ -115,18 +151,11 @@ class FakeKiteServer(FakeServerBase):
                 eng.match()
                 return self._ok([self._row(eng.get(seg[1]))])
             if method == "GET" and route == "/trades":
-                return self._ok([{"trade_id": t["trade_id"], "order_id": t["order_id"], "exchange": t["exchange"],
-                                  "tradingsymbol": t["tradingsymbol"], "transaction_type": t["side"],
-                                  "quantity": t["quantity"], "average_price": float(t["price"]), "product": t["product"],
-                                  "fill_timestamp": t["time"].strftime(_TIME)} for t in eng.trades])
+                return self._ok([self._trade(t) for t in eng.trades])
+            if method == "GET" and seg[0] == "orders" and len(seg) == 3 and seg[2] == "trades":
+                return self._ok([self._trade(t) for t in eng.trades if t["order_id"] == seg[1]])
             if method == "GET" and route == "/portfolio/positions":
-                net = [{"tradingsymbol": p["tradingsymbol"], "exchange": p["exchange"], "product": p["product"],
-                        "instrument_token": int(p["token"]), "quantity": p["qty"], "average_price": float(p["avg"]),
-                        "last_price": float(p["ltp"]), "realised": float(p["realised"]),
-                        "unrealised": float(p["unrealised"]), "pnl": float(p["realised"] + p["unrealised"]),
-                        "m2m": float(p["realised"] + p["unrealised"]), "buy_quantity": p["buy_qty"],
-                        "sell_quantity": p["sell_qty"], "buy_value": float(p["buy_value"]),
-                        "sell_value": float(p["sell_value"]), "multiplier": 1} for p in eng.positions()]
+                net = [self._position(p) for p in eng.positions()]
                 return self._ok({"net": net, "day": net})
             if method == "GET" and route in ("/quote/ltp", "/quote", "/quote/ohlc"):
                 return self._quote(route, query.get("i", []))
@@ -144,10 +173,13 @@ class FakeKiteServer(FakeServerBase):
             return self._err(403, "Token is invalid or has expired.", "TokenException")
         self.access_token = secrets.token_hex(16)
         self.session_expired = False
-        return self._ok({"user_id": "AB1234", "user_name": "Fake", "api_key": self.api_key,
+        return self._ok({"user_type": "individual", "email": "fake@example.invalid", "user_name": "Fake",
+                         "user_shortname": "Fake", "broker": "ZERODHA", "exchanges": ["NFO", "BFO"],
+                         "products": ["NRML", "MIS"], "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+                         "avatar_url": "", "user_id": "AB1234", "api_key": self.api_key,
                          "access_token": self.access_token, "public_token": secrets.token_hex(8),
-                         "refresh_token": "", "login_time": "2026-08-18 08:45:00", "exchanges": ["NFO", "BFO"],
-                         "products": ["NRML", "MIS"], "order_types": ["MARKET", "LIMIT", "SL", "SL-M"]})
+                         "enctoken": secrets.token_hex(8), "refresh_token": "", "silo": "",
+                         "login_time": "2026-08-18 08:45:00", "meta": {"demat_consent": "physical"}})
 
     def _place(self, variety: str, form: dict[str, str]) -> Reply:
         if variety not in ("regular", "amo", "co", "iceberg", "auction"):
@@ -160,12 +192,23 @@ class FakeKiteServer(FakeServerBase):
                 return self._err(400, f"Missing `{f}`", "InputException")
         if form["product"] not in ("NRML", "MIS", "CNC") or form["order_type"] not in ("MARKET", "LIMIT", "SL", "SL-M"):
             return self._err(400, "Invalid `product` or `order_type`.", "InputException")
+        protection = 0
+        if form["order_type"] in ("MARKET", "SL-M"):
+            try:
+                protection = int(form.get("market_protection") or 0)
+            except ValueError:
+                protection = 0
+            if protection == 0 or protection < -1 or protection > 100:
+                # wording: user-quoted Kite answer (kite/SOURCES.md "Not found"); rule: forum 15912
+                return self._err(400, "Market orders without market protection are not allowed via API. "
+                                      "Please set market protection or use a Limit order.", "InputException")
         o = self.engine.place(
             exchange=form["exchange"], tradingsymbol=form["tradingsymbol"], side=form["transaction_type"],
             quantity=int(form["quantity"]), product=form["product"], order_type=form["order_type"],
             price=Decimal(form.get("price") or "0"), trigger_price=Decimal(form.get("trigger_price") or "0"),
             tag=tag, variety=variety, validity=form.get("validity", "DAY"),
         )
+        self.protection[o.order_id] = protection
         stall = self.faults.take_stall()
         return json_reply(200, {"status": "success", "data": {"order_id": o.order_id}}, stall_s=stall)
 
@@ -182,10 +225,15 @@ class FakeKiteServer(FakeServerBase):
                 item["ohlc"] = {"open": ltp, "high": ltp, "low": ltp, "close": ltp}
             if route == "/quote":
                 tick = float(inst.tick_size)
+                lower, upper = self.engine.band(exch, sym)
+                empty = {"price": 0, "quantity": 0, "orders": 0}
                 item.update({"timestamp": "2026-08-18 09:30:00", "last_trade_time": "2026-08-18 09:30:00",
-                             "volume": 0, "oi": 0,
-                             "depth": {"buy": [{"price": round(ltp - tick, 2), "quantity": inst.lot_size, "orders": 1}],
-                                       "sell": [{"price": round(ltp + tick, 2), "quantity": inst.lot_size, "orders": 1}]}})
+                             "last_quantity": inst.lot_size, "buy_quantity": inst.lot_size,
+                             "sell_quantity": inst.lot_size, "volume": 0, "average_price": ltp, "oi": 0,
+                             "oi_day_high": 0, "oi_day_low": 0, "net_change": 0,
+                             "lower_circuit_limit": float(lower), "upper_circuit_limit": float(upper),
+                             "depth": {"buy": [{"price": round(ltp - tick, 2), "quantity": inst.lot_size, "orders": 1}] + [empty] * 4,
+                                       "sell": [{"price": round(ltp + tick, 2), "quantity": inst.lot_size, "orders": 1}] + [empty] * 4}})
             out[key] = item
         return self._ok(out)
 

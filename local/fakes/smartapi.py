@@ -6,7 +6,14 @@ requests carry ``?{}``); headers ``X-PrivateKey`` (api key), ``X-UserType``, ``X
 "errorcode": "", "data": ...}`` / ``{"status": false, "message", "errorcode", "data": null}``;
 gateway errors ``{"success": false, "message": "Invalid Token", "errorCode": "AG8001",
 "data": ""}``. Login: POST loginByPassword {clientcode, password, totp} checked with pyotp.
-Rate limit: HTTP 429 "Access denied because of exceeding access rate" (plain text).
+Rate limit: "Access denied because of exceeding access rate" as PLAIN TEXT with HTTP 403 (what
+users report; ``faults.fail_next(429)`` produces it). Error codes as issue 15 gives them: AB1008
+invalid variety, AB1009 symbol not found, AB1012 invalid product type, AB4008 ordertag too long;
+AB1007 wrong client code / MPIN, AB1050 wrong TOTP; AB8051 invalid refresh token. RMS/exchange
+refusals (lot size, tick, band, SL-M on an option, closed market) are booked as ``rejected``
+orders with the reason in ``text`` and answered with the placed ``orderid``, as Angel reports RMS
+rejections in the order book. ``faults.internal_error_after_accept()`` books the order and then
+answers ``AB2001`` "Internal Error" with HTTP 200 (the order exists: reconcile by tag).
 
 ``expire_session(shape="gateway")`` answers AG8001 in the gateway shape; ``shape="envelope"``
 answers AB1010 in the envelope shape.
@@ -50,8 +57,9 @@ class FakeSmartApiServer(FakeServerBase):
 
     def __init__(self, instruments: list[tuple], *, api_key: str = "angel_key", client_code: str = "A123",
                  password: str = "1234", totp_secret: str | None = None, price_source=None, **kw: Any) -> None:
-        super().__init__(OrderEngine(instruments, price_source), **kw)
+        super().__init__(OrderEngine(instruments, price_source, clock=kw.pop("clock", None)), **kw)
         self.api_key, self.client_code, self.password = api_key, client_code, password
+        self._internal_errors = 0
         self.totp_secret = totp_secret or pyotp.random_base32()
         self.jwt = secrets.token_hex(24)
         self.refresh_token = secrets.token_hex(24)
@@ -62,9 +70,13 @@ class FakeSmartApiServer(FakeServerBase):
         self.expiry_shape = shape
         super().expire_session()
 
+    def internal_error_after_accept(self, times: int = 1) -> None:
+        """The next placements are booked, then answered AB2001 in an HTTP-200 body."""
+        self._internal_errors += times
+
     def error_reply(self, status: int, path: str, message: str | None = None) -> Reply:
-        if status == 429:
-            return Reply(429, b"Access denied because of exceeding access rate", "text/plain")
+        if status in (429, 403):
+            return Reply(403, b"Access denied because of exceeding access rate", "text/plain")
         if status == 500:
             return fail(message or "Internal Error", "AB2001", http=500)
         return Reply(status, f"<html><body>{status} Bad Gateway</body></html>".encode(), "text/html")
@@ -118,7 +130,7 @@ class FakeSmartApiServer(FakeServerBase):
             if route == _P + "modifyOrder":
                 o = eng.get(payload.get("orderid", ""))
                 if payload.get("variety") != o.variety:
-                    return fail("Invalid Variety", "AB1012")
+                    return fail("Invalid Variety", "AB1008")
                 o = eng.modify(o.order_id, quantity=int(payload["quantity"]) if payload.get("quantity") else None,
                                price=Decimal(str(payload["price"])) if payload.get("price") not in (None, "") else None,
                                trigger_price=Decimal(str(payload["triggerprice"])) if payload.get("triggerprice") not in (None, "") else None,
@@ -127,7 +139,7 @@ class FakeSmartApiServer(FakeServerBase):
             if route == _P + "cancelOrder":
                 o = eng.get(payload.get("orderid", ""))
                 if payload.get("variety") != o.variety:
-                    return fail("Invalid Variety", "AB1012")
+                    return fail("Invalid Variety", "AB1008")
                 eng.cancel(o.order_id)
                 return ok({"orderid": o.order_id, "uniqueorderid": "u-" + o.order_id})
             if route == _P + "getOrderBook":
@@ -149,7 +161,7 @@ class FakeSmartApiServer(FakeServerBase):
             if route == _P + "getLtpData":
                 inst = eng.by_token.get((payload.get("exchange"), str(payload.get("symboltoken"))))
                 if inst is None or inst.tradingsymbol != payload.get("tradingsymbol"):
-                    return fail("Invalid Symbol Token", "AB4002")
+                    return fail("Symbol not found", "AB1009")
                 ltp = float(eng.ltp(inst.exchange, inst.tradingsymbol))
                 return ok({"exchange": inst.exchange, "tradingsymbol": inst.tradingsymbol, "symboltoken": inst.token,
                            "open": ltp, "high": ltp, "low": ltp, "close": ltp, "ltp": ltp})
@@ -158,12 +170,13 @@ class FakeSmartApiServer(FakeServerBase):
         except OrderError as exc:
             if exc.kind == "not_found":
                 return fail("Order not found", "AB1013")
-            return fail(str(exc), "AB4008")
+            return fail(str(exc), "AB1000")  # modify/cancel of a finished order: code not in any source
         return gateway("Resource not found", "AG8005", http=404)
 
     def _login(self, p: dict[str, Any]) -> Reply:
-        if p.get("clientcode") != self.client_code or p.get("password") != self.password:
-            return fail("Invalid clientcode or password", "AB1007")
+        if (p.get("clientcode") != self.client_code or p.get("password") != self.password
+                or not str(p.get("password", "")).isdigit() or len(str(p.get("password", ""))) != 4):
+            return fail("Invalid clientcode or MPIN", "AB1007")
         if not pyotp.TOTP(self.totp_secret).verify(str(p.get("totp", "")), valid_window=1):
             return fail("Invalid totp", "AB1050")
         self.jwt, self.refresh_token, self.session_expired = secrets.token_hex(24), secrets.token_hex(24), False
@@ -172,23 +185,30 @@ class FakeSmartApiServer(FakeServerBase):
     def _place(self, p: dict[str, Any]) -> Reply:
         ordertype = _ORDER_TYPES.get(p.get("ordertype", ""))
         if ordertype is None:
-            return fail("Invalid Order Type", "AB1009")
+            return fail("Invalid Order Type", "AB1000")  # the adapter never sends one; code not in any source
         if p.get("producttype") not in _PRODUCTS:
-            return fail("Invalid Product Type", "AB1011P")
+            return fail("Invalid Product Type", "AB1012")
         want_variety = "STOPLOSS" if ordertype in ("SL", "SL-M") else "NORMAL"
         if p.get("variety") != want_variety:
-            return fail("Invalid Variety", "AB1012")
+            return fail("Invalid Variety", "AB1008")
         if len(p.get("ordertag") or "") > 20:
-            return fail("Ordertag length should be less than 20", "AB4036")
+            return fail("Ordertag length exceeded", "AB4008")
         inst = self.engine.instruments.get((p.get("exchange"), p.get("tradingsymbol")))
         if inst is None or inst.token != str(p.get("symboltoken")):
-            return fail("Invalid Symbol Token", "AB4002")
-        o = self.engine.place(
+            return fail("Symbol not found", "AB1009")
+        fields = dict(
             exchange=p["exchange"], tradingsymbol=p["tradingsymbol"], side=p.get("transactiontype", ""),
             quantity=int(p.get("quantity") or 0), product=p["producttype"], order_type=ordertype,
             price=Decimal(str(p.get("price") or "0")), trigger_price=Decimal(str(p.get("triggerprice") or "0")),
             tag=p.get("ordertag") or "", variety=p["variety"], validity=p.get("duration", "DAY"),
         )
+        try:
+            o = self.engine.place(**fields)
+        except OrderError as exc:
+            o = self.engine.book_rejected(**fields, reason=str(exc))
+        if self._internal_errors:
+            self._internal_errors -= 1
+            return fail("Internal Error", "AB2001")
         return json_reply(200, {"status": True, "message": "SUCCESS", "errorcode": "",
                                 "data": {"script": o.tradingsymbol, "orderid": o.order_id, "uniqueorderid": "u-" + o.order_id}},
                           stall_s=self.faults.take_stall())

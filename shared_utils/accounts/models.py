@@ -13,8 +13,10 @@ zerodha            api_key, api_secret (the daily login is Kite's OAuth redirect
                    or TOTP is stored for it)
 angel              api_key (X-PrivateKey), password (MPIN), totp_secret (client_code defaults
                    to client_id)
-finvasia, zebu     password, totp_secret, vendor_code (vc), api_secret (appkey =
-                   sha256("uid|api_secret")) (imei; the Noren uid is the client_id)
+finvasia, zebu     api_key (the OAuth app's client_id), api_secret (its secret key): the daily
+                   login is OAuth since Mar-Apr 2026 (authorize in the browser -> code ->
+                   GenAcsTok; broker-samples/noren/oauth_flow.json); the Noren uid is the
+                   client_id. No password or TOTP is stored (QuickAuth is retired).
 paper              none (a paper account has no secret)
 =================  ==========================================================================
 """
@@ -36,13 +38,15 @@ CLIENT_ID_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
 REQUIRED_CREDENTIALS: dict[BrokerName, tuple[str, ...]] = {
     BrokerName.ZERODHA: ("api_key", "api_secret"),
     BrokerName.ANGEL: ("api_key", "password", "totp_secret"),
-    BrokerName.FINVASIA: ("password", "totp_secret", "vendor_code", "api_secret"),
-    BrokerName.ZEBU: ("password", "totp_secret", "vendor_code", "api_secret"),
+    BrokerName.FINVASIA: ("api_key", "api_secret"),
+    BrokerName.ZEBU: ("api_key", "api_secret"),
     BrokerName.PAPER: (),
 }
 
-#: Brokers whose daily login the platform can do alone (TOTP); Zerodha needs the human OAuth step.
-TOTP_BROKERS = frozenset({BrokerName.ANGEL, BrokerName.FINVASIA, BrokerName.ZEBU})
+#: Brokers whose daily login the platform can do alone (TOTP). Zerodha and, since Mar-Apr 2026,
+#: the Noren brokers (Shoonya, Zebu) need the trader's OAuth step in the browser.
+TOTP_BROKERS = frozenset({BrokerName.ANGEL})
+OAUTH_BROKERS = frozenset({BrokerName.ZERODHA, BrokerName.FINVASIA, BrokerName.ZEBU})
 
 
 def _secret(description: str) -> object:
@@ -52,9 +56,9 @@ def _secret(description: str) -> object:
 class CredentialsIn(RequestModel):
     """Long-lived broker credentials (write-only: never returned)."""
 
-    api_key: SecretStr | None = _secret("Kite api_key / Angel SmartAPI key (X-PrivateKey)")
-    api_secret: SecretStr | None = _secret("Kite api_secret / Noren API key (appkey source)")
-    password: SecretStr | None = _secret("Angel MPIN / Noren password")
+    api_key: SecretStr | None = _secret("Kite api_key / Angel SmartAPI key (X-PrivateKey) / Noren OAuth client_id")
+    api_secret: SecretStr | None = _secret("Kite api_secret / Noren OAuth secret key (GenAcsTok checksum)")
+    password: SecretStr | None = _secret("Angel 4-digit MPIN")
     totp_secret: SecretStr | None = _secret("Base32 TOTP seed of the broker's 2FA (pyotp)")
     client_code: SecretStr | None = _secret("Angel client code (default: client_id)")
     vendor_code: SecretStr | None = _secret("Noren vendor code (vc)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
+from shared_utils.accounts.models import OAUTH_BROKERS
 from shared_utils.accounts.secrets import BrokerSecretStore, SecretMissing
 from shared_utils.brokers import BrokerClient, SessionExpired, create_broker_client
 from shared_utils.clock import Clock, default_clock
@@ -79,8 +80,9 @@ class BrokerClientProvider:
         if not account.secret_name:
             raise SecretMissing(f"{account.client_id}: the account has no broker secret")
         secret = self.secrets.read(account.secret_name)
-        how = ("the trader must log in to Kite (POST /broker-accounts/{id}/login, then the OAuth redirect)"
-               if broker is BrokerName.ZERODHA else "log in again (POST /broker-accounts/{id}/login)").replace(
+        name = {BrokerName.ZERODHA: "Kite", BrokerName.FINVASIA: "Shoonya", BrokerName.ZEBU: "Zebu"}.get(broker)
+        how = (f"the trader must log in to {name} (POST /broker-accounts/{{id}}/login, then the OAuth redirect)"
+               if broker in OAUTH_BROKERS else "log in again (POST /broker-accounts/{id}/login)").replace(
             "{id}", account.client_id)
         if secret.session is None:
             raise SessionExpired(f"{broker.value} {account.client_id}: no broker session today; {how}",

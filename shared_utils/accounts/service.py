@@ -30,6 +30,7 @@ from datetime import datetime
 import pyotp
 
 from shared_utils.accounts.models import (
+    OAUTH_BROKERS,
     REQUIRED_CREDENTIALS,
     TOTP_BROKERS,
     BrokerAccountCreate,
@@ -62,7 +63,7 @@ def session_view(session: SessionStatus, now: datetime) -> SessionView:
 
 
 def login_method(broker: BrokerName) -> str:
-    if broker is BrokerName.ZERODHA:
+    if broker in OAUTH_BROKERS:
         return "OAUTH"
     return "TOTP" if broker in TOTP_BROKERS else "NONE"
 

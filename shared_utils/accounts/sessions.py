@@ -1,4 +1,5 @@
-"""Daily broker sessions: Zerodha OAuth, TOTP logins, the pre-open refresh and health check.
+"""Daily broker sessions: Zerodha and Noren OAuth, Angel's TOTP login, the pre-open refresh
+and health check.
 
 Broker facts (reference/broker-apis.md; kite.trade docs and forum; SDK sources):
 
@@ -10,20 +11,29 @@ Broker facts (reference/broker-apis.md; kite.trade docs and forum; SDK sources):
   request_token + api_secret)). The access token dies at about 06:00 IST the next morning; it
   cannot be renewed without the human step, so :meth:`SessionService.refresh_sessions` only
   REPORTS Zerodha accounts.
-- **Angel One**: loginByPassword {clientcode, password, totp}; JWT/refresh/feed tokens valid
-  until 06:00 IST next day (same daily reset as Kite).
-- **Noren** (Finvasia, Zebu): QuickAuth with TOTP; the susertoken is valid for the trading day:
-  we treat it as valid until midnight IST.
+- **Angel One**: loginByPassword {clientcode, password = 4-digit MPIN, totp}; JWT/refresh/feed
+  tokens valid until 06:00 IST next day (same daily reset as Kite).
+- **Noren** (Finvasia Shoonya, Zebu), OAuth since March-April 2026 (QuickAuth/TOTP retired;
+  broker-samples/noren/oauth_flow.json): the trader opens
+  ``<host>/OAuthlogin/authorize/oauth?client_id=<api_key>&state=<signed state>``; the broker
+  redirects to the app's registered URL, our ``GET /broker-sessions/{finvasia|zebu}/callback``,
+  with ``?code=...`` (and the ``state`` we sent: OAuth 2.0 returns it unchanged; the Zebu docs
+  show only ``code``, so a broker that drops it fails the login with 403 "malformed state"
+  rather than logging in the wrong account). The code is exchanged at GenAcsTok (checksum
+  sha256(client_id + secret + code)) for the access token sent as ``Authorization: Bearer``.
+  The token's lifetime is not documented: we treat it as valid until midnight IST (SEBI's
+  algo framework requires a fresh login every trading day), and the 08:30 refresh lists Noren
+  accounts for the trader's login like Zerodha's.
 
 ``valid_until`` rules (all aware; IST wall clock, stored as UTC): Kite/Angel = the first 06:00
 IST strictly after the login instant; Noren = the first 00:00 IST after it.
 
-The OAuth ``state``: ``base64url(json{u: user_id, c: client_id, n: nonce, e: expiry epoch s})``
-+ ``.`` + ``base64url(HMAC-SHA256(k, payload))`` where ``k = HMAC-SHA256(api_secret,
-"ql-algo-trading kite oauth state v1")``: only a holder of the account's Kite api_secret (the
-platform) can sign it, so a forged or edited state (another user, another account) fails. The
-nonce is kept in the account's secret and cleared on success: a state works once, and only the
-latest login URL works. It expires after 15 minutes.
+The OAuth ``state`` (Kite and Noren alike): ``base64url(json{u: user_id, c: client_id, n: nonce,
+e: expiry epoch s})`` + ``.`` + ``base64url(HMAC-SHA256(k, payload))`` where ``k =
+HMAC-SHA256(api_secret, "ql-algo-trading kite oauth state v1")``: only a holder of the account's
+api_secret (the platform) can sign it, so a forged or edited state (another user, another
+account) fails. The nonce is kept in the account's secret and cleared on success: a state works
+once, and only the latest login URL works. It expires after 15 minutes.
 
 Errors: :class:`InvalidLoginState` (403: bad/forged/expired/used state), :class:`LoginFailed`
 (``http_status`` 400 when the broker refused the credentials or request_token, 502 when the
@@ -48,7 +58,7 @@ from urllib.parse import urlencode
 
 import boto3
 
-from shared_utils.accounts.models import TOTP_BROKERS, LoginResult, MissingSession
+from shared_utils.accounts.models import OAUTH_BROKERS, TOTP_BROKERS, LoginResult, MissingSession
 from shared_utils.accounts.provider import broker_root
 from shared_utils.accounts.secrets import AccountSecret, BrokerSecretStore, StoredSession
 from shared_utils.accounts.service import session_valid, session_view
@@ -65,6 +75,7 @@ KITE_LOGIN_URL = "https://kite.zerodha.com/connect/login"
 STATE_TTL = timedelta(minutes=15)
 _STATE_KEY_INFO = b"ql-algo-trading kite oauth state v1"
 DAILY_RESET_IST = time(6, 0)
+_LOGIN_NAME = {BrokerName.ZERODHA: "Kite", BrokerName.FINVASIA: "Shoonya", BrokerName.ZEBU: "Zebu"}
 
 
 class InvalidLoginState(Exception):
@@ -216,13 +227,18 @@ class SessionService:
 
     # ---- login entry point ------------------------------------------------------------------------
     def login(self, user_id: str, client_id: str) -> LoginResult:
-        """POST /broker-accounts/{client_id}/login: TOTP brokers log in now; Zerodha gets a
-        login URL. Raises NotFound, InvalidRequest (paper account), LoginFailed."""
+        """POST /broker-accounts/{client_id}/login: Angel (TOTP) logs in now; Zerodha, Shoonya
+        and Zebu (OAuth) get the login URL to open in the browser. Raises NotFound,
+        InvalidRequest (paper account), LoginFailed."""
         account = self.repos.accounts.get(user_id, client_id)
         if account.broker is BrokerName.PAPER:
             raise InvalidRequest.field(("path", "client_id"), "a paper account needs no broker login")
         if account.broker is BrokerName.ZERODHA:
             url, expires = self.zerodha_login_url(account)
+            return LoginResult(client_id=client_id, broker=account.broker, action="OPEN_LOGIN_URL",
+                               login_url=url, state_expires_at=expires)
+        if account.broker in (BrokerName.FINVASIA, BrokerName.ZEBU):
+            url, expires = self.noren_login_url(account)
             return LoginResult(client_id=client_id, broker=account.broker, action="OPEN_LOGIN_URL",
                                login_url=url, state_expires_at=expires)
         updated = self.totp_login(account)
@@ -249,32 +265,64 @@ class SessionService:
 
         Returns (updated account, now). Raises InvalidLoginState (403; nothing written),
         LoginFailed (Kite refused the token: 400, nothing stored but ``last_login_result``)."""
+        return self.oauth_callback(BrokerName.ZERODHA, request_token, state)
+
+    def noren_login_url(self, account: BrokerAccount) -> tuple[str, datetime]:
+        """The Noren authorize URL (Shoonya or Zebu; ``client_id`` = the account's api_key)
+        carrying a signed ``state`` (valid 15 min; only the latest URL works)."""
+        from shared_utils.brokers.noren import authorize_url
+
+        secret = self.secrets.read(account.secret_name)
+        if not (secret.credentials.api_key and secret.credentials.api_secret):
+            raise LoginFailed(f"{account.broker.value}: the account needs api_key (OAuth client_id) and api_secret; "
+                              "update its credentials", 400)
+        now = self.clock.now()
+        expires = now + STATE_TTL
+        nonce = pysecrets.token_urlsafe(16)
+        state = sign_state(secret.credentials.api_secret, account.user_id, account.client_id, nonce, expires)
+        self.secrets.write(account.secret_name, replace(secret, oauth_nonce=nonce))
+        url = authorize_url(account.broker.value, secret.credentials.api_key, state, broker_root(account.broker, self.roots))
+        return url, expires
+
+    def oauth_callback(self, broker: BrokerName, token: str, state: str) -> tuple[BrokerAccount, datetime]:
+        """The browser came back from ``broker``'s login with ``token`` (Kite request_token,
+        Noren authorization code) and our ``state``: verify the state, exchange the token for
+        the day's session, store it.
+
+        Returns (updated account, now). Raises InvalidLoginState (403; nothing written: state
+        missing/forged/expired/used, or naming an account of another broker), LoginFailed (the
+        broker refused the token: 400; unreachable: 502; only ``last_login_result`` stored)."""
+        broker = BrokerName(broker)
         now = self.clock.now()
         data = read_state(state)
         if data["e"] < int(now.timestamp()):
             raise InvalidLoginState("the login link has expired; start the login again")
         account = self.repos.accounts.find(data["u"], data["c"])
-        if account is None or account.broker is not BrokerName.ZERODHA or not account.secret_name:
-            raise InvalidLoginState("the login state does not name a Zerodha account")
+        if account is None or account.broker is not broker or not account.secret_name:
+            raise InvalidLoginState(f"the login state does not name a {broker.value} account")
         secret = self.secrets.read(account.secret_name)
         if not secret.credentials.api_secret or not verify_state(state, secret.credentials.api_secret):
             raise InvalidLoginState("the login state's signature is invalid")
         if not secret.oauth_nonce or not hmac.compare_digest(secret.oauth_nonce, data["n"]):
             raise InvalidLoginState("this login link was already used or replaced by a newer one")
-        creds = replace(secret.credentials, request_token=request_token)
+        creds = replace(secret.credentials, request_token=token)
         try:
-            client = self.factory(BrokerName.ZERODHA.value, creds, None, root=broker_root(BrokerName.ZERODHA, self.roots),
+            client = self.factory(broker.value, creds, None, root=broker_root(broker, self.roots),
                                   account_id=account.client_id)
             client_session = client.login()
         except BrokerError as exc:
-            failure = self._broker_failure(exc, "zerodha")
+            failure = self._broker_failure(exc, broker.value)
+            self._failed(account, now, str(failure))
+            raise failure from None
+        except ValueError as exc:  # adapter: a credential is missing
+            failure = LoginFailed(f"{broker.value}: {exc}", 400)
             self._failed(account, now, str(failure))
             raise failure from None
         return self._store_session(account, secret, client_session, now), now
 
     # ---- TOTP brokers -----------------------------------------------------------------------------
     def totp_login(self, account: BrokerAccount) -> BrokerAccount:
-        """Log in to Angel One / Finvasia / Zebu with the stored TOTP seed; store the tokens.
+        """Log in to Angel One (MPIN + TOTP from the stored seed); store the tokens.
 
         Raises LoginFailed (400 refused, 502 unreachable); ValueError for a non-TOTP broker."""
         if account.broker not in TOTP_BROKERS:
@@ -307,8 +355,8 @@ class SessionService:
 
     def refresh_sessions(self, now: datetime | None = None) -> RefreshReport:
         """Before the open (08:30 IST): renew the session of every ACTIVE LIVE account whose
-        session would not last to today's close. TOTP brokers log in again; Zerodha accounts
-        are listed in ``needs_human_login`` (Kite needs the trader's OAuth step). PAPER accounts
+        session would not last to today's close. Angel (TOTP) logs in again; Zerodha, Shoonya
+        and Zebu accounts are listed in ``needs_human_login`` (OAuth: the trader's browser step). PAPER accounts
         need no session and are left alone. Nothing is done on a non-trading day. Failures and
         Zerodha reminders are published to the alerts topic (when configured)."""
         now = now or self.clock.now()
@@ -324,7 +372,7 @@ class SessionService:
                 continue
             if session_valid(account.session, close):
                 report.still_valid.append(account.client_id)
-            elif account.broker is BrokerName.ZERODHA:
+            elif account.broker in OAUTH_BROKERS:
                 report.needs_human_login.append({"user_id": account.user_id, "client_id": account.client_id})
             else:
                 try:
@@ -370,7 +418,8 @@ class SessionService:
                     continue
                 else:
                     broker = account.broker.value
-                    reason = ("no Kite login today: the trader must log in (OAuth)" if account.broker is BrokerName.ZERODHA
+                    reason = (f"no {_LOGIN_NAME[account.broker]} login today: the trader must log in (OAuth)"
+                              if account.broker in OAUTH_BROKERS
                               else f"no valid session (last login: {account.session.last_login_result or 'never'})")
                 missing.append(MissingSession(user_id=user_id, client_id=client_id, broker=broker, reason=reason,
                                               strategy_ids=sorted(strategy_ids)))

@@ -16,7 +16,8 @@ Traps, read from ``.venv/lib/python3.11/site-packages/SmartApi/smartConnect.py``
    whose filter cuts everything from "Headers:" / "Request:" on and masks bearer tokens.
 4. ``_request`` ignores the HTTP status (a 429 or 5xx surfaces as a JSON parse error or a
    ``status: false`` body). The module's ``requests`` name is replaced with a proxy whose
-   ``request`` raises :class:`HttpStatusError` for 429 and 5xx, so the adapter can classify them.
+   ``request`` raises :class:`HttpStatusError` for 429, 5xx and the plain-text rate-limit
+   answer (any status; users report 403), so the adapter can classify them.
 5. ``logzero`` and ``websocket-client`` are undeclared dependencies: pinned in requirements.txt.
 """
 
@@ -72,9 +73,19 @@ class _RequestsProxy(types.ModuleType):
     @staticmethod
     def request(method: str, url: str, **kwargs: Any) -> Any:
         resp = _requests.request(method, url, **kwargs)
-        if resp.status_code == 429 or resp.status_code >= 500:
+        if resp.status_code == 429 or resp.status_code >= 500 or _is_rate_limit_text(resp):
             raise HttpStatusError(resp.status_code, resp.text[:200])
         return resp
+
+
+def _is_rate_limit_text(resp: Any) -> bool:
+    """SmartAPI's throttle answer is PLAIN TEXT "Access denied because of exceeding access rate",
+    user-reported with HTTP 403 (broker-samples/smartapi/rate_limits.json): the SDK would raise
+    DataException on it; we surface it with its status so the adapter reads RateLimited."""
+    ctype = str(resp.headers.get("Content-Type", "")).lower()
+    if "json" in ctype:
+        return False
+    return "exceeding access rate" in resp.text[:200].lower()
 
 
 def _logfile(path: str, *args: Any, **kwargs: Any) -> None:

@@ -45,9 +45,12 @@ class BrokerCredentials:
     field is excluded from ``repr``.
 
     - Zerodha: ``api_key``, ``api_secret``; daily ``request_token`` from the login redirect.
-    - Angel: ``api_key`` (X-PrivateKey), ``client_code``, ``password`` (MPIN), ``totp_secret``.
-    - Noren: ``user_id``, ``password``, ``totp_secret``, ``vendor_code`` (vc), ``api_secret``
-      (appkey source), ``imei``.
+    - Angel: ``api_key`` (X-PrivateKey), ``client_code``, ``password`` (the 4-digit MPIN),
+      ``totp_secret``.
+    - Noren (2026 OAuth): ``user_id`` (uid/actid), ``api_key`` (the OAuth client_id),
+      ``api_secret`` (the secret key of the GenAcsTok checksum); daily ``request_token`` = the
+      authorization ``code`` from the redirect. ``password``/``totp_secret``/``vendor_code``/
+      ``imei`` belonged to the retired QuickAuth login and are no longer used.
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -63,7 +66,8 @@ class BrokerCredentials:
 
 @dataclass(frozen=True)
 class BrokerSession:
-    """Daily session tokens (Kite access_token, Angel JWT + refresh + feed, Noren susertoken).
+    """Daily session tokens (Kite access_token, Angel JWT + refresh + feed, Noren GenAcsTok
+    access_token + refresh_token).
     ``obtained_at`` is aware. Tokens are excluded from ``repr``."""
 
     access_token: str = field(repr=False)

@@ -37,7 +37,8 @@ from shared_utils.brokers.errors import (
     RateLimited,
     SessionExpired,
 )
-from shared_utils.brokers.mappings import invert, lookup
+from shared_utils.brokers.mappings import invert, lookup, read_code, read_status
+from shared_utils.brokers.protection import needs_stop_limit, stop_limit_for
 from shared_utils.brokers.mappings import zerodha as m
 from shared_utils.brokers.models import (
     BrokerInstrument,
@@ -78,6 +79,11 @@ def translate_kite_error(exc: kex.KiteException, *, mutating: bool, tag: str | N
         return RateLimited("zerodha: rate limited", **common)
     if isinstance(exc, (kex.InputException, kex.OrderException, kex.PermissionException)):
         return OrderRejected(f"zerodha: request refused: {msg}", **common)
+    if 400 <= status < 500:
+        # MarginException / HoldingException / UserException have no SDK class and surface as
+        # GeneralException with the REAL status (kite/errors.json sdk_mapping_rule): a 4xx is
+        # Kite refusing the request (e.g. autoslice child "Insufficient funds", code 400).
+        return OrderRejected(f"zerodha: request refused: {msg}", **common)
     mapped = classify_http_status(status, broker=m.BROKER, mutating=mutating, tag=tag, message=msg)
     if mapped is not None:
         mapped.code = name
@@ -97,6 +103,7 @@ class ZerodhaClient(BrokerClient):
         timeout: seconds per HTTP request (connect and read).
         rate_limiter: the account's limiter (orders 10/s, 200/min).
         now: clock for ``OrderAck.received_at`` (aware UTC).
+        algo_id: optional exchange algo ID sent with every order.
     """
 
     broker = m.BROKER
@@ -110,10 +117,14 @@ class ZerodhaClient(BrokerClient):
         timeout: float = 7.0,
         rate_limiter: AccountRateLimiter | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        algo_id: str | None = None,
     ) -> None:
         super().__init__(rate_limiter=rate_limiter)
         if not credentials.api_key:
             raise ValueError("zerodha: credentials.api_key is required")
+        #: exchange algo ID sent with every order when set (kiteconnect 5.2.2 ``place_order(algo_id=)``;
+        #: SEBI's retail-algo framework tags algo orders, indian-markets.md); None = not sent
+        self.algo_id = algo_id
         self._creds = credentials
         self._now = now
         self.kite = KiteConnect(
@@ -155,7 +166,16 @@ class ZerodhaClient(BrokerClient):
 
     # ---- commands ------------------------------------------------------------------------
     def place_order(self, request: OrderRequest) -> OrderAck:
-        """POST /orders/regular with ``tag``. Returns the Kite order_id."""
+        """POST /orders/regular with ``tag``. Returns the Kite order_id (a string; new ids have
+        19 digits, never parsed as a number).
+
+        Order types sent (broker-samples/kite/place_order_params.json): MARKET carries
+        ``market_protection=-1`` (automatic; 0/missing is rejected since 1 Apr 2026); an SL-M on
+        an option is sent as SL with the limit a protection offset beyond the trigger (NSE
+        16052). No ``autoslice``: its children carry ``tag: null`` and would escape
+        reconciliation by tag; the platform slices by freeze limit itself."""
+        if needs_stop_limit(request):
+            request = stop_limit_for(request)
         params = dict(
             variety=lookup(m.VARIETY, request.order_type, what="variety", broker=self.broker),
             exchange=lookup(m.EXCHANGE, request.exchange, what="exchange", broker=self.broker),
@@ -169,6 +189,10 @@ class ZerodhaClient(BrokerClient):
             validity=lookup(m.VALIDITY, request.validity, what="validity", broker=self.broker),
             tag=request.tag,
         )
+        if request.order_type.value in ("MARKET", "SL-M"):
+            params["market_protection"] = m.MARKET_PROTECTION_AUTO
+        if self.algo_id:
+            params["algo_id"] = self.algo_id
         with self.rate_limiter.slot("orders"):
             order_id = self._call(lambda: self.kite.place_order(**params), mutating=True, tag=request.tag)
         return OrderAck(order_id=str(order_id), tag=request.tag, broker=self.broker, received_at=self._now(), raw={"order_id": order_id})
@@ -197,7 +221,7 @@ class ZerodhaClient(BrokerClient):
     def _report(self, row: dict[str, Any]) -> OrderReport:
         qty = int(row.get("quantity") or 0)
         filled = int(row.get("filled_quantity") or 0)
-        status = lookup(m.STATUS, row.get("status"), what="order status", broker=self.broker)
+        status = read_status(m.STATUS, row.get("status"), broker=self.broker, order_id=row.get("order_id"))
         avg = to_decimal(row.get("average_price"))
         price = to_decimal(row.get("price"))
         trig = to_decimal(row.get("trigger_price"))
@@ -213,10 +237,10 @@ class ZerodhaClient(BrokerClient):
             price=price if price else None,
             trigger_price=trig if trig else None,
             tradingsymbol=row["tradingsymbol"],
-            exchange=lookup(_EXCH_IN, row["exchange"], what="exchange", broker=self.broker),
-            transaction_type=lookup(_TXN_IN, row["transaction_type"], what="transaction_type", broker=self.broker),
-            product=lookup(_PRODUCT_IN, row["product"], what="product", broker=self.broker),
-            order_type=lookup(_ORDER_TYPE_IN, row["order_type"], what="order_type", broker=self.broker),
+            exchange=read_code(_EXCH_IN, row["exchange"], what="exchange", broker=self.broker),
+            transaction_type=read_code(_TXN_IN, row["transaction_type"], what="transaction_type", broker=self.broker),
+            product=read_code(_PRODUCT_IN, row["product"], what="product", broker=self.broker),
+            order_type=read_code(_ORDER_TYPE_IN, row["order_type"], what="order_type", broker=self.broker),
             message=row.get("status_message") or None,
             placed_at=placed,
             updated_at=parse_ist(row.get("exchange_update_timestamp") or row.get("exchange_timestamp"), _KITE_TIME) or placed,
@@ -248,8 +272,8 @@ class ZerodhaClient(BrokerClient):
             out.append(
                 PositionReport(
                     tradingsymbol=row["tradingsymbol"],
-                    exchange=lookup(_EXCH_IN, row["exchange"], what="exchange", broker=self.broker),
-                    product=lookup(_PRODUCT_IN, row["product"], what="product", broker=self.broker),
+                    exchange=read_code(_EXCH_IN, row["exchange"], what="exchange", broker=self.broker),
+                    product=read_code(_PRODUCT_IN, row["product"], what="product", broker=self.broker),
                     quantity=int(row.get("quantity") or 0),
                     average_price=to_decimal(row.get("average_price")) or Decimal("0"),
                     ltp=to_decimal(row.get("last_price")),

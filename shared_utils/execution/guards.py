@@ -11,6 +11,7 @@ from datetime import datetime
 
 from shared_utils.clock import to_ist
 from shared_utils.market.calendar import TradingCalendar
+from shared_utils.market.errors import CalendarError
 from shared_utils.models.enums import ExecutionType
 from shared_utils.persistence.repositories import ControlRepository
 
@@ -23,7 +24,10 @@ def session_problem(calendar: TradingCalendar, instant: datetime, exchange: str 
         holiday = calendar.holiday(day) if hasattr(calendar, "holiday") else None
         name = f" ({getattr(holiday, 'name', holiday)})" if holiday else ""
         return f"{day.isoformat()} is not a trading day{name}"
-    session = calendar.session(day, exchange)
+    try:
+        session = calendar.session(day, exchange)
+    except CalendarError as exc:  # beyond the holiday data: refuse with the reason (issue 15)
+        return str(exc)
     if not session.open <= local < session.close:
         return (f"{local.strftime('%H:%M:%S')} IST is outside the trading session "
                 f"{session.open.strftime('%H:%M')}-{session.close.strftime('%H:%M')}")

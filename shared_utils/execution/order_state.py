@@ -25,7 +25,8 @@ from shared_utils.models.execution import OrderRecord
 
 S = OrderStatus
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.PENDING: frozenset({S.SENT, S.OPEN, S.TRIGGER_PENDING, S.PARTIALLY_FILLED, S.FILLED, S.REJECTED, S.CANCELLED, S.UNKNOWN}),
+    S.PENDING: frozenset({S.SENT, S.OPEN, S.TRIGGER_PENDING, S.PARTIALLY_FILLED, S.FILLED, S.REJECTED, S.CANCELLED, S.UNKNOWN,
+                          S.NOT_SENT}),
     S.SENT: frozenset({S.OPEN, S.TRIGGER_PENDING, S.PARTIALLY_FILLED, S.FILLED, S.REJECTED, S.CANCELLED, S.UNKNOWN}),
     S.UNKNOWN: frozenset({S.OPEN, S.TRIGGER_PENDING, S.PARTIALLY_FILLED, S.FILLED, S.REJECTED, S.CANCELLED}),
     S.OPEN: frozenset({S.TRIGGER_PENDING, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED}),
@@ -34,6 +35,7 @@ ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.CANCELLED: frozenset({S.PARTIALLY_FILLED, S.FILLED}),
     S.REJECTED: frozenset({S.PARTIALLY_FILLED, S.FILLED}),
     S.FILLED: frozenset(),
+    S.NOT_SENT: frozenset(),  # final: never reached the broker
 }
 #: statuses after which the order can still change at the broker
 WORKING = frozenset({S.PENDING, S.SENT, S.UNKNOWN, S.OPEN, S.TRIGGER_PENDING, S.PARTIALLY_FILLED})

@@ -102,6 +102,14 @@ def _send(ctx: EngineContext, client, order: OrderRecord, planned: dict[str, Any
             time.sleep(0.2 * (attempt + 1))
         except BrokerError as exc:
             return _Outcome(OrderStatus.REJECTED, None, exc.broker_message or str(exc), type(exc).__name__, sent_at, _now(ctx))
+        except Exception as exc:  # noqa: BLE001 - an adapter's own error must not escape the placer
+            # it may have been raised before or after the request left: never re-send, look by tag
+            found = _reconcile(client, order.tag)
+            if found is not None:
+                return _Outcome(found.status, found.order_id, found.message, None, sent_at, _now(ctx))
+            return _Outcome(OrderStatus.UNKNOWN, None, f"the broker adapter failed ({type(exc).__name__}: {exc}); "
+                            "not found by tag: NOT re-sent, reconciliation continues", "ADAPTER_ERROR",
+                            sent_at, _now(ctx))
     return _Outcome(OrderStatus.REJECTED, None, f"not accepted after {RETRYABLE_SEND_ATTEMPTS} attempts: "
                     f"{getattr(last_error, 'broker_message', None) or last_error}", type(last_error).__name__)
 
@@ -167,7 +175,7 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                                                        error_kind="GUARD" if guard else "SESSION")))
             continue
         if record.order_key in mapping_problems:
-            outcome = _Outcome(OrderStatus.REJECTED, message=f"not sent: {mapping_problems[record.order_key]}",
+            outcome = _Outcome(OrderStatus.NOT_SENT, message=f"not sent: {mapping_problems[record.order_key]}",
                                error_kind="SYMBOL")
             outcomes.append((record, planned, outcome))
             if record.purpose is OrderPurpose.ENTRY and record.transaction_type is TransactionType.BUY:

@@ -21,7 +21,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from shared_utils.execution.context import EngineContext
-from shared_utils.market.errors import MarketError
+from shared_utils.market.errors import BrokerSymbolError, MarketError
 from shared_utils.market.expiry import resolve_expiry
 from shared_utils.market.freeze import freeze_quantity, slice_quantity
 from shared_utils.market.instruments import Contract
@@ -30,6 +30,10 @@ from shared_utils.models.allocation import Allocation
 from shared_utils.models.enums import OrderPurpose, OrderType, Product, TransactionType
 from shared_utils.models.execution import Position
 from shared_utils.models.leg import Leg, ResolvedLeg
+
+
+#: brokers that refuse an order without their own instrument token (Angel's ``symboltoken``)
+BROKERS_NEEDING_TOKEN = frozenset({"angel"})
 
 
 class ResolutionError(ValueError):
@@ -132,6 +136,9 @@ def map_to_broker(ctx: EngineContext, orders: list[PlannedOrder], broker: str) -
         try:
             contract = ctx.master.by_symbol(order.exchange, order.tradingsymbol)
             found = broker_symbol(contract, broker, ctx.symbol_masters.get(broker))
+            if found.token is None and broker in BROKERS_NEEDING_TOKEN:
+                raise BrokerSymbolError(f"{broker}: no broker token for {found.symbol} (the broker's instrument master "
+                                        "is not loaded); its orders need one")
             order.broker_tradingsymbol, order.broker_token = found.symbol, found.token
         except MarketError as exc:
             order.problem = f"cannot map {order.tradingsymbol} to a {broker} symbol: {exc}"

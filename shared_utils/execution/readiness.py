@@ -84,7 +84,10 @@ def schedule_warnings(strategy: Strategy, legs: list[Leg], on_date: date, horizo
         try:
             expiry = resolve_expiry(master, leg.underlying, leg.expiry_type, leg.expiry_offset, entry)
         except MarketError:
-            continue
+            try:  # the master does not list that far ahead: the dated rule answers (a warning only)
+                expiry = resolve_expiry(None, leg.underlying, leg.expiry_type, leg.expiry_offset, entry)
+            except MarketError:
+                continue
         if expiry < exit_date:
             warnings.append(
                 f"leg {leg.leg_no}: entered {entry.strftime('%a %d %b')} on the {leg.expiry_type.value.lower()} expiring "

@@ -28,6 +28,7 @@ from shared_utils.execution.context import EngineContext
 from shared_utils.execution.events import EXECUTION_COMPLETED, ORDER_ALERT, SOURCE_ENGINE
 from shared_utils.execution.exits import prepare_exit
 from shared_utils.execution.guards import kill_switch_problem, session_problem
+from shared_utils.execution.market_data import market_data_problems
 from shared_utils.execution.order_state import ACCEPTED
 from shared_utils.execution.placer import place_orders
 from shared_utils.execution.planner import (
@@ -205,8 +206,12 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         reasons = list(execution.reasons)
         per_account: list[tuple[Any, Any, list[PlannedOrder]]] = []
         resolved_legs = []
+        refused = market_data_problems(ctx, execution_type, trade_date, user_id, allocations)
+        reasons += refused
         try:
-            if execution_type is ExecutionType.ENTRY:
+            if refused:
+                pass  # nothing is priced or sent: the execution fails with the reasons (Finalize alerts)
+            elif execution_type is ExecutionType.ENTRY:
                 resolved = resolve_legs(ctx, strategy.underlying, legs, trade_date, now)
                 resolved_legs = [info for info, _ in resolved.values()]
                 for allocation in allocations:
@@ -289,7 +294,7 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         orders = ctx.repos.orders.list_for_execution(ref["user_id"], ref["execution_id"])
         orders = [o for o in orders if o.purpose in (OrderPurpose.ENTRY, OrderPurpose.EXIT)]
         accepted = [o for o in orders if o.status in ACCEPTED]
-        rejected = [o for o in orders if o.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED)]
+        rejected = [o for o in orders if o.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.NOT_SENT)]
         unknown = [o for o in orders if o.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING, OrderStatus.SENT)]
         reasons = list(execution.reasons)
         for order in rejected + unknown:

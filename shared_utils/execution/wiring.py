@@ -4,10 +4,19 @@ Environment variables (set by the execution-engine stack):
 
 - ``QL_ENV``: environment name (tables, bus names from config/environments.json).
 - ``EVENT_BUS_NAME``: the platform bus (default from config).
-- ``QL_INSTRUMENTS_FILE``: today's instrument master CSV (the market-data refresher keeps it).
-- ``QL_MARKET_DATA_ACCOUNT``: ``user_id/client_id`` of the LIVE account whose quote API prices
-  leg resolution. Without it the engine uses the seeded simulator, which is only acceptable for
-  PAPER trading: a LIVE account is then refused (RoutingClientProvider without live).
+- ``QL_MARKET_DATA_ACCOUNT``: where live prices and the day's masters come from, from
+  ``config/environments.json`` (``market_data.account``): ``user_id/client_id`` of the LIVE
+  (Zerodha) account whose quote API prices leg resolution, or ``simulator`` (local/dev, paper
+  only: Resolve then refuses any LIVE account, execution.market_data.market_data_problems).
+  Required when ``QL_INSTRUMENTS_FROM_S3=1``; outside AWS it defaults to the simulator.
+- ``QL_INSTRUMENTS_FROM_S3=1`` + ``ARCHIVE_BUCKET_NAME``: the day's masters are read from S3
+  (``instruments/<broker>/<date>``, services.instruments_store) on first use, per container and
+  IST date; a read failure is an error with the reason (no fallback to an older day or to the
+  bundled extract, except for the simulator, which is paper-only anyway).
+- ``QL_INSTRUMENTS_FILE``: (local only) the master CSV to load instead of the bundled extract.
+
+The master is loaded lazily (:class:`~shared_utils.services.market_data.DailyInstrumentMaster`):
+functions that never look at it (the emitter, Finalize) do not download it.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from functools import lru_cache
 from aws_lambda_powertools import Metrics
 
 from shared_utils.clock import default_clock
-from shared_utils.config import current_environment
+from shared_utils.config import ConfigError, current_environment
 from shared_utils.execution.clients import PaperClientProvider, RoutingClientProvider
 from shared_utils.execution.context import EngineContext, SimulatorMarketData
 from shared_utils.execution.events import EventBridgePublisher
@@ -28,35 +37,80 @@ from shared_utils.persistence.repositories import Repositories
 metrics = Metrics()
 
 
-@lru_cache(maxsize=1)
-def engine_context() -> EngineContext:
-    """Build (once per container) the context of the deployed engine."""
+def market_data_account() -> str:
+    """``QL_MARKET_DATA_ACCOUNT``: ``"simulator"`` or ``"user_id/client_id"``.
+
+    Raises:
+        ConfigError: unset in a deployed function (``QL_INSTRUMENTS_FROM_S3=1``), or malformed.
+    """
+    from shared_utils.services.market_data import SIMULATOR, deployed
+
+    value = (os.environ.get("QL_MARKET_DATA_ACCOUNT") or "").strip()
+    if not value:
+        if deployed():
+            raise ConfigError("QL_MARKET_DATA_ACCOUNT is not set: config/environments.json names each environment's "
+                              "market data (market_data.account: a broker account user_id/client_id, or 'simulator')")
+        return SIMULATOR
+    if value != SIMULATOR and (value.count("/") != 1 or not all(value.split("/"))):
+        raise ConfigError(f"QL_MARKET_DATA_ACCOUNT={value!r}: expected 'user_id/client_id' or 'simulator'")
+    return value
+
+
+def build_engine_context(clock=None, repos=None, live=None, s3=None, bucket: str | None = None) -> EngineContext:
+    """The deployed engine's context (arguments: injection points for tests).
+
+    Market data from :func:`market_data_account`: a broker account -> BrokerMarketData over that
+    account's client (resolved on first quote) and the day's S3 masters (strict); the simulator
+    -> PaperOnlyMarketData (LIVE accounts refused) with the day's S3 master when published, else
+    the bundled extract (deployed), or the local master (outside AWS).
+    """
     from shared_utils.accounts.provider import BrokerClientProvider
     from shared_utils.accounts.secrets import BrokerSecretStore
+    from shared_utils.execution.market_data import BrokerMarketData, PaperOnlyMarketData
     from shared_utils.market.calendar import default_calendar
     from shared_utils.market.simulator import MarketSimulator
-    from shared_utils.services.market_data import instrument_master
+    from shared_utils.services.market_data import (
+        SIMULATOR,
+        DailyInstrumentMaster,
+        DailySymbolMasters,
+        deployed,
+        instrument_master,
+        s3_master,
+    )
 
     env = current_environment()
-    clock = default_clock()
-    repos = Repositories.for_environment(env)
-    master = instrument_master()
-    live = BrokerClientProvider(BrokerSecretStore(env), clock)
-    data_account = os.environ.get("QL_MARKET_DATA_ACCOUNT")
-    if data_account:
-        from shared_utils.execution.market_data import BrokerMarketData
-
-        user_id, client_id = data_account.split("/", 1)
-        market = BrokerMarketData(live.client_for(repos.accounts.get(user_id, client_id)), master)
+    clock = clock or default_clock()
+    repos = repos or Repositories.for_environment(env)
+    live = live or BrokerClientProvider(BrokerSecretStore(env), clock)
+    source = market_data_account()
+    simulated = source == SIMULATOR
+    if deployed():
+        master = DailyInstrumentMaster(clock, lambda day: s3_master(day, bucket, s3, allow_bundled=simulated))
+        symbol_masters = DailySymbolMasters(clock, bucket, s3)
+    else:
+        master = DailyInstrumentMaster(clock, lambda day: instrument_master())
+        symbol_masters = {}
+    if not simulated:
+        user_id, client_id = source.split("/", 1)
+        market = BrokerMarketData(lambda: live.client_for(repos.accounts.get(user_id, client_id)), master,
+                                  account=f"market-data account {source}")
         paper_ltp = lambda exchange, symbol: market.quote(master.by_symbol(exchange, symbol)).ltp  # noqa: E731
         clients = RoutingClientProvider(PaperClientProvider(paper_ltp, master, now=clock.now), live)
     else:
-        simulator = SimulatorMarketData(MarketSimulator(master, seed=int(os.environ.get("QL_SIM_SEED", "17")), clock=clock))
+        simulator = PaperOnlyMarketData(SimulatorMarketData(
+            MarketSimulator(master, seed=int(os.environ.get("QL_SIM_SEED", "17")), clock=clock)))
         market = simulator
         clients = RoutingClientProvider(PaperClientProvider(simulator.ltp, master, now=clock.now), live)
     publisher = EventBridgePublisher(os.environ.get("EVENT_BUS_NAME") or env.event_bus_name)
     return EngineContext(repos=repos, env=env, clock=clock, calendar=default_calendar(), master=master, market=market,
-                         clients=clients, publisher=publisher, metric=_metric)
+                         clients=clients, publisher=publisher, metric=_metric, symbol_masters=symbol_masters)
+
+
+@lru_cache(maxsize=1)
+def engine_context() -> EngineContext:
+    """Build (once per container) the context of the deployed engine (:func:`build_engine_context`).
+    The masters inside it follow the IST date on their own."""
+    return build_engine_context()
 
 
 def _metric(name: str, value: float, unit: str, dimensions: dict[str, str]) -> None:

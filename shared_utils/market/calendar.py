@@ -12,8 +12,14 @@ Rules encoded here:
 - A **Muhurat** session (Diwali, about one hour in the evening) does NOT make the day a trading
   day: schedules, expiry roll-backs and DTE ignore it. ``session(day, include_muhurat=True)``
   returns its window when the exchange has notified the timings.
-- Outside the years the data covers (2025 and 2026 today) the calendar knows only weekends;
-  :meth:`TradingCalendar.covers` says whether a date is covered so callers can warn.
+- Session times are dated data per exchange (``sessions.json`` ``normal_by_exchange``, each row
+  with its circular): NSE F&O closes 15:40 from 3 Aug 2026 (NSE circular 74/2026), BSE stays
+  15:30 until a BSE notice is added. The platform trades only F&O, so the times of "NSE"/"NFO"
+  are the NSE F&O segment's (and BSE/BFO likewise).
+- Outside the years the data covers (2025 and 2026 today) :meth:`TradingCalendar.is_trading_day`
+  judges by weekday only (for views and schedules), but :meth:`TradingCalendar.session` REFUSES
+  (CalendarError naming the exchange and year): no order is sent on a guessed holiday-free
+  year; :meth:`TradingCalendar.covers` says whether a date is covered.
 
 Operators add a holiday without a deploy in two ways (both produce a new calendar):
 
@@ -52,9 +58,11 @@ __all__ = [
     "CALENDAR_DIR",
     "EXCHANGES",
     "Holiday",
+    "NormalSessionRule",
     "SpecialSession",
     "Session",
     "TradingCalendar",
+    "close_at",
     "default_calendar",
     "load_calendar",
     "IST",
@@ -180,10 +188,41 @@ _DEFAULT_PRE_OPEN = (
 
 
 @dataclass(frozen=True)
+class NormalSessionRule:
+    """Normal-market times of ``exchange`` (NSE/BSE, F&O segment) from ``effective_from`` on,
+    with the circular (``source``) that set them."""
+
+    exchange: str
+    effective_from: date
+    open: time
+    close: time
+    source: str
+
+
+_DEFAULT_NORMAL = (
+    NormalSessionRule("NSE", date(2000, 1, 1), time(9, 15), time(15, 30), "shared/reference/indian-markets.md"),
+    NormalSessionRule("NSE", date(2026, 8, 3), time(9, 15), time(15, 40), "NSE circular 74/2026 (F&O close 15:40)"),
+    NormalSessionRule("BSE", date(2000, 1, 1), time(9, 15), time(15, 30), "shared/reference/indian-markets.md"),
+)
+
+
+@dataclass(frozen=True)
 class _SessionTimes:
     normal_open: time = time(9, 15)
     normal_close: time = time(15, 30)
     pre_open: tuple[_PreOpenRule, ...] = _DEFAULT_PRE_OPEN
+    normal_rules: tuple[NormalSessionRule, ...] = _DEFAULT_NORMAL
+
+    def normal_rule(self, day: date, exchange: str) -> NormalSessionRule:
+        """The rule in force on ``day`` for ``exchange`` (latest ``effective_from <= day``)."""
+        found = None
+        for rule in self.normal_rules:
+            if rule.exchange == exchange and rule.effective_from <= day:
+                if found is None or rule.effective_from >= found.effective_from:
+                    found = rule
+        if found is None:
+            return NormalSessionRule(exchange, date.min, self.normal_open, self.normal_close, "sessions.json normal")
+        return found
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,17 +312,35 @@ class TradingCalendar:
             return False
         return (day, exchange) not in self.holidays
 
+    def session_rule(self, day: date, exchange: str = "NSE") -> NormalSessionRule:
+        """The dated normal-market rule of ``exchange`` on ``day`` (times + circular)."""
+        return self.times.normal_rule(day, _exchange(exchange))
+
+    def close_time(self, day: date, exchange: str = "NSE") -> time:
+        """The normal close (IST wall clock) of ``exchange`` on ``day``: 15:30, or 15:40 on NSE
+        from 2026-08-03. Pure data lookup (no holiday check)."""
+        return self.session_rule(day, exchange).close
+
     def session(self, day: date, exchange: str = "NSE", include_muhurat: bool = False) -> Session:
         """The session on ``day``: open/close as aware IST datetimes.
 
-        Normal days and FULL special sessions: 09:15-15:30 IST (or the special's own times).
-        With ``include_muhurat`` a Muhurat day returns its window.
+        Normal days: the exchange's dated times (:meth:`session_rule`; NSE F&O 09:15-15:40 from
+        2026-08-03, 09:15-15:30 before; BSE 09:15-15:30). FULL special sessions: the special's
+        own times. With ``include_muhurat`` a Muhurat day returns its window.
 
         Raises:
             CalendarError: the exchange is closed that day (message names the holiday and its
-                source), or the Muhurat timings are not yet notified.
+                source), the Muhurat timings are not yet notified, or ``day`` lies beyond the
+                holiday data (no guessing: the message names the exchange and the year).
         """
         exchange = _exchange(exchange)
+        if not self.covers(day, exchange):
+            years = sorted(self.covered_years.get(exchange, ()))
+            raise CalendarError(
+                f"{exchange} holiday calendar has no data for {day.year} (loaded: "
+                f"{', '.join(map(str, years)) or 'none'}): refusing to treat {day.isoformat()} as a trading "
+                f"day; add the exchange's {day.year} holiday circular to config/market/calendar"
+            )
         special = self.special_sessions.get((day, exchange))
         if special is not None and (special.kind == _FULL or (include_muhurat and special.kind == _MUHURAT)):
             if special.open is None or special.close is None:
@@ -293,7 +350,8 @@ class TradingCalendar:
                 )
             return Session(day, exchange, _at(day, special.open), _at(day, special.close), special.kind)
         if self.is_trading_day(day, exchange):
-            return Session(day, exchange, _at(day, self.times.normal_open), _at(day, self.times.normal_close), "NORMAL")
+            rule = self.times.normal_rule(day, exchange)
+            return Session(day, exchange, _at(day, rule.open), _at(day, rule.close), "NORMAL")
         holiday = self.holidays.get((day, exchange))
         reasons = []
         if holiday is not None:
@@ -324,9 +382,10 @@ class TradingCalendar:
         return _at(day, rule.open), _at(day, rule.close)
 
     def is_open(self, instant: datetime, exchange: str = "NSE") -> bool:
-        """True when ``instant`` (aware) falls inside the normal/FULL session of its IST date."""
+        """True when ``instant`` (aware) falls inside the normal/FULL session of its IST date.
+        False beyond the holiday data (never a guessed session)."""
         local = to_ist(instant)
-        if not self.is_trading_day(local.date(), exchange):
+        if not self.is_trading_day(local.date(), exchange) or not self.covers(local.date(), exchange):
             return False
         return self.session(local.date(), exchange).contains(local)
 
@@ -433,10 +492,20 @@ def load_calendar(directory: Path | str = CALENDAR_DIR, overrides_path: Path | s
             )
             for r in doc.get("pre_open", [])
         ) or _DEFAULT_PRE_OPEN
+        normal_rules = tuple(
+            NormalSessionRule(
+                _exchange(exchange), _parse_date(r["from"], "sessions.json normal_by_exchange"),
+                _parse_time(r["open"], "sessions.json") or time(9, 15),
+                _parse_time(r["close"], "sessions.json") or time(15, 30), str(r.get("source", "")),
+            )
+            for exchange, rows in doc.get("normal_by_exchange", {}).items()
+            for r in rows
+        ) or _DEFAULT_NORMAL
         times = _SessionTimes(
             _parse_time(normal.get("open", "09:15"), "sessions.json") or time(9, 15),
             _parse_time(normal.get("close", "15:30"), "sessions.json") or time(15, 30),
             rules,
+            normal_rules,
         )
     calendar = TradingCalendar.from_documents(documents, times)
     if overrides_path:
@@ -447,6 +516,13 @@ def load_calendar(directory: Path | str = CALENDAR_DIR, overrides_path: Path | s
         for file in files:
             calendar = calendar.with_overrides(_read_json(file))
     return calendar
+
+
+def close_at(day: date, exchange: str = "NSE") -> datetime:
+    """The normal close of ``exchange`` (F&O) on ``day`` as an aware IST datetime, from the dated
+    session data of :func:`default_calendar` (15:40 on NSE from 2026-08-03, else 15:30). The
+    instant trading in a contract expiring on ``day`` ends. No holiday check."""
+    return _at(day, default_calendar().close_time(day, exchange))
 
 
 @lru_cache(maxsize=1)

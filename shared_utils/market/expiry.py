@@ -12,14 +12,24 @@ Facts (``shared/reference/indian-markets.md``):
   Tue 31 Mar -> Mon 30 Mar, NSE/FAOP/71876).
 
 The instrument master is the truth for what is listed; the dated rule is a fallback used only
-when no master is given, the master does not list the underlying, or every expiry it lists is
-before the trade date (a stale master).
+when no master is given or the master does not list the underlying at all. A master that lists
+the underlying but not the expiry asked for (an offset past its listings, a week it does not list
+yet, every listed expiry before the trade date) is an error naming the master's last listed
+expiry: the platform never jumps to a later listed expiry or invents one by rule.
+
+What a master lists (Kite dump of 2026-08-18, NIFTY): the next five weekly expiries, then only
+monthlies (18 Aug ... 15 Sep, then 29 Sep, 27 Oct). So a weekly series is complete only up to its
+first gap: the weeks after 15 Sep are not listed yet, and a WEEKLY leg on 16 Sep must not become
+the 29 Sep monthly. Likewise the last month of a master may list only early weeklies (SENSEX
+1 Oct 2026 without the 29 Oct monthly): a month's last listed expiry is its MONTHLY only if a
+later month is listed, a future expires that day, or it is the month's expiry by the dated rule.
 """
 
 from __future__ import annotations
 
 import calendar as _stdlib_calendar
 from datetime import date, datetime, timedelta
+from typing import Any
 from functools import lru_cache
 
 from shared_utils.clock import IST
@@ -33,6 +43,9 @@ __all__ = [
     "has_weeklies",
     "resolve_expiry",
     "rule_expiries",
+    "weekly_horizon",
+    "listed_monthlies",
+    "MAX_WEEKLY_GAP_DAYS",
     "expiry_weekday",
     "expiry_datetime",
     "days_to_expiry",
@@ -42,6 +55,9 @@ __all__ = [
 
 WEEKLY_CIRCULAR = "SEBI circular SEBI/HO/MRD/TPD-1/P/CIR/2024/132"
 _WEEKLY_CUTOFF = date(2024, 11, 20)
+#: consecutive weekly expiries are 7 days apart; a holiday moves one to an earlier trading day
+#: (at most a few days), so a gap above this means weeks the master does not list (yet)
+MAX_WEEKLY_GAP_DAYS = 10
 _TUE, _THU, _FRI = 1, 3, 4
 # (exchange, first expiry date the rule applies to, weekday)
 _WEEKDAY_RULES: dict[str, tuple[tuple[date, int], ...]] = {
@@ -157,46 +173,117 @@ def rule_expiries(underlying: str, expiry_type: ExpiryType | str, start: date, c
     return result
 
 
+def _master_date(master: Any) -> str:
+    as_of = getattr(master, "as_of", None)
+    return f"the instrument master of {as_of.isoformat()}" if as_of else "the instrument master"
+
+
+def weekly_horizon(listed: list[date], start: date) -> list[date]:
+    """The expiries of ``listed`` (ascending) on or after ``start`` that form an unbroken weekly
+    series: each within :data:`MAX_WEEKLY_GAP_DAYS` of the previous one (the first, of ``start``).
+    Stops at the first gap (weeks the master does not list yet)."""
+    run: list[date] = []
+    previous = start
+    for expiry in listed:
+        if expiry < start:
+            continue
+        if (expiry - previous).days > MAX_WEEKLY_GAP_DAYS:
+            break
+        run.append(expiry)
+        previous = expiry
+    return run
+
+
+def listed_monthlies(master: InstrumentMaster, underlying: str, calendar: TradingCalendar | None = None) -> list[date]:
+    """``underlying``'s MONTHLY expiries as the master lists them, ascending: the last listed
+    expiry of each month, except a last month whose last listed expiry is not its monthly (the
+    master lists only that month's early weeklies): that one counts only if a future expires on
+    it or it is the month's expiry by the dated rule (holiday-adjusted).
+
+    Raises ContractNotFoundError when the master does not list the underlying's options.
+    """
+    monthlies = master.expiries(underlying, ExpiryType.MONTHLY)
+    if not monthlies:
+        return monthlies
+    last = monthlies[-1]
+    try:
+        future_expiries = {f.expiry for f in master.futures(underlying)}
+    except MarketError:
+        future_expiries = set()
+    if last in future_expiries:
+        return monthlies
+    exchange = options_exchange(underlying, master)
+    by_rule = (calendar or default_calendar()).on_or_before(_nominal_monthly(exchange, last.year, last.month), exchange)
+    return monthlies if by_rule == last else monthlies[:-1]
+
+
 def resolve_expiry(master: InstrumentMaster | None, underlying: str, expiry_type: ExpiryType | str,
                    expiry_offset: int, trade_date: date, calendar: TradingCalendar | None = None) -> date:
     """The expiry a leg means: offset 0 = the nearest listed expiry of that type on or after
     ``trade_date`` (IST date), 1 = the next, ...
 
-    WEEKLY means any listed expiry (the monthly expiry is also that week's expiry); MONTHLY
-    the last listed expiry of a month (:meth:`InstrumentMaster.expiry_kind`).
+    WEEKLY means any listed expiry (the monthly expiry is also that week's expiry) within the
+    master's unbroken weekly series (:func:`weekly_horizon`); MONTHLY a month's last listed
+    expiry (:func:`listed_monthlies`). Without a master, or when the master does not list the
+    underlying at all, the dated rule answers (:func:`rule_expiries`; API validation).
 
     Raises:
         NoWeeklyExpiryError: WEEKLY for an index without weeklies on ``trade_date`` (message
             names the SEBI circular and says to use MONTHLY).
-        ExpiryNotFoundError: ``expiry_offset`` < 0, or beyond what the master lists (the
-            message names the listed expiries; the platform never invents an unlisted one).
+        ExpiryNotFoundError: ``expiry_offset`` < 0, or beyond what the master lists: a weekly
+            the master does not list yet, a monthly past its last listed month, or every listed
+            expiry before ``trade_date`` (a stale master). The message names the master's last
+            listed expiry of that kind (and the master's date when it carries one); the platform
+            never jumps to a later listed expiry or invents an unlisted one.
     """
     expiry_type = ExpiryType(expiry_type)
     if expiry_offset < 0:
         raise ExpiryNotFoundError(f"expiry_offset must be >= 0, got {expiry_offset}")
     if expiry_type == ExpiryType.WEEKLY and not has_weeklies(underlying, trade_date):
         raise _no_weeklies_error(underlying, trade_date)
-    listed: list[date] = []
+    listed_all: list[date] | None = None
     if master is not None:
         try:
-            listed = [e for e in master.expiries(underlying, expiry_type) if e >= trade_date]
+            listed_all = master.expiries(underlying)
         except MarketError:
-            listed = []
-    if listed:
+            listed_all = None  # the master does not list this underlying: the dated rule answers
+    if listed_all is None:
+        exchange = options_exchange(underlying, master)
+        return rule_expiries(underlying, expiry_type, trade_date, expiry_offset + 1, calendar, exchange)[expiry_offset]
+    source = _master_date(master)
+    wanted = f"{underlying} {expiry_type.value} offset {expiry_offset} on {trade_date.isoformat()}"
+    if expiry_type == ExpiryType.MONTHLY:
+        monthlies = listed_monthlies(master, underlying, calendar)
+        listed = [e for e in monthlies if e >= trade_date]
         if expiry_offset < len(listed):
             return listed[expiry_offset]
+        last = monthlies[-1].isoformat() if monthlies else "none"
         raise ExpiryNotFoundError(
-            f"{underlying} {expiry_type.value} offset {expiry_offset}: the instrument master lists only "
-            f"{len(listed)} such expiries on or after {trade_date.isoformat()} "
-            f"({', '.join(e.isoformat() for e in listed)})"
+            f"{wanted}: {source} lists {len(listed)} monthly expiries on or after that day"
+            f"{' (' + ', '.join(e.isoformat() for e in listed) + ')' if listed else ''}; "
+            f"its last listed {underlying} monthly expiry is {last}"
         )
-    exchange = options_exchange(underlying, master)
-    return rule_expiries(underlying, expiry_type, trade_date, expiry_offset + 1, calendar, exchange)[expiry_offset]
+    series = weekly_horizon(listed_all, trade_date)
+    if expiry_offset < len(series):
+        return series[expiry_offset]
+    full_run = weekly_horizon(listed_all, listed_all[0]) if listed_all else []
+    last_weekly = (series or full_run or [None])[-1]
+    later = [e for e in listed_all if e >= trade_date and e not in series]
+    gap = (f"; the next listed expiry, {later[0].isoformat()}, is not the following week's "
+           "(the weeks between are not listed yet)") if later else ""
+    raise ExpiryNotFoundError(
+        f"{wanted}: {source} lists {len(series)} weekly expiries in an unbroken series from that day"
+        f"{' (' + ', '.join(e.isoformat() for e in series) + ')' if series else ''}; its last listed {underlying} "
+        f"weekly expiry is {last_weekly.isoformat() if last_weekly else 'none'}{gap}"
+    )
 
 
-def expiry_datetime(expiry: date) -> datetime:
-    """The instant trading in an expiring contract ends: 15:30 IST on ``expiry`` (aware)."""
-    return datetime(expiry.year, expiry.month, expiry.day, 15, 30, tzinfo=IST)
+def expiry_datetime(expiry: date, exchange: str = "NSE") -> datetime:
+    """The instant trading in an expiring contract ends: the exchange's dated F&O close on
+    ``expiry`` (aware IST; 15:40 on NSE from 2026-08-03 per NSE circular 74/2026, else 15:30)."""
+    from shared_utils.market.calendar import close_at
+
+    return close_at(expiry, exchange)
 
 
 def days_to_expiry(expiry: date, trade_date: date) -> int:

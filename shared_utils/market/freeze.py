@@ -10,13 +10,14 @@ effective date and source. Prefer a broker master's per-contract figure when one
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 from shared_utils.market.errors import MarketError, QuantityError
 
-__all__ = ["FREEZE_FILE", "freeze_quantity", "max_order_quantity", "slice_quantity"]
+__all__ = ["FREEZE_FILE", "KITE_MAX_SLICES", "FreezeRevision", "freeze_quantity", "freeze_revision", "max_order_quantity", "slice_quantity"]
 
 FREEZE_FILE = Path(__file__).resolve().parents[2] / "config" / "market" / "freeze_quantities.json"
 
@@ -32,6 +33,28 @@ def _revisions(path: str) -> list[tuple[date, str, dict[str, int], str]]:
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise MarketError(f"cannot read freeze quantities {path}: {exc}") from exc
     return sorted(revisions, key=lambda r: r[0])
+
+
+@dataclass(frozen=True)
+class FreezeRevision:
+    """The freeze limit of one underlying in force on a date, with the revision that set it."""
+
+    underlying: str
+    exchange: str
+    effective_from: date
+    limit: int
+    source: str
+
+
+def freeze_revision(underlying: str, on_date: date, path: Path | str = FREEZE_FILE) -> FreezeRevision | None:
+    """The revision in force for ``underlying`` on ``on_date`` (limit + source), or None when no
+    revision lists it (SENSEX50: no limit, never sliced). Revisions listed under ``unconfirmed``
+    in the data file are never applied."""
+    found: FreezeRevision | None = None
+    for effective, exchange, limits, source in _revisions(str(path)):
+        if effective <= on_date and underlying in limits:
+            found = FreezeRevision(underlying, exchange, effective, limits[underlying], source)
+    return found
 
 
 def freeze_quantity(underlying: str, on_date: date, path: Path | str = FREEZE_FILE) -> int | None:
@@ -63,15 +86,22 @@ def max_order_quantity(lot_size: int, freeze_qty: int) -> int:
     return largest
 
 
-def slice_quantity(quantity: int, lot_size: int, freeze_qty: int | None) -> list[int]:
+#: Kite: "Order slicing should be capped at a maximum of 10 slices" from 1 Apr 2026 (kite.trade
+#: forum 15912, staff, edited 2026-03-30; broker-samples/kite/place_order_params.json).
+KITE_MAX_SLICES = 10
+
+
+def slice_quantity(quantity: int, lot_size: int, freeze_qty: int | None, max_slices: int | None = None) -> list[int]:
     """Split ``quantity`` (units) into order slices, each a multiple of ``lot_size`` and
     <= ``freeze_qty``. Greedy: full slices of :func:`max_order_quantity` first, the remainder
     last (as Kite's autoslice does); the slices sum to ``quantity``. ``freeze_qty`` None means
     no limit (one slice).
 
+    ``max_slices`` (e.g. :data:`KITE_MAX_SLICES`) refuses an order that would need more slices.
+
     Raises:
         QuantityError: ``quantity`` not a positive multiple of ``lot_size`` (message gives the
-            lots it would be), or a bad lot size/freeze limit.
+            lots it would be), a bad lot size/freeze limit, or more slices than ``max_slices``.
     """
     if lot_size <= 0:
         raise QuantityError(f"lot_size must be > 0, got {lot_size}")
@@ -84,4 +114,8 @@ def slice_quantity(quantity: int, lot_size: int, freeze_qty: int | None) -> list
         return [quantity]
     step = max_order_quantity(lot_size, freeze_qty)
     full, rest = divmod(quantity, step)
-    return [step] * full + ([rest] if rest else [])
+    slices = [step] * full + ([rest] if rest else [])
+    if max_slices is not None and len(slices) > max_slices:
+        raise QuantityError(f"quantity {quantity} needs {len(slices)} slices of at most {step} (freeze limit "
+                            f"{freeze_qty}); the broker allows at most {max_slices} slices per order")
+    return slices

@@ -13,6 +13,9 @@ Broker mapping (:func:`broker_symbol`): the canonical key of a contract is (unde
 strike, option type). Kite/paper use the dump's own tradingsymbol and token. Angel One and Noren
 (Finvasia Shoonya, Zebu) have their own symbol formats and tokens, taken from the broker's master
 when loaded (:class:`BrokerSymbolMaster`), else constructed where the format is confirmed.
+Each broker's formats live in its adapter's folder (one broker's change touches one folder):
+``shared_utils/brokers/angel/symbols.py`` (symbol builder, scrip-master parser) and
+``shared_utils/brokers/noren/symbols.py``; the names stay importable from here.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ class Contract:
     - ``lot_size``: units per lot (quantity = lots x lot_size).
     - ``tick_size``: rupees, Decimal (0.05 for index options).
     - ``exchange``: NFO or BFO; ``segment``: e.g. ``NFO-OPT``.
-    - ``expiry``: the expiry date (trading ends 15:30 IST that day, :attr:`expiry_close`).
+    - ``expiry``: the expiry date (trading ends at the exchange's close that day, :attr:`expiry_close`).
     """
 
     tradingsymbol: str
@@ -94,8 +97,11 @@ class Contract:
 
     @property
     def expiry_close(self) -> datetime:
-        """15:30 IST on the expiry date, aware."""
-        return datetime(self.expiry.year, self.expiry.month, self.expiry.day, 15, 30, tzinfo=IST)
+        """The exchange's dated F&O close on the expiry date, aware IST (NSE 15:40 from
+        2026-08-03, NSE circular 74/2026; BSE 15:30): ``calendar.close_at``."""
+        from shared_utils.market.calendar import close_at
+
+        return close_at(self.expiry, self.exchange.value)
 
     @property
     def kite_key(self) -> str:
@@ -413,34 +419,6 @@ def _ddmmmyy(day: date) -> str:
     return f"{day.day:02d}{_MONTHS[day.month - 1]}{day.year % 100:02d}"
 
 
-def angel_option_symbol(contract: Contract) -> str:
-    """Angel One NFO symbol: options ``NIFTY18AUG2625000CE``, futures ``NIFTY25AUG26FUT``.
-
-    Format: name + DDMMMYY + strike + CE/PE (scrip master ``symbol`` field; e.g.
-    ``NIFTY30OCT2525000CE`` with expiry ``30OCT2025`` in public Angel master fixtures).
-    Only NFO is constructed: Angel's BFO symbols use a different form and must come from
-    the scrip master.
-    """
-    stem = f"{contract.underlying}{_ddmmmyy(contract.expiry)}"
-    if contract.option_type is None:
-        return f"{stem}FUT"
-    return f"{stem}{_fmt_strike(contract.strike)}{contract.option_type.value}"
-
-
-def noren_symbol(contract: Contract) -> str:
-    """Noren (Shoonya/Zebu) NFO tradingsymbol: options ``NIFTY18AUG26C25000`` /
-    ``NIFTY18AUG26P25000``, futures ``NIFTY25AUG26F``.
-
-    Confirmed from public Noren client code and fixtures (``NIFTY18AUG26P24550``,
-    ``NIFTY29SEP26C23100``, ``NIFTY28APR26F``). BFO's Noren form was not confirmed: use a
-    loaded :class:`BrokerSymbolMaster` for BFO.
-    """
-    stem = f"{contract.underlying}{_ddmmmyy(contract.expiry)}"
-    if contract.option_type is None:
-        return f"{stem}F"
-    return f"{stem}{contract.option_type.value[0]}{_fmt_strike(contract.strike)}"
-
-
 class BrokerSymbolMaster:
     """A broker's own symbols/tokens keyed by (underlying, expiry, strike, option type).
 
@@ -487,49 +465,6 @@ class BrokerSymbolMaster:
             ) from None
 
 
-def load_angel_scrip_master(source: str | Path | Iterable[Mapping[str, Any]]) -> BrokerSymbolMaster:
-    """Angel One ``OpenAPIScripMaster.json`` (path or parsed records) -> BrokerSymbolMaster.
-
-    Angel fields: ``token``, ``symbol``, ``name``, ``expiry`` ("18AUG2026"), ``strike`` (rupees
-    x 100, e.g. "2500000.000000"), ``lotsize``, ``instrumenttype`` (OPTIDX, OPTSTK, FUTIDX,
-    FUTSTK, AMXIDX), ``exch_seg`` (NFO, BFO, NSE, BSE), ``tick_size`` (paise)
-    (``shared/reference/broker-apis.md``). Option type is the symbol's CE/PE suffix. Index rows
-    (AMXIDX) fill ``index_tokens`` by ``name``. Other rows are ignored.
-
-    Raises MarketError for unreadable input or a malformed derivative row.
-    """
-    if isinstance(source, (str, Path)):
-        try:
-            records = json.loads(Path(source).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise MarketError(f"cannot read Angel scrip master {source}: {exc}") from exc
-    else:
-        records = source
-    entries: dict[tuple[str, str, date, Decimal, OptionType | None], BrokerInstrument] = {}
-    index_tokens: dict[str, str] = {}
-    for rec in records:
-        itype = str(rec.get("instrumenttype", ""))
-        segment = str(rec.get("exch_seg", ""))
-        if itype == "AMXIDX":
-            index_tokens[str(rec.get("name"))] = str(rec.get("token"))
-            continue
-        if segment not in ("NFO", "BFO") or not itype.startswith(("OPT", "FUT")):
-            continue
-        try:
-            expiry = datetime.strptime(str(rec["expiry"]).upper(), "%d%b%Y").date()
-            symbol = str(rec["symbol"])
-            if itype.startswith("OPT"):
-                option_type: OptionType | None = OptionType(symbol[-2:])
-                strike = _canon(Decimal(str(rec["strike"])) / 100)
-            else:
-                option_type, strike = None, Decimal(0)
-            key = (segment, str(rec["name"]), expiry, strike, option_type)
-            entries[key] = BrokerInstrument(BrokerName.ANGEL, segment, symbol, str(rec["token"]))
-        except (KeyError, ValueError, ArithmeticError) as exc:
-            raise MarketError(f"Angel scrip master row {rec!r}: {exc}") from exc
-    return BrokerSymbolMaster(BrokerName.ANGEL, entries, index_tokens)
-
-
 def broker_symbol(contract: Contract, broker: BrokerName | str, master: BrokerSymbolMaster | None = None) -> BrokerInstrument:
     """Map a canonical contract to ``broker``'s symbol and token.
 
@@ -560,7 +495,23 @@ def broker_symbol(contract: Contract, broker: BrokerName | str, master: BrokerSy
             "(its BFO symbol format is not confirmed); load it and pass master="
         )
     if broker == BrokerName.ANGEL:
+        from shared_utils.brokers.angel.symbols import angel_option_symbol
+
         return BrokerInstrument(broker, "NFO", angel_option_symbol(contract), None)
     if broker in (BrokerName.FINVASIA, BrokerName.ZEBU):
+        from shared_utils.brokers.noren.symbols import noren_symbol
+
         return BrokerInstrument(broker, "NFO", noren_symbol(contract), None)
     raise BrokerSymbolError(f"no symbol mapping for broker {broker.value}")
+
+
+def __getattr__(name: str) -> Any:
+    """Thin re-exports of the broker formats that moved into the adapters' folders (imported
+    lazily: the market layer never loads a broker package it does not need)."""
+    import importlib
+
+    if name in ("angel_option_symbol", "load_angel_scrip_master"):
+        return getattr(importlib.import_module("shared_utils.brokers.angel.symbols"), name)
+    if name == "noren_symbol":
+        return importlib.import_module("shared_utils.brokers.noren.symbols").noren_symbol
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -166,7 +166,7 @@ class MarketSimulator:
         if not contracts:
             self.master.strikes(underlying, expiry, OptionType.CE)  # raises a clear error
         quotes = {(c.strike, c.option_type): self.quote(c, now) for c in contracts}
-        expiry_at = datetime(expiry.year, expiry.month, expiry.day, 15, 30, tzinfo=IST)
+        expiry_at = contracts[0].expiry_close
         return OptionChain(underlying, expiry, self.spot(underlying, now), expiry_at, quotes)
 
     def advance_days(self, at: datetime, days: int) -> datetime:

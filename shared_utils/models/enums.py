@@ -135,7 +135,8 @@ class OrderStatus(StrEnum):
     PENDING: intent recorded, not yet sent. SENT: request on the wire, outcome not known.
     OPEN: accepted by the broker, working. PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED as
     usual. UNKNOWN: the send's outcome is not known (timeout after send); only reconciliation
-    by tag moves it on, never a blind re-send.
+    by tag moves it on, never a blind re-send. NOT_SENT (final): never reached the broker, the
+    reason in ``broker_message``.
     """
 
     PENDING = "PENDING"
@@ -147,6 +148,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "CANCELLED"
     REJECTED = "REJECTED"
     UNKNOWN = "UNKNOWN"
+    NOT_SENT = "NOT_SENT"
 
 
 class OrderPurpose(StrEnum):

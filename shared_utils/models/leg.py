@@ -114,9 +114,23 @@ class LegFields(RequestModel):
 
 
 class LegCreate(LegFields):
-    """One element of POST /options/strategies/{id}/legs ``legs``."""
+    """One element of POST /options/strategies/{id}/legs ``legs`` (and the merged leg of a PUT).
+
+    Refuses ``stop_loss_order_type`` SL-M: every leg is an index option, and SL-M is not allowed
+    on NSE index options (exchange error 16052, since 27 Sep 2021) and is discontinued on BSE
+    (shared/reference/indian-markets.md "2026 changes"). Stored legs that still say SL-M load
+    unchanged; the broker adapters send their stops as SL (``shared_utils.brokers.protection``).
+    """
 
     leg_no: int = Field(ge=1, le=99)
+
+    @model_validator(mode="after")
+    def _no_stop_market_on_index_options(self) -> "LegCreate":
+        if self.stop_loss_order_type is OrderType.SL_M:
+            raise ValueError(
+                "stop_loss_order_type: SL-M is not allowed on index options (NSE error 16052; BSE has "
+                "discontinued SL-M); use SL (stop-limit; exit_slippage sets the limit beyond the trigger)")
+        return self
 
 
 class LegsCreate(RequestModel):

@@ -168,6 +168,15 @@ def orders_prefix(execution_id_: str, client_id: str | None = None) -> str:
     return f"{base}{check_id(client_id, 'client_id')}{SEP}"
 
 
+def user_orders_prefix(strategy_id: str | None = None) -> str:
+    """Every order of a user (``ORDER#``), or the orders of one strategy's executions
+    (``ORDER#{strategy_id}.``: an execution id starts with its strategy id and a dot). A strategy
+    id containing a dot may also match another strategy's orders: callers filter exactly."""
+    if strategy_id is None:
+        return f"{ORDER}{SEP}"
+    return f"{ORDER}{SEP}{check_id(strategy_id, 'strategy_id')}."
+
+
 def position_sk(strategy_id: str, client_id: str, tradingsymbol: str) -> str:
     return (
         f"{POSITION}{SEP}{check_id(strategy_id, 'strategy_id')}{SEP}{check_id(client_id, 'client_id')}"

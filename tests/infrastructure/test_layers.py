@@ -44,9 +44,10 @@ def test_every_function_gets_the_layers_of_the_mapping(any_env):
 
 def test_the_mapping_itself(dev):
     """Who needs what: science only where the engine context or the planner is imported,
-    pyarrow only for the archiver and the executions history, core everywhere."""
+    pyarrow only for the archiver, the executions history and the analytics routes (issue 18,
+    archived orders), core everywhere."""
     assert all(layers[0] == "core" for layers in FUNCTION_LAYERS.values())
-    assert {f for f, ls in FUNCTION_LAYERS.items() if "archive" in ls} == {"archiver", "api-executions"}
+    assert {f for f, ls in FUNCTION_LAYERS.items() if "archive" in ls} == {"archiver", "api-executions", "api-analytics"}
     assert {f for f, ls in FUNCTION_LAYERS.items() if "science" in ls} == {
         "emitter", "prepare", "resolve", "finalize", "stop-loss-checker", "duplicate-checker",
         "market-data-refresher", "order-poller"}

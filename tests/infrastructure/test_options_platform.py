@@ -98,7 +98,8 @@ def test_every_route_exists_and_every_non_public_method_is_cognito_authorized(de
         else:
             assert props["AuthorizationType"] == "COGNITO_USER_POOLS", key
             assert "AuthorizerId" in props, key
-    assert PUBLIC_ROUTES == {("/postbacks/{broker}", "POST"), ("/broker-sessions/zerodha/callback", "GET")}
+    assert PUBLIC_ROUTES == {("/postbacks/{broker}", "POST"), ("/broker-sessions/zerodha/callback", "GET"),
+                             ("/broker-sessions/finvasia/callback", "GET"), ("/broker-sessions/zebu/callback", "GET")}
 
 
 def test_route_families_use_lambda_proxy_integrations(dev):
@@ -152,5 +153,26 @@ def test_executions_api_reads_only_the_executions_archive(dev):
                          if {"Ref": role} in r["Properties"]["Roles"]])
     assert "s3:GetObject" in policy and "archive/entity=executions/*" in policy and "s3:PutObject" not in policy
     others = [r for r in dev.resources(STACK, "AWS::Lambda::Function").values()
-              if r["Properties"]["Handler"] != HANDLERS["executions"]]
+              if r["Properties"]["Handler"] not in (HANDLERS["executions"], HANDLERS["analytics"])]
     assert all("ARCHIVE_BUCKET_NAME" not in r["Properties"]["Environment"]["Variables"] for r in others)
+
+
+def test_analytics_api_reads_the_table_and_the_executions_and_orders_archive_only(dev):
+    """Issue 18's read routes: their own function, read-only on the table (no PutItem), the
+    archive's executions and orders prefixes only (no PutObject), every route Cognito-authorized."""
+    import json
+
+    fn = next(r["Properties"] for r in dev.resources(STACK, "AWS::Lambda::Function").values()
+              if r["Properties"]["Handler"] == HANDLERS["analytics"])
+    assert "ql-algo-trading-dev-archive-" in json.dumps(fn["Environment"]["Variables"]["ARCHIVE_BUCKET_NAME"])
+    role = fn["Role"]["Fn::GetAtt"][0]
+    policy = json.dumps([r["Properties"]["PolicyDocument"] for r in dev.resources(STACK, "AWS::IAM::Policy").values()
+                         if {"Ref": role} in r["Properties"]["Roles"]])
+    assert "archive/entity=orders/*" in policy and "archive/entity=executions/*" in policy
+    assert "archive/entity=positions" not in policy
+    for forbidden in ("s3:PutObject", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "events:PutEvents"):
+        assert forbidden not in policy, forbidden
+    found = methods(dev.templates[STACK])
+    for path in ("/options/orders", "/options/orders/{order_id}", "/options/pnl/{strategy_id}",
+                 "/options/reports/monthly", "/options/executions/dashboard"):
+        assert found[(path, "GET")]["AuthorizationType"] == "COGNITO_USER_POOLS"

@@ -31,3 +31,30 @@ def invert(table: Mapping[Any, Any]) -> dict[Any, Any]:
             raise ValueError(f"mapping is not one-to-one at {val!r}")
         out[val] = key
     return out
+
+
+def read_status(table: Mapping[str, Any], raw: Any, *, broker: str, order_id: Any = None,
+                normalise: Any = None) -> Any:
+    """An order status read from a broker row: ``table[raw]`` (after ``normalise(raw)`` when
+    given), else ``OrderStatus.UNKNOWN`` with an alert naming the raw value (never raises: one
+    new status string must not make the whole order book unreadable)."""
+    from shared_utils.brokers.alerts import report_unmapped
+    from shared_utils.models.enums import OrderStatus
+
+    key = normalise(raw) if (normalise is not None and isinstance(raw, str)) else raw
+    try:
+        return table[key]
+    except (KeyError, TypeError):
+        report_unmapped(broker, "order status", raw, order_id)
+        return OrderStatus.UNKNOWN
+
+
+def read_code(table: Mapping[Any, Any], raw: Any, *, what: str, broker: str, order_id: Any = None) -> Any:
+    """A code read from a broker row (exchange, product, order type, side): ``table[raw]``, else
+    the RAW string itself. Rows of orders the platform never sends (equity CNC, MCX, MTF placed
+    by hand in the same account) stay readable and never match a platform order (the platform
+    sends only NFO/BFO NRML/MIS); no alert, they are expected."""
+    try:
+        return table[raw]
+    except (KeyError, TypeError):
+        return raw

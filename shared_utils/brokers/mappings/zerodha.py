@@ -32,7 +32,8 @@ STATUS = {
     "CANCELLED": OrderStatus.CANCELLED,
     "REJECTED": OrderStatus.REJECTED,
     "TRIGGER PENDING": OrderStatus.TRIGGER_PENDING,
-    "PUT ORDER REQ RECEIVED": OrderStatus.OPEN,
+    "PUT ORDER REQ RECEIVED": OrderStatus.OPEN,  # spelling of kiteconnect-mocks order_info.json
+    "PUT ORDER REQUEST RECEIVED": OrderStatus.OPEN,  # spelling of the docs' status table
     "VALIDATION PENDING": OrderStatus.OPEN,
     "OPEN PENDING": OrderStatus.OPEN,
     "MODIFY VALIDATION PENDING": OrderStatus.OPEN,
@@ -41,3 +42,10 @@ STATUS = {
     "CANCEL PENDING": OrderStatus.OPEN,
     "AMO REQ RECEIVED": OrderStatus.OPEN,
 }
+#: ``market_protection`` sent on every MARKET order (and SL-M, which the platform never sends on
+#: options): -1 = automatic protection "as per market protection guidelines" (pykiteconnect
+#: MARKET_PROTECTION_AUTO, 98ead41 2026-03-27). Since 1 Apr 2026 0 or missing is rejected
+#: (kite.trade forum 15912, staff, edited 2026-03-30). Source: broker-samples/kite/place_order_params.json.
+MARKET_PROTECTION_AUTO = -1
+#: Kite ``tag`` limit (indian-markets.md "Kite Connect ... Order tag up to 20 characters").
+TAG_MAX = 20

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[3]
 HANDLERS = {
     **{n.replace("_", "-"): f"lambda_functions.auth_broker.{n}" for n in
        ("broker_accounts", "broker_sessions", "session_refresh", "health_check", "profile")},
-    **{f"api-{n}": f"lambda_functions.options_platform.{n}" for n in ("baskets", "strategies", "allocations", "executions")},
+    **{f"api-{n}": f"lambda_functions.options_platform.{n}" for n in ("baskets", "strategies", "allocations", "executions",
+                                                                                 "analytics")},
     "api-postbacks": "lambda_functions.execution_engine.postbacks",
     **{n.replace("_", "-"): f"lambda_functions.execution_engine.{n}" for n in
        ("emitter", "prepare", "resolve", "place_orders", "finalize", "stop_loss_checker", "duplicate_checker",

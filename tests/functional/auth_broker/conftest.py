@@ -17,9 +17,9 @@ MONDAY_0840 = datetime(2026, 8, 17, 8, 40, tzinfo=IST)
 
 # credentials of the fakes: distinctive strings so a leak into a log or answer is easy to find
 KITE = {"api_key": "kitekey7Q2", "api_secret": "kitesecretXYZ987", "request_token": "kiteRTgood123"}
-ANGEL = {"api_key": "angelkeyP9", "client_code": "A123", "password": "mpin8642", "totp_secret": pyotp.random_base32()}
-NOREN = {"uid": "FA1234", "password": "norenpwdH7", "api_secret": "norenapisecretK3", "vendor_code": "FA1234_U",
-         "totp_secret": pyotp.random_base32()}
+ANGEL = {"api_key": "angelkeyP9", "client_code": "A123", "password": "8642", "totp_secret": pyotp.random_base32()}  # 4-digit MPIN
+# Noren OAuth app (2026): client_id (stored as api_key) and secret key (stored as api_secret)
+NOREN = {"uid": "FA1234", "client_id": "FA1234_Uclient", "api_secret": "norenapisecretK3"}
 
 
 @pytest.fixture(autouse=True)
@@ -69,10 +69,28 @@ def angel(monkeypatch):
 def noren(monkeypatch):
     from local.fakes.noren import FakeNorenServer
 
-    with FakeNorenServer(INSTRUMENTS, uid=NOREN["uid"], password=NOREN["password"], api_secret=NOREN["api_secret"],
-                         vendor_code=NOREN["vendor_code"], totp_secret=NOREN["totp_secret"]) as server:
+    with FakeNorenServer(INSTRUMENTS, uid=NOREN["uid"], client_id=NOREN["client_id"], secret_key=NOREN["api_secret"],
+                         redirect_url="https://api.example.invalid/broker-sessions/finvasia/callback") as server:
         monkeypatch.setenv("QL_BROKER_ROOT_FINVASIA", server.url)
+        monkeypatch.setenv("QL_BROKER_ROOT_ZEBU", server.url)
         yield server
+
+
+def noren_oauth_login(api, client_id="FA1234", broker="finvasia", code_filter=None):
+    """The trader's whole Noren login through the API: POST .../login -> the login URL -> the
+    broker's authorize page (the fake; it redirects with code + state) -> our callback.
+    Returns (status, body) of the callback."""
+    import requests
+    from urllib.parse import parse_qs, urlsplit
+
+    status, login = api("POST", f"/broker-accounts/{client_id}/login")
+    assert status == 200 and login["action"] == "OPEN_LOGIN_URL", login
+    redirect = requests.get(login["login_url"], allow_redirects=False, timeout=3)
+    assert redirect.status_code == 302, redirect.text
+    query = {k: v[0] for k, v in parse_qs(urlsplit(redirect.headers["Location"]).query).items()}
+    if code_filter:
+        query = code_filter(query)
+    return api("GET", f"/broker-sessions/{broker}/callback", user=None, query=query)
 
 
 @pytest.fixture
@@ -118,8 +136,7 @@ def angel_body(client_id="A123", **over):
 
 def noren_body(client_id="FA1234", **over):
     body = {"broker": "finvasia", "client_id": client_id, "display_name": "Shoonya",
-            "credentials": {"password": NOREN["password"], "api_secret": NOREN["api_secret"],
-                            "vendor_code": NOREN["vendor_code"], "totp_secret": NOREN["totp_secret"]}}
+            "credentials": {"api_key": NOREN["client_id"], "api_secret": NOREN["api_secret"]}}
     body.update(over)
     return body
 

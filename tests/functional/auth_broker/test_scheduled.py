@@ -12,7 +12,7 @@ import pytest
 from shared_utils.clock import IST
 from shared_utils.models.broker_account import SessionStatus
 from shared_utils.models.enums import TradingMode
-from tests.functional.auth_broker.conftest import allocate, angel_body, noren_body, strategy, zerodha_body
+from tests.functional.auth_broker.conftest import allocate, angel_body, noren_body, noren_oauth_login, strategy, zerodha_body
 
 MONDAY = date(2026, 8, 17)
 GANDHI_JAYANTI = date(2026, 10, 2)  # a Friday, NSE holiday
@@ -57,7 +57,7 @@ def test_health_check_lists_exactly_the_accounts_without_a_session(api, angel, n
                  angel_body("ANG3"), angel_body("ANG4"), {"broker": "paper", "client_id": "PAPER1"}):
         assert api("POST", "/broker-accounts", body)[0] == 201
     assert api("POST", "/broker-accounts/A123/login")[0] == 200      # valid session
-    assert api("POST", "/broker-accounts/FA1234/login")[0] == 200    # valid to midnight
+    assert noren_oauth_login(api)[0] == 200                           # OAuth; valid to midnight
     force(api, "A123")
     force(api, "FA1234")
     force(api, "ZER1")                                                # LIVE, never logged in

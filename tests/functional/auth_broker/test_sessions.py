@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from shared_utils.clock import IST
-from tests.functional.auth_broker.conftest import KITE, NOREN, angel_body, noren_body, zerodha_body
+from tests.functional.auth_broker.conftest import ANGEL, KITE, NOREN, angel_body, noren_body, noren_oauth_login, zerodha_body
 
 CALLBACK = "/broker-sessions/zerodha/callback"
 
@@ -125,7 +125,7 @@ def test_angel_totp_login(api, angel, sm):
 def test_angel_wrong_totp_seed_is_400_and_recorded(api, angel, sm):
     import pyotp
 
-    api("POST", "/broker-accounts", angel_body(credentials={"api_key": "angelkeyP9", "password": "mpin8642",
+    api("POST", "/broker-accounts", angel_body(credentials={"api_key": "angelkeyP9", "password": ANGEL["password"],
                                                             "totp_secret": pyotp.random_base32()}))
     status, body = api("POST", "/broker-accounts/A123/login")
     assert status == 400 and "Invalid totp" in body["message"]
@@ -133,12 +133,21 @@ def test_angel_wrong_totp_seed_is_400_and_recorded(api, angel, sm):
     assert api("GET", "/broker-accounts/A123")[1]["session"]["status"] == "FAILED"
 
 
-def test_finvasia_totp_login_valid_to_midnight_ist_and_provider(api, noren, sm):
-    api("POST", "/broker-accounts", noren_body())
-    status, body = api("POST", "/broker-accounts/FA1234/login")
+def test_noren_oauth_login_end_to_end_valid_to_midnight_ist_and_provider(api, noren, sm):
+    """Issue 15: Shoonya's QuickAuth/TOTP login was retired in 2026. Through the API: POST login
+    answers the broker's authorize URL with our signed state; the broker redirects the browser
+    to our public callback with ``code``; the code is exchanged at GenAcsTok; the stored token
+    is the one the fake accepts as Bearer."""
+    assert api("POST", "/broker-accounts", noren_body())[0] == 201
+    assert api("GET", "/broker-accounts/FA1234")[1]["login_method"] == "OAUTH"
+    status, login = api("POST", "/broker-accounts/FA1234/login")
+    assert login["action"] == "OPEN_LOGIN_URL" and login["login_url"].startswith(noren.url + "/OAuthlogin/authorize/oauth?")
+    assert f"client_id={NOREN['client_id']}" in login["login_url"] and "state=" in login["login_url"]
+    status, body = noren_oauth_login(api)
     assert status == 200, body
+    assert body["action"] == "LOGGED_IN" and body["broker"] == "finvasia"
     assert datetime.fromisoformat(body["session"]["valid_until"]) == datetime(2026, 8, 18, 0, 0, tzinfo=IST)
-    assert secret(sm, "FA1234")["session"]["access_token"] == noren.susertoken
+    assert secret(sm, "FA1234")["session"]["access_token"] == noren.access_token
     assert api("PUT", "/broker-accounts/FA1234", {"trading_mode": "LIVE"})[0] == 200
 
     from lambda_functions.auth_broker.common import secret_store
@@ -151,7 +160,23 @@ def test_finvasia_totp_login_valid_to_midnight_ist_and_provider(api, noren, sm):
     api.clock.set(datetime(2026, 8, 18, 0, 1, tzinfo=IST))
     with pytest.raises(SessionExpired) as err:
         provider.client_for(account)
-    assert err.value.code == "EXPIRED" and NOREN["password"] not in str(err.value)
+    assert err.value.code == "EXPIRED" and NOREN["api_secret"] not in str(err.value)
+
+
+def test_noren_callback_refuses_reused_forged_and_wrong_broker_states(api, noren, sm):
+    api("POST", "/broker-accounts", noren_body())
+    status, _ = noren_oauth_login(api, code_filter=lambda q: {**q, "code": "not-a-code"})
+    assert status == 400  # GenAcsTok refused the code; nothing stored
+    assert secret(sm, "FA1234")["session"] is None
+    kept = {}
+    status, _ = noren_oauth_login(api, code_filter=lambda q: kept.update(q) or q)
+    assert status == 200
+    again = api("GET", "/broker-sessions/finvasia/callback", user=None, query=kept)
+    assert again[0] == 403  # a state works once
+    status, _ = noren_oauth_login(api, broker="zebu")  # a Shoonya state on the Zebu route
+    assert status == 403
+    assert api("GET", "/broker-sessions/finvasia/callback", user=None, query={"code": "x", "state": "forged.sig"})[0] == 403
+    assert api("GET", "/broker-sessions/finvasia/callback", user=None, query={"code": "x"})[0] == 422
 
 
 def test_provider_refuses_paper_and_sessionless_accounts(api):

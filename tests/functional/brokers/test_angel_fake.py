@@ -104,14 +104,17 @@ def test_place_modify_cancel_book_positions_ltp(fake):
 
 
 def test_validation_rejections(fake):
+    """Request errors answer Angel's codes (AB1009 symbol not found); RMS refusals (lot size,
+    tick) are booked as rejected orders with the reason, as Angel reports them."""
     c = client(fake)
-    with pytest.raises(OrderRejected, match="lot size"):
-        c.place_order(req(qty=64))
-    with pytest.raises(OrderRejected, match="tick"):
-        c.place_order(req(ot=OrderType.LIMIT, price=Decimal("100.01")))
-    with pytest.raises(OrderRejected, match="Symbol Token"):
+    with pytest.raises(OrderRejected, match="Symbol not found") as info:
         c.place_order(req(token="999"))
+    assert info.value.code == "AB1009"
     assert fake.engine.orders == {}
+    lot = c.order_status(c.place_order(req(qty=64)).order_id)
+    assert lot.status is OrderStatus.REJECTED and "lot size" in lot.message
+    tick = c.order_status(c.place_order(req(ot=OrderType.LIMIT, price=Decimal("100.01"), key="a9")).order_id)
+    assert tick.status is OrderStatus.REJECTED and "tick" in tick.message
 
 
 @pytest.mark.parametrize("shape,code", [("gateway", "AG8001"), ("envelope", "AB1010")])
@@ -136,7 +139,7 @@ def test_sdk_error_logs_carry_no_credentials(fake, caplog):
     c = client(fake)
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(OrderRejected):
-            c.place_order(req(qty=1))  # SDK logs "API request failed ... Headers ..."
+            c.place_order(req(token="999"))  # SDK logs "API request failed ... Headers ..."
         with pytest.raises(OrderRejected):
             AngelClient(BrokerCredentials(api_key="ak", client_code="A123", password="9999",
                                           totp_secret=pyotp.random_base32()), root=fake.url).login()

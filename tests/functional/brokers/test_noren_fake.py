@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pyotp
 import pytest
+import requests
 
 from local.fakes.noren import FakeNorenServer
 from shared_utils.brokers.base import BrokerCredentials, BrokerSession
@@ -19,34 +19,52 @@ from shared_utils.persistence.keys import order_tag
 
 from .conftest import CE, INSTRUMENTS, max_in_window, set_prices
 
-SECRET = pyotp.random_base32()
-CREDS = BrokerCredentials(user_id="FA1234", password="pw", api_secret="secret", vendor_code="FA1234_U", totp_secret=SECRET)
+CREDS = BrokerCredentials(user_id="FA1234", api_key="FA1234_U", api_secret="secret")
 
 
 @pytest.fixture(params=["finvasia", "zebu"])
 def env(request):
-    with FakeNorenServer(INSTRUMENTS, totp_secret=SECRET) as server:
+    with FakeNorenServer(INSTRUMENTS) as server:
         set_prices(server.engine, {CE: "120.50"})
         yield request.param, server
 
 
 def client(env, timeout=2.0):
     broker, fake = env
-    return NorenClient(broker, CREDS, BrokerSession(access_token=fake.susertoken), host=fake.url + "/NorenWClientTP", timeout=timeout)
+    return NorenClient(broker, CREDS, BrokerSession(access_token=fake.access_token), host=fake.url + "/NorenWClientAPI",
+                       timeout=timeout)
 
 
 def req(ot=OrderType.MARKET, price=None, trig=None, qty=65, key="n1"):
-    return OrderRequest(Exchange.NFO, CE, TransactionType.BUY, qty, Product.MIS, ot, price=price, trigger_price=trig, tag=order_tag(key))
+    return OrderRequest(Exchange.NFO, CE, TransactionType.BUY, qty, Product.MIS, ot, price=price, trigger_price=trig,
+                        tag=order_tag(key), symboltoken="43650")
 
 
-def test_quickauth_login(env):
+def test_oauth_login_code_checksum_bearer(env):
+    """Issue 15: QuickAuth/jKey are retired; the code from the authorize redirect is exchanged at
+    GenAcsTok (checksum sha256(client_id + secret + code)) and calls carry Bearer access_token."""
     broker, fake = env
-    c = NorenClient(broker, CREDS, host=fake.url)
-    assert c.login().access_token == fake.susertoken
-    wrong = NorenClient(broker, BrokerCredentials(user_id="FA1234", password="bad", api_secret="secret",
-                                                  vendor_code="FA1234_U", totp_secret=SECRET), host=fake.url)
-    with pytest.raises(OrderRejected, match="Wrong Password"):
+    page = NorenClient(broker, CREDS, host=fake.url).authorize_url(state="st")
+    answer = requests.get(page, allow_redirects=False, timeout=2)
+    assert answer.status_code == 302 and "state=st" in answer.headers["Location"]
+    code = answer.headers["Location"].split("code=")[1].split("&")[0]
+    c = NorenClient(broker, BrokerCredentials(user_id="FA1234", api_key="FA1234_U", api_secret="secret",
+                                              request_token=code), host=fake.url)
+    session = c.login()
+    assert session.access_token == fake.access_token != fake.susertoken
+    assert c.order_book() == []
+    with pytest.raises(OrderRejected, match="Invalid code"):  # a code works once
+        c.login()
+    wrong = NorenClient(broker, BrokerCredentials(user_id="FA1234", api_key="FA1234_U", api_secret="bad",
+                                                  request_token=fake.authorize("FA1234_U")), host=fake.url)
+    with pytest.raises(OrderRejected, match="checksum"):
         wrong.login()
+    # the susertoken (myntapi's choice) is refused: the fake takes only what the adapter sends
+    with pytest.raises(SessionExpired):
+        NorenClient(broker, CREDS, BrokerSession(access_token=fake.susertoken), host=fake.url).order_book()
+    legacy = requests.post(f"{fake.url}/NorenWClientAPI/OrderBook", timeout=2,
+                           data='jData={"uid":"FA1234"}&jKey=' + fake.access_token)
+    assert (legacy.json()["stat"], legacy.json()["emsg"]) == ("Not_Ok", "Session Expired : Invalid Session Key")
 
 
 def test_place_modify_cancel_book_positions_ltp(env):

@@ -66,14 +66,15 @@ def test_full_day_on_the_fakes(engine, live, fakes, overrides, api, monkeypatch)
         triggers[(entry.client_id, entry.leg_no)] = (entry.average_price, trigger, limit)
     print("\nfills and stops (client, leg): (fill, trigger, limit)", sorted(triggers.items()))
     # the seeded market (seed 17, NIFTY 24850) gives the same fills at both brokers:
-    # leg 1 SELL PE 24.35 -> BUY SL 36.55 / 38.40 (24.35 x 1.5 = 36.525 up; x 1.05 = 38.3775 up)
-    # leg 2 BUY PE 3.65 -> SELL SL 2.70 / 2.60 (3.65 x 0.75 = 2.7375 down; x 0.97 = 2.619 down)
-    # leg 3 SELL CE 29.40 -> BUY SL 44.10 / 46.35; leg 4 BUY CE 2.55 -> SELL SL 1.90 / 1.80
+    # leg 1 SELL PE 24.50 -> BUY SL 36.75 / 38.60 (24.50 x 1.5 = 36.75; x 1.05 = 38.5875 up)
+    # leg 2 BUY PE 3.70 -> SELL SL 2.75 / 2.65 (3.70 x 0.75 = 2.775 down; x 0.97 = 2.6675 down)
+    # leg 3 SELL CE 29.60 -> BUY SL 44.40 / 46.65; leg 4 BUY CE 2.60 -> SELL SL 1.95 / 1.85
+    # (prices priced to the 15:40 NSE F&O close of the 2026-08-18 expiry: NSE circular 74/2026)
     for client_id in ("ZERODHA123", "ANGELONE456"):
-        assert triggers[(client_id, 1)] == (Decimal("24.35"), Decimal("36.55"), Decimal("38.40"))
-        assert triggers[(client_id, 2)] == (Decimal("3.65"), Decimal("2.70"), Decimal("2.60"))
-        assert triggers[(client_id, 3)] == (Decimal("29.40"), Decimal("44.10"), Decimal("46.35"))
-        assert triggers[(client_id, 4)] == (Decimal("2.55"), Decimal("1.90"), Decimal("1.80"))
+        assert triggers[(client_id, 1)] == (Decimal("24.5"), Decimal("36.75"), Decimal("38.60"))
+        assert triggers[(client_id, 2)] == (Decimal("3.7"), Decimal("2.75"), Decimal("2.65"))
+        assert triggers[(client_id, 3)] == (Decimal("29.6"), Decimal("44.40"), Decimal("46.65"))
+        assert triggers[(client_id, 4)] == (Decimal("2.6"), Decimal("1.95"), Decimal("1.85"))
 
     # a duplicate postback changes nothing and places no second stop
     first = next(iter(fakes.kite.engine.orders.values()))
@@ -125,6 +126,6 @@ def test_full_day_on_the_fakes(engine, live, fakes, overrides, api, monkeypatch)
             by_hand += sign * trade["price"] * trade["quantity"]
     realised = sum((p.realised_pnl for p in positions), Decimal(0))
     print("P&L by hand", by_hand, "records", realised)
-    assert realised == by_hand == Decimal("-4803.50")
+    assert realised == by_hand == Decimal("-4836.00")  # simulator priced to the 15:40 NSE F&O close (74/2026)
     status, body = api("GET", "/options/positions", query={"strategy_id": strategy_id})
     assert status == 200 and Decimal(body["total_mtm"]) == by_hand

@@ -8,7 +8,7 @@ import pytest
 
 from shared_utils.brokers import create_broker_client
 from shared_utils.brokers.angel import check_envelope
-from shared_utils.brokers.errors import OrderNotFound, OrderRejected, SessionExpired, UnmappedValue
+from shared_utils.brokers.errors import OrderNotFound, OrderRejected, OutcomeUnknown, SessionExpired, UnmappedValue
 from shared_utils.brokers.mappings import angel, lookup, noren, zerodha
 from shared_utils.brokers.base import BrokerCredentials
 from shared_utils.brokers.models import OrderRequest
@@ -47,11 +47,36 @@ def test_angel_envelopes_both_shapes():
     with pytest.raises(OrderNotFound):
         check_envelope({"status": False, "message": "x", "errorcode": "AB1013", "data": None}, mutating=False)
     with pytest.raises(OrderRejected) as info:
-        check_envelope({"status": False, "message": "Insufficient funds", "errorcode": "AB4036", "data": None}, mutating=True)
-    assert info.value.broker_message == "Insufficient funds" and info.value.broker == "angel"
+        check_envelope({"status": False, "message": "Invalid Product Type", "errorcode": "AB1012", "data": None}, mutating=True)
+    assert info.value.broker_message == "Invalid Product Type" and info.value.broker == "angel"
 
 
 def test_factory_rejects_unknown_broker_and_hides_secrets():
     with pytest.raises(UnmappedValue):
         create_broker_client("upstox", BrokerCredentials(api_key="k"))
     assert "s3cret" not in repr(BrokerCredentials(api_key="k", api_secret="s3cret", password="s3cret"))
+
+
+@pytest.mark.parametrize("code", ["AB2001", "AB4036", "AB1004", ""])
+def test_angel_unknown_code_in_http_200_is_outcome_unknown(code):
+    """Issue 15: AB2001 "internal error" in an HTTP-200 body was classed as a rejection, so a
+    possibly placed order skipped reconciliation. Any code we do not know to be a refusal is
+    OutcomeUnknown on an order request (reconcile by tag), carrying the tag."""
+    body = {"status": False, "message": "Internal Error", "errorcode": code, "data": None}
+    with pytest.raises(OutcomeUnknown) as info:
+        check_envelope(body, mutating=True, tag="T1")
+    assert info.value.tag == "T1"
+
+
+@pytest.mark.parametrize("code,meaning", [("AB1012", "product type"), ("AB1008", "variety"), ("AB1009", "symbol not found"),
+                                          ("AB4008", "ordertag")])
+def test_angel_real_refusal_codes(code, meaning):
+    with pytest.raises(OrderRejected, match=meaning):
+        check_envelope({"status": False, "message": "x", "errorcode": code, "data": None}, mutating=True)
+
+
+@pytest.mark.parametrize("code", ["AB8050", "AB8051"])
+def test_angel_refresh_token_codes_are_not_session_errors(code):
+    with pytest.raises(OrderRejected) as info:
+        check_envelope({"status": False, "message": "Invalid refresh token", "errorcode": code, "data": None}, mutating=False)
+    assert not isinstance(info.value, SessionExpired)

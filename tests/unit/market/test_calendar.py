@@ -59,7 +59,9 @@ def test_next_previous_and_between(cal):
 def test_is_open_uses_ist_sessions(cal):
     assert cal.is_open(datetime(2026, 8, 17, 3, 45, tzinfo=UTC))  # 09:15 IST
     assert not cal.is_open(datetime(2026, 8, 17, 3, 44, 59, tzinfo=UTC))
-    assert not cal.is_open(datetime(2026, 8, 17, 10, 0, tzinfo=UTC))  # 15:30 IST: closed
+    assert cal.is_open(datetime(2026, 8, 17, 10, 0, tzinfo=UTC))  # 15:30 IST: NSE F&O open to 15:40 from 3 Aug 2026
+    assert not cal.is_open(datetime(2026, 8, 17, 10, 10, tzinfo=UTC))  # 15:40 IST: closed
+    assert not cal.is_open(datetime(2026, 8, 17, 10, 0, tzinfo=UTC), "BFO")  # BSE: 15:30
     with pytest.raises(NaiveDatetimeError):
         cal.is_open(datetime(2026, 8, 17, 10, 0))
 

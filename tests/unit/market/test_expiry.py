@@ -50,12 +50,13 @@ def test_banknifty_weekly_is_a_clear_error(master):
 def test_offsets_follow_the_listed_expiries(master):
     assert resolve_expiry(master, "NIFTY", "WEEKLY", 1, MONDAY) == date(2026, 8, 25)
     assert resolve_expiry(master, "NIFTY", "MONTHLY", 1, MONDAY) == date(2026, 9, 29)
-    # the dump does not list 22 Sep (not yet generated): offset 5 is the 29 Sep monthly
-    assert resolve_expiry(master, "NIFTY", "WEEKLY", 5, MONDAY) == date(2026, 9, 29)
+    # the dump does not list 22 Sep (not yet generated): offset 5 is an error, not the 29 Sep monthly
+    with pytest.raises(ExpiryNotFoundError, match="last listed NIFTY weekly expiry is 2026-09-15"):
+        resolve_expiry(master, "NIFTY", "WEEKLY", 5, MONDAY)
     # on expiry day itself offset 0 is that day's expiry
     assert resolve_expiry(master, "NIFTY", "WEEKLY", 0, date(2026, 8, 18)) == date(2026, 8, 18)
     assert resolve_expiry(master, "NIFTY", "WEEKLY", 0, date(2026, 8, 19)) == date(2026, 8, 25)
-    with pytest.raises(ExpiryNotFoundError, match="lists only 3"):
+    with pytest.raises(ExpiryNotFoundError, match="last listed BANKEX monthly expiry is 2026-10-29"):
         resolve_expiry(master, "BANKEX", "MONTHLY", 3, MONDAY)
     with pytest.raises(ExpiryNotFoundError, match=">= 0"):
         resolve_expiry(master, "NIFTY", "MONTHLY", -1, MONDAY)
@@ -86,8 +87,10 @@ def test_rule_fallback_dated_weekdays_and_holidays():
     assert resolve_expiry(None, "NIFTY", "MONTHLY", 0, date(2026, 11, 2), cal) == date(2026, 11, 23)
 
 
-def test_stale_master_falls_back_to_the_rule(master):
-    assert resolve_expiry(master, "NIFTY", "MONTHLY", 0, date(2031, 7, 1)) == date(2031, 7, 29)
+def test_stale_master_is_an_error_not_a_rule_date(master):
+    """A master whose listings all precede the trade date does not answer by the rule."""
+    with pytest.raises(ExpiryNotFoundError, match="last listed NIFTY monthly expiry is 2031-06-24"):
+        resolve_expiry(master, "NIFTY", "MONTHLY", 0, date(2031, 7, 1))
 
 
 def test_has_weeklies():
@@ -103,6 +106,8 @@ def test_days_to_expiry():
     assert trading_days_to_expiry(date(2026, 8, 18), date(2026, 8, 18)) == 0
     # 30 Mar 2026 -> 7 Apr 2026 skips 31 Mar, 3 Apr and the weekend
     assert trading_days_to_expiry(date(2026, 4, 7), date(2026, 3, 30)) == 4
-    assert expiry_datetime(date(2026, 8, 18)).isoformat() == "2026-08-18T15:30:00+05:30"
+    assert expiry_datetime(date(2026, 8, 18)).isoformat() == "2026-08-18T15:40:00+05:30"  # NSE 74/2026
+    assert expiry_datetime(date(2026, 7, 28)).isoformat() == "2026-07-28T15:30:00+05:30"
+    assert expiry_datetime(date(2026, 8, 20), "BFO").isoformat() == "2026-08-20T15:30:00+05:30"
     with pytest.raises(ExpiryNotFoundError):
         trading_days_to_expiry(date(2026, 8, 18), date(2026, 8, 19))

@@ -38,7 +38,7 @@ def test_contract_fields_come_from_the_row(master):
     assert (c.instrument_token, c.exchange_token) == (11557890, 45148)
     assert c.exchange is Exchange.NFO and c.segment == "NFO-OPT"
     assert c.strike == Decimal("25000") and c.lot_size == 65 and c.tick_size == Decimal("0.05")
-    assert c.expiry_close.isoformat() == "2026-08-18T15:30:00+05:30"
+    assert c.expiry_close.isoformat() == "2026-08-18T15:40:00+05:30"  # NSE F&O close from 2026-08-03
     assert master.by_token(11557890) is c
     assert master.by_symbol("NFO", "NIFTY2681825000CE") is c
 

@@ -17,6 +17,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import re
+
 import pyotp
 
 from shared_utils.brokers._smartapi_loader import HttpStatusError, load_smartconnect
@@ -39,7 +41,8 @@ from shared_utils.brokers.errors import (
     SessionExpired,
 )
 from shared_utils.brokers.mappings import angel as m
-from shared_utils.brokers.mappings import invert, lookup
+from shared_utils.brokers.mappings import invert, lookup, read_code, read_status
+from shared_utils.brokers.protection import market_as_limit, stop_limit_for
 from shared_utils.brokers.models import (
     InstrumentRef,
     ModifyRequest,
@@ -69,7 +72,15 @@ def check_envelope(resp: Any, *, mutating: bool, tag: str | None = None) -> Any:
     """Return ``data`` of a successful SmartAPI envelope, else raise the taxonomy error.
 
     Handles both shapes: ``{"status": bool, "message", "errorcode", "data"}`` and the gateway's
-    ``{"success": false, "message", "errorCode", "data": ""}``.
+    ``{"success": false, "message", "errorCode", "data": ""}`` (the docs print ``"false"`` as a
+    string: anything but ``true`` is a failure).
+
+    Classes: session codes -> SessionExpired; AB1013 -> OrderNotFound; the rate-limit text ->
+    RateLimited; a KNOWN refusal (``mappings.angel.REJECT_CODES``) -> OrderRejected; on an
+    order-changing call any OTHER code (AB2001 internal error, AB1004, a code we have never
+    seen) -> OutcomeUnknown (reconcile by tag: the HTTP-200 body does not say whether the order
+    was placed); on a read -> BrokerUnavailable. AB8050/AB8051 (refresh token) are not session
+    errors: OrderRejected with the code (``refresh()`` answers them with a fresh login).
     """
     if not isinstance(resp, dict):
         cls = OutcomeUnknown if mutating else BrokerUnavailable
@@ -86,11 +97,13 @@ def check_envelope(resp: Any, *, mutating: bool, tag: str | None = None) -> Any:
         return _raise(OrderNotFound(f"angel: order not found: {msg}", **common))
     if "exceeding access rate" in msg.lower():
         return _raise(RateLimited("angel: rate limited", **common))
-    if code in m.AMBIGUOUS_CODES:
-        if mutating:
-            return _raise(OutcomeUnknown(f"angel: {msg}; reconcile by tag", tag=tag, **common))
-        return _raise(BrokerUnavailable(f"angel: {msg}", **common))
-    return _raise(OrderRejected(f"angel: request refused: {msg}", **common))
+    if code in m.REJECT_CODES or code in m.REFRESH_TOKEN_CODES:
+        meaning = m.REJECT_CODES.get(code, "refresh token invalid or expired")
+        return _raise(OrderRejected(f"angel: request refused ({code}: {meaning}): {msg}", **common))
+    if mutating:
+        return _raise(OutcomeUnknown(f"angel: {code or 'no code'} {msg!r} in the answer to an order request; "
+                                     "outcome unknown, reconcile by tag", tag=tag, **common))
+    return _raise(BrokerUnavailable(f"angel: {code or 'no code'}: {msg}", **common))
 
 
 def _raise(exc: BrokerError) -> Any:
@@ -140,6 +153,9 @@ class AngelClient(BrokerClient):
             try:
                 resp = fn()
             except HttpStatusError as exc:
+                if m.RATE_LIMIT_TEXT in exc.text.lower():
+                    raise RateLimited("angel: rate limited (plain-text answer)", broker=self.broker,
+                                      broker_message=exc.text, code="RATE_LIMIT", http_status=exc.status) from exc
                 err = classify_http_status(exc.status, broker=self.broker, mutating=mutating, tag=tag, message=exc.text)
                 raise err if err is not None else BrokerUnavailable(f"angel: HTTP {exc.status}", broker=self.broker) from exc
             except Exception as exc:  # SDK's own exceptions (DataException on a non-JSON body)
@@ -155,11 +171,16 @@ class AngelClient(BrokerClient):
 
     # ---- session -------------------------------------------------------------------------
     def login(self) -> BrokerSession:
-        """POST loginByPassword {clientcode, password, totp=pyotp(totp_secret).now()}; the SDK
-        then reads the profile. Raises SessionExpired / OrderRejected with Angel's message."""
+        """POST loginByPassword {clientcode, password = the 4-digit MPIN, totp =
+        pyotp(totp_secret).now()}; the SDK then reads the profile. Raises SessionExpired /
+        OrderRejected with Angel's message; ValueError when the password is not a 4-digit MPIN
+        (Angel moved the login to MPIN: smartapi/SOURCES.md; a trading password would only
+        count failed attempts against the account)."""
         c = self._creds
         if not (c.client_code and c.password and c.totp_secret):
-            raise ValueError("angel: login needs client_code, password and totp_secret")
+            raise ValueError("angel: login needs client_code, password (MPIN) and totp_secret")
+        if not re.fullmatch(m.MPIN_PATTERN, c.password):
+            raise ValueError("angel: the login password must be the account's 4-digit MPIN")
         self.rate_limiter.acquire("login")
         totp = pyotp.TOTP(c.totp_secret).now()
         resp = guarded(lambda: self.api.generateSession(c.client_code, c.password, totp), broker=self.broker, mutating=False)
@@ -175,16 +196,38 @@ class AngelClient(BrokerClient):
         if not self.api.refresh_token:
             return self.login()
         self.rate_limiter.acquire("login")
-        self._call(lambda: self.api.generateToken(self.api.refresh_token), mutating=False)
+        # The SDK's generateToken() indexes response["data"] without checking "status" and dies
+        # with TypeError on a refusal, so the raw route is called and the envelope checked here.
+        try:
+            data = self._call(lambda: self.api._postRequest("api.token", {"refreshToken": self.api.refresh_token}),
+                              mutating=False) or {}
+        except OrderRejected as exc:
+            if exc.code in m.REFRESH_TOKEN_CODES:  # AB8050/AB8051: refresh token dead -> log in
+                return self.login()
+            raise
+        self.api.setAccessToken(data["jwtToken"])
+        if data.get("feedToken"):
+            self.api.setFeedToken(data["feedToken"])
+        if data.get("refreshToken"):
+            self.api.setRefreshToken(data["refreshToken"])
         self.session = BrokerSession(access_token=self.api.access_token, refresh_token=self.api.refresh_token,
                                      feed_token=self.api.feed_token, obtained_at=self._now())
         return self.session
 
     # ---- commands ------------------------------------------------------------------------
     def place_order(self, request: OrderRequest) -> OrderAck:
-        """POST placeOrder (full-response variant) with ``ordertag``; needs ``symboltoken``."""
+        """POST placeOrder (full-response variant) with ``ordertag``; needs ``symboltoken``.
+
+        MARKET is sent as LIMIT at the protection price around the LTP (one getLtpData first),
+        SL-M as STOPLOSS_LIMIT with the limit a protection offset beyond the trigger
+        (``shared_utils.brokers.protection``): no unprotected order leaves the platform."""
         if not request.symboltoken:
             raise ValueError("angel: OrderRequest.symboltoken is required")
+        if request.order_type.value == "SL-M":
+            request = stop_limit_for(request)
+        if request.order_type.value == "MARKET":
+            ref = InstrumentRef(request.exchange, request.tradingsymbol, request.symboltoken)
+            request = market_as_limit(request, self.ltp([ref])[ref.key])
         params = {
             "variety": lookup(m.VARIETY, request.order_type, what="variety", broker=self.broker),
             "tradingsymbol": request.tradingsymbol,
@@ -237,7 +280,9 @@ class AngelClient(BrokerClient):
     def _report(self, row: dict[str, Any]) -> OrderReport:
         qty = int(row.get("quantity") or 0)
         filled = int(row.get("filledshares") or 0)
-        status = lookup(m.STATUS, (row.get("status") or row.get("orderstatus") or "").lower(), what="order status", broker=self.broker)
+        raw_status = row.get("status") or row.get("orderstatus") or ""
+        status = read_status(m.STATUS, raw_status, broker=self.broker, order_id=row.get("orderid"),
+                             normalise=str.lower)
         avg, price, trig = (to_decimal(row.get(k)) for k in ("averageprice", "price", "triggerprice"))
         updated = parse_ist(row.get("updatetime"), _TIME)
         return OrderReport(
@@ -246,10 +291,10 @@ class AngelClient(BrokerClient):
             pending_quantity=int(row.get("unfilledshares") or 0) if status.value in ("OPEN", "TRIGGER_PENDING") else 0,
             average_price=avg or None, price=price or None, trigger_price=trig or None,
             tradingsymbol=row["tradingsymbol"],
-            exchange=lookup(_EXCH_IN, row["exchange"], what="exchange", broker=self.broker),
-            transaction_type=lookup(_TXN_IN, row["transactiontype"], what="transaction_type", broker=self.broker),
-            product=lookup(_PRODUCT_IN, row["producttype"], what="product", broker=self.broker),
-            order_type=lookup(_ORDER_TYPE_IN, row["ordertype"], what="order_type", broker=self.broker),
+            exchange=read_code(_EXCH_IN, row["exchange"], what="exchange", broker=self.broker),
+            transaction_type=read_code(_TXN_IN, row["transactiontype"], what="transaction_type", broker=self.broker),
+            product=read_code(_PRODUCT_IN, row["producttype"], what="product", broker=self.broker),
+            order_type=read_code(_ORDER_TYPE_IN, row["ordertype"], what="order_type", broker=self.broker),
             message=row.get("text") or None, placed_at=parse_ist(row.get("exchtime"), _TIME) or updated,
             updated_at=updated, raw=row,
         )
@@ -266,8 +311,8 @@ class AngelClient(BrokerClient):
         for row in self._call(self.api.position, mutating=False) or []:
             out.append(PositionReport(
                 tradingsymbol=row["tradingsymbol"],
-                exchange=lookup(_EXCH_IN, row["exchange"], what="exchange", broker=self.broker),
-                product=lookup(_PRODUCT_IN, row["producttype"], what="product", broker=self.broker),
+                exchange=read_code(_EXCH_IN, row["exchange"], what="exchange", broker=self.broker),
+                product=read_code(_PRODUCT_IN, row["producttype"], what="product", broker=self.broker),
                 quantity=int(row.get("netqty") or 0),
                 average_price=to_decimal(row.get("avgnetprice") or row.get("netprice")) or Decimal("0"),
                 ltp=to_decimal(row.get("ltp")),

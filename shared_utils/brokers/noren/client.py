@@ -1,11 +1,29 @@
 """Finvasia Shoonya and Zebu adapter: the Noren OMS REST protocol spoken with ``requests``.
 
-Protocol (reference/broker-apis.md and the brokers' public REST docs; the vendor SDK is NOT
-copied, its licence forbids it): every call is ``POST {host}/{Route}`` with the raw body
-``jData=<json>&jKey=<susertoken>`` (QuickAuth: ``jData`` only). Answers ``{"stat": "Ok", ...}``,
-``{"stat": "Not_Ok", "emsg": "..."}``, or a JSON array for book routes. Login: pwd =
-sha256(password), appkey = sha256("uid|api_secret"), factor2 = TOTP. Codes (prd, prctyp,
-trantype, status) live in ``mappings/noren.py``. Timestamps ``norentm`` "HH:MM:SS DD-MM-YYYY" IST.
+Protocol in 2026 (``shared/reference/broker-samples/noren/``; the vendor SDK is NOT copied, its
+licence forbids it): the QuickAuth/TOTP login and the ``jKey`` body field were retired in
+March-April 2026. The login is OAuth:
+
+1. the trader's browser opens ``<host>/OAuthlogin/authorize/oauth?client_id=<client_id>``
+   (:func:`authorize_url`; we add our signed ``state``);
+2. the broker redirects to the app's registered URL with ``?code=<authorization code>``;
+3. ``POST <host>/NorenWClientAPI/GenAcsTok`` with the raw body ``jData={"code", "checksum"}``,
+   checksum = hex SHA-256(client_id + secret_key + code) (Zebu docs; myntapi, vendor package
+   and openalgo agree on the order), answers ``access_token`` (+ ``refresh_token``,
+   ``susertoken``, ``USERID``, ``actid``);
+4. every later call: ``POST <host>/NorenWClientAPI/<Route>`` with header
+   ``Authorization: Bearer <access_token>`` and the raw body ``jData=<json>`` (no ``jKey``).
+
+Which token the Bearer header carries: the sources disagree (``access_token``: the Noren OMS
+vendor's own package NorenRestApiOAuth 0.0.41, 2026-09-02, and openalgo; ``susertoken``: Zebu's
+myntapi 0.0.7, 2026-01-29). We send **access_token**: it is what the OMS vendor's newest package
+sends and the token GenAcsTok is named for; the fake accepts only it (oauth_flow.json step_4).
+
+Answers ``{"stat": "Ok", ...}``, ``{"stat": "Not_Ok", "emsg": "..."}``, or a JSON array for book
+routes; "no data" for a book is a ``Not_Ok`` failure (``Error Occurred : 5 "no data"``), read as
+an empty book. Codes (prd, prctyp, trantype, status) live in ``mappings/noren.py``. Timestamps
+``norentm`` "HH:MM:SS DD-MM-YYYY" IST. MKT / SL-MKT are never sent (Shoonya refuses them for
+API orders): MARKET goes as LMT at a protection price from the LTP, SL-M as SL-LMT.
 """
 
 from __future__ import annotations
@@ -17,8 +35,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import pyotp
 import requests
+from urllib.parse import urlencode, urlsplit
 
 from shared_utils.brokers.base import (
     BrokerClient,
@@ -36,8 +54,9 @@ from shared_utils.brokers.errors import (
     OutcomeUnknown,
     SessionExpired,
 )
-from shared_utils.brokers.mappings import invert, lookup
+from shared_utils.brokers.mappings import invert, lookup, read_code, read_status
 from shared_utils.brokers.mappings import noren as m
+from shared_utils.brokers.protection import market_as_limit, stop_limit_for
 from shared_utils.brokers.models import (
     InstrumentRef,
     ModifyRequest,
@@ -60,8 +79,28 @@ _EXCH_IN = invert(m.EXCHANGE)
 
 
 def sha256_hex(text: str) -> str:
-    """Hex sha256 of a UTF-8 string (Noren pwd / appkey hashing)."""
+    """Hex sha256 of a UTF-8 string."""
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def genacstok_checksum(client_id: str, secret_key: str, code: str) -> str:
+    """GenAcsTok checksum: hex SHA-256(client_id + secret_key + code), plain concatenation
+    (broker-samples/noren/oauth_flow.json ``checksum_formula``)."""
+    return sha256_hex(f"{client_id}{secret_key}{code}")
+
+
+def authorize_url(broker: str, client_id: str, state: str | None = None, host: str | None = None) -> str:
+    """The browser page where the trader authorizes the app (step 1). ``host`` overrides the
+    broker's API host (its path is dropped: the page lives at the host root)."""
+    if host:
+        parts = urlsplit(host)
+        base = f"{parts.scheme}://{parts.netloc}/OAuthlogin/authorize/oauth"
+    else:
+        base = lookup(m.AUTHORIZE_URLS, str(broker), what="broker", broker=str(broker))
+    query = {"client_id": client_id}
+    if state:
+        query["state"] = state
+    return f"{base}?{urlencode(query)}"
 
 
 class NorenClient(BrokerClient):
@@ -69,8 +108,10 @@ class NorenClient(BrokerClient):
 
     Args:
         broker: "finvasia" or "zebu" (selects the default host in ``mappings/noren.HOSTS``).
-        credentials: ``user_id``, ``password``, ``totp_secret``, ``vendor_code``, ``api_secret``, ``imei``.
-        session: today's ``susertoken`` as ``access_token``.
+        credentials: ``user_id`` (uid/actid), ``api_key`` (the OAuth ``client_id``), ``api_secret``
+            (the secret key of the checksum) and, for ``login()`` only, ``request_token`` = the
+            authorization ``code`` from the redirect.
+        session: today's GenAcsTok ``access_token`` (sent as ``Authorization: Bearer``).
         host: override, e.g. a fake's ``http://127.0.0.1:port`` (a path prefix is kept).
     """
 
@@ -91,6 +132,7 @@ class NorenClient(BrokerClient):
             raise ValueError(f"{broker}: credentials.user_id is required")
         self._creds = credentials
         self.host = (host or m.HOSTS[self.broker]).rstrip("/")
+        self._host_overridden = bool(host)
         self.timeout = timeout
         self._now = now
         self._http = requests.Session()
@@ -101,14 +143,14 @@ class NorenClient(BrokerClient):
     def _post(self, route: str, jdata: dict[str, Any], *, auth: bool = True, mutating: bool = False,
               tag: str | None = None, empty_ok: bool = False) -> Any:
         body = "jData=" + json.dumps(jdata)
+        headers = {"Content-Type": "text/plain"}
         if auth:
             if not self.session:
                 raise SessionExpired(f"{self.broker}: no session, call login()", broker=self.broker, code="NO_SESSION")
-            body += "&jKey=" + self.session.access_token
+            headers["Authorization"] = f"Bearer {self.session.access_token}"
 
         def send() -> Any:
-            return self._http.post(f"{self.host}/{route}", data=body, timeout=self.timeout,
-                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+            return self._http.post(f"{self.host}/{route}", data=body, timeout=self.timeout, headers=headers)
 
         resp = guarded(send, broker=self.broker, mutating=mutating, tag=tag)
         try:
@@ -132,29 +174,56 @@ class NorenClient(BrokerClient):
                 raise SessionExpired(f"{self.broker}: session expired, log in again", **common)
             if empty_ok and "no data" in low:
                 return []
+            if low.startswith("server timeout"):
+                # "Server Timeout :  " (noren/errors.json): the OMS may have acted on an order request
+                if mutating:
+                    raise OutcomeUnknown(f"{self.broker}: {emsg.strip()}; reconcile by tag", tag=tag, **common)
+                raise BrokerUnavailable(f"{self.broker}: {emsg.strip()}", **common)
             if "not found" in low or "invalid order" in low:
                 raise OrderNotFound(f"{self.broker}: {emsg}", **common)
             raise OrderRejected(f"{self.broker}: request refused: {emsg}", **common)
         return payload
 
     # ---- session -------------------------------------------------------------------------
+    def authorize_url(self, state: str | None = None) -> str:
+        """Where the trader's browser goes to authorize (step 1), for this account's client_id."""
+        if not self._creds.api_key:
+            raise ValueError(f"{self.broker}: credentials.api_key (the OAuth client_id) is required")
+        return authorize_url(self.broker, self._creds.api_key, state, self.host if self._host_overridden else None)
+
     def login(self) -> BrokerSession:
-        """POST QuickAuth; returns the ``susertoken`` as access_token."""
+        """Exchange the authorization ``code`` (``credentials.request_token``) at GenAcsTok for
+        the day's ``access_token``. Raises OrderRejected (``Not_Ok``: bad code/checksum),
+        BrokerUnavailable, ValueError (a credential is missing)."""
         c = self._creds
-        if not (c.password and c.totp_secret and c.vendor_code and c.api_secret):
-            raise ValueError(f"{self.broker}: login needs password, totp_secret, vendor_code and api_secret")
+        if not (c.api_key and c.api_secret and c.request_token):
+            raise ValueError(f"{self.broker}: login needs api_key (client_id), api_secret and the authorization code")
         self.rate_limiter.acquire("login")
-        data = self._post("QuickAuth", {
-            "apkversion": "1.0.0", "uid": c.user_id, "pwd": sha256_hex(c.password),
-            "factor2": pyotp.TOTP(c.totp_secret).now(), "vc": c.vendor_code,
-            "appkey": sha256_hex(f"{c.user_id}|{c.api_secret}"), "imei": c.imei or "abc1234", "source": "API",
-        }, auth=False)
-        self.session = BrokerSession(access_token=data["susertoken"], user_id=data.get("uid") or c.user_id, obtained_at=self._now())
+        data = self._post("GenAcsTok", {"code": c.request_token,
+                                        "checksum": genacstok_checksum(c.api_key, c.api_secret, c.request_token)},
+                          auth=False)
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if not token:
+            raise BrokerUnavailable(f"{self.broker}: GenAcsTok answered without access_token", broker=self.broker,
+                                    code="NO_TOKEN")
+        self.session = BrokerSession(access_token=token, refresh_token=data.get("refresh_token") or None,
+                                     user_id=data.get("USERID") or data.get("actid") or c.user_id, obtained_at=self._now())
         return self.session
 
     # ---- commands ------------------------------------------------------------------------
     def place_order(self, request: OrderRequest) -> OrderAck:
-        """POST PlaceOrder with ``remarks`` = tag -> ``norenordno``."""
+        """POST PlaceOrder with ``remarks`` = tag -> ``norenordno``.
+
+        MARKET is sent as LMT at the protection price around the LTP (one GetQuotes first; needs
+        ``symboltoken``), SL-M as SL-LMT with the limit a protection offset beyond the trigger:
+        MKT / SL-MKT are refused for API orders (``mappings.noren.REFUSED_FOR_API``)."""
+        if request.order_type.value == "SL-M":
+            request = stop_limit_for(request)
+        if request.order_type.value == "MARKET":
+            if not request.symboltoken:
+                raise ValueError(f"{self.broker}: a MARKET order needs symboltoken (its LTP sets the protection price)")
+            ref = InstrumentRef(request.exchange, request.tradingsymbol, request.symboltoken)
+            request = market_as_limit(request, self.ltp([ref])[ref.key])
         j = {
             "ordersource": "API", "uid": self.uid, "actid": self.uid,
             "trantype": lookup(m.TRANSACTION_TYPE, request.transaction_type, what="trantype", broker=self.broker),
@@ -200,7 +269,8 @@ class NorenClient(BrokerClient):
     def _report(self, row: dict[str, Any]) -> OrderReport:
         qty = int(row.get("qty") or 0)
         filled = int(row.get("fillshares") or 0)
-        status = lookup(m.STATUS, row.get("status"), what="order status", broker=self.broker)
+        status = read_status(m.STATUS, row.get("status"), broker=self.broker, order_id=row.get("norenordno"),
+                             normalise=m.normalise_status)
         ts = parse_ist(row.get("norentm"), _TIME)
         return OrderReport(
             order_id=str(row["norenordno"]), tag=row.get("remarks") or None, status=derive_status(status, qty, filled),
@@ -208,10 +278,10 @@ class NorenClient(BrokerClient):
             pending_quantity=qty - filled if status.value in ("OPEN", "TRIGGER_PENDING") else 0,
             average_price=to_decimal(row.get("avgprc")) or None, price=to_decimal(row.get("prc")) or None,
             trigger_price=to_decimal(row.get("trgprc")) or None, tradingsymbol=row["tsym"],
-            exchange=lookup(_EXCH_IN, row["exch"], what="exch", broker=self.broker),
-            transaction_type=lookup(_TXN_IN, row["trantype"], what="trantype", broker=self.broker),
-            product=lookup(_PRODUCT_IN, row["prd"], what="prd", broker=self.broker),
-            order_type=lookup(_ORDER_TYPE_IN, row["prctyp"], what="prctyp", broker=self.broker),
+            exchange=read_code(_EXCH_IN, row["exch"], what="exch", broker=self.broker),
+            transaction_type=read_code(_TXN_IN, row["trantype"], what="trantype", broker=self.broker),
+            product=read_code(_PRODUCT_IN, row.get("prd"), what="prd", broker=self.broker),
+            order_type=read_code(_ORDER_TYPE_IN, row["prctyp"], what="prctyp", broker=self.broker),
             message=row.get("rejreason") or None, placed_at=ts, updated_at=ts, raw=row,
         )
 
@@ -226,8 +296,10 @@ class NorenClient(BrokerClient):
         out = []
         for r in self._post("PositionBook", {"uid": self.uid, "actid": self.uid}, empty_ok=True):
             out.append(PositionReport(
-                tradingsymbol=r["tsym"], exchange=lookup(_EXCH_IN, r["exch"], what="exch", broker=self.broker),
-                product=lookup(_PRODUCT_IN, r["prd"], what="prd", broker=self.broker), quantity=int(r.get("netqty") or 0),
+                tradingsymbol=r["tsym"], exchange=read_code(_EXCH_IN, r["exch"], what="exch", broker=self.broker),
+                # the README sample names the product key "prarr" (position_book_response.json)
+                product=read_code(_PRODUCT_IN, r.get("prd") or r.get("prarr"), what="prd", broker=self.broker),
+                quantity=int(r.get("netqty") or 0),
                 average_price=to_decimal(r.get("netavgprc")) or Decimal("0"), ltp=to_decimal(r.get("lp")),
                 realised_pnl=to_decimal(r.get("rpnl")) or Decimal("0"), unrealised_pnl=to_decimal(r.get("urmtom")) or Decimal("0"),
                 raw=r,
