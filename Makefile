@@ -9,7 +9,7 @@ ENV ?= dev
 export PYTHONPATH := $(CURDIR)
 export QL_CONFIG_FILE := $(CURDIR)/config/environments.json
 
-.PHONY: help venv deps test test-fast synth lint bench openapi clean chaos web-deps web-build web-test e2e bench-web
+.PHONY: help venv deps test test-fast synth lint bench openapi asl clean chaos web-deps web-build web-test e2e bench-web
 
 help:
 	@echo "make test    - install everything pinned and run the whole test suite"
@@ -76,6 +76,9 @@ chaos: $(VENV)/.deps
 
 openapi: $(VENV)/.deps
 	$(PY) -m lambda_functions.options_platform.openapi > docs/openapi.json
+
+asl: $(VENV)/.deps  ## the execution state machine's synthesized ASL, run by the local platform and the tests
+	$(PY) -m cdk_stacks.state_machine_asl
 
 clean:
 	rm -rf cdk.out .pytest_cache

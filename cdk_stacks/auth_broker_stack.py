@@ -53,6 +53,19 @@ def broker_secret_arn_pattern(stack: Stack, config: EnvironmentConfig) -> str:
     )
 
 
+def checksum_secret_arn_pattern(stack: Stack, config: EnvironmentConfig) -> str:
+    """IAM resource pattern of the per-account postback checksum secrets (the Kite api_secret
+    alone, :mod:`shared_utils.accounts.checksum_secrets`)."""
+    from shared_utils.accounts.checksum_secrets import checksum_secret_prefix
+
+    return stack.format_arn(
+        service="secretsmanager",
+        resource="secret",
+        resource_name=f"{checksum_secret_prefix(config.prefix)}*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
 def grant_broker_secrets(
     grantee: iam.IGrantable, stack: Stack, config: EnvironmentConfig, key: kms.IKey, *, write: bool
 ) -> None:
@@ -67,9 +80,11 @@ def grant_broker_secrets(
             "secretsmanager:DeleteSecret",
             "secretsmanager:TagResource",
         ]
-    grantee.grant_principal.add_to_principal_policy(
-        iam.PolicyStatement(actions=actions, resources=[broker_secret_arn_pattern(stack, config)])
-    )
+    resources = [broker_secret_arn_pattern(stack, config)]
+    if write:
+        # writers keep each Zerodha account's checksum secret in step (BrokerSecretStore)
+        resources.append(checksum_secret_arn_pattern(stack, config))
+    grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
     if write:
         key.grant_encrypt_decrypt(grantee)
     else:
@@ -305,6 +320,13 @@ class AuthBrokerStack(Stack):
                 "Broker secrets are created at runtime, one per broker account, under the name "
                 f"prefix {broker_secret_prefix(config)}; the grant is limited to that prefix.",
             )
+            if fn is not self.health_check_fn:
+                acknowledge(
+                    fn,
+                    f"AwsSolutions-IAM5[Resource::{checksum_secret_arn_pattern_token(self, config)}]",
+                    "Each Zerodha account's postback checksum secret (its api_secret alone) is "
+                    "written with the account's broker secret, under its own name prefix.",
+                )
             acknowledge(
                 fn,
                 f"AwsSolutions-IAM5[Resource::<{logical_id(self.broker_accounts_table)}.Arn>/index/*]",
@@ -437,3 +459,8 @@ def availability_zones(config: EnvironmentConfig) -> list[str]:
 def broker_secret_arn_pattern_token(stack: Stack, config: EnvironmentConfig) -> str:
     """How cdk-nag prints :func:`broker_secret_arn_pattern` in an IAM5 finding id."""
     return finding_value(stack, broker_secret_arn_pattern(stack, config))
+
+
+def checksum_secret_arn_pattern_token(stack: Stack, config: EnvironmentConfig) -> str:
+    """How cdk-nag prints :func:`checksum_secret_arn_pattern` in an IAM5 finding id."""
+    return finding_value(stack, checksum_secret_arn_pattern(stack, config))

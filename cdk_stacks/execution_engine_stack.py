@@ -9,7 +9,8 @@
 * The Express state machine with the contract in ``ARCHITECTURE.md`` ("Execution"), started by
   the bus rule on ``Strategy Execution Due`` with ``$.detail`` as input:
   Prepare -> (claimed_count == 0 ? Succeed) -> Wait(TimestampPath $.wait_until) -> Resolve ->
-  Map($.work_items, PlaceOrders: no Retry, errors caught into the item's result) -> Finalize.
+  Map($.work_items, PlaceOrders: Retry only a throttled invoke, other errors caught into the item's
+  result at $.error) -> Finalize. Retries are bounded so they end well inside the lateness limit.
 * The other engine Lambdas on bus rules and schedules, the S3 archive (Parquet), the targets'
   dead-letter queue with its alarm, the dashboard and (``enable_alarms``) alarms.
 
@@ -30,9 +31,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -63,6 +66,17 @@ SESSION_CLOSE_IST = "15:30"
 ARCHIVE_TIME_IST = "16:30"
 INSTRUMENTS_REFRESH_TIME_IST = "08:00"
 
+#: the Lambda errors CDK's LambdaInvoke retries by default (retry_on_service_exceptions)
+LAMBDA_SERVICE_ERRORS = ("Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException",
+                         "Lambda.AWSLambdaException", "Lambda.SdkClientException")
+#: a throttled invoke (reserved concurrency or the account quota): the function did not run
+THROTTLED = "Lambda.TooManyRequestsException"
+#: PlaceOrders retries of a throttled invoke, 1 s apart (inside the lateness limit)
+PLACE_THROTTLE_RETRIES = 2
+#: waits of the bounded retries, seconds (Prepare 1 + 2, Resolve 1, PlaceOrders 1 + 1, Finalize 1 + 2 + 4)
+PREPARE_RETRY_SECONDS = 3
+RESOLVE_RETRY_SECONDS = 1
+
 #: Custom metrics the engine publishes with Powertools (``shared_utils.execution.wiring.metrics``,
 #: namespace ``POWERTOOLS_METRICS_NAMESPACE`` = ``QlAlgoTrading``, default dimension ``service``),
 #: one per ``ctx.metric(...)`` call in ``shared_utils/execution`` (a test checks the names
@@ -75,7 +89,19 @@ METRIC_LAG_MS = "OrderLagMs"  # placer.py, ms after execute_at at which an order
 ENGINE_METRICS = (METRIC_EXECUTIONS, METRIC_STRATEGIES_DUE, METRIC_LAG_MS)
 #: functions whose handler builds engine_context(), which reads the day's instrument masters
 #: from S3 (instruments/*) on first use; the refresher writes them (its own grant)
-MASTER_READERS = ("emitter", "prepare", "resolve", "finalize", "stop_loss_checker", "duplicate_checker", "order_poller")
+MASTER_READERS = ("emitter", "prepare", "pre_cancel", "resolve", "finalize", "stop_loss_checker", "duplicate_checker",
+                  "order_poller")
+
+
+def place_orders_reserved_concurrency(config: EnvironmentConfig) -> int:
+    """Reserved concurrency of PlaceOrders: ``execution_engine.max_concurrent_executions``
+    (branches that may send at once across all runs of a slot; more are throttled, retried
+    PLACE_THROTTLE_RETRIES times 1 s apart, then reported NOT_SENT by Finalize).
+
+    Deploying needs the account's Lambda concurrency quota above the sum reserved + 100
+    (CloudFormation refuses otherwise): production's 1000 needs a raised quota, which its busy
+    slot (1,000 users x 3 strategies x 2 accounts = 6,000 branches) needs anyway."""
+    return config.settings.execution_engine.max_concurrent_executions
 
 
 def minute_window_crons(start_ist: str, end_ist: str) -> list[dict[str, str]]:
@@ -248,8 +274,15 @@ class ExecutionEngineStack(Stack):
         )
         fns["place_orders"] = function(
             "PlaceOrdersFunction", "place_orders",
-            "State machine Map branch: sleep to execute_at, write intents, place one account's orders (never retried)",
+            "State machine Map branch: one account's intents sent at execute_at (retried only when throttled)",
             broker=True, memory_size=1024, timeout=Duration.seconds(max(60, ee.execution_timeout * 3)),
+            # Its own pool: a busy minute of the per-minute checkers or the API can never take the
+            # concurrency the sends need (the account quota must exceed the sum reserved + 100).
+            reserved_concurrency=place_orders_reserved_concurrency(config),
+        )
+        fns["pre_cancel"] = function(
+            "PreCancelFunction", "pre_cancel",
+            "State machine (EXIT): cancel resting stops ahead of the exit second", broker=True,
         )
         fns["finalize"] = function("FinalizeFunction", "finalize", "State machine: execution status, 'Execution Completed'", broker=True)
         fns["stop_loss_checker"] = function("StopLossCheckerFunction", "stop_loss_checker", "Strategy-level MTM stop loss checks", broker=True)
@@ -268,15 +301,17 @@ class ExecutionEngineStack(Stack):
         self.functions = fns
 
         # Grants, least privilege per function.
-        table_rw = ("prepare", "finalize", "place_orders", "stop_loss_checker", "duplicate_checker",
+        # (tests/infrastructure/test_grants.py runs every handler as deployed and checks each AWS
+        # request it makes against these policies)
+        table_rw = ("prepare", "pre_cancel", "resolve", "finalize", "place_orders", "stop_loss_checker", "duplicate_checker",
                     "market_data_refresher", "order_poller")
         for key in table_rw:
             table.grant_read_write_data(fns[key].function)
-        for key in ("emitter", "resolve", "archiver"):
+        for key in ("emitter", "archiver"):
             table.grant_read_data(fns[key].function)
         # The archiver Scans the day's items (in grant_read_data) and then sets their TTL.
         table.grant(fns["archiver"].function, "dynamodb:UpdateItem")
-        broker_callers = ("prepare", "resolve", "place_orders", "finalize", "stop_loss_checker",
+        broker_callers = ("prepare", "pre_cancel", "resolve", "place_orders", "finalize", "stop_loss_checker",
                           "duplicate_checker", "market_data_refresher", "order_poller")
         for key in broker_callers:
             broker_accounts_table.grant_read_data(fns[key].function)
@@ -333,6 +368,12 @@ class ExecutionEngineStack(Stack):
                 retry_attempts=0 if key != "archiver" else 2,
                 on_failure=destinations.SqsDestination(self.dead_letter_queue.queue),
             )
+
+        # The postback follow-ups (options-platform's public webhook records a verified update and
+        # enqueues it): the order poller, in the VPC, reads the book and places the stop.
+        follow_ups = sqs.Queue.from_queue_arn(self, "PostbackFollowUpQueue", imp(config, exports.POSTBACK_QUEUE_ARN))
+        fns["order_poller"].function.add_event_source(event_sources.SqsEventSource(
+            follow_ups, batch_size=10, max_batching_window=Duration.seconds(1)))
 
         # ---- the Express state machine ------------------------------------------------------
         self.state_machine = self._state_machine(fns, ee.map_max_concurrency)
@@ -411,8 +452,8 @@ class ExecutionEngineStack(Stack):
         )
 
     def _state_machine(self, fns: dict[str, PythonFunction], max_concurrency: int) -> sfn.StateMachine:
-        """AddRunId -> MergeRunId -> Prepare -> Choice -> Wait -> Resolve -> Map(PlaceOrders) ->
-        Finalize (EXPRESS)."""
+        """AddRunId -> MergeRunId -> Prepare -> Choice -> [EXIT: Wait cancel_at -> PreCancel] ->
+        Wait -> Resolve -> Map(PlaceOrders) -> Finalize (EXPRESS)."""
         config = self.config
         # Prepare's claim is keyed on the run: a retried Prepare inside the same run presents the
         # same run_id. The input ($.detail of the event) gets run_id = $$.Execution.Id first.
@@ -426,8 +467,14 @@ class ExecutionEngineStack(Stack):
         )
         prepare = tasks.LambdaInvoke(
             self, "Prepare", lambda_function=fns["prepare"].function, payload_response_only=True,
+            retry_on_service_exceptions=False,
             comment="Load strategies, legs, allocations; claim each execution (conditional put)",
         )
+        # Bounded retries (CDK's default, 6 attempts from 2 s doubling, waits ~2 minutes): Prepare
+        # runs ~lookahead before execute_at and its claim is keyed on the run, so a retry is safe;
+        # at most PREPARE_RETRY_SECONDS of waiting.
+        prepare.add_retry(errors=[*LAMBDA_SERVICE_ERRORS, THROTTLED], interval=Duration.seconds(1),
+                          max_attempts=2, backoff_rate=2)
         nothing = sfn.Succeed(self, "NothingToDo", comment="nothing to do: every execution already claimed")
         wait = sfn.Wait(
             self, "WaitUntil", time=sfn.WaitTime.timestamp_path("$.wait_until"),
@@ -435,13 +482,23 @@ class ExecutionEngineStack(Stack):
         )
         resolve = tasks.LambdaInvoke(
             self, "Resolve", lambda_function=fns["resolve"].function, payload_response_only=True,
-            comment="Pick each leg's contract once for all accounts; one work item per (execution, account)",
+            retry_on_service_exceptions=False,
+            comment="Contracts, quantities, slices; intents persisted; one small work item per (execution, account)",
         )
+        # Resolve runs inside the window before execute_at: one retry after 1 s, no more.
+        resolve.add_retry(errors=[*LAMBDA_SERVICE_ERRORS, THROTTLED], interval=Duration.seconds(1),
+                          max_attempts=1, backoff_rate=1)
         place = tasks.LambdaInvoke(
             self, "PlaceOrders", lambda_function=fns["place_orders"].function, payload_response_only=True,
             retry_on_service_exceptions=False,
-            comment="NO retry: a retry could double an order; unknown outcomes are reconciled by tag",
+            comment="Retried ONLY when the invoke was throttled (the handler never ran; intents de-duplicate); "
+                    "any other error is caught into the item's result",
         )
+        # A throttled invoke never ran the handler; the retry sends only intents whose send never
+        # began and only within the lateness limit. Service errors are NOT retried (the handler may
+        # have sent): they are caught and Finalize marks what stayed PENDING as NOT_SENT.
+        place.add_retry(errors=[THROTTLED], interval=Duration.seconds(1), max_attempts=PLACE_THROTTLE_RETRIES,
+                        backoff_rate=1, max_delay=Duration.seconds(1))
         place.add_catch(
             sfn.Pass(self, "PlacementFailed", comment="the error travels in the item's result to Finalize"),
             errors=["States.ALL"],
@@ -454,12 +511,33 @@ class ExecutionEngineStack(Stack):
         per_account.item_processor(place)
         finalize = tasks.LambdaInvoke(
             self, "Finalize", lambda_function=fns["finalize"].function, payload_response_only=True,
-            comment="COMPLETED / PARTIAL / FAILED and 'Execution Completed'",
+            retry_on_service_exceptions=False,
+            comment="Leftover intents NOT_SENT; COMPLETED / PARTIAL / FAILED, alerts and 'Execution Completed'",
         )
+        finalize.add_retry(errors=[*LAMBDA_SERVICE_ERRORS, THROTTLED], interval=Duration.seconds(1),
+                           max_attempts=3, backoff_rate=2)
+        # EXIT: the resting stops are cancelled ahead of the second (Prepare sets cancel_at), so
+        # the closing orders leave on it (issue 21 item 3); entries go straight to the Wait
+        wait_cancel = sfn.Wait(
+            self, "WaitUntilCancel", time=sfn.WaitTime.timestamp_path("$.cancel_at"),
+            comment="EXIT only: the pre-cancel instant, ahead of the exit second",
+        )
+        pre_cancel = tasks.LambdaInvoke(
+            self, "PreCancel", lambda_function=fns["pre_cancel"].function, payload_response_only=True,
+            retry_on_service_exceptions=False,
+            comment="Cancel the exit's resting stop-loss/target orders; learn stops that filled meanwhile",
+        )
+        pre_cancel.add_retry(errors=[*LAMBDA_SERVICE_ERRORS, THROTTLED], interval=Duration.seconds(1),
+                             max_attempts=1, backoff_rate=1)
+        to_send = wait.next(resolve).next(per_account).next(finalize)
         definition = with_run_id.next(merge_run_id).next(prepare).next(
             sfn.Choice(self, "AnythingClaimed")
             .when(sfn.Condition.number_equals("$.claimed_count", 0), nothing)
-            .otherwise(wait.next(resolve).next(per_account).next(finalize))
+            .otherwise(
+                sfn.Choice(self, "ExitPreCancel")
+                .when(sfn.Condition.is_present("$.cancel_at"), wait_cancel.next(pre_cancel).next(to_send))
+                .otherwise(to_send)
+            )
         )
         log_group = logs.LogGroup(
             self,
@@ -478,7 +556,7 @@ class ExecutionEngineStack(Stack):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
-        for key in ("prepare", "resolve", "place_orders", "finalize"):
+        for key in ("prepare", "pre_cancel", "resolve", "place_orders", "finalize"):
             acknowledge(
                 machine,
                 f"AwsSolutions-IAM5[Resource::<{logical_id(fns[key].function)}.Arn>:*]",

@@ -34,6 +34,7 @@ TABLE_ARN = "trading-table-arn"
 TABLE_STREAM_ARN = "trading-table-stream-arn"
 REST_API_ID = "rest-api-id"
 REST_API_URL = "rest-api-url"
+POSTBACK_QUEUE_ARN = "postback-queue-arn"
 
 
 def archive_bucket_name(config: EnvironmentConfig, account: str) -> str:

@@ -1,14 +1,17 @@
 """Stack 2, ``ql-algo-trading-{env}-options-platform-stack``: the single table and the REST API.
 
-One RestApi for every route family (decision): one stage, one throttle, one access log, one
-Cognito authorizer built on the auth-broker user pool, one URL for the frontend. The broker
+One RestApi for every route family (decision): one stage, one access log, one Cognito authorizer
+built on the auth-broker user pool, one URL for the frontend. The stage's throttle applies to each
+method on its own; the public routes have lower method-level throttles of their own, and staging
+and production put a WAF web ACL with per-IP rate-based rules in front (``_web_acl``). The broker
 account routes are served by the auth-broker stack's functions, imported by ARN (the invoke
 permissions are created here, so the stacks keep a one-way dependency). The public broker
-postback webhook is served by a function of this stack (it only needs the table, the broker
-accounts table, the broker secrets for the checksum and PutEvents on the bus, which it reaches by
-name), because a route owned by the execution-engine stack would make the two stacks depend on
-each other. ``GET /options/executions/history`` reads the engine stack's Parquet archive beyond
-the hot window, by the bucket's configured name (``exports.archive_bucket_name``). Public
+postback webhook is served by a function of this stack (it needs the table, the broker
+accounts table, the per-account checksum secrets and the follow-up queue it enqueues to, which
+the execution-engine stack's order poller consumes inside the VPC), because a route owned by the
+execution-engine stack would make the two stacks depend on each other.
+``GET /options/executions/history`` reads the engine stack's Parquet archive beyond the hot
+window, by the bucket's configured name (``exports.archive_bucket_name``). Public
 routes (no Cognito): ``POST /postbacks/{broker}`` (checksum verified in the
 handler) and ``GET /broker-sessions/zerodha/callback`` (Kite's OAuth redirect).
 """
@@ -23,10 +26,19 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from cdk_stacks import exports
-from cdk_stacks.auth_broker_stack import broker_secret_arn_pattern_token, grant_broker_secrets
+from cdk_stacks.auth_broker_stack import (
+    broker_secret_arn_pattern_token,
+    checksum_secret_arn_pattern,
+    checksum_secret_arn_pattern_token,
+    grant_broker_secrets,
+)
+from cdk_stacks.constructs.dead_letter_queue import DeadLetterQueue
 from cdk_stacks.constructs.python_function import LambdaPackage, PythonFunction
 from cdk_stacks.constructs.tables import table_from_request
 from cdk_stacks.nag import acknowledge, finding_value, logical_id
@@ -94,6 +106,27 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
 #: Routes that must answer without a Cognito token (verified inside the handler).
 PUBLIC_ROUTES = frozenset({("/broker-sessions/zerodha/callback", "GET"), ("/broker-sessions/finvasia/callback", "GET"),
                            ("/broker-sessions/zebu/callback", "GET"), ("/postbacks/{broker}", "POST")})
+
+def stage_throttle(config: EnvironmentConfig) -> tuple[int, int]:
+    """The stage's default (rate, burst), which API Gateway applies to each method on its own."""
+    return (50, 100) if config.name == "dev" else (200, 400)
+
+
+def public_route_throttles(config: EnvironmentConfig) -> dict[tuple[str, str], tuple[int, int]]:
+    """(path, method) -> (rate, burst) method-level throttles of the public routes, below the
+    stage default that each trader route gets: a flood on a public route is answered 429 on that
+    route alone (and WAF blocks the flooding IPs in staging/production). Postbacks are a shortcut
+    (the order poller reads every book each minute), so throttling them delays a stop by at most
+    a minute; a broker login callback is one call per trader and day."""
+    rate, burst = stage_throttle(config)
+    return {(path, method): (rate // 2, burst // 2) if path.startswith("/postbacks/") else (10, 20)
+            for path, method in sorted(PUBLIC_ROUTES)}
+#: Environments whose stage has the WAF web ACL (rate-based rules per client IP).
+WAF_ENVIRONMENTS = frozenset({"staging", "production"})
+#: WAF rate-based limits, requests per client IP per 5 minutes: the public routes (a broker's
+#: servers post from few IPs: the postbacks' method throttle, 100/s, in 5 minutes) and the trader routes.
+WAF_PUBLIC_LIMIT_5MIN = 30_000
+WAF_TRADER_LIMIT_5MIN = 6_000
 
 #: Route family -> handler module of this stack (broker_* and profile come from the auth-broker stack).
 HANDLERS = {
@@ -196,7 +229,7 @@ class OptionsPlatformStack(Stack):
             )
         for family in ("allocations", "postbacks"):
             broker_accounts_table.grant_read_data(self.functions[family].function)
-        for family in ("executions", "postbacks"):
+        for family in ("executions",):  # postbacks publish nothing: they record and enqueue
             self.functions[family].role.add_to_policy(
                 iam.PolicyStatement(actions=["events:PutEvents"], resources=[event_bus_arn(self, config)])
             )
@@ -243,13 +276,35 @@ class OptionsPlatformStack(Stack):
                 "date) beyond the table's hot window; read-only, that prefix only.",
             )
         self._market_grants(config, broker_accounts_table, secrets_key, archive_bucket)
-        grant_broker_secrets(self.functions["postbacks"].function, self, config, secrets_key, write=False)
+        # Postbacks record and enqueue (issue 14, finding 8): the stop after a fill is placed by
+        # the order poller in the VPC, from the follow-up queue. The webhook reads only the
+        # checksum secrets (the Kite api_secret alone), never the broker secrets.
+        postbacks = self.functions["postbacks"]
+        postbacks.role.add_to_policy(iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue"], resources=[checksum_secret_arn_pattern(self, config)]))
+        secrets_key.grant_decrypt(postbacks.function)
         acknowledge(
-            self.functions["postbacks"],
-            f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(self, config)}]",
-            "The postback checksum uses each account's API secret, stored at runtime under the "
-            "broker secret name prefix; read-only and limited to that prefix.",
+            postbacks,
+            f"AwsSolutions-IAM5[Resource::{checksum_secret_arn_pattern_token(self, config)}]",
+            "Postback checksums need the api_secret of the order's account; each lives alone in a "
+            "per-account checksum secret created at runtime under this prefix (read-only).",
         )
+        alerts_topic = sns.Topic.from_topic_arn(self, "AlertsTopic", imp(config, exports.ALERTS_TOPIC_ARN))
+        self.follow_up_dlq = DeadLetterQueue(self, "PostbackFollowUpDlq", config=config,
+                                             name="postback-follow-ups-dlq", alerts_topic=alerts_topic)
+        self.follow_up_queue = sqs.Queue(
+            self,
+            "PostbackFollowUpQueue",
+            queue_name=config.resource_name("postback-follow-ups"),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.minutes(6),  # > the order poller's timeout (x6 per AWS guidance)
+            retention_period=Duration.hours(6),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.follow_up_dlq.queue, max_receive_count=3),
+            removal_policy=RemovalPolicy.RETAIN if config.retain else RemovalPolicy.DESTROY,
+        )
+        self.follow_up_queue.grant_send_messages(postbacks.function)
+        postbacks.function.add_environment("POSTBACK_QUEUE_URL", self.follow_up_queue.queue_url)
 
         # ---- the REST API -------------------------------------------------------------------
         access_logs = logs.LogGroup(
@@ -272,8 +327,15 @@ class OptionsPlatformStack(Stack):
                 metrics_enabled=True,
                 logging_level=apigw.MethodLoggingLevel.INFO,
                 data_trace_enabled=False,
-                throttling_rate_limit=50 if config.name == "dev" else 200,
-                throttling_burst_limit=100 if config.name == "dev" else 400,
+                throttling_rate_limit=stage_throttle(config)[0],
+                throttling_burst_limit=stage_throttle(config)[1],
+                method_options={
+                    f"{path}/{method}": apigw.MethodDeploymentOptions(
+                        throttling_rate_limit=rate, throttling_burst_limit=burst, metrics_enabled=True,
+                        logging_level=apigw.MethodLoggingLevel.INFO, data_trace_enabled=False,
+                    )
+                    for (path, method), (rate, burst) in public_route_throttles(config).items()
+                },
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=False, http_method=True, ip=True, protocol=True, request_time=True,
@@ -355,13 +417,17 @@ class OptionsPlatformStack(Stack):
             "method); bodies are validated in each handler by Powertools' pydantic models, the "
             "single source of the schemas (422 with field and reason), not duplicated as API models.",
         )
-        acknowledge(
-            self.api,
-            "AwsSolutions-APIG3",
-            "No WAF yet: every non-public route requires a Cognito token, the stage throttles, "
-            "and the two public routes verify checksums/state in the handler. A WAFv2 web ACL "
-            "(rate-based and AWS managed rules) is on the production hardening list.",
-        )
+        if config.name in WAF_ENVIRONMENTS:
+            self.web_acl = self._web_acl()
+        else:
+            acknowledge(
+                self.api,
+                "AwsSolutions-APIG3",
+                "dev has no WAF (cost): every non-public route requires a Cognito token, each "
+                "method has its own throttle and the public routes a lower one, and the public "
+                "routes verify checksums/state in the handler. Staging and production have the "
+                "web ACL with per-IP rate-based rules.",
+            )
 
         # ---- exports ------------------------------------------------------------------------
         e = exports
@@ -369,6 +435,8 @@ class OptionsPlatformStack(Stack):
         e.export(self, config, e.TABLE_ARN, self.table.table_arn, "The single trading table ARN")
         e.export(self, config, e.TABLE_STREAM_ARN, self.table.table_stream_arn, "The trading table's stream")
         e.export(self, config, e.REST_API_ID, self.api.rest_api_id, "REST API id")
+        e.export(self, config, e.POSTBACK_QUEUE_ARN, self.follow_up_queue.queue_arn,
+                 "Verified postbacks to follow up (the order poller consumes it in the VPC)")
         e.export(self, config, e.REST_API_URL, self.api.url, "REST API base URL (stage = env)")
 
     def _market_grants(self, config: EnvironmentConfig, broker_accounts_table, secrets_key, archive_bucket: str) -> None:
@@ -387,3 +455,47 @@ class OptionsPlatformStack(Stack):
                     "secrets created at runtime under the broker secret prefix; read-only and limited to that prefix.")
         acknowledge(fn, f"AwsSolutions-IAM5[Resource::{exports.export_name(config, exports.BROKER_ACCOUNTS_TABLE_ARN)}/index/*]",
                     "Lookups by client_id on the broker accounts table's own index AccountsByClientId.")
+
+    def _web_acl(self) -> wafv2.CfnWebACL:
+        """A regional WAFv2 web ACL on the API stage: per-client-IP rate-based rules, one for the
+        public routes (postbacks, broker login callback) and one for every other route, so a
+        flood is blocked before API Gateway counts it against the account's request rate."""
+        name = self.config.resource_name
+
+        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True)
+
+        def path_contains(fragment: str) -> wafv2.CfnWebACL.StatementProperty:
+            return wafv2.CfnWebACL.StatementProperty(byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                positional_constraint="CONTAINS", search_string=fragment,
+                text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="LOWERCASE")],
+            ))
+
+        public = wafv2.CfnWebACL.StatementProperty(or_statement=wafv2.CfnWebACL.OrStatementProperty(
+            statements=[path_contains("/postbacks/"), path_contains("/broker-sessions/")]))
+
+        def rate_rule(rule: str, priority: int, limit: int, scope: wafv2.CfnWebACL.StatementProperty):
+            return wafv2.CfnWebACL.RuleProperty(
+                name=rule, priority=priority, action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                visibility_config=visibility(rule),
+                statement=wafv2.CfnWebACL.StatementProperty(rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                    aggregate_key_type="IP", limit=limit, evaluation_window_sec=300, scope_down_statement=scope)),
+            )
+
+        traders = wafv2.CfnWebACL.StatementProperty(not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=public))
+        acl = wafv2.CfnWebACL(
+            self,
+            "ApiWebAcl",
+            name=name("api-waf"),
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility(name("api-waf")),
+            rules=[rate_rule("PublicRoutesPerIp", 0, WAF_PUBLIC_LIMIT_5MIN, public),
+                   rate_rule("TraderRoutesPerIp", 1, WAF_TRADER_LIMIT_5MIN, traders)],
+        )
+        association = wafv2.CfnWebACLAssociation(
+            self, "ApiWebAclAssociation", resource_arn=self.api.deployment_stage.stage_arn, web_acl_arn=acl.attr_arn)
+        association.node.add_dependency(self.api.deployment_stage)
+        return acl

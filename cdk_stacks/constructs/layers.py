@@ -60,6 +60,7 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     # execution-engine
     "emitter": _ENGINE_CONTEXT,
     "prepare": _ENGINE_CONTEXT,
+    "pre-cancel": _ENGINE_CONTEXT,
     "resolve": _ENGINE_CONTEXT,
     "place-orders": ("core",),
     "finalize": _ENGINE_CONTEXT,

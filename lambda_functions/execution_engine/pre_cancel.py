@@ -5,6 +5,7 @@ item 3). The ASL: after Prepare, Choice ``$.cancel_at`` present -> Wait (Timesta
 
 from aws_lambda_powertools import Logger
 
+from lambda_functions.execution_engine.invocation import installed_context
 from shared_utils.execution.exits import pre_cancel_exits
 from shared_utils.execution.wiring import engine_context, metrics
 
@@ -14,6 +15,6 @@ logger = Logger()
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event, context):
-    state = pre_cancel_exits(event, engine_context())
+    state = pre_cancel_exits(event, installed_context() or engine_context())
     logger.info("pre-cancelled", extra={"executions": state.get("precancelled", 0)})
     return state

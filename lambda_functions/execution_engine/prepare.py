@@ -7,6 +7,7 @@ this Lambda inside the same run recognises its own claim.
 from aws_lambda_powertools import Logger
 
 from shared_utils.execution.steps import prepare
+from lambda_functions.execution_engine.invocation import installed_context
 from shared_utils.execution.wiring import engine_context, metrics
 
 logger = Logger()
@@ -15,7 +16,7 @@ logger = Logger()
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event, context):
-    state = prepare(event, engine_context(), event.get("run_id"))
+    state = prepare(event, installed_context() or engine_context(), event.get("run_id"))
     logger.info("prepared", extra={"batch_id": state.get("batch_id"), "claimed": state["claimed_count"],
                                    "skipped": len(state["skipped"])})
     return state

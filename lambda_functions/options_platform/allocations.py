@@ -1,7 +1,8 @@
 """Allocations of a strategy to broker accounts (the seed's leg-level broker allocation).
 
 GET/POST /options/strategies/{strategy_id}/allocations, POST .../allocations/advanced,
-PUT/DELETE .../allocations/{client_id}, GET .../allocations/summary.
+GET/PUT/DELETE .../allocations/{client_id}, GET .../allocations/summary. Another user's (or an
+unknown) strategy or allocation answers 404.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def allocation_summary(strategy_id: str, date: Annotated[str | None, Query(max_l
     service = options_service()
     day = parse_date(date, "date", service.today())
     return AllocationSummary(**service.allocation_summary(user_id_of(router), strategy_id, day))
+
+
+@router.get("/options/strategies/<strategy_id>/allocations/<client_id>", responses=OK_RESPONSES,
+            summary="One account's allocation")
+def get_allocation(strategy_id: str, client_id: str) -> Allocation:
+    return options_service().get_allocation(user_id_of(router), strategy_id, client_id)
 
 
 @router.put("/options/strategies/<strategy_id>/allocations/<client_id>", responses=OK_RESPONSES,

@@ -1,9 +1,10 @@
 """Strategies and their legs.
 
-Strategies: GET /options/strategies (?basket_id=), POST /options/baskets/{basket_id}/strategies,
+Strategies: GET /options/strategies (?basket_id=), GET/POST /options/baskets/{basket_id}/strategies,
 POST /options/strategies (standalone), GET/PUT/DELETE /options/strategies/{strategy_id},
 POST .../activate, POST .../pause.
-Legs: GET/POST (bulk) /options/strategies/{strategy_id}/legs, PUT/DELETE .../legs/{leg_no}.
+Legs: GET/POST (bulk) /options/strategies/{strategy_id}/legs, GET/PUT/DELETE .../legs/{leg_no}.
+Another user's (or an unknown) basket, strategy or leg answers 404.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ LegNo = Annotated[int, Path(ge=1, le=99)]
 @router.get("/options/strategies", responses=OK_RESPONSES, summary="List your strategies")
 def list_strategies(basket_id: Annotated[str | None, Query(max_length=64)] = None) -> StrategyList:
     return StrategyList(items=options_service().list_strategies(user_id_of(router), basket_id))
+
+
+@router.get("/options/baskets/<basket_id>/strategies", responses=OK_RESPONSES, summary="The strategies of a basket")
+def list_basket_strategies(basket_id: str) -> StrategyList:
+    return StrategyList(items=options_service().list_basket_strategies(user_id_of(router), basket_id))
 
 
 @router.post("/options/baskets/<basket_id>/strategies", responses=CREATED, summary="Create a strategy in a basket")
@@ -76,6 +82,11 @@ def list_legs(strategy_id: str) -> LegList:
 @router.post("/options/strategies/<strategy_id>/legs", responses=CREATED, summary="Add legs (bulk)")
 def add_legs(strategy_id: str, body: LegsCreate) -> LegList:
     return created(LegList(items=options_service().add_legs(user_id_of(router), strategy_id, body)))
+
+
+@router.get("/options/strategies/<strategy_id>/legs/<leg_no>", responses=OK_RESPONSES, summary="One leg")
+def get_leg(strategy_id: str, leg_no: LegNo) -> Leg:
+    return options_service().get_leg(user_id_of(router), strategy_id, leg_no)
 
 
 @router.put("/options/strategies/<strategy_id>/legs/<leg_no>", responses=OK_RESPONSES, summary="Change a leg")

@@ -184,6 +184,27 @@ class BrokerSecretStore:
     def name_for(self, user_id: str, client_id: str) -> str:
         return secret_name(self.env, user_id, client_id)
 
+    def checksum_name_for(self, user_id: str, client_id: str) -> str:
+        """The account's postback checksum secret (:mod:`shared_utils.accounts.checksum_secrets`)."""
+        from shared_utils.accounts.checksum_secrets import checksum_secret_name
+
+        return checksum_secret_name(self.env.prefix, user_id, client_id)
+
+    def _checksum_name(self, name: str) -> str | None:
+        prefix = secret_prefix(self.env)
+        if not name.startswith(prefix) or name[len(prefix):].count("/") != 1:
+            return None
+        user_id, client_id = name[len(prefix):].split("/")
+        return self.checksum_name_for(user_id, client_id)
+
+    def _sync_checksum(self, name: str, secret: AccountSecret) -> None:
+        """Keep the account's checksum secret (api_secret only) in step with its broker secret."""
+        from shared_utils.accounts import checksum_secrets
+
+        checksum = self._checksum_name(name)
+        if checksum is not None:
+            checksum_secrets.sync(self.client, checksum, secret.broker, secret.credentials.api_secret, self.kms_key_id)
+
     def create(self, name: str, secret: AccountSecret, tags: dict[str, str] | None = None) -> None:
         """Create the secret; if one with that name exists already (a retried create), its
         value is overwritten."""
@@ -198,6 +219,8 @@ class BrokerSecretStore:
             if exc.response["Error"]["Code"] != "ResourceExistsException":
                 raise
             self.write(name, secret)
+            return
+        self._sync_checksum(name, secret)
 
     def read(self, name: str) -> AccountSecret:
         """Raises SecretMissing when the secret does not exist."""
@@ -211,6 +234,7 @@ class BrokerSecretStore:
 
     def write(self, name: str, secret: AccountSecret) -> None:
         self.client.put_secret_value(SecretId=name, SecretString=secret.to_json())
+        self._sync_checksum(name, secret)
 
     def delete(self, name: str) -> None:
         """Delete at once (no recovery window), so the same client_id can be added again."""
@@ -219,3 +243,8 @@ class BrokerSecretStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
+        checksum = self._checksum_name(name)
+        if checksum is not None:
+            from shared_utils.accounts import checksum_secrets
+
+            checksum_secrets.delete(self.client, checksum)

@@ -39,6 +39,8 @@ class PostbackResult:
 
     status: int
     body: dict[str, Any]
+    #: the stored order after the update (200 only); not part of the HTTP answer
+    order: Any = None
 
 
 def kite_checksum(order_id: str, order_timestamp: str, api_secret: str) -> str:
@@ -55,9 +57,13 @@ def parse_kite_report(payload: dict[str, Any]):
 
 
 def handle_postback(ctx: Any, broker: str, payload: dict[str, Any],
-                    api_secret_for: Callable[[str, str], str | None]) -> PostbackResult:
-    """Verify and apply one postback. ``api_secret_for(user_id, client_id)`` reads the account's
-    Kite api_secret (None when it has none)."""
+                    api_secret_for: Callable[[str, str], str | None], follow_up: bool = True) -> PostbackResult:
+    """Verify one postback and act on it. ``api_secret_for(user_id, client_id)`` reads the account's
+    Kite api_secret (None when it has none). With ``follow_up=True`` (a process that may call the
+    broker: the local platform, tests) the order is read from the broker and that report applied
+    (200). ``follow_up=False`` (the deployed webhook, outside the VPC) makes no broker call and
+    records nothing: it answers 202 with the order, which the caller enqueues for the order
+    poller to read from the broker and apply from the static IP."""
     broker = (broker or "").lower()
     if broker in UNSIGNED_BROKERS:
         return PostbackResult(403, {"message": f"{broker} postbacks are unsigned and not accepted; "
@@ -89,6 +95,14 @@ def handle_postback(ctx: Any, broker: str, payload: dict[str, Any],
     from shared_utils.brokers.errors import BrokerError
     from shared_utils.execution.exits import client_of
 
+    if not follow_up:
+        # deployed: this function runs outside the VPC and may not call a broker (issue 14,
+        # finding 8); the order poller, in the VPC behind the registered static IP, reads the
+        # order from the broker and applies THAT (issue 13 item 14): nothing of the postback's
+        # unsigned fields is recorded here
+        return PostbackResult(202, {"order_key": order.order_key, "status": order.status.value,
+                                    "message": "postback verified; the order poller reads the order from the broker"},
+                              order=order)
     try:
         client = client_of(ctx, order.user_id, order.client_id)
         report = client.order_status(order_id)
@@ -100,7 +114,7 @@ def handle_postback(ctx: Any, broker: str, payload: dict[str, Any],
         return PostbackResult(403, {"message": "postback refused: the broker's order does not match the tag"})
     saved = apply_broker_report(ctx, order, report, client=client)
     return PostbackResult(200, {"order_key": saved.order_key, "status": saved.status.value,
-                                "filled_quantity": saved.filled_quantity})
+                                "filled_quantity": saved.filled_quantity}, order=saved)
 
 
 def secret_reader(store: Any) -> Callable[[str, str], str | None]:

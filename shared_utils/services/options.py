@@ -136,6 +136,12 @@ class OptionsService:
     def list_strategies(self, user_id: str, basket_id: str | None = None) -> list[Strategy]:
         return self.repos.strategies.list_all(user_id, basket_id)
 
+    def list_basket_strategies(self, user_id: str, basket_id: str) -> list[Strategy]:
+        """The strategies of one of the user's baskets. Raises NotFound (404) for a basket that
+        does not exist or belongs to someone else."""
+        self.repos.baskets.get(user_id, basket_id)
+        return self.repos.strategies.list_all(user_id, basket_id)
+
     def strategy_detail(self, user_id: str, strategy_id: str) -> dict[str, Any]:
         """The strategy with its legs, allocations, schedule and executability."""
         strategy = self.repos.strategies.get(user_id, strategy_id)
@@ -269,6 +275,12 @@ class OptionsService:
         self.repos.strategies.get(user_id, strategy_id)
         return self.repos.legs.list(user_id, strategy_id)
 
+    def get_leg(self, user_id: str, strategy_id: str, leg_no: int) -> Leg:
+        """One leg of one of the user's strategies. Raises NotFound (404) for an unknown or
+        foreign strategy, or a leg_no the strategy does not have."""
+        self.repos.strategies.get(user_id, strategy_id)
+        return self.repos.legs.get(user_id, strategy_id, leg_no)
+
     def update_leg(self, user_id: str, strategy_id: str, leg_no: int, body: LegUpdate) -> Leg:
         strategy = self.repos.strategies.get(user_id, strategy_id)
         leg = self.repos.legs.get(user_id, strategy_id, leg_no)
@@ -339,6 +351,12 @@ class OptionsService:
     def list_allocations(self, user_id: str, strategy_id: str) -> list[Allocation]:
         self.repos.strategies.get(user_id, strategy_id)
         return self.repos.allocations.list(user_id, strategy_id)
+
+    def get_allocation(self, user_id: str, strategy_id: str, client_id: str) -> Allocation:
+        """One allocation of one of the user's strategies. Raises NotFound (404) for an unknown or
+        foreign strategy, or an account the strategy is not allocated to."""
+        self.repos.strategies.get(user_id, strategy_id)
+        return self.repos.allocations.get(user_id, strategy_id, client_id)
 
     def update_allocation(self, user_id: str, strategy_id: str, client_id: str, body: AllocationUpdate) -> Allocation:
         self.repos.strategies.get(user_id, strategy_id)

@@ -79,8 +79,14 @@ def test_secrets_key_rotates_and_grants_are_by_prefix(dev):
     assert statements
     for st in statements:
         assert "secretsmanager:GetSecretValue" in st["Action"]
-        parts = st["Resource"]["Fn::Join"][1]
-        assert isinstance(parts[-1], str) and parts[-1].endswith(":secret:ql-algo-trading-dev/broker/*")
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        tails = [r["Fn::Join"][1][-1] for r in resources]
+        assert tails[0].endswith(":secret:ql-algo-trading-dev/broker/*")
+        # writers also keep each account's postback checksum secret (its own prefix)
+        assert all(t.endswith((":secret:ql-algo-trading-dev/broker/*", ":secret:ql-algo-trading-dev/postback-checksum/*"))
+                   for t in tails)
+        if "secretsmanager:CreateSecret" in st["Action"]:
+            assert len(tails) == 2
     assert any("secretsmanager:CreateSecret" in st["Action"] for st in statements)
 
 

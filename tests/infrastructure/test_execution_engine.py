@@ -72,7 +72,9 @@ def test_state_machine_definition_contract(any_env):
     inner = m["ItemProcessor"]["States"]
     place = inner["PlaceOrders"]
     assert place["Type"] == "Task"
-    assert "Retry" not in place, "a retry could double an order"
+    # only a throttled invoke is retried (the handler never ran); anything else is caught
+    assert place["Retry"] == [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1,
+                               "MaxAttempts": 2, "BackoffRate": 1, "MaxDelaySeconds": 1}]
     assert place["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "PlacementFailed"}]
     assert inner["PlacementFailed"]["Type"] == "Pass" and inner["PlacementFailed"]["End"] is True
     assert states["Finalize"]["End"] is True
@@ -176,7 +178,7 @@ def test_broker_calling_lambdas_in_the_vpc_only_with_static_egress(dev, staging)
 
 def test_place_orders_is_never_retried_by_lambda_either(dev):
     """Rule-invoked functions have async retries off; PlaceOrders is only invoked synchronously
-    by the state machine, whose task has no Retry (see the definition test)."""
+    by the state machine, whose task retries only a throttled invoke (see the definition test)."""
     configs = dev.resources(STACK, "AWS::Lambda::EventInvokeConfig")
     assert configs
     for config in configs.values():
@@ -242,3 +244,50 @@ def test_archive_bucket_named_for_the_executions_api_and_archiver_grants(dev):
     policies = json.dumps([r for r in t["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
                            and "Archiver" in json.dumps(r["Properties"]["Roles"])])
     assert "dynamodb:UpdateItem" in policies and "dynamodb:Scan" in policies and "s3:PutObject" in policies
+
+
+# ---- issue 14: the synthesized ASL is what runs; bounded retries; limits --------------------------
+
+
+def test_checked_in_definition_is_what_every_environment_synthesizes(any_env):
+    """``run_state_machine`` (local platform, tests, bench) runs
+    ``cdk_stacks/execution_state_machine.asl.json``; it must be the deployed definition
+    (regenerate with ``make asl``). Only MaxConcurrency may differ: the runner takes it from the
+    environment's config."""
+    from cdk_stacks.state_machine_asl import definition_from_template, load_definition
+
+    synthesized = definition_from_template(any_env.templates[STACK], any_env.config.region)
+    checked_in = load_definition()
+    checked_in["States"]["PlacePerAccount"]["MaxConcurrency"] = \
+        any_env.config.settings.execution_engine.map_max_concurrency
+    assert synthesized == checked_in, "stale cdk_stacks/execution_state_machine.asl.json: run `make asl`"
+
+
+def _retry_wait_seconds(retry: dict) -> float:
+    """Total time a Retry rule waits over all its attempts (no jitter)."""
+    interval, rate = retry.get("IntervalSeconds", 1), retry.get("BackoffRate", 2.0)
+    cap = retry.get("MaxDelaySeconds")
+    waits = [interval * rate ** i for i in range(retry.get("MaxAttempts", 3))]
+    return sum(min(w, cap) if cap else w for w in waits)
+
+
+def test_retries_are_bounded_inside_the_window(any_env):
+    """CDK's default LambdaInvoke retry waits 2+4+8+16+32+64 s (~2 minutes): Resolve runs after
+    the Wait, 2 s before execute_at, so a retried Resolve sent everything minutes late. Every
+    retry of the machine now ends within seconds; Resolve's within one."""
+    states = state_machine_definition(any_env.templates[STACK])["States"]
+    place = states["PlacePerAccount"]["ItemProcessor"]["States"]["PlaceOrders"]
+    budgets = {"Prepare": 3, "Resolve": 1, "Finalize": 7}
+    for name, budget in budgets.items():
+        for retry in states[name]["Retry"]:
+            assert _retry_wait_seconds(retry) <= budget, (name, retry)
+            assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"], name
+    assert sum(_retry_wait_seconds(r) for r in place["Retry"]) <= 2
+
+
+def test_place_orders_has_reserved_concurrency(any_env):
+    (fn,) = [r for r in ours(any_env, STACK)
+             if r["Properties"]["Handler"] == "lambda_functions.execution_engine.place_orders.handler"]
+    reserved = fn["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == any_env.config.settings.execution_engine.max_concurrent_executions
+    assert reserved >= any_env.config.settings.execution_engine.map_max_concurrency

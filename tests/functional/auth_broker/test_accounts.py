@@ -20,8 +20,12 @@ def test_create_stores_credentials_in_one_secret_and_answers_without_them(api, s
     stored = json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])
     assert stored["credentials"] == {"api_key": KITE["api_key"], "api_secret": KITE["api_secret"]}
     assert stored["session"] is None
-    names = [s["Name"] for s in sm.list_secrets()["SecretList"]]
-    assert names == [SECRET_NAME]
+    names = sorted(s["Name"] for s in sm.list_secrets()["SecretList"])
+    # plus the postback checksum secret: the api_secret alone, for the public postbacks function
+    checksum_name = SECRET_NAME.replace("/broker/", "/postback-checksum/")
+    assert names == sorted([SECRET_NAME, checksum_name])
+    assert json.loads(sm.get_secret_value(SecretId=checksum_name)["SecretString"]) == \
+        {"schema": 1, "api_secret": KITE["api_secret"]}
 
 
 def test_list_get_update(api):
