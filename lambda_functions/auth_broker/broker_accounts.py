@@ -24,7 +24,9 @@ from shared_utils.accounts.models import (
     BrokerAccountView,
     LoginResult,
 )
+from shared_utils.accounts.mfa import MfaChecker, claims_of
 from shared_utils.models.api import Message
+from shared_utils.models.enums import TradingMode
 
 router = Router()
 CREATED = {201: {"description": "Created"}, **ERROR_RESPONSES}
@@ -56,6 +58,10 @@ def get_account(client_id: str) -> BrokerAccountView:
             summary="Rename, switch PAPER/LIVE (LIVE needs a successful login), pause, rotate credentials")
 def update_account(client_id: str, body: BrokerAccountUpdate) -> BrokerAccountView:
     service = account_service()
+    if body.trading_mode is TradingMode.LIVE:
+        current = service.get(user_id_of(router), client_id)
+        if current.trading_mode is not TradingMode.LIVE:
+            MfaChecker().check(claims_of(router.current_event.raw_event), f"switching {client_id} to LIVE")
     account = service.update(user_id_of(router), client_id, body)
     logger.info("broker account updated", extra={"client_id": client_id, "trading_mode": account.trading_mode.value,
                                                   "credentials_rotated": body.credentials is not None})
