@@ -109,6 +109,11 @@ class AuthBrokerStack(Stack):
                 require_symbols=True,
                 temp_password_validity=Duration.days(3),
             ),
+            # MFA OPTIONAL with software tokens (TOTP) only: a trader may use the platform in
+            # PAPER without MFA; LIVE actions (switch to LIVE, raising size on a LIVE account,
+            # manual LIVE entries) are refused with 403 until the user has enabled TOTP
+            # (shared_utils.accounts.mfa checks UserMFASettingList per request). Once enabled,
+            # Cognito challenges for the code at every sign-in. No SMS (SIM-swap risk, cost).
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
@@ -252,6 +257,11 @@ class AuthBrokerStack(Stack):
             "Before the open: check every account's session, margins and the broker APIs; alert",
             timeout=Duration.minutes(5), reserved_concurrency=1,
         )
+
+        # MFA for live trading: PUT /broker-accounts/{id} to LIVE checks the caller's TOTP MFA
+        # (AdminGetUser UserMFASettingList; shared_utils.accounts.mfa).
+        self.broker_accounts_fn.role.add_to_policy(iam.PolicyStatement(
+            actions=["cognito-idp:AdminGetUser"], resources=[self.user_pool.user_pool_arn]))
 
         # /profile reads and writes the trader's Cognito attributes; it calls no broker (no VPC).
         self.profile_fn = PythonFunction(

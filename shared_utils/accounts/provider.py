@@ -37,6 +37,17 @@ def broker_root(broker: BrokerName | str, overrides: Mapping[str, str] | None = 
     return os.environ.get(ROOT_ENV.format(name.upper())) or None
 
 
+ALGO_ID_ENV = "QL_ALGO_ID_{}"
+
+
+def algo_id_for(broker: BrokerName | str) -> str | None:
+    """The exchange algo ID to send with orders of ``broker`` (``$QL_ALGO_ID_<BROKER>``), or None.
+
+    SEBI's retail-algo framework (1 Apr 2026) tags algo orders with an exchange-issued algo ID;
+    only Kite exposes it (``algo_id``); other adapters have no such field and ignore it."""
+    return os.environ.get(ALGO_ID_ENV.format(BrokerName(broker).value.upper())) or None
+
+
 class PaperAccount(ValueError):
     """A PAPER-mode (or paper broker) account was passed to the provider: the engine's paper
     broker handles it."""
@@ -92,5 +103,9 @@ class BrokerClientProvider:
             raise SessionExpired(
                 f"{broker.value} {account.client_id}: session expired at {secret.session.valid_until.isoformat()}; {how}",
                 broker=broker.value, code="EXPIRED")
-        return self.factory(broker.value, secret.credentials, secret.session.broker_session(),
-                            root=broker_root(broker, self.roots), timeout=self.timeout, account_id=account.client_id)
+        client = self.factory(broker.value, secret.credentials, secret.session.broker_session(),
+                              root=broker_root(broker, self.roots), timeout=self.timeout, account_id=account.client_id)
+        algo_id = algo_id_for(broker)
+        if algo_id and hasattr(client, "algo_id"):
+            client.algo_id = algo_id  # Kite's optional order parameter (kiteconnect 5.2.2)
+        return client

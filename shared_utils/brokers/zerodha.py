@@ -193,7 +193,7 @@ class ZerodhaClient(BrokerClient):
             params["market_protection"] = m.MARKET_PROTECTION_AUTO
         if self.algo_id:
             params["algo_id"] = self.algo_id
-        with self.rate_limiter.slot("orders"):
+        with self.rate_limiter.slot("orders", exchange=request.exchange):
             order_id = self._call(lambda: self.kite.place_order(**params), mutating=True, tag=request.tag)
         return OrderAck(order_id=str(order_id), tag=request.tag, broker=self.broker, received_at=self._now(), raw={"order_id": order_id})
 

@@ -242,7 +242,7 @@ class AngelClient(BrokerClient):
             "quantity": str(request.quantity),
             "ordertag": request.tag,
         }
-        with self.rate_limiter.slot("orders"):
+        with self.rate_limiter.slot("orders", exchange=request.exchange):
             data = self._call(lambda: self.api.placeOrderFullResponse(params), mutating=True, tag=request.tag)
         if not data or not data.get("orderid"):
             raise OutcomeUnknown("angel: success envelope without orderid; reconcile by tag",
@@ -263,7 +263,7 @@ class AngelClient(BrokerClient):
             "quantity": str(request.quantity or row["quantity"]),
             "tradingsymbol": row["tradingsymbol"], "symboltoken": row["symboltoken"], "exchange": row["exchange"],
         }
-        with self.rate_limiter.slot("orders"):
+        with self.rate_limiter.slot("orders", exchange=row["exchange"]):
             data = self._call(lambda: self.api.modifyOrder(params), mutating=True)
         return OrderAck(order_id=str((data or {}).get("orderid") or request.order_id), tag=None, broker=self.broker,
                         received_at=self._now(), raw=data or {})

@@ -238,7 +238,7 @@ class NorenClient(BrokerClient):
             j["trgprc"] = str(request.trigger_price)
         if request.tag:
             j["remarks"] = request.tag
-        with self.rate_limiter.slot("orders"):
+        with self.rate_limiter.slot("orders", exchange=request.exchange):
             data = self._post("PlaceOrder", j, mutating=True, tag=request.tag)
         return OrderAck(order_id=str(data["norenordno"]), tag=request.tag, broker=self.broker, received_at=self._now(), raw=data)
 
