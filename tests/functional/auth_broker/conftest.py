@@ -4,6 +4,7 @@ broker fakes on 127.0.0.1 with their hosts in ``QL_BROKER_ROOT_*``, a frozen clo
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import datetime
 
@@ -98,6 +99,27 @@ def sm(aws):
     import boto3
 
     return boto3.client("secretsmanager", region_name="ap-south-1")
+
+
+class Vault:
+    """What the login / order functions see: ``read(client_id) -> dict`` decrypts the account's
+    stored secret (KMS envelope in the broker accounts table) into its JSON; ``names()``."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    def read(self, client_id: str, user: str = "user-a") -> dict:
+        return json.loads(self.store.read(self.store.name_for(user, client_id)).to_json())
+
+    def names(self) -> list[str]:
+        return self.store.names()
+
+
+@pytest.fixture
+def vault(repos, env_config):
+    from shared_utils.accounts.secrets import BrokerSecretStore
+
+    return Vault(BrokerSecretStore(env_config))
 
 
 MFA_PASSWORD = "Local-Passw0rd!"
