@@ -61,6 +61,7 @@ import boto3
 from shared_utils.accounts.models import OAUTH_BROKERS, TOTP_BROKERS, LoginResult, MissingSession
 from shared_utils.accounts.provider import broker_root
 from shared_utils.accounts.secrets import AccountSecret, BrokerSecretStore, StoredSession
+from shared_utils.egress import EgressConfig, NoEgressGroup, apply_route
 from shared_utils.accounts.service import session_valid, session_view
 from shared_utils.brokers import BrokerClient, BrokerError, create_broker_client
 from shared_utils.brokers.errors import BrokerUnavailable, OutcomeUnknown, RateLimited
@@ -171,8 +172,9 @@ class SessionService:
     def __init__(self, repos: Repositories, secrets: BrokerSecretStore, clock: Clock | None = None,
                  calendar: Any | None = None, roots: dict[str, str] | None = None,
                  factory: Callable[..., BrokerClient] = create_broker_client, sns: Any | None = None,
-                 alerts_topic_arn: str | None = None) -> None:
+                 alerts_topic_arn: str | None = None, egress: EgressConfig | None = None) -> None:
         self.repos = repos
+        self.egress = egress if egress is not None else EgressConfig.from_env()
         self.secrets = secrets
         self.clock = clock or default_clock()
         self._calendar = calendar
@@ -217,6 +219,17 @@ class SessionService:
         self.secrets.write(account.secret_name, replace(secret, session=stored, oauth_nonce=None))
         return self._record(account.user_id, account.client_id, SessionStatus(
             status="VALID", valid_until=valid_until, last_login_at=now, last_login_result="OK"))
+
+    def _client(self, account: BrokerAccount, credentials: Any, session: Any = None) -> BrokerClient:
+        """A client of ``account`` routed through its trader's egress group. Raises
+        LoginFailed (403) when per-trader egress is on and the trader has no group."""
+        try:
+            group = self.egress.route_for(account.user_id, account.client_id)
+        except NoEgressGroup as exc:
+            raise LoginFailed(str(exc), 403) from None
+        client = self.factory(account.broker.value, credentials, session, root=broker_root(account.broker, self.roots),
+                              account_id=account.client_id)
+        return apply_route(client, group)
 
     @staticmethod
     def _broker_failure(exc: BrokerError, broker: str) -> LoginFailed:
@@ -307,8 +320,7 @@ class SessionService:
             raise InvalidLoginState("this login link was already used or replaced by a newer one")
         creds = replace(secret.credentials, request_token=token)
         try:
-            client = self.factory(broker.value, creds, None, root=broker_root(broker, self.roots),
-                                  account_id=account.client_id)
+            client = self._client(account, creds)
             client_session = client.login()
         except BrokerError as exc:
             failure = self._broker_failure(exc, broker.value)
@@ -330,8 +342,7 @@ class SessionService:
         secret = self.secrets.read(account.secret_name)
         now = self.clock.now()
         try:
-            client = self.factory(account.broker.value, secret.credentials, None,
-                                  root=broker_root(account.broker, self.roots), account_id=account.client_id)
+            client = self._client(account, secret.credentials)
             client_session = client.login()
         except BrokerError as exc:
             failure = self._broker_failure(exc, account.broker.value)

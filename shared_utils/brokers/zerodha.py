@@ -217,6 +217,12 @@ class ZerodhaClient(BrokerClient):
             oid = self._call(lambda: self.kite.cancel_order(m.VARIETY_REGULAR, order_id), mutating=True)
         return OrderAck(order_id=str(oid), tag=None, broker=self.broker, received_at=self._now(), raw={"order_id": oid})
 
+    def logout(self) -> bool:
+        """DELETE /session/token (kiteconnect ``invalidate_access_token``): the access token stops working."""
+        self.rate_limiter.acquire("default")
+        self._call(lambda: self.kite.invalidate_access_token(), mutating=False)
+        return True
+
     # ---- reports -------------------------------------------------------------------------
     def _report(self, row: dict[str, Any]) -> OrderReport:
         qty = int(row.get("quantity") or 0)

@@ -215,6 +215,12 @@ class AngelClient(BrokerClient):
         return self.session
 
     # ---- commands ------------------------------------------------------------------------
+    def logout(self) -> bool:
+        """POST /rest/secure/angelbroking/user/v1/logout (SDK ``terminateSession(clientcode)``)."""
+        self.rate_limiter.acquire("default")
+        self._call(lambda: self.api.terminateSession(self._creds.client_code), mutating=False)
+        return True
+
     def place_order(self, request: OrderRequest) -> OrderAck:
         """POST placeOrder (full-response variant) with ``ordertag``; needs ``symboltoken``.
 

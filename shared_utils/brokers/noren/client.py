@@ -211,6 +211,12 @@ class NorenClient(BrokerClient):
         return self.session
 
     # ---- commands ------------------------------------------------------------------------
+    def logout(self) -> bool:
+        """POST Logout ``{"uid"}`` (NorenRestApi ``logout``): the session token stops working."""
+        self.rate_limiter.acquire("default")
+        self._post("Logout", {"uid": self.uid})
+        return True
+
     def place_order(self, request: OrderRequest) -> OrderAck:
         """POST PlaceOrder with ``remarks`` = tag -> ``norenordno``.
 
