@@ -259,13 +259,13 @@ class SessionService:
                            session=session_view(updated.session, self.clock.now()))
 
     # ---- Zerodha OAuth ----------------------------------------------------------------------------
-    def zerodha_login_url(self, account: BrokerAccount) -> tuple[str, datetime]:
+    def zerodha_login_url(self, account: BrokerAccount, ttl: timedelta = STATE_TTL) -> tuple[str, datetime]:
         """The Kite login URL carrying a signed ``state`` (valid 15 min) and when it expires.
 
         Writes the state's nonce to the account's secret (only the latest URL works)."""
         secret = self.secrets.read(account.secret_name)
         now = self.clock.now()
-        expires = now + STATE_TTL
+        expires = now + ttl
         nonce = pysecrets.token_urlsafe(16)
         state = sign_state(secret.credentials.api_secret, account.user_id, account.client_id, nonce, expires)
         self.secrets.write(account.secret_name, replace(secret, oauth_nonce=nonce))
@@ -280,7 +280,7 @@ class SessionService:
         LoginFailed (Kite refused the token: 400, nothing stored but ``last_login_result``)."""
         return self.oauth_callback(BrokerName.ZERODHA, request_token, state)
 
-    def noren_login_url(self, account: BrokerAccount) -> tuple[str, datetime]:
+    def noren_login_url(self, account: BrokerAccount, ttl: timedelta = STATE_TTL) -> tuple[str, datetime]:
         """The Noren authorize URL (Shoonya or Zebu; ``client_id`` = the account's api_key)
         carrying a signed ``state`` (valid 15 min; only the latest URL works)."""
         from shared_utils.brokers.noren import authorize_url
@@ -290,7 +290,7 @@ class SessionService:
             raise LoginFailed(f"{account.broker.value}: the account needs api_key (OAuth client_id) and api_secret; "
                               "update its credentials", 400)
         now = self.clock.now()
-        expires = now + STATE_TTL
+        expires = now + ttl
         nonce = pysecrets.token_urlsafe(16)
         state = sign_state(secret.credentials.api_secret, account.user_id, account.client_id, nonce, expires)
         self.secrets.write(account.secret_name, replace(secret, oauth_nonce=nonce))
@@ -439,6 +439,97 @@ class SessionService:
                           {"type": "BROKER_SESSIONS_MISSING", "trade_date": trade_date.isoformat(),
                            "open_at": open_at.isoformat(), "accounts": [m.model_dump() for m in missing]})
         return missing
+
+    # ---- daily reminders and forced logout (issue 16) ---------------------------------------------
+    def login_reminders(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Before the open: every ACTIVE LIVE account of a real broker without a session valid at
+        today's open gets a reminder the trader can act on, published to the login-reminders
+        topic (``$LOGIN_REMINDERS_TOPIC_ARN``, else the alerts topic) with the message
+        attribute ``user_id`` = the trader's sub (each trader's email subscription filters on
+        it). OAuth brokers (Kite, Shoonya, Zebu): the broker's login URL carrying our signed
+        state, which comes back to our callback; valid until the close. TOTP (Angel): the
+        automatic login failed, the reason and the route to retry. Non-trading day: nothing.
+        Returns the reminders (client ids, brokers, links; never a credential)."""
+        now = now or self.clock.now()
+        trade_date = to_ist(now).date()
+        if not self.calendar.is_trading_day(trade_date):
+            return []
+        day = self.calendar.session(trade_date)
+        reminders: list[dict[str, Any]] = []
+        for account in self.all_accounts():
+            if (account.trading_mode is not TradingMode.LIVE or account.status is not EntityStatus.ACTIVE
+                    or account.broker is BrokerName.PAPER or session_valid(account.session, day.open)):
+                continue
+            reminder: dict[str, Any] = {"type": "BROKER_LOGIN_REMINDER", "user_id": account.user_id,
+                                        "client_id": account.client_id, "broker": account.broker.value,
+                                        "trade_date": trade_date.isoformat(), "open_at": day.open.isoformat()}
+            try:
+                if account.broker is BrokerName.ZERODHA:
+                    url, expires = self.zerodha_login_url(account, ttl=max(day.close - now, STATE_TTL))
+                elif account.broker in (BrokerName.FINVASIA, BrokerName.ZEBU):
+                    url, expires = self.noren_login_url(account, ttl=max(day.close - now, STATE_TTL))
+                else:
+                    url, expires = None, None
+            except (LoginFailed, LookupError) as exc:
+                url, expires, reminder["problem"] = None, None, str(exc)[:200]
+            if url:
+                reminder.update(login_url=url, link_expires_at=expires.isoformat(),
+                                text=f"Log in to {_LOGIN_NAME[account.broker]} for {account.client_id} before "
+                                     f"{to_ist(day.open):%H:%M} IST: open the link (it returns to the platform).")
+            else:
+                reminder["text"] = (f"{account.client_id} ({account.broker.value}) has no session for today "
+                                    f"(last login: {account.session.last_login_result or 'never'}): log in from the "
+                                    f"app (POST /broker-accounts/{account.client_id}/login) before the open.")
+            reminders.append(reminder)
+            self._notify_trader(account.user_id, f"Broker login needed: {account.client_id}", reminder)
+        return reminders
+
+    def logout_all(self, now: datetime | None = None) -> dict[str, Any]:
+        """After the close (15:45 IST): log every stored broker session out at the broker
+        (SEBI's daily forced logout; Kite ``invalidate_access_token``, Angel ``logout``, Noren
+        ``Logout``), drop the tokens from the stored secret and mark the session
+        ``LOGGED_OUT``. A broker error is reported and the tokens are still dropped (they are
+        dead at the day's end anyway). Returns {"logged_out": [...], "failed": [...]}."""
+        now = now or self.clock.now()
+        report: dict[str, Any] = {"logged_out": [], "failed": [], "not_supported": []}
+        for account in self.all_accounts():
+            if account.broker is BrokerName.PAPER or not account.secret_name:
+                continue
+            try:
+                secret = self.secrets.read(account.secret_name)
+            except LookupError:
+                continue
+            if secret.session is None:
+                continue
+            result = self.revoke(account, secret)
+            key = {"LOGGED_OUT": "logged_out", "NOT_SUPPORTED": "not_supported"}.get(result, "failed")
+            report[key].append({"user_id": account.user_id, "client_id": account.client_id, "result": result})
+            self.secrets.write(account.secret_name, replace(secret, session=None, oauth_nonce=None))
+            self._record(account.user_id, account.client_id, account.session.model_copy(update={
+                "status": "LOGGED_OUT", "valid_until": None, "last_login_result": f"logged out at the close: {result}"[:300]}))
+        if report["failed"]:
+            self._publish("Broker logout failures", {"type": "BROKER_LOGOUT", **report})
+        return report
+
+    def revoke(self, account: BrokerAccount, secret: AccountSecret) -> str:
+        """Log ``account``'s stored session out at the broker. Returns ``LOGGED_OUT``,
+        ``NO_SESSION``, ``NOT_SUPPORTED`` or ``FAILED: <reason>`` (never raises for a broker
+        or routing error; never includes a token)."""
+        if secret.session is None or account.broker is BrokerName.PAPER:
+            return "NO_SESSION"
+        try:
+            client = self._client(account, secret.credentials, secret.session.broker_session())
+            return "LOGGED_OUT" if client.logout() else "NOT_SUPPORTED"
+        except (BrokerError, LoginFailed, ValueError) as exc:
+            return f"FAILED: {getattr(exc, 'broker_message', None) or type(exc).__name__}"[:200]
+
+    def _notify_trader(self, user_id: str, subject: str, message: dict[str, Any]) -> None:
+        arn = os.environ.get("LOGIN_REMINDERS_TOPIC_ARN") or self.alerts_topic_arn or os.environ.get("ALERTS_TOPIC_ARN")
+        if not arn:
+            return
+        sns = self._sns or boto3.client("sns", region_name=arn.split(":")[3])
+        sns.publish(TopicArn=arn, Subject=subject[:100], Message=json.dumps(message, default=str),
+                    MessageAttributes={"user_id": {"DataType": "String", "StringValue": user_id}})
 
     def _publish(self, subject: str, message: dict[str, Any]) -> None:
         arn = self.alerts_topic_arn or os.environ.get("ALERTS_TOPIC_ARN")
