@@ -192,3 +192,15 @@ def session_for_source(source_address: str) -> Any:
         bind_session(session, EgressGroup(name="-", source_address=source_address))
         _SESSIONS[source_address] = session
     return _SESSIONS[source_address]
+
+
+def declared_groups(env_name: str, path: str | None = None) -> dict[str, dict[str, Any]]:
+    """The groups an ADMIN declared for ``env_name`` in config/egress.json (or
+    ``$QL_EGRESS_CONFIG``): ``{name: {"users": [...], "ip_since": "YYYY-MM-DD" | None}}``."""
+    from pathlib import Path
+
+    file = Path(path or os.environ.get("QL_EGRESS_CONFIG") or Path(__file__).resolve().parents[2] / "config" / "egress.json")
+    data = json.loads(file.read_text())
+    groups = (data.get(env_name) or {}).get("groups") or {}
+    EgressConfig.from_mapping(groups)  # validates: a user in two groups is refused
+    return groups
