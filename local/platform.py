@@ -133,6 +133,7 @@ class LocalPlatform:
         self.aws.configure_environment()
         self.env = load_environment("local")
         self.aws.create_tables(self.env)
+        self._egress()
         self.identity = self.aws.create_identity(self.env)
         self.state_file = self.state_dir / "state.json"
         restored = self.aws.load_state(self.state_file, self.identity)
@@ -146,6 +147,17 @@ class LocalPlatform:
         self.narrator.say(f"REST API on {self.api.url} (moto on {self.aws.endpoint}); "
                           f"token: ./deploy.sh -e local --token you@example.com")
         return self
+
+    def _egress(self) -> None:
+        """Egress per trader locally (issue 16): the groups declared for ``local`` in
+        config/egress.json leave from their own loopback address (127.0.0.2, 127.0.0.3, ...)."""
+        from shared_utils.egress import ENV_VAR, declared_groups, local_routing
+
+        groups = declared_groups("local")
+        if groups and not os.environ.get(ENV_VAR):
+            routing = local_routing(groups)
+            os.environ[ENV_VAR] = json.dumps(routing)
+            self.narrator.say("egress groups: " + ", ".join(f"{n} from {g['source_address']}" for n, g in routing.items()))
 
     def _build_engine(self) -> None:
         from shared_utils.execution.clients import PaperClientProvider, RoutingClientProvider
@@ -300,9 +312,13 @@ class _FakeRouting:
     def client_for(self, account):
         if account.broker.value == "paper":
             return self.paper.client_for(account)
+        from shared_utils.egress import EgressConfig, apply_route
+
+        group = EgressConfig.from_env().route_for(account.user_id, account.client_id)  # no group: refused
         with self._lock:
             if account.client_id not in self._clients:
-                self._clients[account.client_id] = self.fakes.client(account.broker.value, account.client_id)
+                self._clients[account.client_id] = apply_route(
+                    self.fakes.client(account.broker.value, account.client_id), group)
             return self._clients[account.client_id]
 
 

@@ -204,3 +204,14 @@ def declared_groups(env_name: str, path: str | None = None) -> dict[str, dict[st
     groups = (data.get(env_name) or {}).get("groups") or {}
     EgressConfig.from_mapping(groups)  # validates: a user in two groups is refused
     return groups
+
+
+def local_routing(groups: Mapping[str, Mapping[str, Any]], first_host: int = 2) -> dict[str, dict[str, Any]]:
+    """``QL_EGRESS_GROUPS`` for ``deploy.sh -e local``: group ``i`` (sorted by name) leaves from
+    loopback ``127.0.0.{first_host + i}``, which is also the IP "the broker" (a fake) sees."""
+    out = {}
+    for i, name in enumerate(sorted(groups)):
+        address = f"127.0.0.{first_host + i}"
+        out[name] = {"users": list(groups[name].get("users") or ()), "ip": address,
+                     "ip_since": groups[name].get("ip_since"), "source_address": address}
+    return out
