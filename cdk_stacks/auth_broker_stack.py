@@ -243,6 +243,8 @@ class AuthBrokerStack(Stack):
             "USER_POOL_ID": self.user_pool.user_pool_id,
             "TABLE_NAME": config.table_name,
         }
+        if self.vpc is not None:  # static egress: a broker call without a routing table is refused
+            common_env["QL_EGRESS_REQUIRED"] = "1"
         if self.egress_proxy is not None:  # every broker call routes by the trader's group
             common_env["QL_EGRESS_GROUPS"] = self.to_json_string(self.egress_proxy.routing_env())
         vpc_props = self.function_vpc_props()

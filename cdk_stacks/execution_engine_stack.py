@@ -151,9 +151,10 @@ class ExecutionEngineStack(Stack):
             )
             sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to broker APIs and AWS")
             vpc_props = {"vpc": self.vpc, "security_groups": [sg]}
-            # egress per trader (issue 16): broker calls go through the group's port of the proxy
-            egress_env = egress_routing_env(config)
-            if egress_env:
+            # egress per trader (issue 16): broker calls go through the group's port of the proxy;
+            # QL_EGRESS_REQUIRED: without a routing table every broker call is refused
+            egress_env = {"QL_EGRESS_REQUIRED": "1", **egress_routing_env(config)}
+            if "QL_EGRESS_GROUPS" in egress_env:
                 from cdk_stacks.constructs.egress_proxy import PROXY_SUBNET_CIDR, group_addresses
 
                 n = len(json.loads(egress_env["QL_EGRESS_GROUPS"]))

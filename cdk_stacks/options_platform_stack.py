@@ -19,6 +19,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -26,7 +27,12 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_stacks import exports
-from cdk_stacks.auth_broker_stack import broker_secret_arn_pattern_token, grant_broker_secrets
+from cdk_stacks.auth_broker_stack import (
+    availability_zones,
+    broker_secret_arn_pattern_token,
+    egress_routing_env,
+    grant_broker_secrets,
+)
 from cdk_stacks.constructs.python_function import LambdaPackage, PythonFunction
 from cdk_stacks.constructs.tables import table_from_request
 from cdk_stacks.nag import acknowledge, finding_value, logical_id
@@ -129,6 +135,27 @@ class OptionsPlatformStack(Stack):
             "BROKER_ACCOUNTS_TABLE_NAME": config.broker_accounts_table_name,
             "EVENT_BUS_NAME": config.event_bus_name,
         }
+        # Postbacks place stop-loss orders at the broker (lifecycle.after_update): with static
+        # egress they run in the VPC and route by the trader's group like the engine (issue 16).
+        postback_props: dict = {}
+        postback_env: dict[str, str] = {}
+        if config.settings.auth_broker.enable_static_egress_ip:
+            azs = availability_zones(config)
+            vpc = ec2.Vpc.from_vpc_attributes(
+                self, "Vpc", vpc_id=imp(config, exports.VPC_ID), availability_zones=azs,
+                private_subnet_ids=[imp(config, f"{exports.PRIVATE_SUBNET_IDS}-{i}") for i in range(len(azs))])
+            sg = ec2.SecurityGroup(self, "PostbacksBrokerSg", vpc=vpc, allow_all_outbound=False,
+                                   security_group_name=config.resource_name("postbacks-broker-egress"),
+                                   description="Postbacks: HTTPS out (stop orders at the broker), via the egress proxy")
+            sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to broker APIs and AWS")
+            postback_env = {"QL_EGRESS_REQUIRED": "1", **egress_routing_env(config)}
+            if "QL_EGRESS_GROUPS" in postback_env:
+                import json as _json
+
+                n = len(_json.loads(postback_env["QL_EGRESS_GROUPS"]))
+                sg.add_egress_rule(ec2.Peer.ipv4("10.40.0.0/27"), ec2.Port.tcp_range(3128, 3127 + n),
+                                   "the egress proxy (one port per egress group)")
+            postback_props = {"vpc": vpc, "security_groups": [sg]}
         self.functions: dict[str, PythonFunction] = {}
         for family, handler in HANDLERS.items():
             self.functions[family] = PythonFunction(
@@ -139,9 +166,11 @@ class OptionsPlatformStack(Stack):
                 handler=handler,
                 service="options-platform" if family != "postbacks" else "execution-engine",
                 description=f"REST routes: {family}",
-                environment={**env, **({"ARCHIVE_BUCKET_NAME": archive_bucket} if family == "executions" else {})},
+                environment={**env, **({"ARCHIVE_BUCKET_NAME": archive_bucket} if family == "executions" else {}),
+                             **(postback_env if family == "postbacks" else {})},
                 timeout=Duration.seconds(29),
                 broker=family == "postbacks",
+                **(postback_props if family == "postbacks" else {}),
             )
         for family in ("baskets", "strategies", "allocations", "executions", "postbacks"):
             fn = self.functions[family].function

@@ -41,6 +41,7 @@ from datetime import date, timedelta
 from typing import Any
 
 ENV_VAR = "QL_EGRESS_GROUPS"
+REQUIRED_VAR = "QL_EGRESS_REQUIRED"
 #: SEBI: the registered IP may change at most once a week.
 MIN_DAYS_BETWEEN_IP_CHANGES = 7
 #: the key under which the Angel SDK proxy (``_smartapi_loader``) finds a source address
@@ -96,9 +97,12 @@ class EgressConfig:
 
     @classmethod
     def from_env(cls) -> "EgressConfig":
+        """``$QL_EGRESS_GROUPS``; unset -> not enforced, unless ``$QL_EGRESS_REQUIRED`` (set by
+        the CDK on every broker-calling function of a static-egress deployment): then no group
+        exists and every broker call is refused with the reason."""
         raw = os.environ.get(ENV_VAR)
         if not raw:
-            return cls(enforced=False)
+            return cls(enforced=os.environ.get(REQUIRED_VAR) == "1")
         return cls.from_mapping(json.loads(raw))
 
     def group_of(self, user_id: str) -> EgressGroup | None:

@@ -67,12 +67,13 @@ def _routing(value, synth, stack):
 
 def test_every_broker_calling_function_routes_by_group(synth):
     seen = 0
-    for stack in ("auth-broker", "execution-engine"):
+    for stack in ("auth-broker", "execution-engine", "options-platform"):
         functions = _broker_functions(synth, stack)
         assert functions, stack
         for logical, fn in functions.items():
             props = fn["Properties"]
             assert props.get("VpcConfig"), f"{stack}/{logical} is outside the VPC"
+            assert props["Environment"]["Variables"].get("QL_EGRESS_REQUIRED") == "1"
             routing = _routing(props["Environment"]["Variables"].get("QL_EGRESS_GROUPS", "{}"), synth, stack)
             assert sorted(routing) == sorted(GROUPS), f"{stack}/{logical} does not route by group"
             proxies = sorted(g["proxy"] for g in routing.values())
@@ -80,7 +81,7 @@ def test_every_broker_calling_function_routes_by_group(synth):
             users = [u for g in routing.values() for u in g["users"]]
             assert len(users) == len(set(users)) == 4
             seen += 1
-    assert seen >= 8
+    assert seen >= 9  # incl. the postbacks function (it places stop-loss orders)
     # the engine's broker security group may reach the proxy's group ports
     rules = [r for r in synth.resources("execution-engine", "AWS::EC2::SecurityGroup").values()
              for r in r["Properties"].get("SecurityGroupEgress", [])]
@@ -94,3 +95,12 @@ def test_runtime_reads_the_synthesized_routing(synth):
     config = EgressConfig.from_mapping(json.loads(fn["Properties"]["Environment"]["Variables"]["QL_EGRESS_GROUPS"]))
     assert config.route_for("sub-ravi").name == "family-rao"
     assert config.route_for("sub-imran").proxy == "http://10.40.0.12:3130"
+
+
+def test_required_without_a_routing_table_refuses(monkeypatch):
+    from shared_utils.egress import EgressConfig, NoEgressGroup
+
+    monkeypatch.delenv("QL_EGRESS_GROUPS", raising=False)
+    monkeypatch.setenv("QL_EGRESS_REQUIRED", "1")
+    with pytest.raises(NoEgressGroup):
+        EgressConfig.from_env().route_for("sub-asha", "ZX1")
