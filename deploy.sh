@@ -3,6 +3,7 @@
 #
 #   ./deploy.sh -e local [--port N] [--at ISO-INSTANT] [--no-demo] [--brokers paper|fake]
 #   ./deploy.sh -e local --token USERNAME        (while the local platform runs)
+#   ./deploy.sh -e local --enable-mfa USERNAME   (TOTP MFA for LIVE actions, while it runs)
 #   ./deploy.sh -e dev|staging|production [--synth-only] [--diff]
 #
 # local: creates .venv and installs what is missing, then runs the platform on this machine

@@ -49,6 +49,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--brokers", choices=("paper", "fake"), default="paper",
                         help="paper brokers (default) or the protocol fakes driven by the real SDKs")
     parser.add_argument("--token", metavar="USERNAME", help="print an ID token for USERNAME of the running platform")
+    parser.add_argument("--enable-mfa", metavar="USERNAME",
+                        help="set up TOTP MFA (Cognito software token) for USERNAME of the running platform and "
+                             "print the authenticator secret (LIVE actions need it; moto's software-token flow)")
     parser.add_argument("--state-dir", default=str(ROOT / ".local-state"), help="where state and runtime files live")
     parser.add_argument("--exit-after", type=int, default=3, help="demo: minutes between entry and exit (default 3)")
     parser.add_argument("--lookahead", type=int, default=None, help="emitter lookahead in minutes (default: config)")
@@ -351,10 +354,39 @@ def print_token(username: str, state_dir: Path) -> int:
     return 0
 
 
+def enable_mfa(username: str, state_dir: Path) -> int:
+    """Run Cognito's software-token MFA setup for ``username`` on the RUNNING platform's pool
+    (the same calls as in AWS: AssociateSoftwareToken, VerifySoftwareToken,
+    SetUserMFAPreference) and print the TOTP secret to put in an authenticator app."""
+    import boto3
+
+    runtime_file = state_dir / "runtime.json"
+    if not runtime_file.exists():
+        print("the local platform is not running: start it with ./deploy.sh -e local", file=sys.stderr)
+        return 2
+    runtime = json.loads(runtime_file.read_text())
+    from local.aws import LOCAL_PASSWORD
+    from shared_utils.accounts.mfa import enable_software_token_mfa
+
+    cognito = boto3.client("cognito-idp", endpoint_url=runtime["moto_endpoint"], region_name="ap-south-1",
+                           aws_access_key_id="local", aws_secret_access_key="local")
+    email = username if "@" in username else f"{username}@quantleap.local"
+    try:
+        cognito.admin_get_user(UserPoolId=runtime["user_pool_id"], Username=email)
+    except cognito.exceptions.UserNotFoundException:
+        print(f"no user {email}: create it first with --token {username}", file=sys.stderr)
+        return 2
+    secret = enable_software_token_mfa(cognito, runtime["user_pool_id"], runtime["client_id"], email, LOCAL_PASSWORD)
+    print(f"TOTP MFA enabled for {email}; authenticator secret: {secret}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     if args.token:
         return print_token(args.token, Path(args.state_dir))
+    if args.enable_mfa:
+        return enable_mfa(args.enable_mfa, Path(args.state_dir))
     platform = LocalPlatform(args)
     stopping = threading.Event()
 
