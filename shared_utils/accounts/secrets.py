@@ -248,7 +248,7 @@ class BrokerSecretStore:
         try:
             self.kms_key_id = self.kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "NotFoundException" or self.env.retain:
+            if exc.response["Error"]["Code"] != "NotFoundException" or self.env.name != "local":
                 raise
             # local / test only (a deployed stack always sets BROKER_SECRETS_KMS_KEY_ARN)
             arn = self.kms.create_key(Description="local broker secrets key")["KeyMetadata"]["Arn"]
