@@ -323,6 +323,11 @@ class AuthBrokerStack(Stack):
             display_name=f"{config.prefix} broker login reminders", master_key=self.alerts_key, enforce_ssl=True)
         self.login_reminders_topic.grant_publish(self.session_daily_fn.function)
         self.session_daily_fn.function.add_environment("LOGIN_REMINDERS_TOPIC_ARN", self.login_reminders_topic.topic_arn)
+        # a trader switching an account to LIVE is subscribed (email, filtered on user_id)
+        self.broker_accounts_fn.function.add_environment("LOGIN_REMINDERS_TOPIC_ARN", self.login_reminders_topic.topic_arn)
+        self.broker_accounts_fn.role.add_to_policy(iam.PolicyStatement(
+            actions=["sns:Subscribe", "sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes"],
+            resources=[self.login_reminders_topic.topic_arn]))
         self.alerts_topic.grant_publish(self.session_daily_fn.function)
         for fn in (self.broker_accounts_fn, self.broker_sessions_fn, self.session_refresh_fn, self.session_daily_fn):
             grant_broker_secrets(fn.function, self, config, self.broker_secrets_key, write=True)

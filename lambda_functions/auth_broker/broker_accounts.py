@@ -63,6 +63,8 @@ def update_account(client_id: str, body: BrokerAccountUpdate) -> BrokerAccountVi
         if current.trading_mode is not TradingMode.LIVE:
             MfaChecker().check(claims_of(router.current_event.raw_event), f"switching {client_id} to LIVE")
     account = service.update(user_id_of(router), client_id, body)
+    if body.trading_mode is TradingMode.LIVE:
+        _subscribe_to_login_reminders(user_id_of(router))
     logger.info("broker account updated", extra={"client_id": client_id, "trading_mode": account.trading_mode.value,
                                                   "credentials_rotated": body.credentials is not None})
     return service.view(account)
@@ -82,6 +84,27 @@ def login(client_id: str) -> LoginResult:
     result = session_service().login(user_id_of(router), client_id)
     logger.info("broker login", extra={"client_id": client_id, "action": result.action})
     return result
+
+
+def _subscribe_to_login_reminders(user_id: str) -> None:
+    """A LIVE account's trader gets the daily login reminders by email (best effort: a failure
+    is logged, the switch stands)."""
+    import os
+
+    import boto3
+
+    from shared_utils.accounts.sessions import ensure_reminder_subscription
+
+    topic = os.environ.get("LOGIN_REMINDERS_TOPIC_ARN")
+    if not topic:
+        return
+    try:
+        email = MfaChecker().email_of(claims_of(router.current_event.raw_event))
+        if email:
+            result = ensure_reminder_subscription(boto3.client("sns", region_name=topic.split(":")[3]), topic, user_id, email)
+            logger.info("login reminders subscription", extra={"result": result})
+    except Exception as exc:  # noqa: BLE001 - reminders are a convenience, never block LIVE
+        logger.warning("login reminders subscription failed", extra={"error": type(exc).__name__})
 
 
 app = build_auth_app(router)

@@ -86,6 +86,16 @@ class MfaChecker:
             raise LookupError(f"user {username} not found in the pool") from None
         return list(user.get("UserMFASettingList") or [])
 
+    def email_of(self, claims: dict[str, Any]) -> str | None:
+        """The caller's email (the ``email`` claim, else the Cognito user's attribute)."""
+        if claims.get("email"):
+            return str(claims["email"])
+        username = claims.get("cognito:username") or claims.get("sub")
+        if not (username and self.user_pool_id):
+            return None
+        user = self.client.admin_get_user(UserPoolId=self.user_pool_id, Username=str(username))
+        return next((a["Value"] for a in user.get("UserAttributes", []) if a["Name"] == "email"), None)
+
     def check(self, claims: dict[str, Any], action: str) -> None:
         username = claims.get("cognito:username") or claims.get("sub")
         if not username:

@@ -537,3 +537,24 @@ class SessionService:
             return
         sns = self._sns or boto3.client("sns", region_name=arn.split(":")[3])
         sns.publish(TopicArn=arn, Subject=subject[:100], Message=json.dumps(message, default=str))
+
+
+def ensure_reminder_subscription(sns: Any, topic_arn: str, user_id: str, email: str) -> str:
+    """Subscribe ``email`` to the login-reminders topic with the filter policy
+    ``{"user_id": [user_id]}`` (so it receives only its trader's reminders), once. SNS asks the
+    address to confirm; done when an account goes LIVE, so it is confirmed before the first
+    reminder. Returns "EXISTS" or "SUBSCRIBED"."""
+    policy = {"user_id": [user_id]}
+    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+        for sub in page.get("Subscriptions", []):
+            if sub.get("Protocol") == "email" and sub.get("Endpoint") == email:
+                arn = sub.get("SubscriptionArn", "")
+                if arn.startswith("arn:"):
+                    attrs = sns.get_subscription_attributes(SubscriptionArn=arn).get("Attributes", {})
+                    if json.loads(attrs.get("FilterPolicy") or "{}") == policy:
+                        return "EXISTS"
+                else:
+                    return "EXISTS"  # pending confirmation
+    sns.subscribe(TopicArn=topic_arn, Protocol="email", Endpoint=email, ReturnSubscriptionArn=True,
+                  Attributes={"FilterPolicy": json.dumps(policy)})
+    return "SUBSCRIBED"

@@ -140,7 +140,8 @@ def make_pool(monkeypatch, users_with_mfa=("user-a", "user-b"), users_without=("
     app = idp.create_user_pool_client(UserPoolId=pool_id, ClientName="web",
                                       ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
     for name in (*users_with_mfa, *users_without):
-        idp.admin_create_user(UserPoolId=pool_id, Username=name, MessageAction="SUPPRESS")
+        idp.admin_create_user(UserPoolId=pool_id, Username=name, MessageAction="SUPPRESS",
+                              UserAttributes=[{"Name": "email", "Value": f"{name}@example.in"}])
         idp.admin_set_user_password(UserPoolId=pool_id, Username=name, Password=MFA_PASSWORD, Permanent=True)
     for name in users_with_mfa:
         enable_software_token_mfa(idp, pool_id, app, name, MFA_PASSWORD)

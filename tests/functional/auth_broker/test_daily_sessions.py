@@ -121,3 +121,19 @@ def test_removing_an_account_revokes_its_broker_session(api, angel, vault):
     assert status == 200, body
     assert angel.logouts == 1 and angel.session_expired
     assert vault.names() == []
+
+
+def test_switching_to_live_subscribes_the_traders_email_to_its_own_reminders(api, angel, inboxes):
+    sns = boto3.client("sns", region_name="ap-south-1")
+    import os
+
+    topic = os.environ["LOGIN_REMINDERS_TOPIC_ARN"]
+    api("POST", "/broker-accounts", angel_body())
+    api("POST", "/broker-accounts/A123/login")
+    assert api("PUT", "/broker-accounts/A123", {"trading_mode": "LIVE"})[0] == 200
+    assert api("PUT", "/broker-accounts/A123", {"trading_mode": "PAPER"})[0] == 200
+    assert api("PUT", "/broker-accounts/A123", {"trading_mode": "LIVE"})[0] == 200  # no second subscription
+    emails = [s for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] if s["Protocol"] == "email"]
+    assert [s["Endpoint"] for s in emails] == ["user-a@example.in"]
+    attrs = sns.get_subscription_attributes(SubscriptionArn=emails[0]["SubscriptionArn"])["Attributes"]
+    assert json.loads(attrs["FilterPolicy"]) == {"user_id": ["user-a"]}
