@@ -24,7 +24,7 @@ from shared_utils.accounts.models import (
     BrokerAccountView,
     LoginResult,
 )
-from shared_utils.accounts.mfa import MfaChecker, claims_of
+from shared_utils.accounts.mfa import MfaChecker, claims_of, mfa_responses
 from shared_utils.models.api import Message
 from shared_utils.models.enums import TradingMode
 
@@ -54,7 +54,7 @@ def get_account(client_id: str) -> BrokerAccountView:
     return service.view(service.get(user_id_of(router), client_id))
 
 
-@router.put("/broker-accounts/<client_id>", responses=OK_RESPONSES,
+@router.put("/broker-accounts/<client_id>", responses={**OK_RESPONSES, **mfa_responses()},
             summary="Rename, switch PAPER/LIVE (LIVE needs a successful login), pause, rotate credentials")
 def update_account(client_id: str, body: BrokerAccountUpdate) -> BrokerAccountView:
     service = account_service()

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.router import Router
 
 from lambda_functions.options_platform.common import ERROR_RESPONSES, OK_RESPONSES, build_app, created, logger, options_service, user_id_of
 from lambda_functions.options_platform.common import repositories
-from shared_utils.accounts.mfa import MfaChecker, allocation_change_needs_mfa, claims_of
+from shared_utils.accounts.mfa import MfaChecker, allocation_change_needs_mfa, claims_of, mfa_responses
 from shared_utils.models.allocation import AdvancedAllocationRequest, Allocation, AllocationSpec, AllocationUpdate
 from shared_utils.models.api import AllocationList, AllocationSummary, Message
 from shared_utils.services.options import parse_date
@@ -41,14 +41,14 @@ def list_allocations(strategy_id: str) -> AllocationList:
     return AllocationList(items=options_service().list_allocations(user_id_of(router), strategy_id))
 
 
-@router.post("/options/strategies/<strategy_id>/allocations", responses=CREATED,
+@router.post("/options/strategies/<strategy_id>/allocations", responses={**CREATED, **mfa_responses()},
              summary="Allocate to one account (strategy level: lots x strategy_lots_multiplier)")
 def add_allocation(strategy_id: str, body: AllocationSpec) -> Allocation:
     _require_mfa_for_live(body, body.client_id, creating=True)
     return created(options_service().add_allocation(user_id_of(router), strategy_id, body))
 
 
-@router.post("/options/strategies/<strategy_id>/allocations/advanced", responses=CREATED,
+@router.post("/options/strategies/<strategy_id>/allocations/advanced", responses={**CREATED, **mfa_responses()},
              summary="Allocate per leg to one or more accounts (leg_overrides)")
 def add_advanced_allocations(strategy_id: str, body: AdvancedAllocationRequest) -> AllocationList:
     for spec in body.allocations:
@@ -64,7 +64,7 @@ def allocation_summary(strategy_id: str, date: Annotated[str | None, Query(max_l
     return AllocationSummary(**service.allocation_summary(user_id_of(router), strategy_id, day))
 
 
-@router.put("/options/strategies/<strategy_id>/allocations/<client_id>", responses=OK_RESPONSES,
+@router.put("/options/strategies/<strategy_id>/allocations/<client_id>", responses={**OK_RESPONSES, **mfa_responses()},
             summary="Change an allocation")
 def update_allocation(strategy_id: str, client_id: str, body: AllocationUpdate) -> Allocation:
     _require_mfa_for_live(body, client_id, creating=False)

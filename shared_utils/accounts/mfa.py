@@ -44,6 +44,14 @@ from aws_lambda_powertools.event_handler.exceptions import ServiceError
 SOFTWARE_TOKEN_MFA = "SOFTWARE_TOKEN_MFA"
 
 
+def mfa_responses() -> dict[int, dict[str, Any]]:
+    """OpenAPI entry of the 403 the gated routes answer."""
+    from shared_utils.models.api import ErrorBody
+
+    return {403: {"description": "LIVE action without TOTP MFA on the caller's login (the message says how)",
+                  "content": {"application/json": {"model": ErrorBody}}}}
+
+
 class MfaRequired(ServiceError):
     """403: the action needs TOTP MFA on the caller's Cognito user (message says which and how)."""
 
