@@ -181,11 +181,11 @@ class OptionsPlatformStack(Stack):
                 "Queries of the trading table's own GSIs (AllocationsByStrategy, "
                 "ExecutionSchedule, OrdersByTag); the wildcard covers only this table's indexes.",
             )
-        for family in ("allocations", "postbacks", "executions"):
+        for family in ("allocations", "postbacks", "executions", "strategies"):
             broker_accounts_table.grant_read_data(self.functions[family].function)
         # MFA for live trading (shared_utils.accounts.mfa): allocating to a LIVE account and a
         # manual LIVE entry read the caller's MFA settings with AdminGetUser.
-        for family in ("allocations", "executions"):
+        for family in ("allocations", "executions", "strategies"):
             self.functions[family].function.add_environment("USER_POOL_ID", user_pool.user_pool_id)
             self.functions[family].role.add_to_policy(iam.PolicyStatement(
                 actions=["cognito-idp:AdminGetUser"], resources=[user_pool.user_pool_arn]))

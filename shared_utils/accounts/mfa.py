@@ -10,7 +10,9 @@ Gated actions (issue 16; PAPER stays open):
   ``strategy_lots_multiplier``, ``leg_overrides``, ``risk_limits``, ``execution_config``,
   re-activating it). Any of those can raise the quantity sent, so all are gated;
 - a manual ENTRY of a strategy with an ACTIVE allocation to a LIVE account (a manual EXIT only
-  reduces risk and stays open).
+  reduces risk and stays open);
+- on a strategy with an ACTIVE allocation to a LIVE account: adding legs, changing a leg's
+  ``lots``, activating it (pausing, deleting legs stay open).
 
 How the API knows. The REST API's Cognito authorizer validates the **ID token**, whose claims
 carry no MFA state (no ``amr``; the access token's ``amr`` is not forwarded by a

@@ -118,3 +118,27 @@ def test_fails_closed_without_a_user_pool(api, angel, monkeypatch):
     monkeypatch.delenv("USER_POOL_ID")
     status, body = api("PUT", "/broker-accounts/A123", {"trading_mode": "LIVE"})
     assert status == 403 and "USER_POOL_ID" in body["message"]
+
+
+def test_raising_lots_adding_legs_or_activating_a_live_strategy_needs_mfa(api):
+    from tests.conftest import seed_request
+
+    legs = seed_request("03_add_legs.json")["body"]["legs"]
+    for user in ("user-nomfa", "user-a"):
+        api("POST", "/broker-accounts", angel_body(), user=user)
+    sid = strategy(api, user="user-nomfa")
+    assert api("POST", f"/options/strategies/{sid}/legs", {"legs": legs[:2]}, "user-nomfa")[0] == 201  # PAPER: open
+    allocate(api, sid, "A123", user="user-nomfa")
+    assert api("PUT", f"/options/strategies/{sid}/legs/1", {"lots": 3}, "user-nomfa")[0] == 200  # still PAPER
+    make_live(api, "A123", "user-nomfa")
+    status, body = api("PUT", f"/options/strategies/{sid}/legs/1", {"lots": 9}, "user-nomfa")
+    assert status == 403 and "LIVE accounts A123" in body["message"], body
+    assert api("POST", f"/options/strategies/{sid}/legs", {"legs": [legs[2]]}, "user-nomfa")[0] == 403
+    assert api("POST", f"/options/strategies/{sid}/pause", None, "user-nomfa")[0] == 200  # reducing: open
+    assert api("POST", f"/options/strategies/{sid}/activate", None, "user-nomfa")[0] == 403
+
+    sid_a = strategy(api, user="user-a")
+    api("POST", f"/options/strategies/{sid_a}/legs", {"legs": legs[:2]}, "user-a")
+    allocate(api, sid_a, "A123", user="user-a")
+    make_live(api, "A123", "user-a")
+    assert api("PUT", f"/options/strategies/{sid_a}/legs/1", {"lots": 9}, "user-a")[0] == 200
