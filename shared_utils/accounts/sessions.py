@@ -528,7 +528,10 @@ class SessionService:
         if not arn:
             return
         sns = self._sns or boto3.client("sns", region_name=arn.split(":")[3])
-        sns.publish(TopicArn=arn, Subject=subject[:100], Message=json.dumps(message, default=str),
+        # email subscribers get readable text with the link; machine subscribers (SQS, apps) the JSON
+        email = "\n\n".join(x for x in (message.get("text"), message.get("login_url")) if x)
+        sns.publish(TopicArn=arn, Subject=subject[:100], MessageStructure="json",
+                    Message=json.dumps({"default": json.dumps(message, default=str), "email": email or subject}),
                     MessageAttributes={"user_id": {"DataType": "String", "StringValue": user_id}})
 
     def _publish(self, subject: str, message: dict[str, Any]) -> None:
