@@ -120,6 +120,12 @@ class SecretMissing(LookupError):
     """The broker account has no secret (deleted out of band, or never created)."""
 
 
+class SecretUnreadable(SecretMissing):
+    """The stored value does not decrypt: copied onto another account, its KMS key gone (a
+    restarted local platform), or tampered with. Treated like a missing secret (re-add the
+    account's credentials)."""
+
+
 @dataclass(frozen=True)
 class StoredSession:
     """The day's broker session as kept in the secret. ``valid_until`` is an aware instant
@@ -279,10 +285,19 @@ class BrokerSecretStore:
                 "nonce": {"B": nonce}, "ct": {"B": ct}, "schema": {"N": str(SCHEMA_VERSION)}}
 
     def _open(self, name: str, item: dict[str, Any]) -> AccountSecret:
+        from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        key = self.kms.decrypt(CiphertextBlob=item["edk"]["B"], EncryptionContext={"broker_secret": name})
-        plain = AESGCM(key["Plaintext"]).decrypt(item["nonce"]["B"], item["ct"]["B"], name.encode())
+        try:
+            key = self.kms.decrypt(CiphertextBlob=item["edk"]["B"], EncryptionContext={"broker_secret": name})
+            plain = AESGCM(key["Plaintext"]).decrypt(item["nonce"]["B"], item["ct"]["B"], name.encode())
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("InvalidCiphertextException", "NotFoundException",
+                                                     "IncorrectKeyException", "KMSInvalidStateException"):
+                raise
+            raise SecretUnreadable(f"broker secret {name} cannot be decrypted ({exc.response['Error']['Code']})") from None
+        except (InvalidTag, KeyError, ValueError):
+            raise SecretUnreadable(f"broker secret {name} cannot be decrypted") from None
         return AccountSecret.from_json(plain.decode())
 
     # ---- interface ------------------------------------------------------------------------------
