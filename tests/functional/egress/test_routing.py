@@ -122,3 +122,21 @@ def test_no_config_means_no_routing_and_a_user_in_two_groups_is_a_config_error(m
     group = EgressConfig.from_mapping(GROUPS).group_of("user-a")
     assert group.view() == {"group": "family-a", "ip": "203.0.113.10", "ip_since": "2026-08-14",
                             "next_change": "2026-08-21"}
+
+
+def test_algo_id_is_set_on_kite_clients_only_where_configured(api, kite, angel, monkeypatch):
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.functional.auth_broker.test_sessions import callback
+
+    api("POST", "/broker-accounts", zerodha_body())
+    _, login = api("POST", "/broker-accounts/ZX1234/login")
+    state = parse_qs(parse_qs(urlsplit(login["login_url"]).query)["redirect_params"][0])["state"][0]
+    assert callback(api, KITE["request_token"], state)[0] == 200
+    api("POST", "/broker-accounts", angel_body())
+    api("POST", "/broker-accounts/A123/login")
+    kite_account, angel_account = live(api, "ZX1234"), live(api, "A123")
+    assert provider(api, GROUPS).client_for(kite_account).algo_id is None
+    monkeypatch.setenv("QL_ALGO_ID_ZERODHA", "EXCH-ALGO-7")
+    assert provider(api, GROUPS).client_for(kite_account).algo_id == "EXCH-ALGO-7"
+    assert not hasattr(provider(api, GROUPS).client_for(angel_account), "algo_id")
