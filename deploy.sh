@@ -3,6 +3,7 @@
 #
 #   ./deploy.sh -e local [options]              the whole platform on this machine (below)
 #   ./deploy.sh -e local --token USERNAME       an ID token of the running local platform
+#   ./deploy.sh -e local --enable-mfa USERNAME  TOTP MFA for LIVE actions (while it runs)
 #   ./deploy.sh -e dev|staging|production [--synth-only] [--diff]
 #
 # local: creates .venv and installs what is missing, then runs the platform on this machine

@@ -26,6 +26,9 @@ strategies -> 6,000 executions per trading day, 21 trading days per month):
 - EventBridge: 1 due event + 1 completed event per execution (custom bus), 3 per-minute events.
 - NAT gateways: hours x 730 per month each + its public IPv4 + 1 GB/month of broker traffic.
 - CloudWatch Logs: 2 KB per Lambda invocation, 1 month kept.
+- Issue 16, per trader: broker credentials (KMS envelope in DynamoDB vs a Secrets Manager secret
+  per account or per trader: :func:`credentials_cost`) and the static egress IP per trader or
+  family (Squid proxy with one EIP per group vs a NAT gateway per group: :func:`egress_cost`).
 """
 
 from __future__ import annotations
@@ -140,10 +143,73 @@ def run(dynamodb_reads_per_execution: float = 30.0, dynamodb_writes_per_executio
     }
     for key, value in usd.items():
         out[f"cost_month_{key}_inr"] = value * rate
+    for key, value in per_trader_costs(users, 2, executions_month, p).items():
+        out[f"cost_{key}"] = value
     out["_notes"] = {"template_facts": facts, "lambda_gb_seconds_per_execution": lambda_gbs,
                      "dynamodb_reads_per_execution": dynamodb_reads_per_execution,
                      "dynamodb_writes_per_execution": dynamodb_writes_per_execution}
     return out
+
+
+def credentials_cost(accounts: int, traders: int, reads_per_month: float, writes_per_month: float,
+                     p: dict[str, float] | None = None) -> dict[str, float]:
+    """USD per month of storing broker credentials three ways (issue 16):
+
+    - ``secret_per_account`` (the old layout): $0.40 x accounts + $0.05 per 10k calls;
+    - ``secret_per_trader``: $0.40 x traders + the same calls (every write rewrites the trader's
+      whole JSON; concurrent writes of two accounts race);
+    - ``kms_envelope`` (chosen): one key ($1) + one KMS request per read (Decrypt) and per write
+      (GenerateDataKey) at $0.03 per 10k; DynamoDB: one GetItem / PutItem per read / write (on
+      demand, items < 4 KB / 1 KB x2).
+    """
+    p = p or prices()
+    calls = reads_per_month + writes_per_month
+    ddb = reads_per_month * p["dynamodb_read_request_unit"] + writes_per_month * 2 * p["dynamodb_write_request_unit"]
+    return {
+        "secret_per_account": accounts * p["secretsmanager_secret_month"] + calls * p["secretsmanager_api_call"],
+        "secret_per_trader": traders * p["secretsmanager_secret_month"] + calls * p["secretsmanager_api_call"],
+        "kms_envelope": p["kms_key_month"] + calls * p["kms_request"] + ddb,
+    }
+
+
+def egress_cost(groups: int, p: dict[str, float] | None = None) -> dict[str, float]:
+    """USD per month of per-trader static egress for ``groups`` traders/families (issue 16):
+
+    - ``proxy`` (chosen): one Squid instance (t4g.small up to 4 groups, t4g.xlarge up to 15; a
+      second proxy beyond) + 8 GB gp3 + one public IPv4 per group ($0.005/h since Feb 2024);
+    - ``nat_per_group``: a NAT gateway per group ($0.056/h + its IPv4) + 1 GB/month each.
+    Broker traffic (a few MB per trader-day) is negligible either way.
+    """
+    p = p or prices()
+    proxies = -(-groups // 15)
+    instance = p["ec2_t4g_small_hour"] if groups <= 4 else p["ec2_t4g_xlarge_hour"]
+    proxy = proxies * (HOURS_PER_MONTH * instance + 8 * p["ebs_gp3_gb_month"]) + groups * HOURS_PER_MONTH * p["public_ipv4_hour"]
+    nat = groups * (HOURS_PER_MONTH * (p["nat_gateway_hour"] + p["public_ipv4_hour"]) + p["nat_gateway_gb"])
+    return {"proxy": proxy, "proxy_per_group": proxy / groups, "nat_per_group": nat, "nat_per_group_each": nat / groups}
+
+
+def per_trader_costs(traders: int = 1000, accounts_per_trader: int = 2, executions_per_month: int = 126_000,
+                     p: dict[str, float] | None = None) -> dict[str, float]:
+    """INR per trader-month of credentials and egress at ``traders`` (each its own group: the
+    worst case; families share one). Reads: PlaceOrders reads each account's secret once per
+    execution (2 accounts), plus logins, the pre-open refresh, reminders and the 15:45 logout
+    (4 per account-day); writes: login, logout and reminder nonce (3 per account-day)."""
+    p = p or prices()
+    accounts = traders * accounts_per_trader
+    reads = executions_per_month * accounts_per_trader + accounts * 4 * TRADING_DAYS_PER_MONTH
+    writes = accounts * 3 * TRADING_DAYS_PER_MONTH
+    cred = credentials_cost(accounts, traders, reads, writes, p)
+    egress = egress_cost(traders, p)
+    rate = p["inr_per_usd"]
+    return {
+        "credentials_secret_per_account_inr_per_trader_month": cred["secret_per_account"] * rate / traders,
+        "credentials_secret_per_trader_inr_per_trader_month": cred["secret_per_trader"] * rate / traders,
+        "credentials_kms_envelope_inr_per_trader_month": cred["kms_envelope"] * rate / traders,
+        "credentials_kms_envelope_inr_month": cred["kms_envelope"] * rate,
+        "credentials_secret_per_account_inr_month": cred["secret_per_account"] * rate,
+        "egress_proxy_inr_per_trader_month": egress["proxy_per_group"] * rate,
+        "egress_nat_per_group_inr_per_trader_month": egress["nat_per_group_each"] * rate,
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,8 @@ exported here.
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import ArnFormat, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
@@ -28,6 +30,7 @@ from constructs import Construct
 
 from cdk_stacks import exports
 from cdk_stacks.constructs.dead_letter_queue import DeadLetterQueue
+from cdk_stacks.constructs.egress_proxy import EgressProxy, GroupSpec, planned_routing
 from cdk_stacks.constructs.python_function import LambdaPackage, PythonFunction
 from cdk_stacks.constructs.tables import table_from_request
 from cdk_stacks.nag import acknowledge, finding_value, logical_id
@@ -36,6 +39,23 @@ from shared_utils.config import EnvironmentConfig
 from shared_utils.persistence import table_schema
 
 USER_GROUPS = ("ADMIN", "TRADER")
+
+
+def egress_group_specs(config: EnvironmentConfig) -> list[GroupSpec]:
+    """The egress groups declared for this environment (config/egress.json); none without static egress."""
+    from shared_utils.egress import declared_groups
+
+    if not config.settings.auth_broker.enable_static_egress_ip:
+        return []
+    return [GroupSpec(name=name, users=tuple(spec.get("users") or ()), ip_since=spec.get("ip_since"))
+            for name, spec in sorted(declared_groups(config.name).items())]
+
+
+def egress_routing_env(config: EnvironmentConfig) -> dict[str, str]:
+    """``QL_EGRESS_GROUPS`` for broker-calling functions of OTHER stacks (no EIP tokens: the
+    proxy's addresses are fixed by the VPC layout), {} when no group is declared."""
+    groups = egress_group_specs(config)
+    return {"QL_EGRESS_GROUPS": json.dumps(planned_routing(groups))} if groups else {}
 
 
 def broker_secret_prefix(config: EnvironmentConfig) -> str:
@@ -124,6 +144,11 @@ class AuthBrokerStack(Stack):
                 require_symbols=True,
                 temp_password_validity=Duration.days(3),
             ),
+            # MFA OPTIONAL with software tokens (TOTP) only: a trader may use the platform in
+            # PAPER without MFA; LIVE actions (switch to LIVE, raising size on a LIVE account,
+            # manual LIVE entries) are refused with 403 until the user has enabled TOTP
+            # (shared_utils.accounts.mfa checks UserMFASettingList per request). Once enabled,
+            # Cognito challenges for the code at every sign-in. No SMS (SIM-swap risk, cost).
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
@@ -214,6 +239,7 @@ class AuthBrokerStack(Stack):
 
         # ---- static egress IP ---------------------------------------------------------------
         self.vpc: ec2.Vpc | None = None
+        self.egress_proxy: EgressProxy | None = None
         self.egress_ips: list[ec2.CfnEIP] = []
         self.broker_security_group: ec2.SecurityGroup | None = None
         if ab.enable_static_egress_ip:
@@ -232,6 +258,10 @@ class AuthBrokerStack(Stack):
             "USER_POOL_ID": self.user_pool.user_pool_id,
             "TABLE_NAME": config.table_name,
         }
+        if self.vpc is not None:  # static egress: a broker call without a routing table is refused
+            common_env["QL_EGRESS_REQUIRED"] = "1"
+        if self.egress_proxy is not None:  # every broker call routes by the trader's group
+            common_env["QL_EGRESS_GROUPS"] = self.to_json_string(self.egress_proxy.routing_env())
         vpc_props = self.function_vpc_props()
 
         def function(cid: str, name: str, module: str, description: str, **extra) -> PythonFunction:
@@ -262,11 +292,21 @@ class AuthBrokerStack(Stack):
             "Before the open: refresh every LIVE account's daily broker session (TOTP logins)",
             timeout=Duration.minutes(5), reserved_concurrency=1,
         )
+        self.session_daily_fn = function(
+            "SessionDailyFunction", "session-daily", "session_daily",
+            "Daily sessions: login reminders before the open, forced broker logout at 15:45 IST",
+            timeout=Duration.minutes(5), reserved_concurrency=1,
+        )
         self.health_check_fn = function(
             "HealthCheckFunction", "health-check", "health_check",
             "Before the open: check every account's session, margins and the broker APIs; alert",
             timeout=Duration.minutes(5), reserved_concurrency=1,
         )
+
+        # MFA for live trading: PUT /broker-accounts/{id} to LIVE checks the caller's TOTP MFA
+        # (AdminGetUser UserMFASettingList; shared_utils.accounts.mfa).
+        self.broker_accounts_fn.role.add_to_policy(iam.PolicyStatement(
+            actions=["cognito-idp:AdminGetUser"], resources=[self.user_pool.user_pool_arn]))
 
         # /profile reads and writes the trader's Cognito attributes; it calls no broker (no VPC).
         self.profile_fn = PythonFunction(
@@ -290,7 +330,21 @@ class AuthBrokerStack(Stack):
         self.broker_accounts_table.grant_read_write_data(self.broker_sessions_fn.function)
         self.broker_accounts_table.grant_read_write_data(self.session_refresh_fn.function)
         self.broker_accounts_table.grant_read_data(self.health_check_fn.function)
-        for fn in (self.broker_accounts_fn, self.broker_sessions_fn, self.session_refresh_fn):
+        self.broker_accounts_table.grant_read_write_data(self.session_daily_fn.function)
+        # login reminders reach each trader: an email subscription per trader filtered on the
+        # message attribute user_id (SessionService.login_reminders)
+        self.login_reminders_topic = sns.Topic(
+            self, "LoginRemindersTopic", topic_name=config.resource_name("login-reminders"),
+            display_name=f"{config.prefix} broker login reminders", master_key=self.alerts_key, enforce_ssl=True)
+        self.login_reminders_topic.grant_publish(self.session_daily_fn.function)
+        self.session_daily_fn.function.add_environment("LOGIN_REMINDERS_TOPIC_ARN", self.login_reminders_topic.topic_arn)
+        # a trader switching an account to LIVE is subscribed (email, filtered on user_id)
+        self.broker_accounts_fn.function.add_environment("LOGIN_REMINDERS_TOPIC_ARN", self.login_reminders_topic.topic_arn)
+        self.broker_accounts_fn.role.add_to_policy(iam.PolicyStatement(
+            actions=["sns:Subscribe", "sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes"],
+            resources=[self.login_reminders_topic.topic_arn]))
+        self.alerts_topic.grant_publish(self.session_daily_fn.function)
+        for fn in (self.broker_accounts_fn, self.broker_sessions_fn, self.session_refresh_fn, self.session_daily_fn):
             grant_broker_secrets(fn.function, self, config, self.broker_secrets_key, write=True)
         grant_broker_secrets(self.health_check_fn.function, self, config, self.broker_secrets_key, write=False)
         for fn in (self.session_refresh_fn, self.health_check_fn):
@@ -313,7 +367,8 @@ class AuthBrokerStack(Stack):
             "Read-only queries of the trading table's own GSIs (AllocationsByStrategy) for the "
             "pre-open check of each trader's allocations; limited to that table's indexes.",
         )
-        for fn in (self.broker_accounts_fn, self.broker_sessions_fn, self.session_refresh_fn, self.health_check_fn):
+        for fn in (self.broker_accounts_fn, self.broker_sessions_fn, self.session_refresh_fn, self.health_check_fn,
+                   self.session_daily_fn):
             acknowledge(
                 fn,
                 f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(self, config)}]",
@@ -354,6 +409,17 @@ class AuthBrokerStack(Stack):
             schedule=daily_ist(ab.session_refresh_time_ist),
             targets=[self._target(self.session_refresh_fn)],
         )
+        for action, at in (("remind", ab.login_reminder_time_ist), ("logout", ab.session_logout_time_ist)):
+            events.Rule(
+                self,
+                f"Session{action.capitalize()}Schedule",
+                rule_name=config.resource_name(f"session-{action}"),
+                description=f"{at} IST MON-FRI: daily session {action} (holidays skipped by the handler)",
+                schedule=daily_ist(at),
+                targets=[targets.LambdaFunction(
+                    self.session_daily_fn.function, event=events.RuleTargetInput.from_object({"detail": {"action": action}}),
+                    dead_letter_queue=self.dead_letter_queue.queue, retry_attempts=2, max_event_age=Duration.minutes(10))],
+            )
         self.health_check_rule = events.Rule(
             self,
             "HealthCheckSchedule",
@@ -447,6 +513,11 @@ class AuthBrokerStack(Stack):
             allow_all_outbound=False,
         )
         self.broker_security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to broker APIs and AWS")
+        # egress per trader (issue 16): one Elastic IP per declared group on a Squid proxy
+        groups = egress_group_specs(config)
+        if groups:
+            self.egress_proxy = EgressProxy(self, "EgressProxy", vpc=self.vpc, groups=groups, name_prefix=config.prefix)
+            self.egress_proxy.client_rule(self.broker_security_group)
 
 
 def availability_zones(config: EnvironmentConfig) -> list[str]:

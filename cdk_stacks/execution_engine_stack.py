@@ -20,6 +20,8 @@ so every order leaves from the NAT gateway's registered Elastic IP.
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -41,6 +43,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_stacks import exports
+from cdk_stacks.auth_broker_stack import egress_routing_env
 from cdk_stacks.auth_broker_stack import (
     availability_zones,
     broker_secret_arn_pattern_token,
@@ -153,6 +156,7 @@ class ExecutionEngineStack(Stack):
             grant_index_permissions=True,
         )
         vpc_props: dict = {}
+        egress_env: dict[str, str] = {}
         self.vpc: ec2.IVpc | None = None
         if config.settings.auth_broker.enable_static_egress_ip:
             azs = availability_zones(config)
@@ -173,6 +177,16 @@ class ExecutionEngineStack(Stack):
             )
             sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to broker APIs and AWS")
             vpc_props = {"vpc": self.vpc, "security_groups": [sg]}
+            # egress per trader (issue 16): broker calls go through the group's port of the proxy;
+            # QL_EGRESS_REQUIRED: without a routing table every broker call is refused
+            egress_env = {"QL_EGRESS_REQUIRED": "1", **egress_routing_env(config)}
+            if "QL_EGRESS_GROUPS" in egress_env:
+                from cdk_stacks.constructs.egress_proxy import PROXY_SUBNET_CIDR, group_addresses
+
+                n = len(json.loads(egress_env["QL_EGRESS_GROUPS"]))
+                first = group_addresses(PROXY_SUBNET_CIDR, 1)[0]
+                sg.add_egress_rule(ec2.Peer.ipv4(f"{first.rsplit('.', 1)[0]}.0/27"), ec2.Port.tcp_range(3128, 3127 + n),
+                                   "the egress proxy (one port per egress group)")
 
         # ---- bus, archive bucket, DLQ -------------------------------------------------------
         self.bus = events.EventBus(self, "Bus", event_bus_name=config.event_bus_name)
@@ -255,7 +269,7 @@ class ExecutionEngineStack(Stack):
                 handler=f"lambda_functions.execution_engine.{module}.handler",
                 service="execution-engine",
                 description=description,
-                environment=env,
+                environment={**env, **(egress_env if broker else {})},
                 broker=broker,
                 **(vpc_props if broker else {}),
                 **extra,

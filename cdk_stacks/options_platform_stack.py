@@ -22,6 +22,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -33,9 +34,11 @@ from constructs import Construct
 
 from cdk_stacks import exports
 from cdk_stacks.auth_broker_stack import (
+    availability_zones,
     broker_secret_arn_pattern_token,
     checksum_secret_arn_pattern,
     checksum_secret_arn_pattern_token,
+    egress_routing_env,
     grant_broker_secrets,
 )
 from cdk_stacks.constructs.dead_letter_queue import DeadLetterQueue
@@ -199,6 +202,27 @@ class OptionsPlatformStack(Stack):
             "BROKER_ACCOUNTS_TABLE_NAME": config.broker_accounts_table_name,
             "EVENT_BUS_NAME": config.event_bus_name,
         }
+        # Postbacks place stop-loss orders at the broker (lifecycle.after_update): with static
+        # egress they run in the VPC and route by the trader's group like the engine (issue 16).
+        postback_props: dict = {}
+        postback_env: dict[str, str] = {}
+        if config.settings.auth_broker.enable_static_egress_ip:
+            azs = availability_zones(config)
+            vpc = ec2.Vpc.from_vpc_attributes(
+                self, "Vpc", vpc_id=imp(config, exports.VPC_ID), availability_zones=azs,
+                private_subnet_ids=[imp(config, f"{exports.PRIVATE_SUBNET_IDS}-{i}") for i in range(len(azs))])
+            sg = ec2.SecurityGroup(self, "PostbacksBrokerSg", vpc=vpc, allow_all_outbound=False,
+                                   security_group_name=config.resource_name("postbacks-broker-egress"),
+                                   description="Postbacks: HTTPS out (stop orders at the broker), via the egress proxy")
+            sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to broker APIs and AWS")
+            postback_env = {"QL_EGRESS_REQUIRED": "1", **egress_routing_env(config)}
+            if "QL_EGRESS_GROUPS" in postback_env:
+                import json as _json
+
+                n = len(_json.loads(postback_env["QL_EGRESS_GROUPS"]))
+                sg.add_egress_rule(ec2.Peer.ipv4("10.40.0.0/27"), ec2.Port.tcp_range(3128, 3127 + n),
+                                   "the egress proxy (one port per egress group)")
+            postback_props = {"vpc": vpc, "security_groups": [sg]}
         self.functions: dict[str, PythonFunction] = {}
         for family, handler in HANDLERS.items():
             self.functions[family] = PythonFunction(
@@ -211,9 +235,11 @@ class OptionsPlatformStack(Stack):
                 description=f"REST routes: {family}",
                 environment={**env, **({"ARCHIVE_BUCKET_NAME": archive_bucket}
                                        if family in ("executions", "analytics") else {}),
-                             **(market_environment(config, archive_bucket) if family == "market" else {})},
+                             **(market_environment(config, archive_bucket) if family == "market" else {}),
+                             **(postback_env if family == "postbacks" else {})},
                 timeout=Duration.seconds(29),
                 broker=family in ("postbacks", "market"),
+                **(postback_props if family == "postbacks" else {}),
             )
         for family in ("baskets", "strategies", "allocations", "executions", "postbacks", "market"):
             fn = self.functions[family].function
@@ -227,8 +253,14 @@ class OptionsPlatformStack(Stack):
                 "Queries of the trading table's own GSIs (AllocationsByStrategy, "
                 "ExecutionSchedule, OrdersByTag); the wildcard covers only this table's indexes.",
             )
-        for family in ("allocations", "postbacks"):
+        for family in ("allocations", "postbacks", "executions", "strategies"):
             broker_accounts_table.grant_read_data(self.functions[family].function)
+        # MFA for live trading (shared_utils.accounts.mfa): allocating to a LIVE account and a
+        # manual LIVE entry read the caller's MFA settings with AdminGetUser.
+        for family in ("allocations", "executions", "strategies"):
+            self.functions[family].function.add_environment("USER_POOL_ID", user_pool.user_pool_id)
+            self.functions[family].role.add_to_policy(iam.PolicyStatement(
+                actions=["cognito-idp:AdminGetUser"], resources=[user_pool.user_pool_arn]))
         for family in ("executions",):  # postbacks publish nothing: they record and enqueue
             self.functions[family].role.add_to_policy(
                 iam.PolicyStatement(actions=["events:PutEvents"], resources=[event_bus_arn(self, config)])

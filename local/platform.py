@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--brokers", choices=("paper", "fake"), default="paper",
                         help="paper brokers (default) or the protocol fakes driven by the real SDKs")
     parser.add_argument("--token", metavar="USERNAME", help="print an ID token for USERNAME of the running platform")
+    parser.add_argument("--enable-mfa", metavar="USERNAME",
+                        help="set up TOTP MFA (Cognito software token) for USERNAME of the running platform and "
+                             "print the authenticator secret (LIVE actions need it; moto's software-token flow)")
     parser.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR),
                         help="where state.json, runtime.json and instance.lock live (default .local-state); "
                              "one running platform per state dir")
@@ -365,6 +368,7 @@ class LocalPlatform:
         self.aws.configure_environment()
         self.env = load_environment("local")
         self.aws.create_tables(self.env)
+        self._egress()
         self.identity = self.aws.create_identity(self.env)
         restored = self.aws.load_state(self.state_file, self.identity)
         if restored:
@@ -386,6 +390,17 @@ class LocalPlatform:
         self.narrator.say(f"web app: {self.api.url}/app/  (sign in as {DEMO_USER} / {LOCAL_PASSWORD})"
                           + ("" if (WEB_DIST / "index.html").exists() else " - web/dist is not built: npm --prefix web run build"))
         return self
+
+    def _egress(self) -> None:
+        """Egress per trader locally (issue 16): the groups declared for ``local`` in
+        config/egress.json leave from their own loopback address (127.0.0.2, 127.0.0.3, ...)."""
+        from shared_utils.egress import ENV_VAR, declared_groups, local_routing
+
+        groups = declared_groups("local")
+        if groups and not os.environ.get(ENV_VAR):
+            routing = local_routing(groups)
+            os.environ[ENV_VAR] = json.dumps(routing)
+            self.narrator.say("egress groups: " + ", ".join(f"{n} from {g['source_address']}" for n, g in routing.items()))
 
     def _build_engine(self) -> None:
         from shared_utils.execution.clients import PaperClientProvider, RoutingClientProvider
@@ -597,9 +612,13 @@ class _FakeRouting:
     def client_for(self, account):
         if account.broker.value == "paper":
             return self.paper.client_for(account)
+        from shared_utils.egress import EgressConfig, apply_route
+
+        group = EgressConfig.from_env().route_for(account.user_id, account.client_id)  # no group: refused
         with self._lock:
             if account.client_id not in self._clients:
-                self._clients[account.client_id] = self.fakes.client(account.broker.value, account.client_id)
+                self._clients[account.client_id] = apply_route(
+                    self.fakes.client(account.broker.value, account.client_id), group)
             return self._clients[account.client_id]
 
 
@@ -635,10 +654,39 @@ def print_token(username: str, state_dir: Path) -> int:
     return 0
 
 
+def enable_mfa(username: str, state_dir: Path) -> int:
+    """Run Cognito's software-token MFA setup for ``username`` on the RUNNING platform's pool
+    (the same calls as in AWS: AssociateSoftwareToken, VerifySoftwareToken,
+    SetUserMFAPreference) and print the TOTP secret to put in an authenticator app."""
+    import boto3
+
+    runtime_file = state_dir / "runtime.json"
+    if not runtime_file.exists():
+        print("the local platform is not running: start it with ./deploy.sh -e local", file=sys.stderr)
+        return 2
+    runtime = json.loads(runtime_file.read_text())
+    from local.aws import LOCAL_PASSWORD
+    from shared_utils.accounts.mfa import enable_software_token_mfa
+
+    cognito = boto3.client("cognito-idp", endpoint_url=runtime["moto_endpoint"], region_name="ap-south-1",
+                           aws_access_key_id="local", aws_secret_access_key="local")
+    email = username if "@" in username else f"{username}@quantleap.local"
+    try:
+        cognito.admin_get_user(UserPoolId=runtime["user_pool_id"], Username=email)
+    except cognito.exceptions.UserNotFoundException:
+        print(f"no user {email}: create it first with --token {username}", file=sys.stderr)
+        return 2
+    secret = enable_software_token_mfa(cognito, runtime["user_pool_id"], runtime["client_id"], email, LOCAL_PASSWORD)
+    print(f"TOTP MFA enabled for {email}; authenticator secret: {secret}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     if args.token:
         return print_token(args.token, Path(args.state_dir))
+    if args.enable_mfa:
+        return enable_mfa(args.enable_mfa, Path(args.state_dir))
     problem = port_problem(args.port)
     try:
         platform = LocalPlatform(args)

@@ -50,6 +50,10 @@ class AuthBrokerConfig(_Strict):
     nat_gateways: int = Field(ge=0, le=3)
     session_refresh_time_ist: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     health_check_time_ist: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    #: issue 16: login reminder to traders whose LIVE accounts have no session (before the open)
+    login_reminder_time_ist: str = Field(default="08:15", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    #: issue 16: SEBI's daily forced logout of API sessions (after the 15:30/15:40 close)
+    session_logout_time_ist: str = Field(default="15:45", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class OptionsPlatformConfig(_Strict):

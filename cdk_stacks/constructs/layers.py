@@ -47,6 +47,7 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "broker-accounts": ("core",),
     "broker-sessions": ("core",),
     "session-refresh": ("core",),
+    "session-daily": ("core",),
     "health-check": ("core",),
     "profile": ("core",),
     # options-platform

@@ -24,7 +24,9 @@ from shared_utils.accounts.models import (
     BrokerAccountView,
     LoginResult,
 )
+from shared_utils.accounts.mfa import MfaChecker, claims_of, mfa_responses
 from shared_utils.models.api import Message
+from shared_utils.models.enums import TradingMode
 
 router = Router()
 CREATED = {201: {"description": "Created"}, **ERROR_RESPONSES}
@@ -52,11 +54,17 @@ def get_account(client_id: str) -> BrokerAccountView:
     return service.view(service.get(user_id_of(router), client_id))
 
 
-@router.put("/broker-accounts/<client_id>", responses=OK_RESPONSES,
+@router.put("/broker-accounts/<client_id>", responses={**OK_RESPONSES, **mfa_responses()},
             summary="Rename, switch PAPER/LIVE (LIVE needs a successful login), pause, rotate credentials")
 def update_account(client_id: str, body: BrokerAccountUpdate) -> BrokerAccountView:
     service = account_service()
+    if body.trading_mode is TradingMode.LIVE:
+        current = service.get(user_id_of(router), client_id)
+        if current.trading_mode is not TradingMode.LIVE:
+            MfaChecker().check(claims_of(router.current_event.raw_event), f"switching {client_id} to LIVE")
     account = service.update(user_id_of(router), client_id, body)
+    if body.trading_mode is TradingMode.LIVE:
+        _subscribe_to_login_reminders(user_id_of(router))
     logger.info("broker account updated", extra={"client_id": client_id, "trading_mode": account.trading_mode.value,
                                                   "credentials_rotated": body.credentials is not None})
     return service.view(account)
@@ -80,6 +88,27 @@ def login(client_id: str) -> LoginResult:
     result = session_service().login(user_id, client_id)
     logger.info("broker login", extra={"client_id": client_id, "action": result.action})
     return result
+
+
+def _subscribe_to_login_reminders(user_id: str) -> None:
+    """A LIVE account's trader gets the daily login reminders by email (best effort: a failure
+    is logged, the switch stands)."""
+    import os
+
+    import boto3
+
+    from shared_utils.accounts.sessions import ensure_reminder_subscription
+
+    topic = os.environ.get("LOGIN_REMINDERS_TOPIC_ARN")
+    if not topic:
+        return
+    try:
+        email = MfaChecker().email_of(claims_of(router.current_event.raw_event))
+        if email:
+            result = ensure_reminder_subscription(boto3.client("sns", region_name=topic.split(":")[3]), topic, user_id, email)
+            logger.info("login reminders subscription", extra={"result": result})
+    except Exception as exc:  # noqa: BLE001 - reminders are a convenience, never block LIVE
+        logger.warning("login reminders subscription failed", extra={"error": type(exc).__name__})
 
 
 app = build_auth_app(router)

@@ -13,11 +13,26 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import Router
 
 from lambda_functions.options_platform.common import ERROR_RESPONSES, OK_RESPONSES, build_app, created, logger, options_service, user_id_of
+from lambda_functions.options_platform.common import repositories
+from shared_utils.accounts.mfa import MfaChecker, allocation_change_needs_mfa, claims_of, mfa_responses
 from shared_utils.models.allocation import AdvancedAllocationRequest, Allocation, AllocationSpec, AllocationUpdate
 from shared_utils.models.api import AllocationList, AllocationSummary, Message
 from shared_utils.services.options import parse_date
 
 router = Router()
+
+
+def _require_mfa_for_live(spec_or_update, client_id: str, creating: bool) -> None:
+    """MFA for raising size on a LIVE account (shared_utils.accounts.mfa): a new ACTIVE
+    allocation to it, or any change other than pausing / priority."""
+    from shared_utils.models.enums import EntityStatus
+
+    if creating and spec_or_update.status is EntityStatus.PAUSED:
+        return
+    if allocation_change_needs_mfa(repositories(), user_id_of(router), client_id,
+                                   None if creating else spec_or_update):
+        MfaChecker().check(claims_of(router.current_event.raw_event),
+                           f"allocating to or raising the size on LIVE account {client_id}")
 CREATED = {201: {"description": "Created"}, **ERROR_RESPONSES}
 
 
@@ -27,15 +42,18 @@ def list_allocations(strategy_id: str) -> AllocationList:
     return AllocationList(items=options_service().list_allocations(user_id_of(router), strategy_id))
 
 
-@router.post("/options/strategies/<strategy_id>/allocations", responses=CREATED,
+@router.post("/options/strategies/<strategy_id>/allocations", responses={**CREATED, **mfa_responses()},
              summary="Allocate to one account (strategy level: lots x strategy_lots_multiplier)")
 def add_allocation(strategy_id: str, body: AllocationSpec) -> Allocation:
+    _require_mfa_for_live(body, body.client_id, creating=True)
     return created(options_service().add_allocation(user_id_of(router), strategy_id, body))
 
 
-@router.post("/options/strategies/<strategy_id>/allocations/advanced", responses=CREATED,
+@router.post("/options/strategies/<strategy_id>/allocations/advanced", responses={**CREATED, **mfa_responses()},
              summary="Allocate per leg to one or more accounts (leg_overrides)")
 def add_advanced_allocations(strategy_id: str, body: AdvancedAllocationRequest) -> AllocationList:
+    for spec in body.allocations:
+        _require_mfa_for_live(spec, spec.client_id, creating=True)
     return created(AllocationList(items=options_service().add_advanced_allocations(user_id_of(router), strategy_id, body)))
 
 
@@ -53,9 +71,10 @@ def get_allocation(strategy_id: str, client_id: str) -> Allocation:
     return options_service().get_allocation(user_id_of(router), strategy_id, client_id)
 
 
-@router.put("/options/strategies/<strategy_id>/allocations/<client_id>", responses=OK_RESPONSES,
+@router.put("/options/strategies/<strategy_id>/allocations/<client_id>", responses={**OK_RESPONSES, **mfa_responses()},
             summary="Change an allocation")
 def update_allocation(strategy_id: str, client_id: str, body: AllocationUpdate) -> Allocation:
+    _require_mfa_for_live(body, client_id, creating=False)
     return options_service().update_allocation(user_id_of(router), strategy_id, client_id, body)
 
 

@@ -29,6 +29,7 @@ from lambda_functions.options_platform.common import (
     repositories,
     user_id_of,
 )
+from shared_utils.accounts.mfa import mfa_responses
 from shared_utils.clock import default_clock
 from shared_utils.execution.events import default_publisher
 from shared_utils.models.api import (
@@ -81,9 +82,18 @@ def history(strategy_id: Annotated[str | None, Query(max_length=64)] = None, fro
     return ExecutionList(items=_service().history(user_id_of(router), strategy_id, start, end, kind, limit))
 
 
-@router.post("/options/executions/manual", responses={202: {"description": "Announced"}, **ERROR_RESPONSES},
+@router.post("/options/executions/manual", responses={202: {"description": "Announced"}, **ERROR_RESPONSES,
+                                                      **mfa_responses()},
              summary="Run a strategy's entry or exit now, through the same path as a scheduled run")
 def manual(body: ManualRequest) -> ManualResponse:
+    if body.execution_type.upper() == "ENTRY":
+        from lambda_functions.options_platform.common import repositories
+        from shared_utils.accounts.mfa import MfaChecker, claims_of, manual_entry_live_accounts
+
+        live = manual_entry_live_accounts(repositories(), user_id_of(router), body.strategy_id)
+        if live:
+            MfaChecker().check(claims_of(router.current_event.raw_event),
+                               f"a manual LIVE entry (accounts {', '.join(live)})")
     result = _service().manual(user_id_of(router), body.strategy_id, ExecutionType(body.execution_type.upper()))
     return ManualResponse(**result), 202
 

@@ -15,13 +15,25 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import Router
 
 from lambda_functions.options_platform.common import ERROR_RESPONSES, OK_RESPONSES, build_app, created, logger, options_service, user_id_of
+from shared_utils.accounts.mfa import MfaChecker, claims_of, manual_entry_live_accounts, mfa_responses
 from shared_utils.models.api import LegList, Message, StrategyDetail, StrategyList
 from shared_utils.models.enums import EntityStatus
 from shared_utils.models.leg import Leg, LegsCreate, LegUpdate
 from shared_utils.models.strategy import Strategy, StrategySpec, StrategyUpdate
 
 router = Router()
-CREATED = {201: {"description": "Created"}, **ERROR_RESPONSES}
+CREATED = {201: {"description": "Created"}, **ERROR_RESPONSES, **mfa_responses()}
+GATED = {**OK_RESPONSES, **mfa_responses()}
+
+
+def _require_mfa_if_live(strategy_id: str, action: str) -> None:
+    """MFA when the strategy trades LIVE (an ACTIVE allocation to a LIVE account): adding legs,
+    raising a leg's lots and activating it raise the size sent (shared_utils.accounts.mfa)."""
+    from lambda_functions.options_platform.common import repositories
+
+    live = manual_entry_live_accounts(repositories(), user_id_of(router), strategy_id)
+    if live:
+        MfaChecker().check(claims_of(router.current_event.raw_event), f"{action} (LIVE accounts {', '.join(live)})")
 LegNo = Annotated[int, Path(ge=1, le=99)]
 
 
@@ -63,9 +75,10 @@ def delete_strategy(strategy_id: str) -> Message:
     return Message(message=f"strategy {strategy_id} deleted")
 
 
-@router.post("/options/strategies/<strategy_id>/activate", responses=OK_RESPONSES,
+@router.post("/options/strategies/<strategy_id>/activate", responses=GATED,
              summary="Activate (409 with reasons when not executable)")
 def activate_strategy(strategy_id: str) -> Strategy:
+    _require_mfa_if_live(strategy_id, f"activating strategy {strategy_id}")
     return options_service().set_status(user_id_of(router), strategy_id, EntityStatus.ACTIVE)
 
 
@@ -81,6 +94,7 @@ def list_legs(strategy_id: str) -> LegList:
 
 @router.post("/options/strategies/<strategy_id>/legs", responses=CREATED, summary="Add legs (bulk)")
 def add_legs(strategy_id: str, body: LegsCreate) -> LegList:
+    _require_mfa_if_live(strategy_id, f"adding legs to strategy {strategy_id}")
     return created(LegList(items=options_service().add_legs(user_id_of(router), strategy_id, body)))
 
 
@@ -89,8 +103,10 @@ def get_leg(strategy_id: str, leg_no: LegNo) -> Leg:
     return options_service().get_leg(user_id_of(router), strategy_id, leg_no)
 
 
-@router.put("/options/strategies/<strategy_id>/legs/<leg_no>", responses=OK_RESPONSES, summary="Change a leg")
+@router.put("/options/strategies/<strategy_id>/legs/<leg_no>", responses=GATED, summary="Change a leg")
 def update_leg(strategy_id: str, leg_no: LegNo, body: LegUpdate) -> Leg:
+    if "lots" in body.model_fields_set:
+        _require_mfa_if_live(strategy_id, f"changing the lots of leg {leg_no} of strategy {strategy_id}")
     return options_service().update_leg(user_id_of(router), strategy_id, leg_no, body)
 
 

@@ -396,6 +396,10 @@ class FakeServerBase:
         self._host, self._port = host, port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        #: the static IP registered for this fake's API key (None: any address accepted)
+        self.registered_ip: str | None = None
+        #: (source address, method, path) of every request refused for its address
+        self.refused_sources: list[tuple[str, str, str]] = []
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "FakeServerBase":
@@ -439,6 +443,11 @@ class FakeServerBase:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def register_ip(self, address: str | None) -> None:
+        """Accept API calls only from ``address`` (SEBI static-IP rule, 1 Apr 2026); the
+        browser's OAuth authorize page is exempt (the trader's own browser)."""
+        self.registered_ip = address
+
     def expire_session(self) -> None:
         """From now on every authenticated request answers with the broker's expiry error."""
         self.session_expired = True
@@ -457,8 +466,14 @@ class FakeServerBase:
         body = h.rfile.read(length) if length else b""
         if self.faults.latency_s:
             time.sleep(self.faults.latency_s)
+        source = h.client_address[0]
         status = self.faults.take_failure(h.path)
-        if status is not None:
+        if self.registered_ip and source != self.registered_ip and not (h.command == "GET" and "authorize" in h.path):
+            with self._log_lock:
+                self.refused_sources.append((source, h.command, h.path))
+            reply = self.error_reply(403, h.path, f"request from {source}: not the static IP registered for this "
+                                                  f"API key ({self.registered_ip})")
+        elif status is not None:
             reply = self.error_reply(status, h.path)
         else:
             try:

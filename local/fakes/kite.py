@@ -127,6 +127,12 @@ class FakeKiteServer(FakeServerBase):
             return self._err(400, "Invalid or missing X-Kite-Version header", "InputException")
         if method == "POST" and route == "/session/token":
             return self._login(form)
+        if method == "DELETE" and route == "/session/token":  # invalidate_access_token
+            if query.get("api_key", [""])[-1] == self.api_key and query.get("access_token", [""])[-1] == self.access_token:
+                self.session_expired = True
+                self.logouts = getattr(self, "logouts", 0) + 1
+                return self._ok(True)
+            return self._err(403, "Incorrect `api_key` or `access_token`.", "TokenException")
         if headers.get("Authorization") != f"token {self.api_key}:{self.access_token}":
             return self._err(403, "Incorrect `api_key` or `access_token`.", "TokenException")
         if self.session_expired:

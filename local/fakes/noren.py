@@ -199,6 +199,10 @@ class FakeNorenServer(FakeServerBase):
             return not_ok(SESSION_EXPIRED)
         if j.get("uid") != self.uid:
             return not_ok("Invalid Input : Wrong uid")
+        if route == "Logout":
+            self.session_expired = True
+            self.logouts = getattr(self, "logouts", 0) + 1
+            return json_reply(200, {"stat": "Ok", "request_time": "09:15:00 17-08-2026"})
         eng = self.engine
         try:
             if route == "PlaceOrder":

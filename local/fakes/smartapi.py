@@ -75,6 +75,8 @@ class FakeSmartApiServer(FakeServerBase):
         self._internal_errors += times
 
     def error_reply(self, status: int, path: str, message: str | None = None) -> Reply:
+        if status == 403 and message and "static IP" in message:  # unregistered source address
+            return fail(message, "AG8003", http=403)
         if status in (429, 403):
             return Reply(403, b"Access denied because of exceeding access rate", "text/plain")
         if status == 500:
@@ -122,6 +124,10 @@ class FakeSmartApiServer(FakeServerBase):
             return gateway("Invalid Token", "AG8001")
         eng = self.engine
         try:
+            if route == "/rest/secure/angelbroking/user/v1/logout":
+                self.session_expired = True
+                self.logouts = getattr(self, "logouts", 0) + 1
+                return ok(None)
             if route == "/rest/secure/angelbroking/user/v1/getProfile":
                 return ok({"clientcode": self.client_code, "name": "FAKE", "exchanges": ["nse_fo", "bse_fo"],
                            "products": ["CARRYFORWARD", "INTRADAY"]})

@@ -95,8 +95,20 @@ class SessionView(SessionStatus):
     valid_now: bool = False
 
 
+class EgressView(BaseModel):
+    """The static IP this account's broker calls leave from (register it with the broker for the
+    account's API key) and the first date it may change (SEBI: at most once a week)."""
+
+    group: str
+    ip: str | None = None
+    ip_since: str | None = None
+    next_change: str | None = None
+
+
 class BrokerAccountView(BaseModel):
-    """A broker account without any secret: ``credential_fields`` names what is stored."""
+    """A broker account without any secret: ``credential_fields`` names what is stored.
+    ``session`` shows the session's state and expiry (``status``, ``valid_until``);
+    ``egress`` the trader's group IP (None when the deployment has no per-trader egress)."""
 
     client_id: str
     broker: BrokerName
@@ -106,6 +118,7 @@ class BrokerAccountView(BaseModel):
     session: SessionView
     credential_fields: list[str] = Field(default_factory=list)
     login_method: Literal["OAUTH", "TOTP", "NONE"]
+    egress: EgressView | None = None
     created_at: AwareDatetime
     updated_at: AwareDatetime
     version: int

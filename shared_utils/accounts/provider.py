@@ -22,6 +22,7 @@ from shared_utils.accounts.models import OAUTH_BROKERS
 from shared_utils.accounts.secrets import BrokerSecretStore, SecretMissing
 from shared_utils.brokers import BrokerClient, SessionExpired, create_broker_client
 from shared_utils.clock import Clock, default_clock
+from shared_utils.egress import EgressConfig, apply_route
 from shared_utils.models.broker_account import BrokerAccount
 from shared_utils.models.enums import BrokerName, TradingMode
 
@@ -35,6 +36,17 @@ def broker_root(broker: BrokerName | str, overrides: Mapping[str, str] | None = 
     if overrides and overrides.get(name):
         return overrides[name]
     return os.environ.get(ROOT_ENV.format(name.upper())) or None
+
+
+ALGO_ID_ENV = "QL_ALGO_ID_{}"
+
+
+def algo_id_for(broker: BrokerName | str) -> str | None:
+    """The exchange algo ID to send with orders of ``broker`` (``$QL_ALGO_ID_<BROKER>``), or None.
+
+    SEBI's retail-algo framework (1 Apr 2026) tags algo orders with an exchange-issued algo ID;
+    only Kite exposes it (``algo_id``); other adapters have no such field and ignore it."""
+    return os.environ.get(ALGO_ID_ENV.format(BrokerName(broker).value.upper())) or None
 
 
 class PaperAccount(ValueError):
@@ -53,12 +65,14 @@ class BrokerClientProvider:
     """
 
     def __init__(self, secrets: BrokerSecretStore, clock: Clock | None = None, roots: Mapping[str, str] | None = None,
-                 factory: Callable[..., BrokerClient] = create_broker_client, timeout: float = 7.0) -> None:
+                 factory: Callable[..., BrokerClient] = create_broker_client, timeout: float = 7.0,
+                 egress: EgressConfig | None = None) -> None:
         self.secrets = secrets
         self.clock = clock or default_clock()
         self.roots = dict(roots or {})
         self.factory = factory
         self.timeout = timeout
+        self.egress = egress if egress is not None else EgressConfig.from_env()
 
     def client_for(self, account: BrokerAccount) -> BrokerClient:
         """A client of ``account`` carrying today's session tokens (one Secrets Manager read).
@@ -72,6 +86,8 @@ class BrokerClientProvider:
                 ``EXPIRED``; message says how to log in: Zerodha needs the trader's OAuth login,
                 TOTP brokers the refresh or POST /broker-accounts/{client_id}/login).
             SecretMissing: the account has no secret.
+            NoEgressGroup: per-trader egress is configured and the trader has no group (the
+                call would leave from an unregistered IP).
         """
         broker, mode = BrokerName(account.broker), TradingMode(account.trading_mode)
         if mode is not TradingMode.LIVE or broker is BrokerName.PAPER:
@@ -79,6 +95,7 @@ class BrokerClientProvider:
                                "executed by the engine's paper broker, not built by BrokerClientProvider")
         if not account.secret_name:
             raise SecretMissing(f"{account.client_id}: the account has no broker secret")
+        group = self.egress.route_for(account.user_id, account.client_id)
         secret = self.secrets.read(account.secret_name)
         name = {BrokerName.ZERODHA: "Kite", BrokerName.FINVASIA: "Shoonya", BrokerName.ZEBU: "Zebu"}.get(broker)
         how = (f"the trader must log in to {name} (POST /broker-accounts/{{id}}/login, then the OAuth redirect)"
@@ -92,5 +109,10 @@ class BrokerClientProvider:
             raise SessionExpired(
                 f"{broker.value} {account.client_id}: session expired at {secret.session.valid_until.isoformat()}; {how}",
                 broker=broker.value, code="EXPIRED")
-        return self.factory(broker.value, secret.credentials, secret.session.broker_session(),
-                            root=broker_root(broker, self.roots), timeout=self.timeout, account_id=account.client_id)
+        client = self.factory(broker.value, secret.credentials, secret.session.broker_session(),
+                              root=broker_root(broker, self.roots), timeout=self.timeout, account_id=account.client_id)
+        apply_route(client, group)
+        algo_id = algo_id_for(broker)
+        if algo_id and hasattr(client, "algo_id"):
+            client.algo_id = algo_id  # Kite's optional order parameter (kiteconnect 5.2.2)
+        return client

@@ -18,8 +18,9 @@ Rules (decided here, documented for the API):
   moment (switching in the evening for tomorrow is fine: the 08:30 refresh / the trader's Kite
   login renews it). A ``paper`` broker account can never be LIVE (422).
 - **Delete** answers 409 while an ACTIVE allocation of an ACTIVE strategy uses the account
-  (reasons name the strategies); paused allocations do not block. The secret is deleted
-  first (no recovery window, so the client_id can be added again), then the item.
+  (reasons name the strategies); paused allocations do not block. The stored broker session
+  is logged out at the broker first (best effort), then the credentials are deleted at once
+  (the same client_id can be added again), then the item.
 
 Errors: ``InvalidRequest`` (422, loc names the field), ``Conflict`` / ``AlreadyExists`` /
 ``VersionConflict`` (409), ``NotFound`` (404; another user's account is simply not found).
@@ -41,6 +42,7 @@ from shared_utils.accounts.models import (
     BrokerAccountUpdate,
     BrokerAccountView,
     CredentialsIn,
+    EgressView,
     SessionView,
 )
 from shared_utils.accounts.secrets import AccountSecret, BrokerSecretStore, SecretMissing
@@ -72,8 +74,17 @@ def login_method(broker: BrokerName) -> str:
     return "TOTP" if broker in TOTP_BROKERS else "NONE"
 
 
+def egress_view(user_id: str) -> EgressView | None:
+    """The trader's egress group as shown on the account (None: no per-trader egress here or no group)."""
+    from shared_utils.egress import EgressConfig
+
+    group = EgressConfig.from_env().group_of(user_id)
+    return EgressView(**group.view()) if group else None
+
+
 def account_view(account: BrokerAccount, now: datetime, secret: AccountSecret | None = None) -> BrokerAccountView:
     return BrokerAccountView(
+        egress=egress_view(account.user_id),
         client_id=account.client_id, broker=account.broker, display_name=account.display_name,
         trading_mode=account.trading_mode, status=account.status, session=session_view(account.session, now),
         credential_fields=secret.credential_fields() if secret else [],
@@ -144,6 +155,7 @@ class BrokerAccountService:
         self.repos = repos
         self.secrets = secrets
         self.clock = clock or default_clock()
+        self.last_revoke_result: str | None = None
 
     # ---- queries ------------------------------------------------------------------------------
     def get(self, user_id: str, client_id: str) -> BrokerAccount:
@@ -298,5 +310,20 @@ class BrokerAccountService:
                            [f"strategy {s} has an ACTIVE allocation to {client_id}: pause or remove it first"
                             for s in blocking])
         if account.secret_name:
+            self.revoke_broker_session(account)
             self.secrets.delete(account.secret_name)
         self.repos.accounts.delete(account)
+
+    def revoke_broker_session(self, account: BrokerAccount) -> str:
+        """Before the credentials are deleted: log the stored session out at the broker (Kite
+        ``invalidate_access_token``, Angel logout, Noren Logout). Best effort: the result
+        (``LOGGED_OUT`` / ``NO_SESSION`` / ``FAILED: ...``) never blocks the removal."""
+        from shared_utils.accounts.sessions import SessionService
+
+        try:
+            secret = self.secrets.read(account.secret_name)
+        except LookupError:
+            return "NO_SESSION"
+        result = SessionService(self.repos, self.secrets, self.clock).revoke(account, secret)
+        self.last_revoke_result = result
+        return result

@@ -61,6 +61,7 @@ import boto3
 from shared_utils.accounts.models import OAUTH_BROKERS, TOTP_BROKERS, LoginResult, MissingSession
 from shared_utils.accounts.provider import broker_root
 from shared_utils.accounts.secrets import AccountSecret, BrokerSecretStore, StoredSession
+from shared_utils.egress import EgressConfig, NoEgressGroup, apply_route
 from shared_utils.accounts.service import session_valid, session_view
 from shared_utils.brokers import BrokerClient, BrokerError, create_broker_client
 from shared_utils.brokers.errors import BrokerUnavailable, OutcomeUnknown, RateLimited
@@ -171,8 +172,9 @@ class SessionService:
     def __init__(self, repos: Repositories, secrets: BrokerSecretStore, clock: Clock | None = None,
                  calendar: Any | None = None, roots: dict[str, str] | None = None,
                  factory: Callable[..., BrokerClient] = create_broker_client, sns: Any | None = None,
-                 alerts_topic_arn: str | None = None) -> None:
+                 alerts_topic_arn: str | None = None, egress: EgressConfig | None = None) -> None:
         self.repos = repos
+        self.egress = egress if egress is not None else EgressConfig.from_env()
         self.secrets = secrets
         self.clock = clock or default_clock()
         self._calendar = calendar
@@ -218,6 +220,17 @@ class SessionService:
         return self._record(account.user_id, account.client_id, SessionStatus(
             status="VALID", valid_until=valid_until, last_login_at=now, last_login_result="OK"))
 
+    def _client(self, account: BrokerAccount, credentials: Any, session: Any = None) -> BrokerClient:
+        """A client of ``account`` routed through its trader's egress group. Raises
+        LoginFailed (403) when per-trader egress is on and the trader has no group."""
+        try:
+            group = self.egress.route_for(account.user_id, account.client_id)
+        except NoEgressGroup as exc:
+            raise LoginFailed(str(exc), 403) from None
+        client = self.factory(account.broker.value, credentials, session, root=broker_root(account.broker, self.roots),
+                              account_id=account.client_id)
+        return apply_route(client, group)
+
     @staticmethod
     def _broker_failure(exc: BrokerError, broker: str) -> LoginFailed:
         said = exc.broker_message or exc.code or type(exc).__name__
@@ -246,13 +259,13 @@ class SessionService:
                            session=session_view(updated.session, self.clock.now()))
 
     # ---- Zerodha OAuth ----------------------------------------------------------------------------
-    def zerodha_login_url(self, account: BrokerAccount) -> tuple[str, datetime]:
+    def zerodha_login_url(self, account: BrokerAccount, ttl: timedelta = STATE_TTL) -> tuple[str, datetime]:
         """The Kite login URL carrying a signed ``state`` (valid 15 min) and when it expires.
 
         Writes the state's nonce to the account's secret (only the latest URL works)."""
         secret = self.secrets.read(account.secret_name)
         now = self.clock.now()
-        expires = now + STATE_TTL
+        expires = now + ttl
         nonce = pysecrets.token_urlsafe(16)
         state = sign_state(secret.credentials.api_secret, account.user_id, account.client_id, nonce, expires)
         self.secrets.write(account.secret_name, replace(secret, oauth_nonce=nonce))
@@ -267,7 +280,7 @@ class SessionService:
         LoginFailed (Kite refused the token: 400, nothing stored but ``last_login_result``)."""
         return self.oauth_callback(BrokerName.ZERODHA, request_token, state)
 
-    def noren_login_url(self, account: BrokerAccount) -> tuple[str, datetime]:
+    def noren_login_url(self, account: BrokerAccount, ttl: timedelta = STATE_TTL) -> tuple[str, datetime]:
         """The Noren authorize URL (Shoonya or Zebu; ``client_id`` = the account's api_key)
         carrying a signed ``state`` (valid 15 min; only the latest URL works)."""
         from shared_utils.brokers.noren import authorize_url
@@ -277,7 +290,7 @@ class SessionService:
             raise LoginFailed(f"{account.broker.value}: the account needs api_key (OAuth client_id) and api_secret; "
                               "update its credentials", 400)
         now = self.clock.now()
-        expires = now + STATE_TTL
+        expires = now + ttl
         nonce = pysecrets.token_urlsafe(16)
         state = sign_state(secret.credentials.api_secret, account.user_id, account.client_id, nonce, expires)
         self.secrets.write(account.secret_name, replace(secret, oauth_nonce=nonce))
@@ -307,8 +320,7 @@ class SessionService:
             raise InvalidLoginState("this login link was already used or replaced by a newer one")
         creds = replace(secret.credentials, request_token=token)
         try:
-            client = self.factory(broker.value, creds, None, root=broker_root(broker, self.roots),
-                                  account_id=account.client_id)
+            client = self._client(account, creds)
             client_session = client.login()
         except BrokerError as exc:
             failure = self._broker_failure(exc, broker.value)
@@ -330,8 +342,7 @@ class SessionService:
         secret = self.secrets.read(account.secret_name)
         now = self.clock.now()
         try:
-            client = self.factory(account.broker.value, secret.credentials, None,
-                                  root=broker_root(account.broker, self.roots), account_id=account.client_id)
+            client = self._client(account, secret.credentials)
             client_session = client.login()
         except BrokerError as exc:
             failure = self._broker_failure(exc, account.broker.value)
@@ -429,9 +440,124 @@ class SessionService:
                            "open_at": open_at.isoformat(), "accounts": [m.model_dump() for m in missing]})
         return missing
 
+    # ---- daily reminders and forced logout (issue 16) ---------------------------------------------
+    def login_reminders(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Before the open: every ACTIVE LIVE account of a real broker without a session valid at
+        today's open gets a reminder the trader can act on, published to the login-reminders
+        topic (``$LOGIN_REMINDERS_TOPIC_ARN``, else the alerts topic) with the message
+        attribute ``user_id`` = the trader's sub (each trader's email subscription filters on
+        it). OAuth brokers (Kite, Shoonya, Zebu): the broker's login URL carrying our signed
+        state, which comes back to our callback; valid until the close. TOTP (Angel): the
+        automatic login failed, the reason and the route to retry. Non-trading day: nothing.
+        Returns the reminders (client ids, brokers, links; never a credential)."""
+        now = now or self.clock.now()
+        trade_date = to_ist(now).date()
+        if not self.calendar.is_trading_day(trade_date):
+            return []
+        day = self.calendar.session(trade_date)
+        reminders: list[dict[str, Any]] = []
+        for account in self.all_accounts():
+            if (account.trading_mode is not TradingMode.LIVE or account.status is not EntityStatus.ACTIVE
+                    or account.broker is BrokerName.PAPER or session_valid(account.session, day.open)):
+                continue
+            reminder: dict[str, Any] = {"type": "BROKER_LOGIN_REMINDER", "user_id": account.user_id,
+                                        "client_id": account.client_id, "broker": account.broker.value,
+                                        "trade_date": trade_date.isoformat(), "open_at": day.open.isoformat()}
+            try:
+                if account.broker is BrokerName.ZERODHA:
+                    url, expires = self.zerodha_login_url(account, ttl=max(day.close - now, STATE_TTL))
+                elif account.broker in (BrokerName.FINVASIA, BrokerName.ZEBU):
+                    url, expires = self.noren_login_url(account, ttl=max(day.close - now, STATE_TTL))
+                else:
+                    url, expires = None, None
+            except (LoginFailed, LookupError) as exc:
+                url, expires, reminder["problem"] = None, None, str(exc)[:200]
+            if url:
+                reminder.update(login_url=url, link_expires_at=expires.isoformat(),
+                                text=f"Log in to {_LOGIN_NAME[account.broker]} for {account.client_id} before "
+                                     f"{to_ist(day.open):%H:%M} IST: open the link (it returns to the platform).")
+            else:
+                reminder["text"] = (f"{account.client_id} ({account.broker.value}) has no session for today "
+                                    f"(last login: {account.session.last_login_result or 'never'}): log in from the "
+                                    f"app (POST /broker-accounts/{account.client_id}/login) before the open.")
+            reminders.append(reminder)
+            self._notify_trader(account.user_id, f"Broker login needed: {account.client_id}", reminder)
+        return reminders
+
+    def logout_all(self, now: datetime | None = None) -> dict[str, Any]:
+        """After the close (15:45 IST): log every stored broker session out at the broker
+        (SEBI's daily forced logout; Kite ``invalidate_access_token``, Angel ``logout``, Noren
+        ``Logout``), drop the tokens from the stored secret and mark the session
+        ``LOGGED_OUT``. A broker error is reported and the tokens are still dropped (they are
+        dead at the day's end anyway). Returns {"logged_out": [...], "failed": [...]}."""
+        now = now or self.clock.now()
+        report: dict[str, Any] = {"logged_out": [], "failed": [], "not_supported": []}
+        for account in self.all_accounts():
+            if account.broker is BrokerName.PAPER or not account.secret_name:
+                continue
+            try:
+                secret = self.secrets.read(account.secret_name)
+            except LookupError:
+                continue
+            if secret.session is None:
+                continue
+            result = self.revoke(account, secret)
+            key = {"LOGGED_OUT": "logged_out", "NOT_SUPPORTED": "not_supported"}.get(result, "failed")
+            report[key].append({"user_id": account.user_id, "client_id": account.client_id, "result": result})
+            self.secrets.write(account.secret_name, replace(secret, session=None, oauth_nonce=None))
+            self._record(account.user_id, account.client_id, account.session.model_copy(update={
+                "status": "LOGGED_OUT", "valid_until": None, "last_login_result": f"logged out at the close: {result}"[:300]}))
+        if report["failed"]:
+            self._publish("Broker logout failures", {"type": "BROKER_LOGOUT", **report})
+        return report
+
+    def revoke(self, account: BrokerAccount, secret: AccountSecret) -> str:
+        """Log ``account``'s stored session out at the broker. Returns ``LOGGED_OUT``,
+        ``NO_SESSION``, ``NOT_SUPPORTED`` or ``FAILED: <reason>`` (never raises for a broker
+        or routing error; never includes a token)."""
+        if secret.session is None or account.broker is BrokerName.PAPER:
+            return "NO_SESSION"
+        try:
+            client = self._client(account, secret.credentials, secret.session.broker_session())
+            return "LOGGED_OUT" if client.logout() else "NOT_SUPPORTED"
+        except (BrokerError, LoginFailed, ValueError) as exc:
+            return f"FAILED: {getattr(exc, 'broker_message', None) or type(exc).__name__}"[:200]
+
+    def _notify_trader(self, user_id: str, subject: str, message: dict[str, Any]) -> None:
+        arn = os.environ.get("LOGIN_REMINDERS_TOPIC_ARN") or self.alerts_topic_arn or os.environ.get("ALERTS_TOPIC_ARN")
+        if not arn:
+            return
+        sns = self._sns or boto3.client("sns", region_name=arn.split(":")[3])
+        # email subscribers get readable text with the link; machine subscribers (SQS, apps) the JSON
+        email = "\n\n".join(x for x in (message.get("text"), message.get("login_url")) if x)
+        sns.publish(TopicArn=arn, Subject=subject[:100], MessageStructure="json",
+                    Message=json.dumps({"default": json.dumps(message, default=str), "email": email or subject}),
+                    MessageAttributes={"user_id": {"DataType": "String", "StringValue": user_id}})
+
     def _publish(self, subject: str, message: dict[str, Any]) -> None:
         arn = self.alerts_topic_arn or os.environ.get("ALERTS_TOPIC_ARN")
         if not arn:
             return
         sns = self._sns or boto3.client("sns", region_name=arn.split(":")[3])
         sns.publish(TopicArn=arn, Subject=subject[:100], Message=json.dumps(message, default=str))
+
+
+def ensure_reminder_subscription(sns: Any, topic_arn: str, user_id: str, email: str) -> str:
+    """Subscribe ``email`` to the login-reminders topic with the filter policy
+    ``{"user_id": [user_id]}`` (so it receives only its trader's reminders), once. SNS asks the
+    address to confirm; done when an account goes LIVE, so it is confirmed before the first
+    reminder. Returns "EXISTS" or "SUBSCRIBED"."""
+    policy = {"user_id": [user_id]}
+    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+        for sub in page.get("Subscriptions", []):
+            if sub.get("Protocol") == "email" and sub.get("Endpoint") == email:
+                arn = sub.get("SubscriptionArn", "")
+                if arn.startswith("arn:"):
+                    attrs = sns.get_subscription_attributes(SubscriptionArn=arn).get("Attributes", {})
+                    if json.loads(attrs.get("FilterPolicy") or "{}") == policy:
+                        return "EXISTS"
+                else:
+                    return "EXISTS"  # pending confirmation
+    sns.subscribe(TopicArn=topic_arn, Protocol="email", Endpoint=email, ReturnSubscriptionArn=True,
+                  Attributes={"FilterPolicy": json.dumps(policy)})
+    return "SUBSCRIBED"

@@ -72,7 +72,15 @@ class _RequestsProxy(types.ModuleType):
 
     @staticmethod
     def request(method: str, url: str, **kwargs: Any) -> Any:
-        resp = _requests.request(method, url, **kwargs)
+        proxies = dict(kwargs.get("proxies") or {})
+        from shared_utils.egress import SOURCE_ADDRESS_KEY, session_for_source
+
+        source = proxies.pop(SOURCE_ADDRESS_KEY, None)
+        if source:  # egress per trader, locally: this client's calls leave from its group's address
+            kwargs["proxies"] = proxies
+            resp = session_for_source(source).request(method, url, **kwargs)
+        else:
+            resp = _requests.request(method, url, **kwargs)
         if resp.status_code == 429 or resp.status_code >= 500 or _is_rate_limit_text(resp):
             raise HttpStatusError(resp.status_code, resp.text[:200])
         return resp

@@ -100,6 +100,12 @@ class BrokerClient(abc.ABC):
         return self.login()
 
     # ---- commands -----------------------------------------------------------------------
+    def logout(self) -> bool:
+        """End the day's session at the broker (SEBI's daily forced logout; account removal).
+        Returns True when the broker confirmed, False when its API has no logout. Raises
+        BrokerError subclasses like any call."""
+        return False
+
     @abc.abstractmethod
     def place_order(self, request: OrderRequest) -> OrderAck:
         """Send one order. Raises OutcomeUnknown when the answer was lost after sending."""

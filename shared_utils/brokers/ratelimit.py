@@ -13,12 +13,21 @@ Limits (``BROKER_LIMITS``), per account:
 - Zerodha (kite.trade docs "Exceptions > rate limits" and forum): orders 10/s and 200/min;
   quote endpoints (/quote, /quote/ohlc, /quote/ltp) 1/s; everything else 10/s.
 - Angel One (SmartAPI forum "Changes in API Rate Limit"): place/modify/cancel 20/s, 500/min,
-  1000/h, capped at 10/s by the SEBI retail-algo rule; getLtpData and quote 10/s, 500/min,
+  1000/h account-wide, and 10/s per exchange by the SEBI retail-algo rule (below); getLtpData and quote 10/s, 500/min,
   5000/h; getOrderBook, getPosition, getTradeBook 1/s; loginByPassword 1/s.
 - Finvasia / Zebu (Noren): not published in the material we have; orders 10/s (the SEBI cap),
   other calls 10/s.
 
 Place, modify and cancel share ONE ``orders`` bucket (conservative: SEBI counts order messages).
+
+Per exchange (SEBI retail-algo framework, SEBI/HO/MIRSD/MIRSD-PoD/P/CIR/2025/0000013 of 4 Feb 2025,
+NSE/INVG/67858; in force for all brokers from 1 Apr 2026): more than 10 orders/s **per exchange
+per client** needs a registered algo. So order calls that name an exchange also take a slot of
+that exchange's own bucket (``orders@NFO``, ``orders@BFO``: NFO and BFO are held separately),
+with the limits of :data:`EXCHANGE_ORDER_LIMITS` (per broker, each with its source), ON TOP of the
+broker's account-wide ``orders`` limits above. Effective: Kite 10/s in total (its own limit
+is per API key, whatever the exchange); Angel 10/s per exchange and 20/s in total; Noren 10/s per
+exchange (its own limit is unpublished: the SEBI cap is the only number we have).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 #: SEBI: no more than this many orders per second per account, whatever the broker allows.
@@ -186,7 +195,8 @@ BROKER_LIMITS: dict[str, dict[str, tuple[Limit, ...]]] = {
         "default": (Limit(10, 1),),
     },
     "angel": {
-        "orders": _orders(Limit(20, 1), Limit(500, 60), Limit(1000, 3600)),
+        # its published account-wide limits; SEBI's 10/s applies per exchange (EXCHANGE_ORDER_LIMITS)
+        "orders": (Limit(20, 1), Limit(500, 60), Limit(1000, 3600)),
         "quotes": (Limit(10, 1), Limit(500, 60), Limit(5000, 3600)),
         "order_book": (Limit(1, 1),),
         "positions": (Limit(1, 1),),
@@ -199,11 +209,42 @@ BROKER_LIMITS: dict[str, dict[str, tuple[Limit, ...]]] = {
 }
 
 
+@dataclass(frozen=True)
+class ExchangeOrderLimit:
+    """Orders per second allowed per exchange per account (with where the number comes from)."""
+
+    per_second: int
+    source: str
+
+    @property
+    def limits(self) -> tuple[Limit, ...]:
+        return (Limit(min(self.per_second, SEBI_MAX_ORDERS_PER_SECOND), 1),)
+
+
+_SEBI_SOURCE = ("SEBI/HO/MIRSD/MIRSD-PoD/P/CIR/2025/0000013 (4 Feb 2025), NSE/INVG/67858: > 10 orders/s per "
+                "exchange per client needs a registered algo; in force from 1 Apr 2026")
+
+#: Per-exchange order limits per broker, from the brokers' published limits capped by SEBI.
+EXCHANGE_ORDER_LIMITS: dict[str, ExchangeOrderLimit] = {
+    "zerodha": ExchangeOrderLimit(10, "Kite Connect: 10 order requests/s per API key from 1 Apr 2026 "
+                                      "(kite.trade docs, rate limits; forum notice on the SEBI framework); " + _SEBI_SOURCE),
+    "angel": ExchangeOrderLimit(10, "SmartAPI placeOrder 20/s, 500/min, 1000/h (SmartAPI forum 'Changes in API "
+                                    "Rate Limit'), capped by SEBI at 10/s per exchange; " + _SEBI_SOURCE),
+    "finvasia": ExchangeOrderLimit(10, "Noren (Shoonya): order rate limit UNKNOWN (not published in the material "
+                                       "we have); SEBI cap applied; " + _SEBI_SOURCE),
+    "zebu": ExchangeOrderLimit(10, "Noren (Zebu): order rate limit UNKNOWN (not published); SEBI cap applied; "
+                                   + _SEBI_SOURCE),
+    "paper": ExchangeOrderLimit(10, "paper broker: the SEBI cap, to behave like LIVE; " + _SEBI_SOURCE),
+}
+
+
 class AccountRateLimiter:
     """The limits of one broker account, one :class:`SlidingWindowLimiter` per bucket.
 
     ``acquire("orders")`` before place/modify/cancel; ``acquire("quotes")``, ``"order_book"``,
     ``"positions"``, ``"login"`` for those calls; any other name uses ``"default"``.
+    ``slot("orders", exchange="NFO")`` holds the account-wide ``orders`` slot AND one of the
+    exchange's own bucket (created on first use from ``exchange_limit``).
     """
 
     def __init__(
@@ -214,9 +255,14 @@ class AccountRateLimiter:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         margin_s: float = 0.02,
+        exchange_limit: ExchangeOrderLimit | None = None,
     ) -> None:
         table = limits if limits is not None else BROKER_LIMITS[str(broker)]
         self.broker = str(broker)
+        self.exchange_limit = exchange_limit or EXCHANGE_ORDER_LIMITS.get(
+            self.broker, ExchangeOrderLimit(SEBI_MAX_ORDERS_PER_SECOND, _SEBI_SOURCE))
+        self._timing = {"monotonic": monotonic, "sleep": sleep, "margin_s": margin_s}
+        self._lock = threading.Lock()
         self._buckets = {
             name: SlidingWindowLimiter(lims, monotonic=monotonic, sleep=sleep, margin_s=margin_s)
             for name, lims in table.items()
@@ -227,11 +273,39 @@ class AccountRateLimiter:
     def acquire(self, bucket: str = "default") -> float:
         """Block until ``bucket`` allows one more request (slot released at once); return the
         monotonic time granted."""
+        if bucket == "orders":  # order calls also honour the per-exchange cap (exchange unknown here)
+            with self.slot("orders"):
+                return self._timing["monotonic"]()
         return self._buckets.get(bucket, self._buckets["default"]).acquire_and_release()
 
-    def slot(self, bucket: str = "default"):
-        """Context manager holding a slot of ``bucket`` until the wrapped call returns."""
-        return self._buckets.get(bucket, self._buckets["default"]).slot()
+    def _exchange_bucket(self, exchange: str) -> SlidingWindowLimiter:
+        name = f"orders@{exchange.upper()}"
+        with self._lock:
+            if name not in self._buckets:
+                self._buckets[name] = SlidingWindowLimiter(self.exchange_limit.limits, **self._timing)
+            return self._buckets[name]
+
+    @contextmanager
+    def slot(self, bucket: str = "default", exchange: str | None = None) -> Iterator[None]:
+        """Context manager holding a slot of ``bucket`` (and, for ``orders`` with an
+        ``exchange``, of that exchange's bucket first) until the wrapped call returns."""
+        main = self._buckets.get(bucket, self._buckets["default"])
+        if bucket != "orders":
+            with main.slot():
+                yield
+            return
+        exchange = getattr(exchange, "value", exchange)
+        if exchange:
+            extra = [self._exchange_bucket(str(exchange))]
+        else:  # a modify/cancel whose exchange is unknown counts against every exchange in use
+            self._exchange_bucket("ANY")
+            with self._lock:
+                extra = [self._buckets[n] for n in sorted(self._buckets) if n.startswith("orders@")]
+        with ExitStack() as stack:
+            for limiter in extra:
+                stack.enter_context(limiter.slot())
+            stack.enter_context(main.slot())
+            yield
 
 
 _REGISTRY: dict[tuple[str, str], AccountRateLimiter] = {}

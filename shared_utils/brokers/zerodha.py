@@ -193,7 +193,7 @@ class ZerodhaClient(BrokerClient):
             params["market_protection"] = m.MARKET_PROTECTION_AUTO
         if self.algo_id:
             params["algo_id"] = self.algo_id
-        with self.rate_limiter.slot("orders"):
+        with self.rate_limiter.slot("orders", exchange=request.exchange):
             order_id = self._call(lambda: self.kite.place_order(**params), mutating=True, tag=request.tag)
         return OrderAck(order_id=str(order_id), tag=request.tag, broker=self.broker, received_at=self._now(), raw={"order_id": order_id})
 
@@ -216,6 +216,12 @@ class ZerodhaClient(BrokerClient):
         with self.rate_limiter.slot("orders"):
             oid = self._call(lambda: self.kite.cancel_order(m.VARIETY_REGULAR, order_id), mutating=True)
         return OrderAck(order_id=str(oid), tag=None, broker=self.broker, received_at=self._now(), raw={"order_id": oid})
+
+    def logout(self) -> bool:
+        """DELETE /session/token (kiteconnect ``invalidate_access_token``): the access token stops working."""
+        self.rate_limiter.acquire("default")
+        self._call(lambda: self.kite.invalidate_access_token(), mutating=False)
+        return True
 
     # ---- reports -------------------------------------------------------------------------
     def _report(self, row: dict[str, Any]) -> OrderReport:

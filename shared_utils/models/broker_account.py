@@ -19,7 +19,8 @@ class SessionStatus(DomainModel):
     valid_until: AwareDatetime | None = None
     last_login_at: AwareDatetime | None = None
     last_login_result: str | None = None
-    status: Literal["NONE", "VALID", "EXPIRED", "FAILED"] = "NONE"
+    #: LOGGED_OUT: the daily forced logout (15:45 IST) ended it at the broker (issue 16)
+    status: Literal["NONE", "VALID", "EXPIRED", "FAILED", "LOGGED_OUT"] = "NONE"
 
 
 class BrokerAccount(RecordMeta):

@@ -113,7 +113,8 @@ def test_schedules_are_ist_converted_to_utc_weekdays(any_env):
 def test_handlers(dev):
     handlers = {r["Properties"]["Handler"] for r in ours(dev, STACK)}
     assert handlers == {f"lambda_functions.auth_broker.{m}.handler" for m in
-                        ("broker_accounts", "broker_sessions", "session_refresh", "health_check", "profile")}
+                        ("broker_accounts", "broker_sessions", "session_refresh", "health_check", "profile",
+                              "session_daily")}
 
 
 def _fn(synth, name: str) -> tuple[str, dict]:

@@ -215,6 +215,12 @@ class AngelClient(BrokerClient):
         return self.session
 
     # ---- commands ------------------------------------------------------------------------
+    def logout(self) -> bool:
+        """POST /rest/secure/angelbroking/user/v1/logout (SDK ``terminateSession(clientcode)``)."""
+        self.rate_limiter.acquire("default")
+        self._call(lambda: self.api.terminateSession(self._creds.client_code), mutating=False)
+        return True
+
     def place_order(self, request: OrderRequest) -> OrderAck:
         """POST placeOrder (full-response variant) with ``ordertag``; needs ``symboltoken``.
 
@@ -242,7 +248,7 @@ class AngelClient(BrokerClient):
             "quantity": str(request.quantity),
             "ordertag": request.tag,
         }
-        with self.rate_limiter.slot("orders"):
+        with self.rate_limiter.slot("orders", exchange=request.exchange):
             data = self._call(lambda: self.api.placeOrderFullResponse(params), mutating=True, tag=request.tag)
         if not data or not data.get("orderid"):
             raise OutcomeUnknown("angel: success envelope without orderid; reconcile by tag",
@@ -263,7 +269,7 @@ class AngelClient(BrokerClient):
             "quantity": str(request.quantity or row["quantity"]),
             "tradingsymbol": row["tradingsymbol"], "symboltoken": row["symboltoken"], "exchange": row["exchange"],
         }
-        with self.rate_limiter.slot("orders"):
+        with self.rate_limiter.slot("orders", exchange=row["exchange"]):
             data = self._call(lambda: self.api.modifyOrder(params), mutating=True)
         return OrderAck(order_id=str((data or {}).get("orderid") or request.order_id), tag=None, broker=self.broker,
                         received_at=self._now(), raw=data or {})

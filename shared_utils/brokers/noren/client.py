@@ -211,6 +211,12 @@ class NorenClient(BrokerClient):
         return self.session
 
     # ---- commands ------------------------------------------------------------------------
+    def logout(self) -> bool:
+        """POST Logout ``{"uid"}`` (NorenRestApi ``logout``): the session token stops working."""
+        self.rate_limiter.acquire("default")
+        self._post("Logout", {"uid": self.uid})
+        return True
+
     def place_order(self, request: OrderRequest) -> OrderAck:
         """POST PlaceOrder with ``remarks`` = tag -> ``norenordno``.
 
@@ -238,7 +244,7 @@ class NorenClient(BrokerClient):
             j["trgprc"] = str(request.trigger_price)
         if request.tag:
             j["remarks"] = request.tag
-        with self.rate_limiter.slot("orders"):
+        with self.rate_limiter.slot("orders", exchange=request.exchange):
             data = self._post("PlaceOrder", j, mutating=True, tag=request.tag)
         return OrderAck(order_id=str(data["norenordno"]), tag=request.tag, broker=self.broker, received_at=self._now(), raw=data)
 

@@ -4,6 +4,7 @@ broker fakes on 127.0.0.1 with their hosts in ``QL_BROKER_ROOT_*``, a frozen clo
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import datetime
 
@@ -100,6 +101,54 @@ def sm(aws):
     return boto3.client("secretsmanager", region_name="ap-south-1")
 
 
+class Vault:
+    """What the login / order functions see: ``read(client_id) -> dict`` decrypts the account's
+    stored secret (KMS envelope in the broker accounts table) into its JSON; ``names()``."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    def read(self, client_id: str, user: str = "user-a") -> dict:
+        return json.loads(self.store.read(self.store.name_for(user, client_id)).to_json())
+
+    def names(self) -> list[str]:
+        return self.store.names()
+
+
+@pytest.fixture
+def vault(repos, env_config):
+    from shared_utils.accounts.secrets import BrokerSecretStore
+
+    return Vault(BrokerSecretStore(env_config))
+
+
+MFA_PASSWORD = "Local-Passw0rd!"
+
+
+def make_pool(monkeypatch, users_with_mfa=("user-a", "user-b"), users_without=("user-nomfa",)):
+    """A moto user pool (``USER_POOL_ID`` set) whose users are named like the tests' subs;
+    ``users_with_mfa`` ran the real software-token MFA setup. Returns (client, pool_id, app_client_id)."""
+    import boto3
+
+    from shared_utils.accounts.mfa import enable_software_token_mfa
+
+    idp = boto3.client("cognito-idp", region_name="ap-south-1")
+    pool_id = idp.create_user_pool(PoolName="ql-users")["UserPool"]["Id"]
+    # as the CDK pool: MFA OPTIONAL, software tokens (TOTP) enabled, no SMS
+    idp.set_user_pool_mfa_config(UserPoolId=pool_id, MfaConfiguration="OPTIONAL",
+                                 SoftwareTokenMfaConfiguration={"Enabled": True})
+    app = idp.create_user_pool_client(UserPoolId=pool_id, ClientName="web",
+                                      ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
+    for name in (*users_with_mfa, *users_without):
+        idp.admin_create_user(UserPoolId=pool_id, Username=name, MessageAction="SUPPRESS",
+                              UserAttributes=[{"Name": "email", "Value": f"{name}@example.in"}])
+        idp.admin_set_user_password(UserPoolId=pool_id, Username=name, Password=MFA_PASSWORD, Permanent=True)
+    for name in users_with_mfa:
+        enable_software_token_mfa(idp, pool_id, app, name, MFA_PASSWORD)
+    monkeypatch.setenv("USER_POOL_ID", pool_id)
+    return idp, pool_id, app
+
+
 @pytest.fixture
 def api(repos, clock, monkeypatch):
     """``api(method, path, body=None, user="user-a", query=None) -> (status, json)``; user=None
@@ -109,6 +158,7 @@ def api(repos, clock, monkeypatch):
 
     monkeypatch.delenv("ALERTS_TOPIC_ARN", raising=False)
     common.reset_caches()
+    make_pool(monkeypatch)  # user-a and user-b have TOTP MFA (LIVE switches need it)
 
     def _api(method, path, body=None, user="user-a", query=None):
         return call(method, path, body, user_id=user, query=query)

@@ -9,7 +9,7 @@ from tests.functional.auth_broker.conftest import KITE, allocate, angel_body, st
 SECRET_NAME = "ql-algo-trading-local/broker/user-a/ZX1234"
 
 
-def test_create_stores_credentials_in_one_secret_and_answers_without_them(api, sm):
+def test_create_stores_credentials_encrypted_without_a_secret_per_account(api, sm, vault):
     status, body = api("POST", "/broker-accounts", zerodha_body())
     assert status == 201, body
     assert body["trading_mode"] == "PAPER" and body["login_method"] == "OAUTH"
@@ -17,13 +17,15 @@ def test_create_stores_credentials_in_one_secret_and_answers_without_them(api, s
     assert body["session"]["status"] == "NONE" and body["session"]["valid_now"] is False
     text = json.dumps(body)
     assert KITE["api_key"] not in text and KITE["api_secret"] not in text
-    stored = json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])
+    stored = vault.read("ZX1234")
     assert stored["credentials"] == {"api_key": KITE["api_key"], "api_secret": KITE["api_secret"]}
     assert stored["session"] is None
-    names = sorted(s["Name"] for s in sm.list_secrets()["SecretList"])
-    # plus the postback checksum secret: the api_secret alone, for the public postbacks function
+    assert vault.names() == [SECRET_NAME]
+    # issue 16: credentials live KMS-sealed in the table, not one Secrets Manager secret per
+    # account ($0.40/month each); the only secret left is the postback checksum of a Zerodha
+    # account (the api_secret alone, for the public postbacks function: issue 14 finding 8)
     checksum_name = SECRET_NAME.replace("/broker/", "/postback-checksum/")
-    assert names == sorted([SECRET_NAME, checksum_name])
+    assert [s["Name"] for s in sm.list_secrets()["SecretList"]] == [checksum_name]
     assert json.loads(sm.get_secret_value(SecretId=checksum_name)["SecretString"]) == \
         {"schema": 1, "api_secret": KITE["api_secret"]}
 
@@ -82,7 +84,7 @@ def test_live_needs_a_successful_login(api):
     assert status == 422 and body["detail"][0]["loc"] == ["body", "trading_mode"]
 
 
-def test_delete_is_409_while_an_active_allocation_of_an_active_strategy_uses_it(api, sm):
+def test_delete_is_409_while_an_active_allocation_of_an_active_strategy_uses_it(api, vault):
     api("POST", "/broker-accounts", zerodha_body())
     sid = strategy(api)
     allocate(api, sid, "ZX1234")
@@ -93,7 +95,7 @@ def test_delete_is_409_while_an_active_allocation_of_an_active_strategy_uses_it(
     status, body = api("DELETE", "/broker-accounts/ZX1234")
     assert status == 200, body
     assert api("GET", "/broker-accounts/ZX1234")[0] == 404
-    assert sm.list_secrets()["SecretList"] == []
+    assert vault.names() == []
     # the same client id can be added again at once (no recovery window on the old secret)
     assert api("POST", "/broker-accounts", zerodha_body())[0] == 201
 
@@ -104,13 +106,13 @@ def test_paused_allocation_does_not_block_delete(api):
     assert api("DELETE", "/broker-accounts/ZX1234")[0] == 200
 
 
-def test_credential_rotation_keeps_other_fields_and_clears_the_session(api, sm):
+def test_credential_rotation_keeps_other_fields_and_clears_the_session(api, vault):
     api("POST", "/broker-accounts", angel_body())
     status, body = api("PUT", "/broker-accounts/A123", {"credentials": {"password": "newmpin1"}})
     assert status == 200, body
     assert body["credential_fields"] == ["api_key", "client_code", "password", "totp_secret"]
     assert body["session"]["last_login_result"] == "credentials changed: log in again"
-    stored = json.loads(sm.get_secret_value(SecretId="ql-algo-trading-local/broker/user-a/A123")["SecretString"])
+    stored = vault.read("A123")
     assert stored["credentials"]["password"] == "newmpin1" and stored["credentials"]["client_code"] == "A123"
     assert "newmpin1" not in json.dumps(body)
 

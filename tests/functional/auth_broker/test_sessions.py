@@ -16,8 +16,9 @@ from tests.functional.auth_broker.conftest import ANGEL, KITE, NOREN, angel_body
 CALLBACK = "/broker-sessions/zerodha/callback"
 
 
-def secret(sm, client_id, user="user-a"):
-    return json.loads(sm.get_secret_value(SecretId=f"ql-algo-trading-local/broker/{user}/{client_id}")["SecretString"])
+def secret(vault, client_id, user="user-a"):
+    """The account's decrypted secret (KMS envelope in the table)."""
+    return vault.read(client_id, user)
 
 
 def login_state(api):
@@ -36,7 +37,7 @@ def callback(api, request_token, state):
                                                    "action": "login", "status": "success"})
 
 
-def test_zerodha_oauth_callback_stores_the_access_token_until_0600_ist(api, kite, sm):
+def test_zerodha_oauth_callback_stores_the_access_token_until_0600_ist(api, kite, vault):
     api("POST", "/broker-accounts", zerodha_body())
     state = login_state(api)
     status, body = callback(api, KITE["request_token"], state)
@@ -44,7 +45,7 @@ def test_zerodha_oauth_callback_stores_the_access_token_until_0600_ist(api, kite
     assert body["action"] == "LOGGED_IN" and body["session"]["status"] == "VALID"
     assert datetime.fromisoformat(body["session"]["valid_until"]) == datetime(2026, 8, 18, 6, 0, tzinfo=IST)
     assert kite.access_token not in json.dumps(body)
-    stored = secret(sm, "ZX1234")
+    stored = secret(vault, "ZX1234")
     assert stored["session"]["access_token"] == kite.access_token and stored["oauth_nonce"] is None
     # a state works once
     status, _ = callback(api, KITE["request_token"], state)
@@ -59,12 +60,12 @@ def test_zerodha_oauth_callback_stores_the_access_token_until_0600_ist(api, kite
     assert client.order_book() == []
 
 
-def test_zerodha_forged_request_token_is_400_and_stores_nothing(api, kite, sm):
+def test_zerodha_forged_request_token_is_400_and_stores_nothing(api, kite, vault):
     api("POST", "/broker-accounts", zerodha_body())
     state = login_state(api)
     status, body = callback(api, "forged-request-token", state)
     assert status == 400 and "zerodha refused the login" in body["message"]
-    stored = secret(sm, "ZX1234")
+    stored = secret(vault, "ZX1234")
     assert stored["session"] is None
     status, account = api("GET", "/broker-accounts/ZX1234")
     assert account["session"]["status"] == "FAILED" and account["session"]["valid_until"] is None
@@ -79,11 +80,11 @@ def _forge(state, **changes):
     return f"{forged}.{sig}"
 
 
-def test_zerodha_forged_or_expired_state_is_403_and_stores_nothing(api, kite, sm):
+def test_zerodha_forged_or_expired_state_is_403_and_stores_nothing(api, kite, vault):
     api("POST", "/broker-accounts", zerodha_body())
     api("POST", "/broker-accounts", zerodha_body(), user="user-b")
     state = login_state(api)
-    before = secret(sm, "ZX1234")
+    before = secret(vault, "ZX1234")
     forged = [
         _forge(state, u="user-b"),                       # someone else's account
         _forge(state, e=int(api.clock.now().timestamp()) + 86400),  # extended expiry
@@ -97,8 +98,8 @@ def test_zerodha_forged_or_expired_state_is_403_and_stores_nothing(api, kite, sm
     api.clock.advance(timedelta(minutes=16))
     status, body = callback(api, KITE["request_token"], state)
     assert status == 403 and "expired" in body["message"]
-    assert secret(sm, "ZX1234") == before
-    assert secret(sm, "ZX1234", user="user-b")["session"] is None
+    assert secret(vault, "ZX1234") == before
+    assert secret(vault, "ZX1234", user="user-b")["session"] is None
     assert api("GET", "/broker-accounts/ZX1234")[1]["session"]["status"] == "NONE"
 
 
@@ -110,30 +111,30 @@ def test_a_newer_login_url_replaces_the_older_one(api, kite):
     assert callback(api, KITE["request_token"], new)[0] == 200
 
 
-def test_angel_totp_login(api, angel, sm):
+def test_angel_totp_login(api, angel, vault):
     api("POST", "/broker-accounts", angel_body())
     status, body = api("POST", "/broker-accounts/A123/login")
     assert status == 200, body
     assert body["action"] == "LOGGED_IN" and body["session"]["valid_now"] is True
     assert datetime.fromisoformat(body["session"]["valid_until"]) == datetime(2026, 8, 18, 6, 0, tzinfo=IST)
-    stored = secret(sm, "A123")["session"]
+    stored = secret(vault, "A123")["session"]
     assert stored["access_token"] == angel.jwt and stored["refresh_token"] == angel.refresh_token
     assert stored["feed_token"]
     assert angel.jwt not in json.dumps(body)
 
 
-def test_angel_wrong_totp_seed_is_400_and_recorded(api, angel, sm):
+def test_angel_wrong_totp_seed_is_400_and_recorded(api, angel, vault):
     import pyotp
 
     api("POST", "/broker-accounts", angel_body(credentials={"api_key": "angelkeyP9", "password": ANGEL["password"],
                                                             "totp_secret": pyotp.random_base32()}))
     status, body = api("POST", "/broker-accounts/A123/login")
     assert status == 400 and "Invalid totp" in body["message"]
-    assert secret(sm, "A123")["session"] is None
+    assert secret(vault, "A123")["session"] is None
     assert api("GET", "/broker-accounts/A123")[1]["session"]["status"] == "FAILED"
 
 
-def test_noren_oauth_login_end_to_end_valid_to_midnight_ist_and_provider(api, noren, sm):
+def test_noren_oauth_login_end_to_end_valid_to_midnight_ist_and_provider(api, noren, vault):
     """Issue 15: Shoonya's QuickAuth/TOTP login was retired in 2026. Through the API: POST login
     answers the broker's authorize URL with our signed state; the broker redirects the browser
     to our public callback with ``code``; the code is exchanged at GenAcsTok; the stored token
@@ -147,7 +148,7 @@ def test_noren_oauth_login_end_to_end_valid_to_midnight_ist_and_provider(api, no
     assert status == 200, body
     assert body["action"] == "LOGGED_IN" and body["broker"] == "finvasia"
     assert datetime.fromisoformat(body["session"]["valid_until"]) == datetime(2026, 8, 18, 0, 0, tzinfo=IST)
-    assert secret(sm, "FA1234")["session"]["access_token"] == noren.access_token
+    assert secret(vault, "FA1234")["session"]["access_token"] == noren.access_token
     assert api("PUT", "/broker-accounts/FA1234", {"trading_mode": "LIVE"})[0] == 200
 
     from lambda_functions.auth_broker.common import secret_store
@@ -163,11 +164,11 @@ def test_noren_oauth_login_end_to_end_valid_to_midnight_ist_and_provider(api, no
     assert err.value.code == "EXPIRED" and NOREN["api_secret"] not in str(err.value)
 
 
-def test_noren_callback_refuses_reused_forged_and_wrong_broker_states(api, noren, sm):
+def test_noren_callback_refuses_reused_forged_and_wrong_broker_states(api, noren, vault):
     api("POST", "/broker-accounts", noren_body())
     status, _ = noren_oauth_login(api, code_filter=lambda q: {**q, "code": "not-a-code"})
     assert status == 400  # GenAcsTok refused the code; nothing stored
-    assert secret(sm, "FA1234")["session"] is None
+    assert secret(vault, "FA1234")["session"] is None
     kept = {}
     status, _ = noren_oauth_login(api, code_filter=lambda q: kept.update(q) or q)
     assert status == 200
