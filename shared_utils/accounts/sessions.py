@@ -68,7 +68,7 @@ from shared_utils.brokers.errors import BrokerUnavailable, OutcomeUnknown, RateL
 from shared_utils.clock import IST, Clock, default_clock, to_ist
 from shared_utils.errors import InvalidRequest
 from shared_utils.models.broker_account import BrokerAccount, SessionStatus
-from shared_utils.models.enums import BrokerName, EntityStatus, TradingMode
+from shared_utils.models.enums import BrokerName, EntityStatus, ExecutionType, TradingMode
 from shared_utils.persistence.repositories import Repositories, VersionConflict
 from shared_utils.persistence.table import deserialize
 
@@ -400,25 +400,34 @@ class SessionService:
     def health_check(self, trade_date: date) -> list[MissingSession]:
         """Pre-open check (08:45 IST) for ``trade_date`` (IST date).
 
-        Lists every LIVE broker account that an ACTIVE allocation of a strategy due that day
-        (an active ENTRY or EXIT schedule entry whose days include the weekday; DTE-only
-        entries count as due) needs, and that has no session valid at the day's open. Missing
-        accounts are listed too. The list is published to the alerts topic when not empty.
-        On a non-trading day: nothing is checked or published; returns []."""
+        Lists every LIVE broker account that an ACTIVE allocation of a running strategy due that
+        day (an active ENTRY or EXIT schedule entry whose days include the weekday; DTE-only
+        entries count as due) needs, and that has no session valid at the day's open. A paused
+        strategy (or one in a paused basket: its ENTRY entry is inactive) keeps its EXIT slot,
+        and Prepare runs that exit only while positions are open, so such a strategy needs
+        exactly the accounts holding its open positions. Missing accounts are listed too. The
+        list is published to the alerts topic when not empty. On a non-trading day: nothing is
+        checked or published; returns []."""
         if not self.calendar.is_trading_day(trade_date):
             return []
         open_at = self.calendar.session(trade_date).open
         users = sorted({a.user_id for a in self.all_accounts()})
         missing: list[MissingSession] = []
         for user_id in users:
-            due = {e.strategy_id for e in self.repos.schedules.list_for_user(user_id)
-                   if e.active and e.due_on_weekday(trade_date)}
+            entries = self.repos.schedules.list_for_user(user_id)
+            running = {e.strategy_id for e in entries if e.execution_type is ExecutionType.ENTRY and e.active}
+            due = {e.strategy_id for e in entries if e.active and e.due_on_weekday(trade_date)}
             if not due:
                 continue
             needs: dict[str, set[str]] = {}
             for allocation in self.repos.allocations.list_for_user(user_id):
-                if allocation.status is EntityStatus.ACTIVE and allocation.strategy_id in due:
+                if (allocation.status is EntityStatus.ACTIVE and allocation.strategy_id in due
+                        and allocation.strategy_id in running):
                     needs.setdefault(allocation.client_id, set()).add(allocation.strategy_id)
+            for strategy_id in sorted(due - running):  # only the EXIT slot of a paused strategy
+                for position in self.repos.positions.list(user_id, strategy_id):
+                    if position.quantity:
+                        needs.setdefault(position.client_id, set()).add(strategy_id)
             for client_id, strategy_ids in sorted(needs.items()):
                 account = self.repos.accounts.find(user_id, client_id)
                 if account is None:

@@ -30,7 +30,9 @@ from pydantic import BaseModel
 from shared_utils.clock import UTC
 from shared_utils.models.execution import Execution, OrderRecord, Position
 
-SCHEMA_VERSION = "1"
+#: "2": orders gained ``attempt`` and ``tick_size`` (a version-1 file reads back with the model's
+#: defaults for them: see :func:`from_table`)
+SCHEMA_VERSION = "2"
 KIND = b"ql.kind"
 DECIMAL_STRING = b"decimal-string"
 DYNAMODB_JSON = b"dynamodb-json"
@@ -101,10 +103,10 @@ FILL = pa.struct([_s("trade_id"), _i64("quantity"), _money("price", False), _ts(
 
 ORDERS = _schema("orders", [
     _s("order_key"), _s("execution_id"), _s("user_id"), _s("strategy_id"), _s("client_id"), _s("broker"),
-    _i32("leg_no"), _i32("slice_no"), _s("purpose"), _s("tag"), _s("exchange"), _s("tradingsymbol"),
+    _i32("leg_no"), _i32("slice_no"), _s("purpose"), _i32("attempt"), _s("tag"), _s("exchange"), _s("tradingsymbol"),
     _i64("instrument_token", True), _s("broker_tradingsymbol", True), _s("broker_token", True),
     _s("transaction_type"), _i32("lots"), _i32("lot_size"), _i64("quantity"), _s("product"), _s("order_type"),
-    _money("price"), _money("trigger_price"), _money("ltp_at_decision"), _s("status"), _s("broker_order_id", True),
+    _money("price"), _money("trigger_price"), _money("ltp_at_decision"), _money("tick_size"), _s("status"), _s("broker_order_id", True),
     _i64("filled_quantity"), _money("average_price"),
     pa.field("fills", pa.list_(FILL), nullable=False),
     _s("broker_message", True), _s("error_kind", True), _ts("execute_at"), _ts("intent_at"), _ts("sent_at"),
@@ -221,8 +223,13 @@ def _from_arrow(value: Any, field: pa.Field) -> Any:
 
 
 def from_table(entity: str, table: pa.Table, trade_date: date) -> list[BaseModel]:
-    """The records of an archived table (``trade_date`` from the partition)."""
+    """The records of an archived table (``trade_date`` from the partition).
+
+    A column the file does not have (written under an older schema version) is left to the
+    model's default."""
     schema = SCHEMAS[entity]
+    present = set(table.column_names)
+    schema = pa.schema([f for f in schema if f.name in present], metadata=schema.metadata)
     table = table.select(schema.names).cast(schema)
     model = MODELS[entity]
     out = []

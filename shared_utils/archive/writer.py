@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from shared_utils.archive import layout
 from shared_utils.archive.daily import DayItems, collect_day, expire_archived, expiry_epoch
-from shared_utils.archive.schemas import SCHEMAS, to_table
+from shared_utils.archive.schemas import SCHEMA_VERSION, SCHEMAS, to_table
 from shared_utils.persistence.table import DynamoTable
 
 
@@ -32,7 +32,7 @@ def write_day(s3: Any, bucket: str, items: DayItems) -> dict[str, dict[str, Any]
         body = parquet_bytes(entity, records)
         key = layout.day_key(entity, items.trade_date)
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=layout.CONTENT_TYPE,
-                      Metadata={"rows": str(len(records)), "schema-version": "1"})
+                      Metadata={"rows": str(len(records)), "schema-version": SCHEMA_VERSION})
         written[entity] = {"key": key, "rows": len(records), "bytes": len(body)}
     return written
 

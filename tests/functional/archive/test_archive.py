@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from local.apigw import FakeLambdaContext
 from shared_utils.archive import layout
 from shared_utils.archive.daily import expiry_epoch
-from shared_utils.archive.schemas import MODELS, NOT_ARCHIVED, SCHEMAS, from_table
+from shared_utils.archive.schemas import MODELS, NOT_ARCHIVED, SCHEMAS, from_table, to_row
 from shared_utils.clock import IST, UTC, FixedClock, default_clock, set_default_clock
 from shared_utils.models.enums import ExecutionStatus, ExecutionType, OrderStatus, OrderType, Product, TransactionType
 from shared_utils.models.execution import Execution, ExecutionResults, Fill, OrderRecord, Position
@@ -72,15 +72,16 @@ def _execution(user: str, strategy: str, day: date, kind=ExecutionType.ENTRY, **
     return Execution(**{**fields, **extra})
 
 
-def _order(execution: Execution, client: str, leg: int, **extra) -> OrderRecord:
-    key = keys.order_sk(execution.execution_id, client, leg, 0, "ENTRY")
+def _order(execution: Execution, client: str, leg: int, attempt: int = 0, **extra) -> OrderRecord:
+    key = keys.order_sk(execution.execution_id, client, leg, 0, "ENTRY", attempt)
     fields = dict(
         order_key=key, execution_id=execution.execution_id, user_id=execution.user_id,
-        strategy_id=execution.strategy_id, client_id=client, broker="paper", leg_no=leg, tag=keys.order_tag(key),
+        strategy_id=execution.strategy_id, client_id=client, broker="paper", leg_no=leg, attempt=attempt,
+        tag=keys.order_tag(key),
         exchange="NFO", tradingsymbol="NIFTY26AUG24500CE", instrument_token=12345, broker_token="55123",
         transaction_type=TransactionType.SELL, lots=2, lot_size=65, quantity=130, product=Product.NRML,
         order_type=OrderType.LIMIT, price=Decimal("100.95"), ltp_at_decision=Decimal("101.05"),
-        status=OrderStatus.FILLED, broker_order_id="P-1", filled_quantity=130, average_price=Decimal("100.975"),
+        tick_size=Decimal("0.05"), status=OrderStatus.FILLED, broker_order_id="P-1", filled_quantity=130, average_price=Decimal("100.975"),
         fills=[Fill(trade_id="T1", quantity=65, price=Decimal("100.95"), filled_at=_instant(execution.trade_date, 9, 30, 0, 40123)),
                Fill(trade_id="T2", quantity=65, price=Decimal("101.00"), filled_at=_instant(execution.trade_date, 9, 30, 1))],
         execute_at=execution.execute_at, intent_at=_instant(execution.trade_date, 9, 29, 59, 900000),
@@ -127,7 +128,7 @@ def seed_day(repos) -> dict[str, list]:
     other = _execution("user-a", "stg_alpha", OTHER_DAY)
     for e in (e1, e2, e3, other):
         assert repos.executions.claim(e) is not None
-    orders = [_order(e1, "ANGELONE456", 1), _order(e1, "PAPER1", 2, status=OrderStatus.REJECTED, filled_quantity=0,
+    orders = [_order(e1, "ANGELONE456", 1), _order(e1, "PAPER1", 2, attempt=1, status=OrderStatus.REJECTED, filled_quantity=0,
                                                         average_price=None, fills=[], broker_message="RMS: margin",
                                                         error_kind="REJECTED", price=None, order_type=OrderType.MARKET),
               _order(e3, "PAPER9", 1, sent_at=None, acked_at=None, status=OrderStatus.PENDING, fills=[], status_history=[]),
@@ -273,6 +274,16 @@ def test_every_model_field_is_archived_or_deliberately_left_out():
         fields = set(MODELS[entity].model_fields)
         assert set(schema.names) | NOT_ARCHIVED[entity] == fields, entity
         assert not set(schema.names) & NOT_ARCHIVED[entity]
+
+
+def test_a_file_of_schema_version_1_reads_back_with_the_defaults_of_the_later_fields():
+    """Version 2 added orders.attempt and orders.tick_size; a version-1 file has neither column."""
+    record = _order(_execution("user-a", "stg_alpha", DAY), "PAPER1", 1)
+    row = {k: v for k, v in to_row("orders", record).items() if k not in ("attempt", "tick_size")}
+    v1 = pa.schema([f for f in SCHEMAS["orders"] if f.name in row])
+    (got,) = from_table("orders", pa.Table.from_pylist([row], schema=v1), DAY)
+    assert got.attempt == 0 and got.tick_size is None
+    assert got.order_key == record.order_key and got.average_price == record.average_price
 
 
 def _identity(entity: str, record) -> str:

@@ -171,12 +171,16 @@ def test_totp_secret_errors_say_the_real_cause(api):
     assert status == 201, body
 
 
-def test_an_account_whose_secret_is_gone_is_still_listed_and_can_be_given_credentials_again(api, sm):
-    """The local platform keeps Secrets Manager only while it runs: after a restart the restored
-    account has no secret. It must still be listed (it answered 409 to every GET), say what is
-    missing, take its credentials again, and be deletable."""
+def test_an_account_whose_secret_is_gone_is_still_listed_and_can_be_given_credentials_again(api, env_config):
+    """The local platform keeps the secrets (table items sealed by its moto KMS key) only while
+    it runs: after a restart the restored account has no secret. It must still be listed (it
+    answered 409 to every GET), say what is missing, take its credentials again, and be
+    deletable."""
+    from shared_utils.accounts.secrets import BrokerSecretStore
+
+    store = BrokerSecretStore(env_config)
     api("POST", "/broker-accounts", zerodha_body())
-    sm.delete_secret(SecretId=SECRET_NAME, ForceDeleteWithoutRecovery=True)
+    store.delete(SECRET_NAME)
     status, listed = api("GET", "/broker-accounts")
     assert status == 200 and listed["items"][0]["credential_fields"] == [], listed
     status, one = api("GET", "/broker-accounts/ZX1234")
@@ -186,6 +190,6 @@ def test_an_account_whose_secret_is_gone_is_still_listed_and_can_be_given_creden
     status, body = api("PUT", "/broker-accounts/ZX1234", {"credentials": {"api_key": KITE["api_key"],
                                                                           "api_secret": KITE["api_secret"]}})
     assert status == 200 and body["credential_fields"] == ["api_key", "api_secret"], body
-    assert json.loads(sm.get_secret_value(SecretId=SECRET_NAME)["SecretString"])["credentials"]["api_key"] == KITE["api_key"]
-    sm.delete_secret(SecretId=SECRET_NAME, ForceDeleteWithoutRecovery=True)
+    assert store.read(SECRET_NAME).credentials.api_key == KITE["api_key"]
+    store.delete(SECRET_NAME)
     assert api("DELETE", "/broker-accounts/ZX1234")[0] == 200

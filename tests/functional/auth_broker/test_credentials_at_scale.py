@@ -1,7 +1,11 @@
 """Issue 16: credentials at scale. No Secrets Manager secret per account: the values are KMS
 envelope-encrypted in the broker accounts table (nothing readable at rest, an item cannot be
 swapped onto another account), legacy secrets migrate behind the same interface, and removal
-deletes the value."""
+deletes the value.
+
+The one exception (issue 14 finding 8, merged after): a Zerodha account with an api_secret has a
+postback-checksum secret holding that value alone, so the public postback function never
+decrypts the full credentials (shared_utils.accounts.checksum_secrets)."""
 
 from __future__ import annotations
 
@@ -20,11 +24,26 @@ def raw_items(env_config):
     return client.scan(TableName=env_config.broker_accounts_table_name)["Items"]
 
 
+def secret_names(sm) -> tuple[list[str], list[str]]:
+    """(broker secrets, postback-checksum secrets) in Secrets Manager, by name."""
+    names = sorted(s["Name"] for s in sm.list_secrets()["SecretList"])
+    checksum = [n for n in names if n.startswith(CHECKSUM_PREFIX)]
+    return [n for n in names if n not in checksum], checksum
+
+
+CHECKSUM_PREFIX = "ql-algo-trading-local/postback-checksum/"
+
+
 def test_nothing_readable_at_rest_and_no_secret_per_account(api, sm, env_config):
     for n in range(3):
         assert api("POST", "/broker-accounts", zerodha_body(f"ZX{n}"))[0] == 201
     assert api("POST", "/broker-accounts", angel_body())[0] == 201
-    assert sm.list_secrets()["SecretList"] == []
+    broker, checksum = secret_names(sm)
+    assert broker == []
+    # only the Zerodha accounts' checksum secrets, each holding the api_secret alone
+    assert checksum == [f"{CHECKSUM_PREFIX}user-a/ZX{n}" for n in range(3)]
+    for name in checksum:
+        assert set(json.loads(sm.get_secret_value(SecretId=name)["SecretString"])) == {"schema", "api_secret"}
     dump = json.dumps(raw_items(env_config), default=str)
     for value in (KITE["api_key"], KITE["api_secret"], ANGEL["totp_secret"], ANGEL["api_key"]):
         assert value not in dump
@@ -44,9 +63,10 @@ def test_an_item_copied_onto_another_account_does_not_decrypt(api, env_config):
 
     with pytest.raises(SecretUnreadable):
         store.read(store.name_for("user-a", "ZX2"))
-    # through the API: the same answer as a missing secret (re-add the account), never another's value
+    # through the API: the same answer as a missing secret (add the credentials again), never another's value
     status, body = api("POST", "/broker-accounts/ZX2/login")
-    assert status == 409 and "remove and add the account again" in body["message"], body
+    assert status == 409 and "missing zerodha credentials" in body["message"], body
+    assert body["reasons"][1].startswith("add them with PUT /broker-accounts/ZX2"), body
 
 
 def test_legacy_secrets_manager_secret_migrates_on_read(api, sm, env_config):
@@ -55,12 +75,14 @@ def test_legacy_secrets_manager_secret_migrates_on_read(api, sm, env_config):
     legacy = AccountSecret(broker="zerodha", credentials=BrokerCredentials(api_key="oldkey", api_secret="oldsecret"))
     sm.create_secret(Name=name, SecretString=legacy.to_json())
     assert store.read(name).credentials.api_secret == "oldsecret"
-    assert sm.list_secrets()["SecretList"] == []  # moved, the $0.40/month secret deleted
+    # moved, the $0.40/month broker secret deleted (the api_secret alone stays, for postback checksums)
+    assert secret_names(sm) == ([], [f"{CHECKSUM_PREFIX}user-a/OLD1"])
     assert store.names() == [name]
     assert store.read(name).credentials.api_key == "oldkey"  # now from the table
 
     sm.create_secret(Name=store.name_for("user-b", "OLD2"), SecretString=legacy.to_json())
-    assert store.migrate_all() == 1 and sm.list_secrets()["SecretList"] == []
+    assert store.migrate_all() == 1
+    assert secret_names(sm) == ([], [f"{CHECKSUM_PREFIX}user-a/OLD1", f"{CHECKSUM_PREFIX}user-b/OLD2"])
 
 
 def test_removal_deletes_the_value(api, env_config):

@@ -4,8 +4,11 @@ as AWS); 403 with the reason otherwise; PAPER stays open."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
+from shared_utils.clock import IST
 from shared_utils.models.enums import TradingMode
 from tests.functional.auth_broker.conftest import MFA_PASSWORD, allocate, angel_body, strategy
 
@@ -88,16 +91,30 @@ def bus():
     set_default_publisher(None)
 
 
-def test_manual_live_entry_needs_mfa_exit_and_paper_do_not(api, bus):
+def test_manual_live_entry_needs_mfa_exit_and_paper_do_not(api, bus, clock):
+    from tests.conftest import seed_request
+    from tests.functional.api.journey import complete_legs
+
+    # a manual run is refused at the call outside the session or without executable legs (409):
+    # in the session, with the seed's legs and their selection values (added while the account is PAPER: adding legs to a LIVE
+    # strategy needs MFA too)
+    clock.set(datetime(2026, 8, 17, 10, 0, tzinfo=IST))
+    legs = seed_request("03_add_legs.json")["body"]["legs"]
+
+    def ready_strategy(user):
+        sid = strategy(api, user=user)
+        assert api("POST", f"/options/strategies/{sid}/legs", {"legs": legs}, user)[0] == 201
+        complete_legs(api, sid, user)
+        allocate(api, sid, "A123", user=user)
+        return sid
+
     for user in ("user-nomfa", "user-a"):
         api("POST", "/broker-accounts", angel_body(), user=user)
-    sid = strategy(api, user="user-nomfa")
-    allocate(api, sid, "A123", user="user-nomfa")
+    sid = ready_strategy("user-nomfa")
     # PAPER account: manual entry open
     status, body = api("POST", "/options/executions/manual", {"strategy_id": sid, "execution_type": "ENTRY"}, "user-nomfa")
     assert status == 202, body
-    sid2 = strategy(api, user="user-nomfa")
-    allocate(api, sid2, "A123", user="user-nomfa")
+    sid2 = ready_strategy("user-nomfa")
     make_live(api, "A123", "user-nomfa")
     status, body = api("POST", "/options/executions/manual", {"strategy_id": sid2, "execution_type": "ENTRY"}, "user-nomfa")
     assert status == 403 and "manual LIVE entry (accounts A123)" in body["message"], body
@@ -105,8 +122,7 @@ def test_manual_live_entry_needs_mfa_exit_and_paper_do_not(api, bus):
     status, body = api("POST", "/options/executions/manual", {"strategy_id": sid2, "execution_type": "EXIT"}, "user-nomfa")
     assert status == 202, body
 
-    sid_a = strategy(api, user="user-a")
-    allocate(api, sid_a, "A123", user="user-a")
+    sid_a = ready_strategy("user-a")
     make_live(api, "A123", "user-a")
     status, body = api("POST", "/options/executions/manual", {"strategy_id": sid_a, "execution_type": "ENTRY"}, "user-a")
     assert status == 202, body

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import boto3
 import pytest
@@ -88,6 +89,28 @@ def test_health_check_lists_exactly_the_accounts_without_a_session(api, angel, n
     assert run_health_check(GANDHI_JAYANTI)["missing"] == []
     assert run_health_check(date(2026, 8, 22))["missing"] == []
     assert alerts() == []
+
+
+def test_a_paused_strategy_needs_the_sessions_of_the_accounts_holding_its_positions(api, angel, alerts):
+    """Pause keeps the EXIT slot and Prepare runs that exit only while positions are open: the
+    paused strategy needs the accounts holding them, and no other of its allocations."""
+    from shared_utils.models.enums import Product, TransactionType
+    from shared_utils.models.execution import Position
+
+    for cid in ("ANG3", "ANG5"):
+        assert api("POST", "/broker-accounts", angel_body(cid))[0] == 201
+        force(api, cid)
+    paused = strategy(api, days=("MONDAY",))
+    allocate(api, paused, "ANG3")
+    allocate(api, paused, "ANG5")
+    assert api("POST", f"/options/strategies/{paused}/pause")[0] == 200
+    assert run_health_check(MONDAY)["missing"] == []
+    position = Position(user_id="user-a", strategy_id=paused, client_id="ANG5", tradingsymbol="NIFTY2681824900PE",
+                        exchange="NFO", leg_no=1, product=Product.NRML, lot_size=65)
+    position.apply_fill(TransactionType.SELL, 65, Decimal("100"))
+    api.repos.positions.create(position)
+    result = run_health_check(MONDAY)
+    assert [(m["client_id"], m["strategy_ids"]) for m in result["missing"]] == [("ANG5", [paused])]
 
 
 def test_refresh_renews_totp_sessions_and_reports_zerodha(api, angel, alerts):

@@ -69,7 +69,7 @@ def engine_now():
     return datetime(2026, 8, 17, 4, 0, tzinfo=timezone.utc)
 
 
-def test_a_stop_refused_as_already_triggered_closes_the_leg_at_once(engine, live, fakes, monkeypatch):
+def test_a_stop_refused_as_already_triggered_closes_the_leg_at_once(engine, live, fakes, overrides, monkeypatch):
     user_id, strategy_id, kite, angel = live
     (event,) = due_event(engine)
     run_state_machine(event, engine)
@@ -90,6 +90,9 @@ def test_a_stop_refused_as_already_triggered_closes_the_leg_at_once(engine, live
 
     monkeypatch.setattr(kite, "place_order", refuse_stops)
     monkeypatch.setattr(engine.market, "quote", crossed)
+    # the exchange sees the same jump (its price band follows its LTP: a close priced off 60 is
+    # refused by a band still around the old premium)
+    monkeypatch.setitem(overrides, leg1.tradingsymbol, Decimal("60"))
     run_order_poller(engine)
     monkeypatch.undo()
     orders = _orders(engine, user_id, entry_id, "ZERODHA123")
