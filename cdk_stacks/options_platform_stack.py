@@ -314,7 +314,11 @@ class OptionsPlatformStack(Stack):
         postbacks = self.functions["postbacks"]
         postbacks.role.add_to_policy(iam.PolicyStatement(
             actions=["secretsmanager:GetSecretValue"], resources=[checksum_secret_arn_pattern(self, config)]))
-        secrets_key.grant_decrypt(postbacks.function)
+        # Decrypt ONLY through Secrets Manager (the checksum secret): the broker credentials sealed
+        # in the broker-accounts table use the same key directly and stay out of this role's reach
+        postbacks.role.add_to_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt"], resources=[secrets_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"}}))
         acknowledge(
             postbacks,
             f"AwsSolutions-IAM5[Resource::{checksum_secret_arn_pattern_token(self, config)}]",

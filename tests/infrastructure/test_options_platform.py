@@ -176,3 +176,25 @@ def test_analytics_api_reads_the_table_and_the_executions_and_orders_archive_onl
     for path in ("/options/orders", "/options/orders/{order_id}", "/options/pnl/{strategy_id}",
                  "/options/reports/monthly", "/options/executions/dashboard"):
         assert found[(path, "GET")]["AuthorizationType"] == "COGNITO_USER_POOLS"
+
+
+def test_postbacks_decrypt_only_through_secrets_manager(dev):
+    """The public webhook may decrypt its checksum secret, never the broker credentials that are
+    KMS-sealed in the broker-accounts table with the same key (issue 14 finding 8 + issue 16):
+    every kms:Decrypt its role holds is conditioned on kms:ViaService = Secrets Manager."""
+    functions = dev.resources(STACK, "AWS::Lambda::Function")
+    postbacks = [lid for lid, fn in functions.items() if "postbacks" in fn["Properties"].get("FunctionName", "")]
+    assert len(postbacks) == 1
+    role = functions[postbacks[0]]["Properties"]["Role"]["Fn::GetAtt"][0]
+    decrypts = []
+    for policy in dev.resources(STACK, "AWS::IAM::Policy").values():
+        if {"Ref": role} not in policy["Properties"].get("Roles", []):
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(a in ("kms:Decrypt", "kms:*") for a in actions):
+                decrypts.append(statement)
+    assert decrypts, "the webhook needs Decrypt for its checksum secret"
+    for statement in decrypts:
+        via = statement.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+        assert via is not None and "secretsmanager" in str(via), statement
