@@ -6,16 +6,25 @@ its fix.
 - I4/I5 (items 4, 6; chaos seed 55 ``broker@place#3(2),broker@book#2(1)``): a lost answer
   reconciled by tag while the order-book read that follows fails was saved with the broker's
   status but not its filled quantity (FILLED 0): the position was never booked, never exited.
+- I3 (item 5; chaos seed 24 ``fill@partial#7(4)``): a short only partly filled keeps working;
+  the exit cancels its rest and sells the hedges; the order poller then found the entry final
+  and partly filled and its COMPLETE policy sold the missing short units after their hedge had
+  been sold (naked short until the exit retry bought them back). Likewise a COMPLETE after a
+  hedge's own stop closed it sold a short with nothing left to cover it.
 """
 
+from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 
 from shared_utils.brokers.errors import BrokerUnavailable, OutcomeUnknown
 from shared_utils.clock import IST
 from shared_utils.execution.booking import save_report
 from shared_utils.execution.order_poller import run_order_poller
+from shared_utils.execution.emitter import run_emitter
+from shared_utils.execution.events import EXECUTION_DUE, ORDER_ALERT
 from shared_utils.execution.runner import run_state_machine
-from shared_utils.models.enums import OrderPurpose, OrderStatus, TransactionType
+from shared_utils.models.enums import ExecutionType, OrderPurpose, OrderStatus, TransactionType
 from tests.functional.engine.conftest import due_event
 
 
@@ -107,8 +116,127 @@ def test_a_filled_report_without_its_quantity_never_makes_a_filled_0_record(engi
     saved = save_report(engine.repos, saved, OrderStatus.FILLED, saved.quantity, None, None, at, "ORD-1")
     assert saved.status is not OrderStatus.FILLED and saved.filled_quantity == 0
     # the full report books the fill and the position in one write
-    from decimal import Decimal
-
     saved = save_report(engine.repos, saved, OrderStatus.FILLED, saved.quantity, Decimal("12.35"), None, at, "ORD-1")
     assert (saved.status, saved.filled_quantity) == (OrderStatus.FILLED, saved.quantity)
     assert _positions(engine, user_id, strategy_id, "ZERODHA123")[saved.tradingsymbol] == saved.quantity
+
+
+# ------------------------------------------------------- I3: a partial-fill completion never sells naked
+
+def _short_partly_filled(engine, user_id, strategy_id, api, client_id, rest_cancelled):
+    """The 09:30 entry with COMPLETE policy where ``client_id``'s CE short (4 lots) fills only
+    half: its rest stays working (``rest_cancelled`` False) or is cancelled by the exchange.
+    Returns (paper broker, entry summary, the short's record)."""
+    assert api("PUT", f"/options/strategies/{strategy_id}", {"partial_fill_policy": "COMPLETE"})[0] == 200
+    for leg in engine.repos.legs.list(user_id, strategy_id):  # completions chase the price (no bound)
+        status, body = api("PUT", f"/options/strategies/{strategy_id}/legs/{leg.leg_no}", {"entry_max_slippage": 0})
+        assert status == 200, body
+    broker = _paper(engine, user_id, client_id)
+    real_place = broker.place_order
+    partly: list[str] = []
+
+    def half_of_the_ce_short(request):
+        if request.transaction_type is not TransactionType.SELL or not request.tradingsymbol.endswith("CE") or partly:
+            return real_place(request)
+        half = request.quantity // 2
+        ack = real_place(replace(request, quantity=half))      # the exchange fills half ...
+        with broker._lock:                                      # ... of the full order
+            report = broker._orders[ack.order_id]
+            broker._orders[ack.order_id] = replace(
+                report, quantity=request.quantity, filled_quantity=half, pending_quantity=request.quantity - half,
+                status=OrderStatus.CANCELLED if rest_cancelled else OrderStatus.PARTIALLY_FILLED)
+            # the rest rests far from the market: it does not fill by itself
+            broker._requests[ack.order_id] = replace(request, price=Decimal("5000"))
+        partly.append(request.tag)
+        return ack
+
+    broker.place_order = half_of_the_ce_short
+    (event,) = due_event(engine)
+    (summary,) = run_state_machine(event, engine)["results"]
+    broker.place_order = real_place
+    assert partly, "the fault fired"
+    short = next(o for o in _orders(engine, user_id, summary["execution_id"], client_id) if o.tag == partly[0])
+    assert short.filled_quantity == short.quantity // 2
+    return broker, summary, short
+
+
+def _uncovered_short(broker, engine):
+    """Units short at the broker beyond the longs of the same (underlying, expiry, CE/PE)."""
+    cover: dict[tuple, list[int]] = {}
+    for p in broker.positions():
+        contract = engine.master.by_symbol(p.exchange.value, p.tradingsymbol)
+        held = cover.setdefault((contract.underlying, contract.expiry, contract.option_type), [0, 0])
+        held[0 if p.quantity > 0 else 1] += abs(p.quantity)
+    return sum(max(0, short - long) for long, short in cover.values())
+
+
+def test_no_completion_once_the_exit_has_begun(engine, seed_strategy, api):
+    """Chaos seed 24: the exit cancels the partly filled short's rest and closes the legs; the
+    poller must not then COMPLETE the short (it used to sell the missing units after their hedge
+    had been sold: a naked short)."""
+    user_id, strategy_id = seed_strategy
+    broker, summary, short = _short_partly_filled(engine, user_id, strategy_id, api, "ANGELONE456",
+                                                  rest_cancelled=False)
+    assert short.status is OrderStatus.PARTIALLY_FILLED
+    # the exit at 09:35: it cancels the working rest and closes what is held
+    assert api("PUT", f"/options/strategies/{strategy_id}", {"exit_time": "09:35", "exit_days": ["MONDAY"]})[0] == 200
+    engine.clock.set(datetime(2026, 8, 17, 9, 33, 1, tzinfo=IST))
+    run_emitter(engine)
+    (exit_event,) = [d for _, t, d in engine.publisher.drain(EXECUTION_DUE) if d["execution_type"] == "EXIT"]
+    run_state_machine(exit_event, engine)
+    assert broker.order_book()[[o.tag for o in broker.order_book()].index(short.tag)].status is OrderStatus.CANCELLED
+    assert all(p.quantity == 0 for p in broker.positions()), "the exit closed everything"
+    sends = len(broker.order_book())
+
+    engine.clock.set(datetime(2026, 8, 17, 9, 35, 30, tzinfo=IST))
+    run_order_poller(engine)
+    assert len(broker.order_book()) == sends, "nothing was sent after the exit"
+    assert all(p.quantity == 0 for p in broker.positions())
+    execution = engine.repos.executions.get_by_id(user_id, summary["execution_id"])
+    assert any("policy COMPLETE not applied: the strategy's exit has begun" in r for r in execution.reasons), \
+        execution.reasons
+    assert not [o for o in _orders(engine, user_id, summary["execution_id"]) if o.attempt >= 1
+                and o.purpose is OrderPurpose.ENTRY]
+
+
+def test_completion_sells_only_what_a_held_hedge_covers(engine, seed_strategy, api):
+    """The CE short filled half; before the COMPLETE policy runs, the CE hedge's own stop closed
+    the hedge. Completing the short would leave it uncovered: the completion is cut to what the
+    held longs cover (here nothing) and the trader is told; it used to sell the missing units."""
+    user_id, strategy_id = seed_strategy
+    for leg in engine.repos.legs.list(user_id, strategy_id):  # the hedges get stops too
+        if leg.transaction_type is TransactionType.BUY:
+            status, body = api("PUT", f"/options/strategies/{strategy_id}/legs/{leg.leg_no}", {"stop_loss": 50})
+            assert status == 200, body
+    broker, summary, short = _short_partly_filled(engine, user_id, strategy_id, api, "ANGELONE456",
+                                                  rest_cancelled=False)
+    run_order_poller(engine)  # the filled legs get their stops; the short's rest still works
+    assert _uncovered_short(broker, engine) == 0
+    orders = _orders(engine, user_id, summary["execution_id"], "ANGELONE456")
+    hedge_stop = next(o for o in orders if o.purpose is OrderPurpose.STOP_LOSS and o.tradingsymbol.endswith("CE")
+                      and o.transaction_type is TransactionType.SELL)
+    with broker._lock:
+        # the CE hedge's stop (a SELL SL) fills at the broker: the hedge is gone ...
+        report = broker._orders[hedge_stop.broker_order_id]
+        request = broker._requests[hedge_stop.broker_order_id]
+        price = report.trigger_price
+        broker._orders[hedge_stop.broker_order_id] = replace(report, status=OrderStatus.FILLED,
+                                                             filled_quantity=report.quantity, pending_quantity=0,
+                                                             average_price=price)
+        broker._book_trade(request, price, engine.clock.now().astimezone(IST), hedge_stop.broker_order_id)
+        # ... and the exchange cancels the short's unfilled rest
+        broker._orders[short.broker_order_id] = replace(broker._orders[short.broker_order_id],
+                                                        status=OrderStatus.CANCELLED, pending_quantity=0)
+    sends = len(broker.order_book())
+    uncovered = _uncovered_short(broker, engine)
+    assert uncovered == short.filled_quantity, "the short's filled half lost its hedge with the hedge's stop"
+
+    run_order_poller(engine)
+    positions = _positions(engine, user_id, strategy_id, "ANGELONE456")
+    assert positions[hedge_stop.tradingsymbol] == 0, "the stop's fill was booked"
+    assert _uncovered_short(broker, engine) == uncovered, "the completion sold nothing the held longs do not cover"
+    sells = [o for o in broker.order_book()[sends:] if o.transaction_type is TransactionType.SELL]
+    assert not sells, sells
+    alerts = [d for _, t, d in engine.publisher.published if t == ORDER_ALERT]
+    assert any("completed with 0 of 130 units: the rest would be short without a filled hedge"
+               in str(a) for a in alerts), alerts
