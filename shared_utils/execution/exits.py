@@ -6,7 +6,8 @@
    left to cancel.
 1. ``prepare_exit`` (called by Resolve before it reads positions): settle positions in expired
    contracts (``settlement``), cancel the strategy's working
-   STOP_LOSS / TARGET orders and still-working ENTRY orders at the broker, recording each cancel
+   STOP_LOSS / TARGET orders, still-working ENTRY orders and other closers' still-working EXIT
+   orders (a partial-fill SQUARE_OFF) at the broker, recording each cancel
    on its order; then ONE order-book read per account applies what really happened (a stop that
    filled before its cancel arrived is booked, so the exit never buys back a leg the stop
    already closed: no reversed position). A stop whose cancel cannot be confirmed keeps its
@@ -56,7 +57,11 @@ CANCEL_CONCURRENCY = 8
 
 #: retries of an unfinished exit (key attempts 1, 2) before "close by hand"
 MAX_EXIT_RETRIES = 2
-CANCEL_PURPOSES = (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET, OrderPurpose.ENTRY)
+#: EXIT: closing orders of another closer still working (a partial-fill SQUARE_OFF under the
+#: entry execution, an earlier exit's order): cancelled and read back like a stop, so a fill the
+#: records have not learnt yet is booked before the positions are read and the exit never sells
+#: a long (or buys back a short) a second time (I3: that reversal is a naked short)
+CANCEL_PURPOSES = (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET, OrderPurpose.ENTRY, OrderPurpose.EXIT)
 
 
 #: the reason Resolve records when an exit finds nothing to close
@@ -243,6 +248,12 @@ def prepare_exit(ctx: Any, user_id: str, strategy_id: str, trade_date: date) -> 
             reasons.append(f"{order.client_id} leg {order.leg_no} {order.tradingsymbol}: its {order.purpose.value} "
                            f"order {order.broker_order_id} could not be cancelled ({why}); closing deferred, "
                            "the stop still protects it")
+        elif order.purpose is OrderPurpose.EXIT:
+            # it may still fill: closing the same position again could reverse it
+            deferred.add((order.client_id, order.tradingsymbol))
+            reasons.append(f"{order.client_id} leg {order.leg_no} {order.tradingsymbol}: an earlier closing order "
+                           f"{order.broker_order_id} could not be cancelled ({why}); closing deferred so the "
+                           "position is not closed twice")
         else:
             reasons.append(f"{order.client_id} leg {order.leg_no}: working {order.purpose.value} order "
                            f"{order.broker_order_id} could not be cancelled ({why})")

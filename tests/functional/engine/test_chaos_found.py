@@ -240,3 +240,62 @@ def test_completion_sells_only_what_a_held_hedge_covers(engine, seed_strategy, a
     alerts = [d for _, t, d in engine.publisher.published if t == ORDER_ALERT]
     assert any("completed with 0 of 130 units: the rest would be short without a filled hedge"
                in str(a) for a in alerts), alerts
+
+
+# ------------------------------------------------------- I3: the exit never closes a position twice
+
+def test_exit_learns_a_square_off_fill_before_it_closes(engine, seed_strategy, api):
+    """Chaos seed 121: a rejected short made the entry PARTIAL and its SQUARE_OFF policy sold the
+    CE hedge with an order that rested, then filled at the broker before the platform learnt it.
+    The scheduled exit read the records (hedge still +65) and sold the hedge a second time: the
+    account went short 65 with nothing to cover it. The exit must cancel/read back every working
+    closing order first (like the stops) and close only what is really held."""
+    from shared_utils.brokers.errors import OrderRejected
+
+    user_id, strategy_id = seed_strategy
+    assert api("PUT", f"/options/strategies/{strategy_id}", {"partial_fill_policy": "SQUARE_OFF"})[0] == 200
+    broker = _paper(engine, user_id, "ZERODHA123")
+    real_place = broker.place_order
+
+    def reject_the_ce_short(request):
+        if request.transaction_type is TransactionType.SELL and request.tradingsymbol.endswith("CE"):
+            raise OrderRejected("RMS", broker="paper", broker_message="RMS: margin exceeds available")
+        return real_place(request)
+
+    broker.place_order = reject_the_ce_short
+    (event,) = due_event(engine)
+    (summary,) = run_state_machine(event, engine)["results"]
+    assert summary["status"] == "PARTIAL"
+    resting: list[str] = []
+
+    def the_hedge_sale_rests(request):
+        # the square-off's sale of the CE hedge rests in the book (a limit above the market)
+        if request.transaction_type is TransactionType.SELL and request.tradingsymbol.endswith("CE"):
+            ack = real_place(replace(request, price=Decimal("5000")))
+            resting.append(ack.order_id)
+            return ack
+        return real_place(request)
+
+    broker.place_order = the_hedge_sale_rests
+    engine.clock.set(datetime(2026, 8, 17, 9, 31, 0, tzinfo=IST))
+    run_order_poller(engine)  # the policy squares off: the PE pair closes, the CE hedge's sale rests
+    broker.place_order = real_place
+    assert resting
+    hedge_symbol = broker._orders[resting[0]].tradingsymbol
+    assert _positions(engine, user_id, strategy_id, "ZERODHA123")[hedge_symbol] > 0
+    with broker._lock:  # it fills at the broker; the platform has not read the book since
+        report, request = broker._orders[resting[0]], broker._requests[resting[0]]
+        price = Decimal("1.00")
+        broker._orders[resting[0]] = replace(report, status=OrderStatus.FILLED, filled_quantity=report.quantity,
+                                             pending_quantity=0, average_price=price)
+        broker._book_trade(request, price, engine.clock.now().astimezone(IST), resting[0])
+    assert all(p.quantity == 0 for p in broker.positions())
+
+    assert api("PUT", f"/options/strategies/{strategy_id}", {"exit_time": "09:35", "exit_days": ["MONDAY"]})[0] == 200
+    engine.clock.set(datetime(2026, 8, 17, 9, 33, 1, tzinfo=IST))
+    run_emitter(engine)
+    (exit_event,) = [d for _, t, d in engine.publisher.drain(EXECUTION_DUE) if d["execution_type"] == "EXIT"]
+    run_state_machine(exit_event, engine)
+    assert {p.tradingsymbol: p.quantity for p in broker.positions() if p.quantity} == {}, \
+        "the exit sold the already-sold hedge again"
+    assert _positions(engine, user_id, strategy_id, "ZERODHA123")[hedge_symbol] == 0
