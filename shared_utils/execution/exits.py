@@ -257,6 +257,7 @@ def prepare_exit(ctx: Any, user_id: str, strategy_id: str, trade_date: date) -> 
         else:
             reasons.append(f"{order.client_id} leg {order.leg_no}: working {order.purpose.value} order "
                            f"{order.broker_order_id} could not be cancelled ({why})")
+    reasons += keep_hedges_of_deferred_shorts(ctx, user_id, strategy_id, deferred)
     for order in result.filled:
         if order.purpose is OrderPurpose.STOP_LOSS:
             reasons.append(f"{order.client_id} leg {order.leg_no} {order.tradingsymbol}: its stop loss filled at "
@@ -264,6 +265,39 @@ def prepare_exit(ctx: Any, user_id: str, strategy_id: str, trade_date: date) -> 
     if len(reasons) > len(settled):
         alert(ctx, "EXIT_CANCELS", user_id, strategy_id, "; ".join(reasons[len(settled):]))
     return deferred, reasons
+
+
+def _cover_key(ctx: Any, position: Position) -> tuple[str, str, str] | None:
+    """What a long protects a short within: (underlying, expiry, CE/PE); None when the contract
+    is unknown to the master."""
+    try:
+        contract = ctx.master.by_symbol(position.exchange, position.tradingsymbol)
+    except MarketError:
+        return None
+    return (contract.underlying, str(contract.expiry), str(contract.option_type or ""))
+
+
+def keep_hedges_of_deferred_shorts(ctx: Any, user_id: str, strategy_id: str,
+                                   deferred: set[tuple[str, str]]) -> list[str]:
+    """I3 on exit: a short kept OUT of this exit (its stop could not be cancelled) keeps the
+    longs that protect it too (same account, same underlying, expiry and CE/PE; every long of
+    the account when the contract is unknown): selling them now would leave that short naked.
+    Adds them to ``deferred`` in place; returns one reason per long kept."""
+    if not deferred:
+        return []
+    positions = [p for p in ctx.repos.positions.list(user_id, strategy_id) if p.quantity]
+    shorts = [p for p in positions if p.quantity < 0 and (p.client_id, p.tradingsymbol) in deferred]
+    reasons = []
+    for short in shorts:
+        key = _cover_key(ctx, short)
+        for long in positions:
+            if (long.quantity > 0 and long.client_id == short.client_id
+                    and (long.client_id, long.tradingsymbol) not in deferred
+                    and (key is None or _cover_key(ctx, long) in (key, None))):
+                deferred.add((long.client_id, long.tradingsymbol))
+                reasons.append(f"{long.client_id} leg {long.leg_no} {long.tradingsymbol}: kept open with the short "
+                               f"{short.tradingsymbol} it protects (that short's closing is deferred)")
+    return reasons
 
 
 def cancel_at(execute_at: datetime) -> datetime:

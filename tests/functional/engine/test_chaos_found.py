@@ -299,3 +299,40 @@ def test_exit_learns_a_square_off_fill_before_it_closes(engine, seed_strategy, a
     assert {p.tradingsymbol: p.quantity for p in broker.positions() if p.quantity} == {}, \
         "the exit sold the already-sold hedge again"
     assert _positions(engine, user_id, strategy_id, "ZERODHA123")[hedge_symbol] == 0
+
+
+def test_a_short_kept_out_of_the_exit_keeps_its_hedge(engine, seed_strategy, api):
+    """Chaos seed 355: the CE short's stop never reached the broker (answer lost: UNKNOWN), so
+    the exit could not confirm its cancel and kept that short OUT of the exit (the stop might
+    still protect it) -- but it sold the CE hedge: the account was short 260 CE with nothing to
+    cover it for nine minutes. A long that protects a deferred short stays with it."""
+    user_id, strategy_id = seed_strategy
+    (event,) = due_event(engine)
+    (summary,) = run_state_machine(event, engine)["results"]
+    assert summary["status"] == "COMPLETED"
+    broker = _paper(engine, user_id, "ANGELONE456")
+    real_place = broker.place_order
+
+    def ce_short_stop_lost(request):
+        if request.transaction_type is TransactionType.BUY and request.tradingsymbol.endswith("CE"):
+            raise OutcomeUnknown("timeout, request never arrived", broker="paper", tag=request.tag)
+        return real_place(request)
+
+    broker.place_order = ce_short_stop_lost
+    engine.clock.set(datetime(2026, 8, 17, 9, 31, 0, tzinfo=IST))
+    run_order_poller(engine)  # the stops go out; the CE short's is lost on the way
+    broker.place_order = real_place
+    orders = _orders(engine, user_id, summary["execution_id"], "ANGELONE456")
+    (lost_stop,) = [o for o in orders if o.purpose is OrderPurpose.STOP_LOSS and o.status is OrderStatus.UNKNOWN]
+    hedge = next(o for o in orders if o.purpose is OrderPurpose.ENTRY and o.tradingsymbol.endswith("CE")
+                 and o.transaction_type is TransactionType.BUY)
+
+    assert api("PUT", f"/options/strategies/{strategy_id}", {"exit_time": "09:35", "exit_days": ["MONDAY"]})[0] == 200
+    engine.clock.set(datetime(2026, 8, 17, 9, 33, 1, tzinfo=IST))
+    run_emitter(engine)
+    (exit_event,) = [d for _, t, d in engine.publisher.drain(EXECUTION_DUE) if d["execution_type"] == "EXIT"]
+    (exit_summary,) = run_state_machine(exit_event, engine)["results"]
+    held = {p.tradingsymbol: p.quantity for p in broker.positions() if p.quantity}
+    assert held.get(lost_stop.tradingsymbol, 0) < 0, "the short whose stop is unknown was kept out of the exit"
+    assert held.get(hedge.tradingsymbol, 0) == hedge.quantity, "its hedge was sold: a naked short"
+    assert any("kept open with the short" in r for r in exit_summary["reasons"]), exit_summary["reasons"]
