@@ -1318,23 +1318,31 @@ def check_invariants(day: Day) -> list[Violation]:
                                                  f"{to_ist(sent):%H:%M:%S} after the "
                                                  f"{'global' if who is None else 'account' if '/' in who else 'user'} kill switch "
                                                  f"({to_ist(since):%H:%M:%S})", "item 8 (h13a)"))
-        # I3 no naked short: replay the broker's trades
-        held: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: {"long": 0, "short": 0})
-        net: dict[str, int] = defaultdict(int)
+        # I3 no naked short: replay the broker's trades, per strategy. I3 is about a strategy's
+        # own legs ("that account's BUY hedges of the same execution", "the shorts it
+        # protects"): a long covers the shorts of its strategy. Netting every strategy of the
+        # account together would blame one strategy's exit for the short another strategy left
+        # uncovered (e.g. by a stop the trader set on its hedge: stop trades are the trader's
+        # configuration and not checked here), and would let one strategy's hedge excuse another
+        # strategy's unhedged entry.
+        held: dict[tuple, dict[str, int]] = defaultdict(lambda: {"long": 0, "short": 0})
+        net: dict[tuple[str | None, str], int] = defaultdict(int)
         for tag, symbol, side, quantity in trades:
             record = by_tag.get(tag)
-            key = _cover_key(day, symbol)
+            strategy = record.strategy_id if record is not None else None
+            cover = _cover_key(day, symbol)
+            key = (strategy, *cover) if cover else None
             signed = quantity if side == "BUY" else -quantity
 
             def uncovered() -> int:
                 return max(0, held[key]["short"] - held[key]["long"]) if key else 0
 
             before = uncovered()
-            old = net[symbol]
-            net[symbol] += signed
+            old = net[(strategy, symbol)]
+            net[(strategy, symbol)] += signed
             if key:
-                held[key]["long"] += max(net[symbol], 0) - max(old, 0)
-                held[key]["short"] += max(-net[symbol], 0) - max(-old, 0)
+                held[key]["long"] += max(net[(strategy, symbol)], 0) - max(old, 0)
+                held[key]["short"] += max(-net[(strategy, symbol)], 0) - max(-old, 0)
             after = uncovered()
             if after > before and record is not None and side == "SELL":
                 if record.purpose.value == "ENTRY":
