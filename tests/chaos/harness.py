@@ -1275,6 +1275,7 @@ def check_invariants(day: Day) -> list[Violation]:
     """I1-I8 against the brokers' own books (the truth) and the platform's records. Each
     violation names the issue item it matches (empty: no known item, a new finding)."""
     from shared_utils.clock import to_ist
+    from shared_utils.execution.placer import KILL_SWITCH_READ_LEAD_MS
     from shared_utils.models.enums import ExecutionType
 
     v: list[Violation] = []
@@ -1310,10 +1311,18 @@ def check_invariants(day: Day) -> list[Violation]:
                 if late_ms > MAX_ENTRY_DELAY_MS + 1000:
                     v.append(Violation("I6", f"{client_id} {record.order_key}: entry sent {late_ms:.0f} ms after "
                                              f"execute_at (limit {MAX_ENTRY_DELAY_MS})", "item 7 (h13a)"))
-            # I7 stop means stop
+            # I7 stop means stop. The placer reads the switches KILL_SWITCH_READ_LEAD_MS before the
+            # entry's second (so the read adds nothing to the send's lag) and again immediately
+            # before the shorts and before every completion: a switch set inside that lead stops
+            # the shorts but not the hedges (BUY, attempt 0) leaving on the second (README Safety,
+            # "kill switch read"). Anything else sent after a switch is a violation.
             if record.purpose.value == "ENTRY" and sent:
                 for who, since in day.kills:
-                    if who in (None, record.user_id, f"{record.user_id}/{record.client_id}") and sent >= since:
+                    in_lead = (record.transaction_type.value == "BUY" and record.attempt == 0 and record.execute_at
+                               and since >= record.execute_at - timedelta(milliseconds=KILL_SWITCH_READ_LEAD_MS)
+                               and sent <= record.execute_at + timedelta(seconds=1))
+                    if who in (None, record.user_id, f"{record.user_id}/{record.client_id}") and sent >= since \
+                            and not in_lead:
                         v.append(Violation("I7", f"{client_id} {record.order_key}: entry sent at "
                                                  f"{to_ist(sent):%H:%M:%S} after the "
                                                  f"{'global' if who is None else 'account' if '/' in who else 'user'} kill switch "
