@@ -336,3 +336,45 @@ def test_a_short_kept_out_of_the_exit_keeps_its_hedge(engine, seed_strategy, api
     assert held.get(lost_stop.tradingsymbol, 0) < 0, "the short whose stop is unknown was kept out of the exit"
     assert held.get(hedge.tradingsymbol, 0) == hedge.quantity, "its hedge was sold: a naked short"
     assert any("kept open with the short" in r for r in exit_summary["reasons"]), exit_summary["reasons"]
+
+
+# ------------------------------------------------------- I2: a rejection after Finalize is not silent
+
+def test_an_exit_order_rejected_after_finalize_makes_the_exit_partial(engine, seed_strategy, api):
+    """Chaos seed 198: an exit's sale of the PE hedge was acknowledged (OPEN) and Finalize said
+    COMPLETED; a minute later the broker's risk checks rejected it. The exit stayed COMPLETED with
+    a REJECTED order and no word to the trader. It must become PARTIAL with an Order Alert naming
+    the account and leg (the exit retry then closes the position)."""
+    user_id, strategy_id = seed_strategy
+    (event,) = due_event(engine)
+    run_state_machine(event, engine)
+    assert api("PUT", f"/options/strategies/{strategy_id}", {"exit_time": "09:35", "exit_days": ["MONDAY"]})[0] == 200
+    engine.clock.set(datetime(2026, 8, 17, 9, 33, 1, tzinfo=IST))
+    run_emitter(engine)
+    (exit_event,) = [d for _, t, d in engine.publisher.drain(EXECUTION_DUE) if d["execution_type"] == "EXIT"]
+    broker = _paper(engine, user_id, "ZERODHA123")
+    real_place = broker.place_order
+    resting: list[str] = []
+
+    def pe_hedge_sale_rests(request):
+        if request.transaction_type is TransactionType.SELL and request.tradingsymbol.endswith("PE"):
+            ack = real_place(replace(request, price=Decimal("5000")))
+            resting.append(ack.order_id)
+            return ack
+        return real_place(request)
+
+    broker.place_order = pe_hedge_sale_rests
+    (exit_summary,) = run_state_machine(exit_event, engine)["results"]
+    broker.place_order = real_place
+    assert exit_summary["status"] == "COMPLETED" and resting
+    with broker._lock:  # the broker's RMS rejects it after acknowledging it
+        broker._orders[resting[0]] = replace(broker._orders[resting[0]], status=OrderStatus.REJECTED,
+                                             pending_quantity=0, message="RMS: rejected after acceptance")
+    engine.clock.set(datetime(2026, 8, 17, 9, 36, 0, tzinfo=IST))
+    run_order_poller(engine)
+
+    execution = engine.repos.executions.get_by_id(user_id, exit_summary["execution_id"])
+    assert execution.status.value == "PARTIAL", execution.reasons
+    assert any("ZERODHA123 leg" in r and "REJECTED after the execution completed" in r for r in execution.reasons)
+    alerts = [d for _, t, d in engine.publisher.published if t == ORDER_ALERT and d.get("kind") == "LATE_REJECTION"]
+    assert alerts and alerts[0]["accounts"] == ["ZERODHA123"] and "RMS: rejected after acceptance" in alerts[0]["message"]
