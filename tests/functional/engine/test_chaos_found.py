@@ -378,3 +378,43 @@ def test_an_exit_order_rejected_after_finalize_makes_the_exit_partial(engine, se
     assert any("ZERODHA123 leg" in r and "REJECTED after the execution completed" in r for r in execution.reasons)
     alerts = [d for _, t, d in engine.publisher.published if t == ORDER_ALERT and d.get("kind") == "LATE_REJECTION"]
     assert alerts and alerts[0]["accounts"] == ["ZERODHA123"] and "RMS: rejected after acceptance" in alerts[0]["message"]
+
+
+# ------------------------------------------------------- I7: the documented kill-switch read lead
+
+def test_a_switch_set_inside_the_read_lead_still_stops_the_shorts(engine, seed_strategy, monkeypatch):
+    """The policy the chaos harness holds the engine to (seeds 229, 268, 285 set a switch exactly
+    on the entry's second): the switches are read 100 ms before the second (no lag for the send)
+    and again right before the shorts, so a switch set inside those 100 ms lets the hedges of that
+    second out (bounded risk) and stops every short, with the reason on each."""
+    from shared_utils.execution import placer
+
+    user_id, strategy_id = seed_strategy
+    target = datetime(2026, 8, 17, 9, 30, tzinfo=IST)
+    real_sleep = engine.clock.sleep_until
+    lead_read_done: list[datetime] = []
+
+    def switch_hit_50_ms_before_the_second(instant):
+        if instant == target and not lead_read_done:
+            lead_read_done.append(engine.clock.now())
+            engine.repos.controls.set_kill_switch(True, "hit at 09:29:59.950", user_id=user_id, set_by=user_id,
+                                                  at=engine.clock.now())
+        return real_sleep(instant)
+
+    monkeypatch.setattr(engine.clock, "sleep_until", switch_hit_50_ms_before_the_second)
+    (event,) = due_event(engine)
+    (summary,) = run_state_machine(event, engine)["results"]
+    assert lead_read_done and (target - lead_read_done[0]).total_seconds() * 1000 <= placer.KILL_SWITCH_READ_LEAD_MS
+    hedges_only = []
+    for client_id in ("ZERODHA123", "ANGELONE456"):
+        sent = _paper(engine, user_id, client_id).order_book()
+        sells = [o for o in _orders(engine, user_id, summary["execution_id"], client_id)
+                 if o.transaction_type is TransactionType.SELL]
+        assert sells and all(o.status is OrderStatus.NOT_SENT and "kill switch is on" in o.broker_message
+                             for o in sells), [(o.status, o.broker_message) for o in sells]
+        # the account whose lead read preceded the switch sent its hedges; one that read later
+        # sent nothing
+        assert all(o.transaction_type is TransactionType.BUY for o in sent), "no short left"
+        hedges_only += [client_id] if sent else []
+    assert hedges_only, "the switch was set after an account's lead read"
+    assert summary["status"] in ("PARTIAL", "FAILED")
