@@ -69,7 +69,7 @@ def engine_now():
     return datetime(2026, 8, 17, 4, 0, tzinfo=timezone.utc)
 
 
-def test_a_stop_refused_as_already_triggered_closes_the_leg_at_once(engine, live, fakes, monkeypatch):
+def test_a_stop_refused_as_already_triggered_closes_the_leg_at_once(engine, live, fakes, monkeypatch, overrides):
     user_id, strategy_id, kite, angel = live
     (event,) = due_event(engine)
     run_state_machine(event, engine)
@@ -90,6 +90,8 @@ def test_a_stop_refused_as_already_triggered_closes_the_leg_at_once(engine, live
 
     monkeypatch.setattr(kite, "place_order", refuse_stops)
     monkeypatch.setattr(engine.market, "quote", crossed)
+    # the exchange's price moved too (the fakes refuse a limit outside the band around their LTP)
+    overrides[leg1.tradingsymbol] = Decimal("60")
     run_order_poller(engine)
     monkeypatch.undo()
     orders = _orders(engine, user_id, entry_id, "ZERODHA123")
