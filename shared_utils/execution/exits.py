@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +55,9 @@ EXIT_CANCEL_LEAD_S = 10
 #: accounts cancelled in parallel (each account's requests stay sequential: its rate limits)
 CANCEL_CONCURRENCY = 8
 
+#: how long an exit's closing order may keep working before ``finish_exit`` cancels it and
+#: closes the rest at the current price
+EXIT_WORKING_GRACE = timedelta(seconds=60)
 #: retries of an unfinished exit (key attempts 1, 2) before "close by hand"
 MAX_EXIT_RETRIES = 2
 #: EXIT: closing orders of another closer still working (a partial-fill SQUARE_OFF under the
@@ -516,8 +519,12 @@ def finish_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> dict
     if not open_positions:
         return None
     exit_orders = ctx.repos.orders.list_for_execution(user_id, execution.execution_id)
-    if any(o.status in WORKING and o.purpose is OrderPurpose.EXIT for o in exit_orders):
+    working = [o for o in exit_orders if o.status in WORKING and o.purpose is OrderPurpose.EXIT]
+    if any(now - (o.sent_at or o.intent_at or now) < EXIT_WORKING_GRACE for o in working):
         return None  # the poller is still learning their outcome
+    # closing orders still working after the grace (a limit the market moved away from) are
+    # cancelled and read back by prepare_exit below, then the rest is re-planned at today's price:
+    # a resting buy-back never blocks the exit for the rest of the day (I5)
     attempt = 1 + max((o.attempt for o in exit_orders), default=0)
     if attempt > MAX_EXIT_RETRIES:
         message = (f"exit incomplete after {MAX_EXIT_RETRIES} retries: "

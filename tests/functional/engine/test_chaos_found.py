@@ -418,3 +418,45 @@ def test_a_switch_set_inside_the_read_lead_still_stops_the_shorts(engine, seed_s
         hedges_only += [client_id] if sent else []
     assert hedges_only, "the switch was set after an account's lead read"
     assert summary["status"] in ("PARTIAL", "FAILED")
+
+
+# ------------------------------------------------------- I5: a resting buy-back never blocks the exit
+
+def test_a_buy_back_resting_in_the_book_does_not_block_the_exit_all_day(engine, seed_strategy, api):
+    """Chaos seed 529: the exit's buy-back of a short rested in the book (the market moved away
+    from its limit), so the longs were held back -- and the exit retry waited on that working
+    order for the rest of the day: three positions open at the close. After a grace the retry
+    cancels the resting order, reads it back and closes everything at the current price."""
+    from datetime import timedelta
+
+    from shared_utils.execution import exits
+    from shared_utils.execution.exits import finish_exit
+
+    grace = getattr(exits, "EXIT_WORKING_GRACE", timedelta(seconds=60))
+
+    user_id, strategy_id = seed_strategy
+    (event,) = due_event(engine)
+    run_state_machine(event, engine)
+    assert api("PUT", f"/options/strategies/{strategy_id}", {"exit_time": "09:35", "exit_days": ["MONDAY"]})[0] == 200
+    engine.clock.set(datetime(2026, 8, 17, 9, 33, 1, tzinfo=IST))
+    run_emitter(engine)
+    (exit_event,) = [d for _, t, d in engine.publisher.drain(EXECUTION_DUE) if d["execution_type"] == "EXIT"]
+    broker = _paper(engine, user_id, "ZERODHA123")
+    real_place = broker.place_order
+
+    def buy_backs_rest(request):
+        if request.transaction_type is TransactionType.BUY:
+            request = replace(request, price=Decimal("0.05"))  # far below the market: it rests
+        return real_place(request)
+
+    broker.place_order = buy_backs_rest
+    (exit_summary,) = run_state_machine(exit_event, engine)["results"]
+    broker.place_order = real_place
+    assert any(p.quantity for p in broker.positions()), "the exit left the account open"
+
+    at = datetime(2026, 8, 17, 9, 35, 0, tzinfo=IST) + grace + grace
+    engine.clock.set(at)
+    done = finish_exit(engine, user_id, strategy_id, engine.clock.now())
+    assert done is not None and done.get("attempt") == 1, done
+    assert {p.tradingsymbol: p.quantity for p in broker.positions() if p.quantity} == {}
+    assert all(p.quantity == 0 for p in engine.repos.positions.list(user_id, strategy_id, "ZERODHA123"))
