@@ -84,9 +84,13 @@ def resolve_missing(ctx: Any, record: Any, now: datetime, detail: str) -> Any:
     current = ctx.repos.orders.get(record.user_id, record.order_key)
     if current.status not in UNSENT:
         return current
-    return save_report(ctx.repos, current, OrderStatus.NOT_SENT, current.filled_quantity, None,
-                       f"never reached the broker ({detail}); marked NOT_SENT", now,
-                       extra={"error_kind": "MISSING_AT_BROKER"})
+    from shared_utils.execution.lifecycle import note_late_failure
+
+    saved = save_report(ctx.repos, current, OrderStatus.NOT_SENT, current.filled_quantity, None,
+                        f"never reached the broker ({detail}); marked NOT_SENT", now,
+                        extra={"error_kind": "MISSING_AT_BROKER"})
+    note_late_failure(ctx, saved)
+    return saved
 
 
 def check_account(ctx: Any, user_id: str, client_id: str, records: list[Any], now: datetime,

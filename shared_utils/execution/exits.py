@@ -6,7 +6,8 @@
    left to cancel.
 1. ``prepare_exit`` (called by Resolve before it reads positions): settle positions in expired
    contracts (``settlement``), cancel the strategy's working
-   STOP_LOSS / TARGET orders and still-working ENTRY orders at the broker, recording each cancel
+   STOP_LOSS / TARGET orders, still-working ENTRY orders and other closers' still-working EXIT
+   orders (a partial-fill SQUARE_OFF) at the broker, recording each cancel
    on its order; then ONE order-book read per account applies what really happened (a stop that
    filled before its cancel arrived is booked, so the exit never buys back a leg the stop
    already closed: no reversed position). A stop whose cancel cannot be confirmed keeps its
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -54,9 +55,16 @@ EXIT_CANCEL_LEAD_S = 10
 #: accounts cancelled in parallel (each account's requests stay sequential: its rate limits)
 CANCEL_CONCURRENCY = 8
 
+#: how long an exit's closing order may keep working before ``finish_exit`` cancels it and
+#: closes the rest at the current price
+EXIT_WORKING_GRACE = timedelta(seconds=60)
 #: retries of an unfinished exit (key attempts 1, 2) before "close by hand"
 MAX_EXIT_RETRIES = 2
-CANCEL_PURPOSES = (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET, OrderPurpose.ENTRY)
+#: EXIT: closing orders of another closer still working (a partial-fill SQUARE_OFF under the
+#: entry execution, an earlier exit's order): cancelled and read back like a stop, so a fill the
+#: records have not learnt yet is booked before the positions are read and the exit never sells
+#: a long (or buys back a short) a second time (I3: that reversal is a naked short)
+CANCEL_PURPOSES = (OrderPurpose.STOP_LOSS, OrderPurpose.TARGET, OrderPurpose.ENTRY, OrderPurpose.EXIT)
 
 
 #: the reason Resolve records when an exit finds nothing to close
@@ -243,9 +251,16 @@ def prepare_exit(ctx: Any, user_id: str, strategy_id: str, trade_date: date) -> 
             reasons.append(f"{order.client_id} leg {order.leg_no} {order.tradingsymbol}: its {order.purpose.value} "
                            f"order {order.broker_order_id} could not be cancelled ({why}); closing deferred, "
                            "the stop still protects it")
+        elif order.purpose is OrderPurpose.EXIT:
+            # it may still fill: closing the same position again could reverse it
+            deferred.add((order.client_id, order.tradingsymbol))
+            reasons.append(f"{order.client_id} leg {order.leg_no} {order.tradingsymbol}: an earlier closing order "
+                           f"{order.broker_order_id} could not be cancelled ({why}); closing deferred so the "
+                           "position is not closed twice")
         else:
             reasons.append(f"{order.client_id} leg {order.leg_no}: working {order.purpose.value} order "
                            f"{order.broker_order_id} could not be cancelled ({why})")
+    reasons += keep_hedges_of_deferred_shorts(ctx, user_id, strategy_id, deferred)
     for order in result.filled:
         if order.purpose is OrderPurpose.STOP_LOSS:
             reasons.append(f"{order.client_id} leg {order.leg_no} {order.tradingsymbol}: its stop loss filled at "
@@ -253,6 +268,39 @@ def prepare_exit(ctx: Any, user_id: str, strategy_id: str, trade_date: date) -> 
     if len(reasons) > len(settled):
         alert(ctx, "EXIT_CANCELS", user_id, strategy_id, "; ".join(reasons[len(settled):]))
     return deferred, reasons
+
+
+def _cover_key(ctx: Any, position: Position) -> tuple[str, str, str] | None:
+    """What a long protects a short within: (underlying, expiry, CE/PE); None when the contract
+    is unknown to the master."""
+    try:
+        contract = ctx.master.by_symbol(position.exchange, position.tradingsymbol)
+    except MarketError:
+        return None
+    return (contract.underlying, str(contract.expiry), str(contract.option_type or ""))
+
+
+def keep_hedges_of_deferred_shorts(ctx: Any, user_id: str, strategy_id: str,
+                                   deferred: set[tuple[str, str]]) -> list[str]:
+    """I3 on exit: a short kept OUT of this exit (its stop could not be cancelled) keeps the
+    longs that protect it too (same account, same underlying, expiry and CE/PE; every long of
+    the account when the contract is unknown): selling them now would leave that short naked.
+    Adds them to ``deferred`` in place; returns one reason per long kept."""
+    if not deferred:
+        return []
+    positions = [p for p in ctx.repos.positions.list(user_id, strategy_id) if p.quantity]
+    shorts = [p for p in positions if p.quantity < 0 and (p.client_id, p.tradingsymbol) in deferred]
+    reasons = []
+    for short in shorts:
+        key = _cover_key(ctx, short)
+        for long in positions:
+            if (long.quantity > 0 and long.client_id == short.client_id
+                    and (long.client_id, long.tradingsymbol) not in deferred
+                    and (key is None or _cover_key(ctx, long) in (key, None))):
+                deferred.add((long.client_id, long.tradingsymbol))
+                reasons.append(f"{long.client_id} leg {long.leg_no} {long.tradingsymbol}: kept open with the short "
+                               f"{short.tradingsymbol} it protects (that short's closing is deferred)")
+    return reasons
 
 
 def cancel_at(execute_at: datetime) -> datetime:
@@ -471,8 +519,12 @@ def finish_exit(ctx: Any, user_id: str, strategy_id: str, now: datetime) -> dict
     if not open_positions:
         return None
     exit_orders = ctx.repos.orders.list_for_execution(user_id, execution.execution_id)
-    if any(o.status in WORKING and o.purpose is OrderPurpose.EXIT for o in exit_orders):
+    working = [o for o in exit_orders if o.status in WORKING and o.purpose is OrderPurpose.EXIT]
+    if any(now - (o.sent_at or o.intent_at or now) < EXIT_WORKING_GRACE for o in working):
         return None  # the poller is still learning their outcome
+    # closing orders still working after the grace (a limit the market moved away from) are
+    # cancelled and read back by prepare_exit below, then the rest is re-planned at today's price:
+    # a resting buy-back never blocks the exit for the rest of the day (I5)
     attempt = 1 + max((o.attempt for o in exit_orders), default=0)
     if attempt > MAX_EXIT_RETRIES:
         message = (f"exit incomplete after {MAX_EXIT_RETRIES} retries: "

@@ -65,13 +65,84 @@ def evaluate(ctx: Any, user_id: str, execution_id: str) -> str | None:
             return note
         return None
     note = f"{MARK} {_describe(short)}; policy {policy.value}"
+    exiting = _exit_begun(ctx, user_id, execution.strategy_id, trade_date)
+    if exiting and policy is not PartialFillPolicy.LEAVE:
+        # the exit cancelled the entry's working orders (prepare_exit) and is closing its legs:
+        # completing a short now would sell after its hedge was sold (I3); squaring off would
+        # race the exit's own closing orders
+        note += f" not applied: the strategy's exit has begun ({exiting})"
     _save(ctx, execution, note)
     _alert(ctx, execution, note)
+    if exiting:
+        return note
     if policy is PartialFillPolicy.COMPLETE:
         _complete(ctx, execution, orders, short, trade_date)
     elif policy is PartialFillPolicy.SQUARE_OFF:
         _square_off(ctx, execution, trade_date)
     return note
+
+
+def _exit_begun(ctx: Any, user_id: str, strategy_id: str, trade_date) -> str | None:
+    """The day's EXIT execution of the strategy when it has been claimed (scheduled, MTM, target,
+    manual) and not released (an exit that found nothing gives its claim back), else None."""
+    from shared_utils.execution.exits import is_released
+
+    exit_execution = ctx.repos.executions.get(user_id, strategy_id, ExecutionType.EXIT, trade_date)
+    if exit_execution is None or is_released(exit_execution):
+        return None
+    return f"exit {exit_execution.status.value}"
+
+
+def _cover_key(ctx: Any, exchange: str, tradingsymbol: str) -> tuple[str, str, str]:
+    """What a long protects a short within: (underlying, expiry, CE/PE)."""
+    contract = ctx.master.by_symbol(exchange, tradingsymbol)
+    return (contract.underlying, str(contract.expiry), str(contract.option_type or ""))
+
+
+def covered_sells(ctx: Any, execution: Any, orders: list[Any], client_id: str,
+                  planned: list[tuple[int, str, str, str, int, int]]) -> tuple[dict[int, int], list[str]]:
+    """How many units of each SELL completion may go out without leaving the account short
+    beyond what its hedges cover (I3).
+
+    ``planned``: (leg_no, side, exchange, tradingsymbol, units, lot_size) of the completion for
+    ``client_id``. Per (underlying, expiry, CE/PE), the shorts after the completion may not exceed
+    the longs the strategy holds now (its positions) plus the BUY completions of the same batch
+    (the placer sends them first and holds every SELL of the batch until they are FILLED) plus
+    the short the strategy was designed to carry unhedged (its attempt-0 SELL units beyond its
+    BUY units; 0 for a hedged strategy). Returns (allowed units by leg_no for the SELL legs,
+    notes for the legs cut back). Units are rounded down to whole lots.
+    """
+    designed: dict[tuple, int] = defaultdict(int)
+    for order in orders:
+        if order.client_id == client_id and order.attempt == 0:
+            sign = -1 if TransactionType(order.transaction_type) is TransactionType.SELL else 1
+            designed[_cover_key(ctx, order.exchange, order.tradingsymbol)] += sign * order.quantity
+    held: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])  # [long, short] units
+    for position in ctx.repos.positions.list(execution.user_id, execution.strategy_id, client_id):
+        if position.quantity:
+            side = 0 if position.quantity > 0 else 1
+            held[_cover_key(ctx, position.exchange, position.tradingsymbol)][side] += abs(position.quantity)
+    buying: dict[tuple, int] = defaultdict(int)
+    for leg_no, side, exchange, symbol, units, _ in planned:
+        if side == TransactionType.BUY.value:
+            buying[_cover_key(ctx, exchange, symbol)] += units
+    room: dict[tuple, int] = {}
+    allowed: dict[int, int] = {}
+    notes: list[str] = []
+    for leg_no, side, exchange, symbol, units, lot_size in sorted(planned):
+        if side != TransactionType.SELL.value:
+            continue
+        key = _cover_key(ctx, exchange, symbol)
+        if key not in room:
+            long_units, short_units = held[key]
+            room[key] = max(0, long_units + buying[key] + max(0, -designed[key]) - short_units)
+        units_ok = min(units, room[key]) // lot_size * lot_size
+        room[key] -= units_ok
+        allowed[leg_no] = units_ok
+        if units_ok < units:
+            notes.append(f"{client_id} leg {leg_no} completed with {units_ok} of {units} units: the rest would be "
+                         "short without a filled hedge")
+    return allowed, notes
 
 
 def _describe(short: dict[tuple[str, int], int]) -> str:
@@ -124,7 +195,22 @@ def _complete(ctx: Any, execution: Any, orders: list[Any], short: dict[tuple[str
             transaction_type=side.value, lots=lots, lot_size=contract.lot_size, quantity=lots * contract.lot_size,
             product=sample.product.value, order_type=order_type.value, price=price, trigger_price=None,
             ltp=str(ltp), tick_size=str(contract.tick_size)))
+    for client_id, planned in list(per_client.items()):
+        allowed, notes = covered_sells(ctx, execution, orders, client_id, [
+            (o.leg_no, o.transaction_type, o.exchange, o.tradingsymbol, o.quantity, o.lot_size) for o in planned])
+        for note in notes:
+            _alert(ctx, execution, f"{MARK} {note}")
+        kept = []
+        for order in planned:
+            units = allowed.get(order.leg_no, order.quantity) if order.transaction_type == "SELL" else order.quantity
+            if units <= 0:
+                continue
+            order.lots, order.quantity = units // order.lot_size, units
+            kept.append(order)
+        per_client[client_id] = kept
     for client_id, planned in per_client.items():
+        if not planned:
+            continue
         planned.sort(key=lambda o: (0 if o.transaction_type == "BUY" else 1, o.leg_no))
         send_planned(ctx, execution.user_id, execution.strategy_id, execution.execution_id, client_id,
                      ExecutionType.ENTRY, planned, now, symbols, RETRY_ATTEMPT)

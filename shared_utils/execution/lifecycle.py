@@ -36,9 +36,60 @@ def apply_broker_report(ctx: Any, order: OrderRecord, report: OrderReport, at: d
     before_filled = order.filled_quantity
     saved = save_report(ctx.repos, order, report.status, report.filled_quantity, report.average_price,
                         report.message, at, report.order_id)
+    if saved.status is not order.status:
+        note_late_failure(ctx, saved)
     if follow_up:
         after_update(ctx, saved, client, newly_filled=saved.filled_quantity > before_filled)
     return saved
+
+
+#: final states of an ENTRY/EXIT order that mean "not accepted" (I2)
+_FAILED = frozenset({OrderStatus.REJECTED, OrderStatus.NOT_SENT})
+
+
+def note_late_failure(ctx: Any, order: OrderRecord, attempts: int = 3) -> bool:
+    """I2 after Finalize: an ENTRY/EXIT order of a COMPLETED execution that turns out not
+    accepted (the broker's risk checks rejected it after acknowledging it; a send the broker never
+    received) makes that execution PARTIAL with the reason, and an Order Alert (kind
+    LATE_REJECTION) names the account and leg. An exit's retry (``exits.finish_exit``) still closes
+    what is open. Returns True when the execution was changed."""
+    from shared_utils.models.enums import ExecutionStatus
+    from shared_utils.persistence import keys
+    from shared_utils.persistence.repositories import VersionConflict
+
+    if order.status not in _FAILED or order.purpose not in (OrderPurpose.ENTRY, OrderPurpose.EXIT):
+        return False
+    try:
+        kind = keys.parse_execution_id(order.execution_id)[2]
+    except Exception:  # noqa: BLE001 - not an execution id of ours: nothing to mark
+        return False
+    if kind.value != order.purpose.value:
+        return False  # a square-off (EXIT) under an ENTRY execution: the fill policy reports it
+    reason = (f"{order.client_id} leg {order.leg_no} {order.tradingsymbol} {order.transaction_type.value} "
+              f"{order.status.value} after the execution completed: {order.broker_message or 'no reason given'}")
+    for _ in range(attempts):
+        try:
+            execution = ctx.repos.executions.get_by_id(order.user_id, order.execution_id)
+        except LookupError:
+            return False
+        if execution.status is not ExecutionStatus.COMPLETED:
+            return False
+        try:
+            ctx.repos.executions.save(execution.model_copy(update={
+                "status": ExecutionStatus.PARTIAL, "reasons": execution.reasons + [reason]}), execution.version)
+            break
+        except VersionConflict:
+            continue
+    else:
+        return False
+    detail = {"kind": "LATE_REJECTION", "user_id": order.user_id, "strategy_id": order.strategy_id,
+              "execution_id": order.execution_id, "client_id": order.client_id, "accounts": [order.client_id],
+              "order_key": order.order_key, "leg_no": order.leg_no, "tradingsymbol": order.tradingsymbol,
+              "message": reason}
+    if ctx.publisher is not None:
+        ctx.publisher.publish(SOURCE_ENGINE, ORDER_ALERT, detail)
+    ctx.observer({"event": "alert", **detail})
+    return True
 
 
 #: how long a partly filled entry may keep working before its unfilled rest is cancelled

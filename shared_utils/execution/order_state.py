@@ -68,6 +68,18 @@ def apply_report(order: OrderRecord, status: OrderStatus, filled_quantity: int, 
         IllegalTransition: the status change is not allowed (the caller logs and keeps the old).
     """
     current = order.status
+    if filled_quantity > order.filled_quantity and average_price is None:
+        # a fill without its price cannot be booked into the position: it is not taken from this
+        # report (the next report with a price books it), so filled_quantity never runs ahead
+        # of the position (I4)
+        filled_quantity = order.filled_quantity
+    if status is S.FILLED and max(filled_quantity, order.filled_quantity) < order.quantity:
+        # a status without its quantity (e.g. a report rebuilt from a status alone): never a
+        # FILLED record short of its quantity, which no later report could complete (FILLED is
+        # final) and whose position would never be booked. It stays working until a full
+        # report arrives (the poller reads the book every minute).
+        status = S.PARTIALLY_FILLED if max(filled_quantity, order.filled_quantity) else S.OPEN
+        message = message or "the broker reported FILLED without the filled quantity; waiting for the full report"
     filled = max(filled_quantity, order.filled_quantity)
     if status == current and filled == order.filled_quantity:
         if message and message != order.broker_message:

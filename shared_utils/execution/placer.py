@@ -91,6 +91,10 @@ class _Outcome:
     error_kind: str | None = None
     sent_at: datetime | None = None
     acked_at: datetime | None = None
+    #: the broker's full report when one was read for this order (a lost answer reconciled by
+    #: tag, the hedge wait's last book read): its filled quantity and price are booked from it
+    #: when the final order-book read fails, so a reconciled FILLED is never saved as FILLED 0
+    report: OrderReport | None = None
 
 
 def _not_sent(reason: str, kind: str) -> _Outcome:
@@ -224,7 +228,7 @@ def _send(ctx: EngineContext, client, order: OrderRecord, planned: dict[str, Any
         except OutcomeUnknown as exc:
             found = _reconcile(client, order.tag)
             if found is not None:
-                return _Outcome(found.status, found.order_id, found.message, None, sent_at, _now(ctx))
+                return _Outcome(found.status, found.order_id, found.message, None, sent_at, _now(ctx), found)
             return _Outcome(OrderStatus.UNKNOWN, None, f"outcome unknown ({exc.broker_message or exc}); "
                             "not found by tag yet: NOT re-sent, reconciliation continues", "OUTCOME_UNKNOWN",
                             sent_at, _now(ctx))
@@ -237,7 +241,7 @@ def _send(ctx: EngineContext, client, order: OrderRecord, planned: dict[str, Any
             # it may have been raised before or after the request left: never re-send, look by tag
             found = _reconcile(client, order.tag)
             if found is not None:
-                return _Outcome(found.status, found.order_id, found.message, None, sent_at, _now(ctx))
+                return _Outcome(found.status, found.order_id, found.message, None, sent_at, _now(ctx), found)
             return _Outcome(OrderStatus.UNKNOWN, None, f"the broker adapter failed ({type(exc).__name__}: {exc}); "
                             "not found by tag: NOT re-sent, reconciliation continues", "ADAPTER_ERROR",
                             sent_at, _now(ctx))
@@ -463,6 +467,9 @@ def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderR
         known = {r.order_key: _Outcome(r.status, r.broker_order_id, r.broker_message) for r in intents
                  if r.order_key not in outcomes}
         reports, problem = await_fills(ctx, client, hedges, {**known, **outcomes}, hedge_timeout)
+        for key, report in reports.items():  # the freshest report of each hedge, for _save's fallback
+            if isinstance(outcomes.get(key), _Outcome):
+                outcomes[key].report = report
         if problem:
             if entry:
                 reason = f"not sent: SELL legs held back so the account is not left with an unhedged short: {problem}"
@@ -512,7 +519,9 @@ def _save(ctx: EngineContext, item: dict[str, Any], client, intents: list[OrderR
         elif outcome.status is OrderStatus.NOT_SENT:
             saved = mark_not_sent(ctx.repos, record, outcome.message or "not sent", outcome.error_kind or "NOT_SENT", at)
         else:
-            report = book.get(outcome.broker_order_id or "")
+            # the final book read; when it failed (or lags), the report this order was last seen
+            # with (reconciled by tag, or the hedge wait's read): one booking path for every report
+            report = book.get(outcome.broker_order_id or "") or outcome.report
             status = report.status if report is not None else outcome.status
             extra = {"sent_at": outcome.sent_at, "acked_at": outcome.acked_at, "error_kind": outcome.error_kind}
             saved = save_report(ctx.repos, record, status, report.filled_quantity if report else 0,

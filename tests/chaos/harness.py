@@ -1275,6 +1275,7 @@ def check_invariants(day: Day) -> list[Violation]:
     """I1-I8 against the brokers' own books (the truth) and the platform's records. Each
     violation names the issue item it matches (empty: no known item, a new finding)."""
     from shared_utils.clock import to_ist
+    from shared_utils.execution.placer import KILL_SWITCH_READ_LEAD_MS
     from shared_utils.models.enums import ExecutionType
 
     v: list[Violation] = []
@@ -1310,31 +1311,47 @@ def check_invariants(day: Day) -> list[Violation]:
                 if late_ms > MAX_ENTRY_DELAY_MS + 1000:
                     v.append(Violation("I6", f"{client_id} {record.order_key}: entry sent {late_ms:.0f} ms after "
                                              f"execute_at (limit {MAX_ENTRY_DELAY_MS})", "item 7 (h13a)"))
-            # I7 stop means stop
+            # I7 stop means stop. The placer reads the switches KILL_SWITCH_READ_LEAD_MS before the
+            # entry's second (so the read adds nothing to the send's lag) and again immediately
+            # before the shorts and before every completion: a switch set inside that lead stops
+            # the shorts but not the hedges (BUY, attempt 0) leaving on the second (README Safety,
+            # "kill switch read"). Anything else sent after a switch is a violation.
             if record.purpose.value == "ENTRY" and sent:
                 for who, since in day.kills:
-                    if who in (None, record.user_id, f"{record.user_id}/{record.client_id}") and sent >= since:
+                    in_lead = (record.transaction_type.value == "BUY" and record.attempt == 0 and record.execute_at
+                               and since >= record.execute_at - timedelta(milliseconds=KILL_SWITCH_READ_LEAD_MS)
+                               and sent <= record.execute_at + timedelta(seconds=1))
+                    if who in (None, record.user_id, f"{record.user_id}/{record.client_id}") and sent >= since \
+                            and not in_lead:
                         v.append(Violation("I7", f"{client_id} {record.order_key}: entry sent at "
                                                  f"{to_ist(sent):%H:%M:%S} after the "
                                                  f"{'global' if who is None else 'account' if '/' in who else 'user'} kill switch "
                                                  f"({to_ist(since):%H:%M:%S})", "item 8 (h13a)"))
-        # I3 no naked short: replay the broker's trades
-        held: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: {"long": 0, "short": 0})
-        net: dict[str, int] = defaultdict(int)
+        # I3 no naked short: replay the broker's trades, per strategy. I3 is about a strategy's
+        # own legs ("that account's BUY hedges of the same execution", "the shorts it
+        # protects"): a long covers the shorts of its strategy. Netting every strategy of the
+        # account together would blame one strategy's exit for the short another strategy left
+        # uncovered (e.g. by a stop the trader set on its hedge: stop trades are the trader's
+        # configuration and not checked here), and would let one strategy's hedge excuse another
+        # strategy's unhedged entry.
+        held: dict[tuple, dict[str, int]] = defaultdict(lambda: {"long": 0, "short": 0})
+        net: dict[tuple[str | None, str], int] = defaultdict(int)
         for tag, symbol, side, quantity in trades:
             record = by_tag.get(tag)
-            key = _cover_key(day, symbol)
+            strategy = record.strategy_id if record is not None else None
+            cover = _cover_key(day, symbol)
+            key = (strategy, *cover) if cover else None
             signed = quantity if side == "BUY" else -quantity
 
             def uncovered() -> int:
                 return max(0, held[key]["short"] - held[key]["long"]) if key else 0
 
             before = uncovered()
-            old = net[symbol]
-            net[symbol] += signed
+            old = net[(strategy, symbol)]
+            net[(strategy, symbol)] += signed
             if key:
-                held[key]["long"] += max(net[symbol], 0) - max(old, 0)
-                held[key]["short"] += max(-net[symbol], 0) - max(-old, 0)
+                held[key]["long"] += max(net[(strategy, symbol)], 0) - max(old, 0)
+                held[key]["short"] += max(-net[(strategy, symbol)], 0) - max(-old, 0)
             after = uncovered()
             if after > before and record is not None and side == "SELL":
                 if record.purpose.value == "ENTRY":
