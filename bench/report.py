@@ -27,6 +27,7 @@ TARGETS = [
     ("api_get_strategy_p95_ms", "<= 30 ms", lambda v: v <= 30),
     ("place_orders_import_ms", "<= 300 ms", lambda v: v <= 300),
     ("preview_cpu_p95_ms", "<= 50 ms of our-code CPU (6-leg strategy preview, moto excluded)", lambda v: v <= 50),
+    ("demo_exit_lag_fake_p99_ms", "<= 50 ms (the local demo's exit orders on the broker fakes, from sent_at)", lambda v: v <= 50),
     ("calculator_cpu_p95_ms", "<= 50 ms of our-code CPU (6-leg payoff/greeks)", lambda v: v <= 50),
     ("cost_per_execution_inr", "< Rs 2 (seed's claim)", lambda v: v < 2),
     ("cost_per_month_inr", "(reported)", None),

@@ -13,17 +13,18 @@ import sys
 import time
 from typing import Any
 
-from bench import api, coldstart, cost, discovery, payload, preview, timing
+from bench import api, coldstart, cost, demo_lag, discovery, payload, preview, timing
 from bench.common import ROOT, fake_aws_environment, machine
 from bench.report import write_report
 
 SCALES = {
     "full": {"timing": dict(users=200), "isolated": dict(samples=30), "discovery": dict(small_users=1000, large_users=10000),
-             "api": dict(rounds=60), "coldstart": dict(runs=3), "cost": dict(synth=True), "preview": dict(rounds=60), "payload": {}},
+             "api": dict(rounds=60), "coldstart": dict(runs=3), "cost": dict(synth=True), "preview": dict(rounds=60), "payload": {}, "demo_lag": {}},
     "quick": {"timing": dict(users=2, lead_s=2.5), "isolated": dict(samples=2), "discovery": dict(small_users=20, large_users=60, sample=10),
               "api": dict(rounds=3, warmup=1),
               "coldstart": dict(runs=1, modules=["lambda_functions.options_platform.baskets"]),
-              "cost": dict(synth=False), "preview": dict(rounds=3, warmup=1), "payload": {}},
+              "cost": dict(synth=False), "preview": dict(rounds=3, warmup=1), "payload": {},
+              "demo_lag": None},  # a whole local demo (~3 min): full scale only
 }
 
 
@@ -41,7 +42,10 @@ def run(scale: str = "full", write: bool = True) -> dict[str, Any]:
     notes: dict[str, Any] = {}
     durations: dict[str, float] = {}
     for name, fn in (("timing", timing.run), ("isolated", timing.run_isolated), ("discovery", discovery.run),
-                     ("api", api.run), ("preview", preview.run), ("coldstart", coldstart.run), ("payload", payload.run)):
+                     ("api", api.run), ("preview", preview.run), ("coldstart", coldstart.run), ("payload", payload.run),
+                     ("demo_lag", demo_lag.run)):
+        if conf.get(name) is None:
+            continue
         t0 = time.perf_counter()
         try:
             figures = fn(**conf[name])
