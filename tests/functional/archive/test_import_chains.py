@@ -18,12 +18,12 @@ ROOT = Path(__file__).resolve().parents[3]
 #: function short name -> handler module (the ones present in the tree)
 HANDLERS = {
     **{n.replace("_", "-"): f"lambda_functions.auth_broker.{n}" for n in
-       ("broker_accounts", "broker_sessions", "session_refresh", "health_check", "profile")},
+       ("broker_accounts", "broker_sessions", "session_refresh", "session_daily", "health_check", "profile")},
     **{f"api-{n}": f"lambda_functions.options_platform.{n}" for n in ("baskets", "strategies", "allocations", "executions",
-                                                                                 "analytics")},
+                                                                                 "analytics", "market")},
     "api-postbacks": "lambda_functions.execution_engine.postbacks",
     **{n.replace("_", "-"): f"lambda_functions.execution_engine.{n}" for n in
-       ("emitter", "prepare", "resolve", "place_orders", "finalize", "stop_loss_checker", "duplicate_checker",
+       ("emitter", "prepare", "pre_cancel", "resolve", "place_orders", "finalize", "stop_loss_checker", "duplicate_checker",
         "market_data_refresher", "order_poller", "archiver")},
 }
 PRESENT = {name: module for name, module in HANDLERS.items()
