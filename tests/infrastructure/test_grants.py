@@ -307,6 +307,27 @@ def test_every_aws_request_of_each_engine_handler_is_granted(dev, deployed_world
     clock.advance(timedelta(minutes=1))
     run("stop_loss_checker", {})
     run("duplicate_checker", {})
+    # the exit at 15:20: Prepare sets cancel_at, PreCancel cancels the resting stops ahead of the
+    # second (the state machine's WaitUntilCancel -> PreCancel), then Resolve/PlaceOrders/Finalize
+    # (the seed's weekly exit is on Fridays: a square-off of the Monday, as the emitter announces
+    # a holiday-moved exit, goes through the same states)
+    clock.sleep_until(datetime(2026, 8, 17, 9, 48, 5, tzinfo=clock.now().tzinfo))  # 15:18:05 IST
+    detail = {**detail, "batch_id": "X202608171520-grants", "execution_type": "EXIT", "slot": "15:20",
+              "execute_at": "2026-08-17T09:50:00.000Z", "wait_until": "2026-08-17T09:49:58.000Z",
+              "trigger": "SQUARE_OFF", "reason": "grants: the day's square-off"}
+    state = run("prepare", {**detail, "run_id": "arn:grants-exit"})
+    assert state["claimed_count"] == 1 and "cancel_at" in state, state
+    clock.sleep_until(datetime.fromisoformat(state["cancel_at"].replace("Z", "+00:00")))
+    state = run("pre_cancel", state)
+    assert state["precancelled"] == 1, state
+    clock.sleep_until(datetime.fromisoformat(state["wait_until"].replace("Z", "+00:00")))
+    state = run("resolve", state)
+    state["placements"] = [run("place_orders", item) for item in state["work_items"]]
+    run("finalize", state)
+    # (each handler runs in a fresh 'container', so the paper book of the morning is gone and the
+    # stops cannot be cancelled here: that takes PreCancel and Resolve through the alert they
+    # publish, 'Order Alert' EXIT_CANCELS, which needs events:PutEvents on the bus)
+    assert ("events:PutEvents", f"bus:{dev.config.event_bus_name}") in seen["pre_cancel"]
     # (the market-data refresher is not run: it downloads the brokers' masters over the internet)
     run("archiver", {"trade_date": "2026-08-17"})
 
