@@ -346,8 +346,8 @@ def test_every_aws_request_of_each_engine_handler_is_granted(dev, deployed_world
 
 def test_postbacks_requests_are_granted_and_touch_no_broker_secret(dev, deployed_world, monkeypatch):
     """The public webhook (options-platform stack), as deployed: a verified Kite postback for an
-    order of a Zerodha account is recorded and enqueued; each AWS request it makes is allowed by
-    its role, and none reaches a broker secret."""
+    order of a Zerodha account is verified and enqueued (202); each AWS request it makes is allowed
+    by its role, and none reaches a broker secret."""
     import hashlib
     import importlib
 
@@ -361,6 +361,10 @@ def test_postbacks_requests_are_granted_and_touch_no_broker_secret(dev, deployed
     repos = Repositories.for_environment(config)
     account = repos.accounts.get("user-a", "ZERODHA123")
     repos.accounts.save(account.model_copy(update={"broker": "zerodha"}), account.version)  # still PAPER
+    # credentials are KMS-sealed in the broker accounts table (issue 16): the key the stack creates
+    kms = boto3.client("kms", region_name=REGION)
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName=f"alias/{config.prefix}/broker-secrets", TargetKeyId=key_arn)
     store = BrokerSecretStore(config)
     store.create(store.name_for("user-a", "ZERODHA123"),
                  AccountSecret(broker="zerodha", credentials=BrokerCredentials(api_key="k", api_secret="kite_secret")))
@@ -404,9 +408,13 @@ def test_postbacks_requests_are_granted_and_touch_no_broker_secret(dev, deployed
             answer = module.handler({"path": "/postbacks/zerodha", "pathParameters": {"broker": "zerodha"},
                                      "body": json.dumps(payload)}, _Context("postbacks"))
         module._deployed.cache_clear()
-    assert answer["statusCode"] == 200, answer
+    # verified and enqueued only (issue 13 item 14, issue 14 finding 8): the order poller applies it
+    assert answer["statusCode"] == 202, answer
     requests = sorted({r for c in recorder.calls for r in requests_of(*c)})
     assert ("sqs:SendMessage", "queue:postback-follow-ups") in requests
+    # it records nothing: reads only
+    assert not [r for r in requests if r[0].startswith("dynamodb:") and
+                r[0] not in ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")], requests
     assert [r for a, r in requests if a.startswith("secretsmanager:")] == \
         [f"secret:{config.prefix}/postback-checksum/user-a/ZERODHA123"]
     statements = []
