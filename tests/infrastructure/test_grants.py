@@ -509,7 +509,8 @@ def test_every_aws_request_of_the_trader_routes_is_granted(dev, deployed_world, 
 
 def test_linking_a_zerodha_account_is_granted_both_secrets(dev, deployed_world, monkeypatch):
     """The auth-broker's broker-accounts function, as deployed, links a Zerodha account: it
-    writes the broker secret and the postback checksum secret (the api_secret alone); each
+    seals the credentials into the broker accounts table and writes the postback checksum secret
+    (the api_secret alone); each
     request is allowed by its synthesized policy (the checksum prefix is granted to the writers)."""
     from local.apigw import call
 
@@ -523,7 +524,9 @@ def test_linking_a_zerodha_account_is_granted_both_secrets(dev, deployed_world, 
              and r["Properties"].get("Handler") == handler]
     concrete = {"BROKER_ACCOUNTS_TABLE_NAME": config.broker_accounts_table_name, "BROKER_SECRETS_KMS_KEY_ARN": key_arn,
                 "ALERTS_TOPIC_ARN": names.imports[config.resource_name("alerts-topic-arn")].removeprefix("topic:"),
-                "USER_POOL_ID": "ap-south-1_grants"}
+                "USER_POOL_ID": "ap-south-1_grants",
+                # issue 16: the daily session reminders' topic (not published to when linking)
+                "LOGIN_REMINDERS_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:login-reminders"}
     body = {"broker": "zerodha", "client_id": "ZX9999", "display_name": "Kite",
             "credentials": {"api_key": "kite_key", "api_secret": "kite_secret"}}
     with monkeypatch.context() as env:
@@ -536,8 +539,10 @@ def test_linking_a_zerodha_account_is_granted_both_secrets(dev, deployed_world, 
     assert status == 201, answer
     requests = sorted({r for c in recorder.calls if c[0] != "kms" for r in requests_of(*c)})
     secrets = {r for a, r in requests if a.startswith("secretsmanager:")}
-    assert secrets == {f"secret:{config.prefix}/broker/user-a/ZX9999",
-                       f"secret:{config.prefix}/postback-checksum/user-a/ZX9999"}, requests
+    # issue 16: the credentials are KMS-sealed into the broker accounts table (no Secrets Manager
+    # secret of their own); the checksum secret (the api_secret alone) is kept in step
+    assert secrets == {f"secret:{config.prefix}/postback-checksum/user-a/ZX9999"}, requests
+    assert ("dynamodb:PutItem", f"table:{config.broker_accounts_table_name}") in requests
     role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
     statements = []
     for policy in template["Resources"].values():
