@@ -325,12 +325,18 @@ class ExecutionEngineStack(Stack):
             table.grant_read_data(fns[key].function)
         # The archiver Scans the day's items (in grant_read_data) and then sets their TTL.
         table.grant(fns["archiver"].function, "dynamodb:UpdateItem")
+        # The emitter advances its durable slot marker and records a missed entry slot SKIPPED
+        # (both conditional puts, issue 13 item 13); it changes nothing else.
+        table.grant(fns["emitter"].function, "dynamodb:PutItem")
         broker_callers = ("prepare", "pre_cancel", "resolve", "place_orders", "finalize", "stop_loss_checker",
                           "duplicate_checker", "market_data_refresher", "order_poller")
         for key in broker_callers:
             broker_accounts_table.grant_read_data(fns[key].function)
             grant_broker_secrets(fns[key].function, self, config, secrets_key, write=False)
-        for key in ("emitter", "finalize", "stop_loss_checker", "duplicate_checker", "place_orders"):
+        # (PreCancel and Resolve publish an 'Order Alert' when an exit's resting stop cannot be
+        # cancelled: exits.prepare_exit)
+        for key in ("emitter", "pre_cancel", "resolve", "finalize", "stop_loss_checker", "duplicate_checker",
+                    "place_orders"):
             self.bus.grant_put_events_to(fns[key].function)
         fns["archiver"].role.add_to_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[self.archive_bucket.arn_for_objects("archive/*")])

@@ -61,7 +61,18 @@ def test_state_machine_definition_contract(any_env):
     choice = states["AnythingClaimed"]
     assert choice["Choices"] == [{"Variable": "$.claimed_count", "NumericEquals": 0, "Next": "NothingToDo"}]
     assert states["NothingToDo"]["Type"] == "Succeed"
-    assert choice["Default"] == "WaitUntil"
+    # EXIT: Prepare sets cancel_at; the resting stops are cancelled at it, then the usual Wait
+    assert choice["Default"] == "ExitPreCancel"
+    exit_choice = states["ExitPreCancel"]
+    assert exit_choice["Type"] == "Choice"
+    assert exit_choice["Choices"] == [{"Variable": "$.cancel_at", "IsPresent": True, "Next": "WaitUntilCancel"}]
+    assert exit_choice["Default"] == "WaitUntil"
+    assert states["WaitUntilCancel"] == {"Type": "Wait", "TimestampPath": "$.cancel_at", "Next": "PreCancel",
+                                         "Comment": states["WaitUntilCancel"]["Comment"]}
+    pre_cancel = states["PreCancel"]
+    assert pre_cancel["Type"] == "Task" and pre_cancel["Next"] == "WaitUntil"
+    assert "ResultPath" not in pre_cancel  # its result (the state plus precancelled) replaces the state
+    assert all(r["MaxAttempts"] <= 1 for r in pre_cancel.get("Retry", []))
     assert states["WaitUntil"] == {"Type": "Wait", "TimestampPath": "$.wait_until", "Next": "Resolve",
                                    "Comment": states["WaitUntil"]["Comment"]}
     assert states["Resolve"]["Next"] == "PlacePerAccount"
@@ -82,7 +93,7 @@ def test_state_machine_definition_contract(any_env):
 
 def test_tasks_return_only_the_payload(dev):
     asl = state_machine_definition(dev.templates[STACK])
-    tasks = [asl["States"][n] for n in ("Prepare", "Resolve", "Finalize")] + [
+    tasks = [asl["States"][n] for n in ("Prepare", "PreCancel", "Resolve", "Finalize")] + [
         asl["States"]["PlacePerAccount"]["ItemProcessor"]["States"]["PlaceOrders"]
     ]
     for task in tasks:
@@ -116,7 +127,7 @@ def test_other_engine_rules(dev):
 def test_handlers(dev):
     handlers = {r["Properties"]["Handler"] for r in ours(dev, STACK)}
     expected = {f"lambda_functions.execution_engine.{m}.handler" for m in (
-        "emitter", "prepare", "resolve", "place_orders", "finalize", "stop_loss_checker",
+        "emitter", "prepare", "pre_cancel", "resolve", "place_orders", "finalize", "stop_loss_checker",
         "duplicate_checker", "market_data_refresher", "order_poller", "archiver")}
     assert handlers == expected
 
@@ -162,7 +173,7 @@ def test_dashboard_and_alarms_by_environment(dev, staging):
 
 
 def test_broker_calling_lambdas_in_the_vpc_only_with_static_egress(dev, staging):
-    broker = {"prepare", "resolve", "place_orders", "finalize", "stop_loss_checker", "duplicate_checker",
+    broker = {"prepare", "pre_cancel", "resolve", "place_orders", "finalize", "stop_loss_checker", "duplicate_checker",
               "order_poller", "market_data_refresher"}
     for synth in (dev, staging):
         for fn in ours(synth, STACK):

@@ -307,6 +307,27 @@ def test_every_aws_request_of_each_engine_handler_is_granted(dev, deployed_world
     clock.advance(timedelta(minutes=1))
     run("stop_loss_checker", {})
     run("duplicate_checker", {})
+    # the exit at 15:20: Prepare sets cancel_at, PreCancel cancels the resting stops ahead of the
+    # second (the state machine's WaitUntilCancel -> PreCancel), then Resolve/PlaceOrders/Finalize
+    # (the seed's weekly exit is on Fridays: a square-off of the Monday, as the emitter announces
+    # a holiday-moved exit, goes through the same states)
+    clock.sleep_until(datetime(2026, 8, 17, 9, 48, 5, tzinfo=clock.now().tzinfo))  # 15:18:05 IST
+    detail = {**detail, "batch_id": "X202608171520-grants", "execution_type": "EXIT", "slot": "15:20",
+              "execute_at": "2026-08-17T09:50:00.000Z", "wait_until": "2026-08-17T09:49:58.000Z",
+              "trigger": "SQUARE_OFF", "reason": "grants: the day's square-off"}
+    state = run("prepare", {**detail, "run_id": "arn:grants-exit"})
+    assert state["claimed_count"] == 1 and "cancel_at" in state, state
+    clock.sleep_until(datetime.fromisoformat(state["cancel_at"].replace("Z", "+00:00")))
+    state = run("pre_cancel", state)
+    assert state["precancelled"] == 1, state
+    clock.sleep_until(datetime.fromisoformat(state["wait_until"].replace("Z", "+00:00")))
+    state = run("resolve", state)
+    state["placements"] = [run("place_orders", item) for item in state["work_items"]]
+    run("finalize", state)
+    # (each handler runs in a fresh 'container', so the paper book of the morning is gone and the
+    # stops cannot be cancelled here: that takes PreCancel and Resolve through the alert they
+    # publish, 'Order Alert' EXIT_CANCELS, which needs events:PutEvents on the bus)
+    assert ("events:PutEvents", f"bus:{dev.config.event_bus_name}") in seen["pre_cancel"]
     # (the market-data refresher is not run: it downloads the brokers' masters over the internet)
     run("archiver", {"trade_date": "2026-08-17"})
 
@@ -325,8 +346,8 @@ def test_every_aws_request_of_each_engine_handler_is_granted(dev, deployed_world
 
 def test_postbacks_requests_are_granted_and_touch_no_broker_secret(dev, deployed_world, monkeypatch):
     """The public webhook (options-platform stack), as deployed: a verified Kite postback for an
-    order of a Zerodha account is recorded and enqueued; each AWS request it makes is allowed by
-    its role, and none reaches a broker secret."""
+    order of a Zerodha account is verified and enqueued (202); each AWS request it makes is allowed
+    by its role, and none reaches a broker secret."""
     import hashlib
     import importlib
 
@@ -340,6 +361,10 @@ def test_postbacks_requests_are_granted_and_touch_no_broker_secret(dev, deployed
     repos = Repositories.for_environment(config)
     account = repos.accounts.get("user-a", "ZERODHA123")
     repos.accounts.save(account.model_copy(update={"broker": "zerodha"}), account.version)  # still PAPER
+    # credentials are KMS-sealed in the broker accounts table (issue 16): the key the stack creates
+    kms = boto3.client("kms", region_name=REGION)
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName=f"alias/{config.prefix}/broker-secrets", TargetKeyId=key_arn)
     store = BrokerSecretStore(config)
     store.create(store.name_for("user-a", "ZERODHA123"),
                  AccountSecret(broker="zerodha", credentials=BrokerCredentials(api_key="k", api_secret="kite_secret")))
@@ -383,9 +408,13 @@ def test_postbacks_requests_are_granted_and_touch_no_broker_secret(dev, deployed
             answer = module.handler({"path": "/postbacks/zerodha", "pathParameters": {"broker": "zerodha"},
                                      "body": json.dumps(payload)}, _Context("postbacks"))
         module._deployed.cache_clear()
-    assert answer["statusCode"] == 200, answer
+    # verified and enqueued only (issue 13 item 14, issue 14 finding 8): the order poller applies it
+    assert answer["statusCode"] == 202, answer
     requests = sorted({r for c in recorder.calls for r in requests_of(*c)})
     assert ("sqs:SendMessage", "queue:postback-follow-ups") in requests
+    # it records nothing: reads only
+    assert not [r for r in requests if r[0].startswith("dynamodb:") and
+                r[0] not in ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")], requests
     assert [r for a, r in requests if a.startswith("secretsmanager:")] == \
         [f"secret:{config.prefix}/postback-checksum/user-a/ZERODHA123"]
     statements = []
@@ -480,7 +509,8 @@ def test_every_aws_request_of_the_trader_routes_is_granted(dev, deployed_world, 
 
 def test_linking_a_zerodha_account_is_granted_both_secrets(dev, deployed_world, monkeypatch):
     """The auth-broker's broker-accounts function, as deployed, links a Zerodha account: it
-    writes the broker secret and the postback checksum secret (the api_secret alone); each
+    seals the credentials into the broker accounts table and writes the postback checksum secret
+    (the api_secret alone); each
     request is allowed by its synthesized policy (the checksum prefix is granted to the writers)."""
     from local.apigw import call
 
@@ -494,7 +524,9 @@ def test_linking_a_zerodha_account_is_granted_both_secrets(dev, deployed_world, 
              and r["Properties"].get("Handler") == handler]
     concrete = {"BROKER_ACCOUNTS_TABLE_NAME": config.broker_accounts_table_name, "BROKER_SECRETS_KMS_KEY_ARN": key_arn,
                 "ALERTS_TOPIC_ARN": names.imports[config.resource_name("alerts-topic-arn")].removeprefix("topic:"),
-                "USER_POOL_ID": "ap-south-1_grants"}
+                "USER_POOL_ID": "ap-south-1_grants",
+                # issue 16: the daily session reminders' topic (not published to when linking)
+                "LOGIN_REMINDERS_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:login-reminders"}
     body = {"broker": "zerodha", "client_id": "ZX9999", "display_name": "Kite",
             "credentials": {"api_key": "kite_key", "api_secret": "kite_secret"}}
     with monkeypatch.context() as env:
@@ -507,8 +539,10 @@ def test_linking_a_zerodha_account_is_granted_both_secrets(dev, deployed_world, 
     assert status == 201, answer
     requests = sorted({r for c in recorder.calls if c[0] != "kms" for r in requests_of(*c)})
     secrets = {r for a, r in requests if a.startswith("secretsmanager:")}
-    assert secrets == {f"secret:{config.prefix}/broker/user-a/ZX9999",
-                       f"secret:{config.prefix}/postback-checksum/user-a/ZX9999"}, requests
+    # issue 16: the credentials are KMS-sealed into the broker accounts table (no Secrets Manager
+    # secret of their own); the checksum secret (the api_secret alone) is kept in step
+    assert secrets == {f"secret:{config.prefix}/postback-checksum/user-a/ZX9999"}, requests
+    assert ("dynamodb:PutItem", f"table:{config.broker_accounts_table_name}") in requests
     role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
     statements = []
     for policy in template["Resources"].values():

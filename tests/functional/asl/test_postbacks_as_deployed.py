@@ -1,8 +1,9 @@
 """Issue 14, finding 8: the public postbacks function placed stop orders from outside the VPC
 (an unregistered IP: brokers reject them) and its role could read every user's broker secrets.
 
-As deployed now it RECORDS the verified update and ENQUEUES a follow-up; the order poller, in
-the VPC, consumes the queue and places the stop. It reads one secret: the checksum secret (the
+As deployed now it VERIFIES the postback and ENQUEUES a follow-up (202), recording nothing of it;
+the order poller, in the VPC, consumes the queue, reads the order from the broker, books the fill
+and places the stop. It reads one secret: the checksum secret (the
 Kite api_secret alone) of the account that owns the order.
 """
 
@@ -60,28 +61,48 @@ def _unavailable(*a, **k):
 
 
 def test_postback_records_enqueues_and_the_poller_places_the_stop(engine, live, fakes, deployed_postbacks, monkeypatch):
+    """(The name is kept; the webhook records nothing any more.) A verified postback is a trigger
+    only (issue 13 item 14): 202, the follow-up enqueued, nothing of its unsigned fields saved and
+    nothing sent to a broker; the order poller consuming the queue reads the order from the broker
+    and then books the fill and places the stop (issue 14 finding 8)."""
     sqs, url, secret_calls = deployed_postbacks
     user_id, strategy_id, kite, angel = live
     with monkeypatch.context() as patch:
         patch.setattr(kite, "order_book", _unavailable)  # the entry's own book read misses the fills
         order = _zerodha_entry_order(engine, user_id)
+    before = engine.repos.orders.by_tag(order.tag)
+    assert before.status is not OrderStatus.FILLED
     sent_before = len(fakes.kite.engine.orders)
 
     status, body = post(kite_postback(fakes.kite, order.broker_order_id))
-    assert status == 200, body
-    stored = engine.repos.orders.by_tag(order.tag)
-    assert stored.status is OrderStatus.FILLED
-    # recorded only: nothing was sent to the broker from outside the VPC
+    assert status == 202, body
+    # nothing of the postback recorded: the order is as it was (not FILLED, same version)
+    after = engine.repos.orders.by_tag(order.tag)
+    assert after.model_dump() == before.model_dump()
+    # nothing was sent to the broker from outside the VPC
     assert len(fakes.kite.engine.orders) == sent_before
     # one read, of the order's account's checksum secret only
     assert secret_calls == [("GetSecretValue", f"ql-algo-trading-local/postback-checksum/{user_id}/ZERODHA123")]
     (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     body = json.loads(message["Body"])
-    assert body == {"user_id": user_id, "strategy_id": strategy_id, "order_key": stored.order_key}
+    assert body == {"user_id": user_id, "strategy_id": strategy_id, "order_key": before.order_key}
 
-    # the order poller (VPC) consumes the follow-up and places the stop from the static IP
-    with use_context(engine):
+    # the order poller (VPC) consumes the follow-up: it reads the broker, then books the fill and
+    # places the stop from the static IP
+    reads: list[str] = []
+    book = kite.order_book
+
+    def read_book(*args, **kwargs):
+        reads.append("order_book")
+        return book(*args, **kwargs)
+
+    with monkeypatch.context() as patch, use_context(engine):
+        patch.setattr(kite, "order_book", read_book)
         order_poller.handler({"Records": [{"body": message["Body"]}]}, _Context())
+    assert reads, "the poller applies what the broker reports, so it reads the broker"
+    stored = engine.repos.orders.by_tag(order.tag)
+    assert stored.status is OrderStatus.FILLED
+    assert stored.filled_quantity == stored.quantity
     stops = [o for o in engine.repos.orders.list_for_execution(user_id, stored.execution_id, "ZERODHA123")
              if o.purpose is OrderPurpose.STOP_LOSS]
     assert stops and len(fakes.kite.engine.orders) > sent_before
