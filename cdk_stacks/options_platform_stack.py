@@ -202,27 +202,29 @@ class OptionsPlatformStack(Stack):
             "BROKER_ACCOUNTS_TABLE_NAME": config.broker_accounts_table_name,
             "EVENT_BUS_NAME": config.event_bus_name,
         }
-        # Postbacks place stop-loss orders at the broker (lifecycle.after_update): with static
-        # egress they run in the VPC and route by the trader's group like the engine (issue 16).
-        postback_props: dict = {}
-        postback_env: dict[str, str] = {}
+        # The market function calls the brokers (quotes of the market-data account, Kite basket
+        # margins of LIVE accounts): with static egress it runs in the VPC and routes by the
+        # trader's group like the engine (issue 16). Postbacks call no broker: they verify and
+        # enqueue for the order poller (issue 14 finding 8), outside the VPC.
+        broker_props: dict = {}
+        broker_env: dict[str, str] = {}
         if config.settings.auth_broker.enable_static_egress_ip:
             azs = availability_zones(config)
             vpc = ec2.Vpc.from_vpc_attributes(
                 self, "Vpc", vpc_id=imp(config, exports.VPC_ID), availability_zones=azs,
                 private_subnet_ids=[imp(config, f"{exports.PRIVATE_SUBNET_IDS}-{i}") for i in range(len(azs))])
-            sg = ec2.SecurityGroup(self, "PostbacksBrokerSg", vpc=vpc, allow_all_outbound=False,
-                                   security_group_name=config.resource_name("postbacks-broker-egress"),
-                                   description="Postbacks: HTTPS out (stop orders at the broker), via the egress proxy")
+            sg = ec2.SecurityGroup(self, "MarketBrokerSg", vpc=vpc, allow_all_outbound=False,
+                                   security_group_name=config.resource_name("market-broker-egress"),
+                                   description="Market data API: HTTPS out (broker quotes, margins), via the egress proxy")
             sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to broker APIs and AWS")
-            postback_env = {"QL_EGRESS_REQUIRED": "1", **egress_routing_env(config)}
-            if "QL_EGRESS_GROUPS" in postback_env:
+            broker_env = {"QL_EGRESS_REQUIRED": "1", **egress_routing_env(config)}
+            if "QL_EGRESS_GROUPS" in broker_env:
                 import json as _json
 
-                n = len(_json.loads(postback_env["QL_EGRESS_GROUPS"]))
+                n = len(_json.loads(broker_env["QL_EGRESS_GROUPS"]))
                 sg.add_egress_rule(ec2.Peer.ipv4("10.40.0.0/27"), ec2.Port.tcp_range(3128, 3127 + n),
                                    "the egress proxy (one port per egress group)")
-            postback_props = {"vpc": vpc, "security_groups": [sg]}
+            broker_props = {"vpc": vpc, "security_groups": [sg]}
         self.functions: dict[str, PythonFunction] = {}
         for family, handler in HANDLERS.items():
             self.functions[family] = PythonFunction(
@@ -236,10 +238,10 @@ class OptionsPlatformStack(Stack):
                 environment={**env, **({"ARCHIVE_BUCKET_NAME": archive_bucket}
                                        if family in ("executions", "analytics") else {}),
                              **(market_environment(config, archive_bucket) if family == "market" else {}),
-                             **(postback_env if family == "postbacks" else {})},
+                             **(broker_env if family == "market" else {})},
                 timeout=Duration.seconds(29),
-                broker=family in ("postbacks", "market"),
-                **(postback_props if family == "postbacks" else {}),
+                broker=family == "market",
+                **(broker_props if family == "market" else {}),
             )
         for family in ("baskets", "strategies", "allocations", "executions", "postbacks", "market"):
             fn = self.functions[family].function

@@ -81,7 +81,7 @@ def test_every_broker_calling_function_routes_by_group(synth):
             users = [u for g in routing.values() for u in g["users"]]
             assert len(users) == len(set(users)) == 4
             seen += 1
-    assert seen >= 9  # incl. the postbacks function (it places stop-loss orders)
+    assert seen >= 9  # incl. the market function (broker quotes and margins); postbacks call no broker
     # the engine's broker security group may reach the proxy's group ports
     rules = [r for r in synth.resources("execution-engine", "AWS::EC2::SecurityGroup").values()
              for r in r["Properties"].get("SecurityGroupEgress", [])]

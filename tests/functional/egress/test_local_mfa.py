@@ -5,6 +5,7 @@ the MFA check the LIVE routes use passes for that user."""
 from __future__ import annotations
 
 import json
+import os
 
 
 def test_enable_mfa_on_the_running_local_pool(tmp_path, capsys):
@@ -16,8 +17,9 @@ def test_enable_mfa_on_the_running_local_pool(tmp_path, capsys):
     aws = LocalAws()
     try:
         identity = aws.create_identity(load_environment("local"))
+        # a running platform's runtime.json names its (live) pid: this test process stands in
         (tmp_path / "runtime.json").write_text(json.dumps({
-            "moto_endpoint": aws.endpoint, "user_pool_id": identity.user_pool_id, "client_id": identity.client_id}))
+            "pid": os.getpid(), "moto_endpoint": aws.endpoint, "user_pool_id": identity.user_pool_id, "client_id": identity.client_id}))
         assert print_token("asha", tmp_path) == 0  # creates asha@quantleap.local
         checker = MfaChecker(identity.user_pool_id, aws.client("cognito-idp"))
         claims = {"sub": "x", "cognito:username": "asha@quantleap.local"}
