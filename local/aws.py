@@ -60,6 +60,9 @@ class LocalAws:
     def __init__(self, port: int = 0) -> None:
         from moto.server import ThreadedMotoServer
 
+        from local.moto_threads import make_dynamodb_thread_safe
+
+        make_dynamodb_thread_safe()  # the server answers each request on its own thread
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port or free_port(), verbose=False)
         self._server.start()
         host, bound = self._server.get_host_and_port()

@@ -41,8 +41,10 @@ def aws():
     """An in-process moto mock of every AWS service for the duration of one test."""
     from moto import mock_aws
 
+    from local.moto_threads import make_dynamodb_thread_safe
     from shared_utils.persistence.table import reset_clients
 
+    make_dynamodb_thread_safe()  # the Map's branches are threads against one moto backend
     reset_clients()
     with mock_aws():
         yield
