@@ -10,6 +10,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def local_stack():
+    from lambda_functions.auth_broker import common as auth_common
     from lambda_functions.options_platform import common
     from local.api_server import ApiServer
     from local.aws import LocalAws
@@ -22,6 +23,9 @@ def local_stack():
     aws.create_tables(env)
     identity = aws.create_identity(env)
     common.repositories.cache_clear()
+    # the auth-broker handlers cache their secret store (and its KMS client) per process: an
+    # earlier module's store points at that module's stopped moto server
+    auth_common.reset_caches()
     server = ApiServer(identity).start()
 
     class Stack:
@@ -52,5 +56,6 @@ def local_stack():
     server.stop()
     aws.stop()
     common.repositories.cache_clear()
+    auth_common.reset_caches()
     os.environ.clear()
     os.environ.update(saved)
