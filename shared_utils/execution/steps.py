@@ -273,7 +273,7 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         reasons += refused
         try:
             if refused:
-                pass  # nothing is priced or sent: the execution fails with the reasons (Finalize alerts)
+                per_account = []  # refused: nothing is priced or sent; the execution fails with the reasons (Finalize alerts)
             elif execution_type is ExecutionType.ENTRY:
                 resolved = resolve_legs(ctx, strategy.underlying, legs, trade_date, now)
                 resolved_legs = [info for info, _ in resolved.values()]
