@@ -1170,12 +1170,22 @@ class Day:
         return result
 
 
+def _trader_has_mfa() -> None:
+    """The harness's trader has TOTP MFA (issue 16 gates LIVE allocations on it): the protocol-fake
+    days trade LIVE accounts, and what is checked here is the engine, not the MFA gate (that is
+    tests/functional/egress and the auth-broker tests)."""
+    from shared_utils.accounts.mfa import MfaChecker
+
+    MfaChecker.check = lambda self, claims, action: None  # type: ignore[method-assign]
+
+
 def play_day(seed: int, faults: list[Fault] | None = None, brokers: str = "paper",
              mutation: str | None = None) -> DayResult:
     """One seeded day; ``brokers`` "paper" (the paper broker) or "fake" (the protocol fakes
     through the real SDKs; fill faults do not apply there). ``mutation``: harness self-test."""
     world = Process.get().world
     world.mutation = mutation
+    _trader_has_mfa()
     try:
         return Day(seed, faults, brokers).run()
     finally:
