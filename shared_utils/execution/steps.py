@@ -47,6 +47,7 @@ from shared_utils.execution.planner import (
 )
 from shared_utils.execution.readiness import executability_problems
 from shared_utils.execution.watchlist import watch
+from shared_utils.marketplace import definitions  # marketplace: definition owner
 from shared_utils.market.errors import MarketError
 from shared_utils.models.enums import (
     EntityStatus,
@@ -142,12 +143,10 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
         user_id, strategy_id = ref["user_id"], ref["strategy_id"]
         execution_id = keys.execution_id(strategy_id, execution_type, trade_date)
         try:
-            strategy = ctx.repos.strategies.get(user_id, strategy_id)
+            strategy, legs, allocations = definitions.load(ctx.repos, user_id, strategy_id)  # marketplace: definition owner
         except NotFound:
             skipped.append({"strategy_id": strategy_id, "user_id": user_id, "reasons": ["strategy no longer exists"]})
             continue
-        legs = ctx.repos.legs.list(user_id, strategy_id)
-        allocations = ctx.repos.allocations.list(user_id, strategy_id)
         problems = _due_problems(ctx, execution_type, trigger, trade_date, execute_at, strategy, legs, allocations)
         record = Execution(
             execution_id=execution_id, user_id=user_id, strategy_id=strategy_id, basket_id=strategy.basket_id,
@@ -263,9 +262,8 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     for ref in state.get("executions", []):
         user_id, strategy_id = ref["user_id"], ref["strategy_id"]
         execution = ctx.repos.executions.get_by_id(user_id, ref["execution_id"])
-        strategy = ctx.repos.strategies.get(user_id, strategy_id)
-        legs = ctx.repos.legs.list(user_id, strategy_id)
-        allocations = [a for a in ctx.repos.allocations.list(user_id, strategy_id) if a.status is EntityStatus.ACTIVE]
+        strategy, legs, allocations = definitions.load(ctx.repos, user_id, strategy_id)  # marketplace: definition owner
+        allocations = [a for a in allocations if a.status is EntityStatus.ACTIVE]
         reasons = list(execution.reasons)
         per_account: list[tuple[Any, Any, list[PlannedOrder]]] = []
         resolved_legs = []

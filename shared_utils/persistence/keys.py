@@ -305,3 +305,57 @@ def order_tag(order_key: str) -> str:
         digest, rem = divmod(digest, 36)
         chars.append(alphabet[rem])
     return "Q" + "".join(chars)
+
+
+# ---- marketplace (issue 20; shared_utils.marketplace) ---------------------------------------
+#
+# ``MARKETPLACE`` partition: ``LISTING#{basket_id}`` (one per published admin basket: browse is
+# ONE Query of this partition) and ``CHANGE#{basket_id}#{at}`` (the admin's edits, which every
+# subscriber of the basket reads as notices). Subscriber partition: ``SUBSCRIPTION#{id}`` and,
+# per strategy of the basket, ``SUBSCRIBED#{strategy_id}`` (the definition-owner link Prepare and
+# Resolve follow) next to the subscriber's own ``SCHEDULE#{strategy_id}#...`` items. Admin
+# partition: ``SUBSCRIBER#{basket_id}#{subscriber_user_id}`` (who to re-schedule on an edit).
+
+MARKETPLACE_PARTITION = "MARKETPLACE"
+LISTING = "LISTING"
+CHANGE = "CHANGE"
+SUBSCRIPTION = "SUBSCRIPTION"
+SUBSCRIBED = "SUBSCRIBED"
+SUBSCRIBER = "SUBSCRIBER"
+
+
+def listing_sk(basket_id: str) -> str:
+    return f"{LISTING}{SEP}{check_id(basket_id, 'basket_id')}"
+
+
+def listings_prefix() -> str:
+    return f"{LISTING}{SEP}"
+
+
+def change_sk(basket_id: str, at_iso: str) -> str:
+    """``CHANGE#{basket_id}#{at}``: ``at`` is UTC ISO-8601 (sorts by time)."""
+    return f"{CHANGE}{SEP}{check_id(basket_id, 'basket_id')}{SEP}{at_iso}"
+
+
+def changes_prefix(basket_id: str) -> str:
+    return f"{CHANGE}{SEP}{check_id(basket_id, 'basket_id')}{SEP}"
+
+
+def subscription_sk(subscription_id: str) -> str:
+    return f"{SUBSCRIPTION}{SEP}{check_id(subscription_id, 'subscription_id')}"
+
+
+def subscriptions_prefix() -> str:
+    return f"{SUBSCRIPTION}{SEP}"
+
+
+def subscribed_sk(strategy_id: str) -> str:
+    return f"{SUBSCRIBED}{SEP}{check_id(strategy_id, 'strategy_id')}"
+
+
+def subscriber_sk(basket_id: str, subscriber_user_id: str) -> str:
+    return f"{SUBSCRIBER}{SEP}{check_id(basket_id, 'basket_id')}{SEP}{check_id(subscriber_user_id, 'user_id')}"
+
+
+def subscribers_prefix(basket_id: str) -> str:
+    return f"{SUBSCRIBER}{SEP}{check_id(basket_id, 'basket_id')}{SEP}"
