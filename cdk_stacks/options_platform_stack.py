@@ -96,6 +96,22 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/options/kill-switch", ("GET", "PUT"), "executions"),
     ("/options/kill-switch/accounts/{client_id}", ("PUT",), "executions"),
     ("/options/kill-switch/global", ("PUT",), "executions"),
+    ("/options/marketplace", ("GET",), "marketplace"),
+    ("/options/marketplace/categories", ("GET",), "marketplace"),
+    ("/options/marketplace/featured", ("GET",), "marketplace"),
+    ("/options/marketplace/mine", ("GET",), "marketplace"),
+    ("/options/marketplace/baskets", ("POST",), "marketplace"),
+    ("/options/marketplace/baskets/{basket_id}", ("GET", "PUT"), "marketplace"),
+    ("/options/baskets/{basket_id}/subscribe", ("POST",), "marketplace"),
+    ("/options/subscriptions", ("GET",), "marketplace"),
+    ("/options/subscriptions/{subscription_id}", ("GET", "PUT", "DELETE"), "marketplace"),
+    ("/options/subscriptions/{subscription_id}/pause", ("POST",), "marketplace"),
+    ("/options/subscriptions/{subscription_id}/resume", ("POST",), "marketplace"),
+    ("/options/subscriptions/{subscription_id}/cancel", ("POST",), "marketplace"),
+    ("/options/templates", ("GET",), "marketplace"),
+    ("/options/templates/{template_id}", ("GET",), "marketplace"),
+    ("/options/templates/{template_id}/create", ("POST",), "marketplace"),
+    ("/options/strategies/{strategy_id}/clone", ("POST",), "marketplace"),
     ("/broker-accounts", ("GET", "POST"), "broker_accounts"),
     ("/broker-accounts/{client_id}", ("GET", "PUT", "DELETE"), "broker_accounts"),
     ("/broker-accounts/{client_id}/login", ("POST",), "broker_accounts"),
@@ -140,6 +156,7 @@ HANDLERS = {
     "analytics": "lambda_functions.options_platform.analytics.handler",
     "postbacks": "lambda_functions.execution_engine.postbacks.handler",
     "market": "lambda_functions.options_platform.market.handler",
+    "marketplace": "lambda_functions.options_platform.marketplace.handler",
 }
 
 
@@ -257,6 +274,17 @@ class OptionsPlatformStack(Stack):
             )
         for family in ("allocations", "postbacks", "executions", "strategies"):
             broker_accounts_table.grant_read_data(self.functions[family].function)
+        # marketplace (issue 20): listings, subscriptions and their schedule items in the table
+        # (GSI2 for nothing but the subscriber's own schedule writes); the subscriber's accounts
+        # are read to check them, the admin's (PAPER or not) for the basket's paper track
+        marketplace_fn = self.functions["marketplace"]
+        self.table.grant_read_write_data(marketplace_fn.function)
+        broker_accounts_table.grant_read_data(marketplace_fn.function)
+        acknowledge(
+            marketplace_fn,
+            f"AwsSolutions-IAM5[Resource::<{logical_id(self.table)}.Arn>/index/*]",
+            "Queries of the trading table's own GSIs; the wildcard covers only this table's indexes.",
+        )
         # MFA for live trading (shared_utils.accounts.mfa): allocating to a LIVE account and a
         # manual LIVE entry read the caller's MFA settings with AdminGetUser.
         for family in ("allocations", "executions", "strategies"):

@@ -33,6 +33,13 @@ from shared_utils.persistence.repositories import NotFound, Repositories, schedu
 from shared_utils.services.market_data import lot_size_for
 
 
+def definition_changed(*args, **kwargs) -> None:
+    """marketplace: subscribers are told of an owner's edit (shared_utils.marketplace.service)."""
+    from shared_utils.marketplace.service import definition_changed as _changed
+
+    _changed(*args, **kwargs)
+
+
 def new_id(prefix: str) -> str:
     """``bkt_3f2a...``: a prefix and 20 hex characters of a random UUID."""
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
@@ -187,7 +194,9 @@ class OptionsService:
         data = spec.model_dump()
         data.pop("status")
         updated = Strategy.model_validate({**strategy.model_dump(), **data, "basket_id": new_basket})
-        return self.repos.strategies.update(updated, strategy.version, self._basket_active(user_id, new_basket))
+        saved = self.repos.strategies.update(updated, strategy.version, self._basket_active(user_id, new_basket))
+        definition_changed(self.repos, self.env, self.clock, saved, "strategy edited", strategy)  # marketplace: subscribers
+        return saved
 
     def set_status(self, user_id: str, strategy_id: str, status: EntityStatus) -> Strategy:
         """Activate or pause. Activation requires an executable strategy in an ACTIVE basket."""
@@ -202,8 +211,10 @@ class OptionsService:
                 raise Conflict(f"strategy {strategy_id} cannot be activated", problems)
         if strategy.status is status:
             return strategy
-        return self.repos.strategies.update(strategy.model_copy(update={"status": status}), strategy.version,
-                                            basket_active)
+        saved = self.repos.strategies.update(strategy.model_copy(update={"status": status}), strategy.version,
+                                             basket_active)
+        definition_changed(self.repos, self.env, self.clock, saved, f"strategy {status.value}", strategy)  # marketplace: subscribers
+        return saved
 
     def _open_positions(self, user_id: str, strategy_id: str) -> list[str]:
         """The strategy's open positions in words ("ZERODHA123 NIFTY2681824900PE -195 units")."""
@@ -269,7 +280,9 @@ class OptionsService:
         if clashes:
             raise Conflict(f"leg_no {', '.join(map(str, clashes))} already exists in strategy {strategy_id}")
         legs = [Leg(user_id=user_id, strategy_id=strategy_id, **leg.model_dump()) for leg in body.legs]
-        return self.repos.legs.create_many(legs, strategy)
+        created = self.repos.legs.create_many(legs, strategy)
+        definition_changed(self.repos, self.env, self.clock, strategy, f"legs {', '.join(str(l.leg_no) for l in legs)} added")  # marketplace: subscribers
+        return created
 
     def list_legs(self, user_id: str, strategy_id: str) -> list[Leg]:
         self.repos.strategies.get(user_id, strategy_id)
@@ -297,11 +310,14 @@ class OptionsService:
             raise _validation_to_invalid(exc) from exc
         self._check_leg(strategy, parsed, ("body",))
         updated = Leg.model_validate({**leg.model_dump(), **parsed.model_dump()})
-        return self.repos.legs.update(updated, leg.version)
+        saved = self.repos.legs.update(updated, leg.version)
+        definition_changed(self.repos, self.env, self.clock, strategy, f"leg {leg_no} changed: {', '.join(sorted(changes))}")  # marketplace: subscribers
+        return saved
 
     def delete_leg(self, user_id: str, strategy_id: str, leg_no: int) -> None:
-        self.repos.strategies.get(user_id, strategy_id)
+        strategy = self.repos.strategies.get(user_id, strategy_id)
         self.repos.legs.delete(self.repos.legs.get(user_id, strategy_id, leg_no))
+        definition_changed(self.repos, self.env, self.clock, strategy, f"leg {leg_no} removed")  # marketplace: subscribers
 
     # -- allocations -------------------------------------------------------------------------------
     def _check_allocation(self, user_id: str, legs: list[Leg], spec: AllocationSpec | Allocation, loc: tuple) -> None:
