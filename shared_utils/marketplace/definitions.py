@@ -13,7 +13,9 @@ subscriber, no query per basket), and Prepare/Resolve call :func:`load` for each
 1. the subscriber's own ``STRATEGY#{strategy_id}`` (GetItem): found -> an ordinary strategy,
    nothing else is read (0 extra requests for non-subscribers);
 2. else the ``SUBSCRIBED#{strategy_id}`` link (GetItem), then the owner's strategy (GetItem),
-   basket (GetItem) and legs (Query): 4 requests more than an own strategy.
+   basket (GetItem) and legs (Query): 5 requests where an own strategy takes 3 (strategy, legs,
+   allocations; a subscriber's allocations are computed from the link), i.e. 2 more
+   (``bench.discovery.subscribers``: ``discovery_subscribers_prepare_extra_requests``).
 
 The definition returned carries the SUBSCRIBER's ``user_id`` (so every guard reads the
 subscriber's kill switch, positions and accounts), ``basket_id`` None (the basket lives in the

@@ -252,6 +252,12 @@ class MarketplaceService:
             elif found.status is not EntityStatus.ACTIVE:
                 problems.append((("body", "allocations", index, "client_id"),
                                  f"{account.client_id} is {found.status.value}, not ACTIVE"))
+            elif self._shared_client_id(user_id, account.client_id):
+                # a subscriber's orders carry the admin's strategy id: the same client id under two
+                # users would give two orders the same key and broker tag (keys.order_tag)
+                problems.append((("body", "allocations", index, "client_id"),
+                                 f"{account.client_id} is also registered by another user of the platform; "
+                                 "a marketplace subscription needs an account registered once"))
         known = {s.strategy_id for s in strategies}
         for strategy_id, override in (body.strategy_overrides or {}).items():
             if strategy_id not in known:
@@ -278,6 +284,14 @@ class MarketplaceService:
                 problems += [(loc, f"{allocation.client_id}: {msg}") for loc, msg in found if "max_margin" not in msg]
         if problems:
             raise InvalidRequest(problems)
+
+    def _shared_client_id(self, user_id: str, client_id: str) -> bool:
+        """True when another user registered ``client_id`` too (broker accounts' AccountsByClientId)."""
+        from shared_utils.persistence.table_schema import BROKER_ACCOUNTS_BY_CLIENT
+
+        table = self.repos.accounts.table
+        return any(i.get("user_id") != user_id for i in table.query_all(
+            client_id, index=BROKER_ACCOUNTS_BY_CLIENT.name, pk_name=BROKER_ACCOUNTS_BY_CLIENT.partition_key))
 
     @staticmethod
     def _link(user_id: str, strategy: Strategy, owner: str, subscription_id: str, status: SubscriptionStatus,
@@ -388,7 +402,8 @@ class MarketplaceService:
             raise NotFound(f"subscription {subscription_id} not found")
         return Subscription.model_validate(item)
 
-    def _rewrite(self, subscription: Subscription, expected_version: int) -> Subscription:
+    def _rewrite(self, subscription: Subscription, expected_version: int,
+                 previous: SubscriptionStatus | None = None) -> Subscription:
         """Write the subscription (version-checked) with its links and schedule items."""
         listing = self.listing(subscription.basket_id)
         strategies = self.repos.strategies.list_all(listing.owner_user_id, listing.basket_id)
@@ -399,7 +414,7 @@ class MarketplaceService:
         for strategy in strategies:
             holds = any(p.quantity for p in self.repos.positions.list(new.user_id, strategy.strategy_id))
             ops += self._strategy_ops(new, strategy, listing.basket_id, holds=holds)
-        if new.status is SubscriptionStatus.CANCELLED and subscription.status is not SubscriptionStatus.CANCELLED:
+        if new.status is SubscriptionStatus.CANCELLED and previous is not SubscriptionStatus.CANCELLED:
             for _ in range(5):
                 fresh = self.listing(listing.basket_id)
                 counted = fresh.model_copy(update={"subscriber_count": max(0, fresh.subscriber_count - 1),
@@ -423,9 +438,10 @@ class MarketplaceService:
         return new
 
     def set_status(self, user_id: str, subscription_id: str, status: SubscriptionStatus) -> Subscription:
-        """Pause (no new entries; open positions still exit on time), resume (409 if the basket
-        went PRIVATE... no: resuming is always allowed for an existing subscriber), cancel
-        (frees a seat; exits of what is held still run)."""
+        """Pause (no new entries; open positions still exit on time), resume (allowed to an
+        existing subscriber whatever the listing's visibility now), cancel
+        (frees a seat; exits of what is held still run). A CANCELLED subscription stays cancelled
+        (409): subscribe again."""
         subscription = self._own(user_id, subscription_id)
         if subscription.status is SubscriptionStatus.CANCELLED:
             raise Conflict(f"subscription {subscription_id} is CANCELLED; subscribe again", ["cancelled"])
@@ -434,7 +450,7 @@ class MarketplaceService:
         update: dict[str, Any] = {"status": status}
         if status is SubscriptionStatus.CANCELLED:
             update["cancelled_at"] = self.now()
-        return self._rewrite(subscription.model_copy(update=update), subscription.version)
+        return self._rewrite(subscription.model_copy(update=update), subscription.version, subscription.status)
 
     def update(self, user_id: str, subscription_id: str, body: SubscriptionUpdate) -> Subscription:
         subscription = self._own(user_id, subscription_id)
@@ -448,7 +464,7 @@ class MarketplaceService:
         self._check_accounts(user_id, merged, strategies, legs)
         return self._rewrite(subscription.model_copy(update={"allocations": merged.allocations,
                                                              "strategy_overrides": merged.strategy_overrides}),
-                             subscription.version)
+                             subscription.version, subscription.status)
 
     def list(self, user_id: str) -> list[SubscriptionView]:
         subs = [Subscription.model_validate(i) for i in self.table.query_all(user_id, keys.subscriptions_prefix())]

@@ -92,6 +92,11 @@ def test_two_active_subscribers_trade_at_the_second_in_their_own_accounts(api, e
     status, body = t3("POST", f"/options/baskets/{basket_id}/subscribe",
                       {"allocations": [{"client_id": "T1ZERODHA"}], "capital": 300000})
     assert status == 422 and "T1ZERODHA" in json.dumps(body)
+    # the admin's own account registered by the subscriber too: refused (same order keys and tags)
+    _link(api, "trader-3", "ZERODHA123")
+    status, body = t3("POST", f"/options/baskets/{basket_id}/subscribe",
+                      {"allocations": [{"client_id": "ZERODHA123"}], "capital": 300000})
+    assert status == 422 and "registered by another user" in json.dumps(body), body
     status, sub3 = t3("POST", f"/options/baskets/{basket_id}/subscribe", {
         "allocations": [{"client_id": "T3ZERODHA", "lot_multiplier": 5}], "capital": 400000})
     assert status == 201, sub3
@@ -212,3 +217,38 @@ def test_strategy_overrides_per_leg_and_disabled_strategy(api, engine, market):
     status, body = t1("POST", f"/options/baskets/{basket_id}/subscribe", {
         "allocations": [{"client_id": "T1ZERODHA"}], "strategy_overrides": {"stg_unknown": {"enabled": False}}})
     assert status in (409, 422)
+
+
+def test_visibility_and_cloning_a_marketplace_strategy(api, engine, market):
+    basket_id, strategy_id = market
+    admin = _as(ADMIN, ("ADMIN",))
+    _link(api, "trader-1", "T1ZERODHA")
+    t1, t2 = _as("trader-1"), _as("trader-2")
+    # PUBLIC: anyone may clone its strategy (definition only, PAUSED, no allocation)
+    status, clone = t2("POST", f"/options/strategies/{strategy_id}/clone", {"strategy_name": "My condor"})
+    assert status == 201 and clone["strategy"]["user_id"] == "trader-2" and len(clone["legs"]) == 4, clone
+    assert clone["strategy"]["status"] == "PAUSED"
+    # SUBSCRIBERS_ONLY: the card and performance, not the legs, until subscribed
+    status, listing = admin("PUT", f"/options/marketplace/baskets/{basket_id}", {"visibility": "SUBSCRIBERS_ONLY"})
+    assert status == 200, listing
+    detail = t1("GET", f"/options/marketplace/baskets/{basket_id}")[1]
+    assert detail["definition_visible"] is False and detail["strategies"] == []
+    assert t2("POST", f"/options/strategies/{strategy_id}/clone", {})[0] == 404
+    _, sub = t1("POST", f"/options/baskets/{basket_id}/subscribe",
+                {"allocations": [{"client_id": "T1ZERODHA"}], "capital": 300000})
+    assert t1("GET", f"/options/marketplace/baskets/{basket_id}")[1]["definition_visible"] is True
+    assert t1("POST", f"/options/strategies/{strategy_id}/clone", {})[0] == 201
+    # PRIVATE: gone for everyone else, kept for the subscriber; no new subscriptions
+    admin("PUT", f"/options/marketplace/baskets/{basket_id}", {"visibility": "PRIVATE"})
+    assert t2("GET", f"/options/marketplace/baskets/{basket_id}")[0] == 404
+    assert [c["basket_id"] for c in t2("GET", "/options/marketplace")[1]["items"]] == []
+    assert t1("GET", f"/options/marketplace/baskets/{basket_id}")[0] == 200
+    assert t2("POST", f"/options/baskets/{basket_id}/subscribe",
+              {"allocations": [{"client_id": "T1ZERODHA"}], "capital": 300000})[0] == 404
+    # the listing changes are notices for the subscriber
+    notices = t1("GET", f"/options/subscriptions/{sub['subscription_id']}")[1]["notices"]
+    assert any("visibility" in n["what"] for n in notices)
+    # cancel frees the seat
+    assert t1("POST", f"/options/subscriptions/{sub['subscription_id']}/cancel")[1]["status"] == "CANCELLED"
+    assert admin("GET", "/options/marketplace/mine")[1][0]["subscriber_count"] == 0
+    assert t1("POST", f"/options/subscriptions/{sub['subscription_id']}/resume")[0] == 409
