@@ -153,6 +153,16 @@ class _Legs:
         return [leg.model_copy(update={"user_id": user_id})
                 for leg in self._repos.legs.list(link.owner_user_id, strategy_id)]
 
+    def get(self, user_id: str, strategy_id: str, leg_no: int) -> Leg:
+        """One leg (the stop placed after a subscriber's fill reads its leg's stop config)."""
+        try:
+            return self._repos.legs.get(user_id, strategy_id, leg_no)
+        except NotFound:
+            link = link_of(self._repos, user_id, strategy_id)
+            if link is None:
+                raise
+            return self._repos.legs.get(link.owner_user_id, strategy_id, leg_no).model_copy(update={"user_id": user_id})
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._repos.legs, name)
 
@@ -175,7 +185,7 @@ class _Allocations:
 
 
 class DefinitionAwareRepositories:
-    """``repos`` with ``strategies.get``, ``legs.list`` and ``allocations.list`` following the
+    """``repos`` with ``strategies.get``, ``legs.list``, ``legs.get`` and ``allocations.list`` following the
     definition owner for a subscriber (everything else, and every write, is ``repos``' own)."""
 
     def __init__(self, repos: Any) -> None:

@@ -532,6 +532,20 @@ class MarketplaceService:
         return count
 
 
+def subscribers_holding(repos: Repositories, owner_user_id: str, basket_id: str | None) -> list[str]:
+    """Why an owner may not delete a strategy (or basket) of ``basket_id``: it has subscribers
+    (one Query of the owner's ``SUBSCRIBER#{basket_id}#`` items), whose executions read its
+    definition, exits included (deleting it would leave their positions with nothing to exit
+    them, I5). Empty when it has none."""
+    if not basket_id:
+        return []
+    rows = list(getattr(repos, "_inner", repos).table.query_all(owner_user_id, keys.subscribers_prefix(basket_id)))
+    if not rows:
+        return []
+    return [f"basket {basket_id} has {len(rows)} marketplace subscriber{'s' if len(rows) > 1 else ''}: their "
+            "executions (and exits) read this definition; make the listing PRIVATE and wait for them to cancel"]
+
+
 def view(subscription: Subscription) -> SubscriptionView:
     return SubscriptionView(**subscription.model_dump(include=set(SubscriptionView.model_fields)))
 

@@ -110,6 +110,11 @@ class OptionsService:
         """Delete a basket and its (non-active) strategies with their legs, allocations and
         schedule entries. 409 while it holds an ACTIVE strategy."""
         basket = self.repos.baskets.get(user_id, basket_id)
+        from shared_utils.marketplace.service import subscribers_holding  # marketplace: subscribers
+
+        subscribed = subscribers_holding(self.repos, user_id, basket_id)
+        if subscribed:
+            raise Conflict(f"basket {basket_id} runs for marketplace subscribers", subscribed)
         strategies = self.repos.strategies.list_all(user_id, basket_id)
         active = [s.strategy_id for s in strategies if s.status is EntityStatus.ACTIVE]
         if active:
@@ -225,6 +230,11 @@ class OptionsService:
         """Delete a strategy with its legs, allocations and schedule. 409 naming them while it
         holds open positions (they would be orphaned: nothing would exit them; I5)."""
         strategy = self.repos.strategies.get(user_id, strategy_id)
+        from shared_utils.marketplace.service import subscribers_holding  # marketplace: subscribers
+
+        subscribed = subscribers_holding(self.repos, user_id, strategy.basket_id)
+        if subscribed:
+            raise Conflict(f"strategy {strategy_id} runs for marketplace subscribers", subscribed)
         held = self._open_positions(user_id, strategy_id)
         if held:
             raise Conflict(f"strategy {strategy_id} holds {len(held)} open position{'s' if len(held) > 1 else ''}; "

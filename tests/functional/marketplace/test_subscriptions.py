@@ -252,3 +252,67 @@ def test_visibility_and_cloning_a_marketplace_strategy(api, engine, market):
     assert t1("POST", f"/options/subscriptions/{sub['subscription_id']}/cancel")[1]["status"] == "CANCELLED"
     assert admin("GET", "/options/marketplace/mine")[1][0]["subscriber_count"] == 0
     assert t1("POST", f"/options/subscriptions/{sub['subscription_id']}/resume")[0] == 409
+
+
+def test_the_admin_cannot_delete_what_subscribers_run(api, engine, market):
+    basket_id, strategy_id = market
+    admin = _as(ADMIN, ("ADMIN",))
+    _link(api, "trader-1", "T1ZERODHA")
+    _, sub = _as("trader-1")("POST", f"/options/baskets/{basket_id}/subscribe",
+                             {"allocations": [{"client_id": "T1ZERODHA"}], "capital": 300000})
+    assert admin("POST", f"/options/strategies/{strategy_id}/pause")[0] == 200
+    status, body = admin("DELETE", f"/options/strategies/{strategy_id}")
+    assert status == 409 and "subscriber" in body["reasons"][0], body
+    status, body = admin("DELETE", f"/options/baskets/{basket_id}")
+    assert status == 409 and "subscriber" in body["reasons"][0], body
+    # once the subscriber cancels, the admin may delete
+    _as("trader-1")("POST", f"/options/subscriptions/{sub['subscription_id']}/cancel")
+    assert admin("DELETE", f"/options/strategies/{strategy_id}")[0] == 200
+
+
+def test_own_kill_switch_and_exit_after_a_pause(api, engine, market):
+    """Each subscriber's execution obeys the subscriber's own kill switch (the other subscriber
+    trades), and a paused subscription still exits what it holds at the admin's exit time."""
+    from datetime import datetime
+
+    from shared_utils.clock import IST
+
+    basket_id, strategy_id = market
+    status, body = _as(ADMIN, ("ADMIN",))("PUT", f"/options/strategies/{strategy_id}", {"exit_days": ["MONDAY"]})
+    assert status == 200, body
+    _link(api, "trader-1", "T1ZERODHA")
+    _link(api, "trader-2", "T2ZERODHA")
+    t1, t2 = _as("trader-1"), _as("trader-2")
+    _, sub1 = t1("POST", f"/options/baskets/{basket_id}/subscribe",
+                 {"allocations": [{"client_id": "T1ZERODHA"}], "capital": 300000})
+    t2("POST", f"/options/baskets/{basket_id}/subscribe", {"allocations": [{"client_id": "T2ZERODHA"}], "capital": 300000})
+    engine.repos.controls.set_kill_switch(True, "trader-2 stops for today", user_id="trader-2")
+    for event in due_event(engine):
+        run_state_machine(event, engine)
+    entry_id = keys.execution_id(strategy_id, ExecutionType.ENTRY, MONDAY)
+    assert len(engine.repos.orders.list_for_execution("trader-1", entry_id)) == 4
+    assert engine.repos.orders.list_for_execution("trader-2", entry_id) == []
+    skipped = engine.repos.executions.get_by_id("trader-2", entry_id)
+    assert skipped.status.value == "SKIPPED" and any("kill switch" in r.lower() for r in skipped.reasons)
+    # the per-minute poller follows the subscriber's fills: the admin's legs' stops go to the
+    # broker in the subscriber's account, as they do in the admin's
+    from shared_utils.execution.order_poller import run_order_poller
+    from shared_utils.models.enums import OrderPurpose
+
+    engine.clock.set(datetime(2026, 8, 17, 9, 31, 5, tzinfo=IST))
+    run_order_poller(engine)
+    stops = {u: sorted(o.leg_no for o in engine.repos.orders.list_for_execution(u, entry_id)
+                       if o.purpose is OrderPurpose.STOP_LOSS) for u in (ADMIN, "trader-1")}
+    assert stops["trader-1"] and stops["trader-1"] == sorted(set(stops[ADMIN])), stops  # one stop per leg, as the admin's
+    assert {o.client_id for o in engine.repos.orders.list_for_execution("trader-1", entry_id)} == {"T1ZERODHA"}
+    # trader-1 pauses after the entry: the exit at 15:20 still closes trader-1's positions
+    assert t1("POST", f"/options/subscriptions/{sub1['subscription_id']}/pause")[0] == 200
+    engine.clock.set(datetime(2026, 8, 17, 15, 18, 5, tzinfo=IST))
+    events = due_event(engine, "15:20", ExecutionType.EXIT)
+    assert "trader-1" in {r["user_id"] for e in events for r in e["strategies"]}
+    for event in events:
+        run_state_machine(event, engine)
+    held = [p for p in engine.repos.positions.list("trader-1", strategy_id) if p.quantity]
+    assert held == [], held
+    exit_id = keys.execution_id(strategy_id, ExecutionType.EXIT, MONDAY)
+    assert {o.client_id for o in engine.repos.orders.list_for_execution("trader-1", exit_id)} == {"T1ZERODHA"}
