@@ -57,6 +57,7 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "api-executions": ("core", "archive"),
     "api-analytics": ("core", "archive"),
     "api-postbacks": ("core",),
+    "api-marketplace": ("core",),  # issue 20: the same imports as api-strategies (options service, templates)
     "api-market": _ENGINE_CONTEXT,  # prices with SciPy (IV, greeks) and builds the engine context
     # execution-engine
     "emitter": _ENGINE_CONTEXT,
