@@ -120,6 +120,31 @@ def load(repos: Any, user_id: str, strategy_id: str) -> tuple[Strategy, list[Leg
     return strategy, repos.legs.list(user_id, strategy_id), repos.allocations.list(user_id, strategy_id)
 
 
+def manual_strategy(repos: Any, user_id: str, strategy_id: str, execution_type: Any) -> Strategy:
+    """The strategy a manual run (POST /options/executions/manual) names: the user's own, or, for
+    an EXIT only, one the user subscribed to (a subscriber may close what they hold at any time;
+    entries follow the basket's schedule, sized by the subscription).
+
+    Raises:
+        NotFound: neither the user's strategy nor a subscription to it.
+        shared_utils.errors.Conflict: a manual ENTRY of a subscribed strategy.
+    """
+    from shared_utils.errors import Conflict
+    from shared_utils.models.enums import ExecutionType
+
+    repos = getattr(repos, "_inner", repos)
+    try:
+        return repos.strategies.get(user_id, strategy_id)
+    except NotFound:
+        link = link_of(repos, user_id, strategy_id)
+        if link is None:
+            raise
+    if ExecutionType(execution_type) is ExecutionType.ENTRY:
+        raise Conflict(f"strategy {strategy_id} comes from your marketplace subscription: its entries follow the "
+                       "basket's schedule (a manual EXIT closes what you hold)", ["subscribed strategy"])
+    return subscribed_definition(repos, link)[0]
+
+
 # ---- the same lookup for the engine's other readers ------------------------------------------
 
 class _Strategies:

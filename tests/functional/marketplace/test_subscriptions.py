@@ -316,3 +316,39 @@ def test_own_kill_switch_and_exit_after_a_pause(api, engine, market):
     assert held == [], held
     exit_id = keys.execution_id(strategy_id, ExecutionType.EXIT, MONDAY)
     assert {o.client_id for o in engine.repos.orders.list_for_execution("trader-1", exit_id)} == {"T1ZERODHA"}
+
+
+def test_a_subscriber_closes_what_they_hold_by_a_manual_exit(api, engine, market):
+    """A subscriber may exit early (manual EXIT of the subscribed strategy, in their own
+    accounts); a manual ENTRY is refused with the reason (entries follow the basket)."""
+    from datetime import datetime
+
+    from shared_utils.clock import IST, default_clock, set_default_clock
+    from shared_utils.execution.events import EXECUTION_DUE, set_default_publisher
+
+    basket_id, strategy_id = market
+    _link(api, "trader-1", "T1ZERODHA")
+    t1 = _as("trader-1")
+    t1("POST", f"/options/baskets/{basket_id}/subscribe", {"allocations": [{"client_id": "T1ZERODHA"}], "capital": 300000})
+    for event in due_event(engine):
+        run_state_machine(event, engine)
+    previous = default_clock()
+    set_default_clock(engine.clock)
+    set_default_publisher(engine.publisher)
+    try:
+        engine.clock.set(datetime(2026, 8, 17, 11, 5, 0, 300000, tzinfo=IST))
+        status, body = t1("POST", "/options/executions/manual", {"strategy_id": strategy_id, "execution_type": "ENTRY"})
+        assert status == 409 and "marketplace subscription" in body["message"], body
+        status, body = t1("POST", "/options/executions/manual", {"strategy_id": strategy_id, "execution_type": "EXIT"})
+        assert status == 202, body
+        (event,) = [d for _, t, d in engine.publisher.drain(EXECUTION_DUE)]
+        (summary,) = run_state_machine(event, engine)["results"]
+    finally:
+        set_default_clock(previous)
+        set_default_publisher(None)
+    assert summary["status"] == "COMPLETED" and summary["user_id"] == "trader-1", summary
+    assert [p for p in engine.repos.positions.list("trader-1", strategy_id) if p.quantity] == []
+    # the admin's own positions are untouched
+    assert any(p.quantity for p in engine.repos.positions.list(ADMIN, strategy_id))
+    assert _as("trader-2")("POST", "/options/executions/manual",
+                           {"strategy_id": strategy_id, "execution_type": "EXIT"})[0] == 404
