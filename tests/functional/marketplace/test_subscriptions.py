@@ -352,3 +352,24 @@ def test_a_subscriber_closes_what_they_hold_by_a_manual_exit(api, engine, market
     assert any(p.quantity for p in engine.repos.positions.list(ADMIN, strategy_id))
     assert _as("trader-2")("POST", "/options/executions/manual",
                            {"strategy_id": strategy_id, "execution_type": "EXIT"})[0] == 404
+
+
+def test_subscriber_limits_are_their_own_and_the_basket_shows_its_paper_track(api, engine, market):
+    basket_id, strategy_id = market
+    _link(api, "trader-1", "T1ZERODHA")
+    _link(api, "trader-2", "T2ZERODHA")
+    t1, t2 = _as("trader-1"), _as("trader-2")
+    assert t2("GET", f"/options/marketplace/baskets/{basket_id}")[1]["performance"]["executions"] == 0
+    t1("POST", f"/options/baskets/{basket_id}/subscribe", {"capital": 300000, "allocations": [
+        {"client_id": "T1ZERODHA", "risk_limits": {"max_position_value": 1}}]})
+    t2("POST", f"/options/baskets/{basket_id}/subscribe", {"allocations": [{"client_id": "T2ZERODHA"}], "capital": 300000})
+    for event in due_event(engine):
+        run_state_machine(event, engine)
+    entry_id = keys.execution_id(strategy_id, ExecutionType.ENTRY, MONDAY)
+    refused = engine.repos.executions.get_by_id("trader-1", entry_id)
+    assert refused.status.value == "FAILED" and any("T1ZERODHA" in r and "max_position_value" in r for r in refused.reasons)
+    assert engine.repos.orders.list_for_execution("trader-1", entry_id) == []
+    assert engine.repos.executions.get_by_id("trader-2", entry_id).status.value == "COMPLETED"
+    # the basket's own track: the admin's paper execution (never a subscriber's), no account named
+    performance = t2("GET", f"/options/marketplace/baskets/{basket_id}")[1]["performance"]
+    assert performance["executions"] == 1 and performance["trade_days"] == 1 and performance["daily"][0]["date"] == "2026-08-17"
