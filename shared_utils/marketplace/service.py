@@ -383,18 +383,22 @@ class MarketplaceService:
             ops += self._strategy_ops(subscription, strategy, listing.basket_id, create=True)
         return ops
 
-    def _strategy_ops(self, subscription: Subscription, strategy: Strategy, basket_id: str, create: bool = False,
-                      holds: bool = False) -> list[dict]:
+    def _strategy_items(self, subscription: Subscription, strategy: Strategy, basket_id: str,
+                        holds: bool = False) -> list[dict[str, Any]]:
+        """The subscriber's link and SCHEDULE items of one strategy of the basket."""
         override = subscription.strategy_overrides.get(strategy.strategy_id)
         link = self._link(subscription.user_id, strategy, subscription.owner_user_id, subscription.subscription_id,
                           subscription.status, subscription.allocations, override, basket_id)
-        item = to_item(link, user_id=subscription.user_id, sort_key=keys.subscribed_sk(strategy.strategy_id))
-        ops = [self.table.put_op(item, condition="attribute_not_exists(sort_key)" if create else None)]
         entry_active = subscription.status is SubscriptionStatus.ACTIVE and link.override.enabled
         exit_active = subscription.status is not SubscriptionStatus.CANCELLED or holds
-        ops += [self.table.put_op(i, condition="attribute_not_exists(sort_key)" if create else None)
-                for i in self._schedule_items(subscription.user_id, strategy, entry_active, exit_active)]
-        return ops
+        return ([to_item(link, user_id=subscription.user_id, sort_key=keys.subscribed_sk(strategy.strategy_id))]
+                + self._schedule_items(subscription.user_id, strategy, entry_active, exit_active))
+
+    def _strategy_ops(self, subscription: Subscription, strategy: Strategy, basket_id: str, create: bool = False,
+                      holds: bool = False) -> list[dict]:
+        condition = "attribute_not_exists(sort_key)" if create else None
+        return [self.table.put_op(i, condition=condition)
+                for i in self._strategy_items(subscription, strategy, basket_id, holds)]
 
     def _own(self, user_id: str, subscription_id: str) -> Subscription:
         item = self.table.get(user_id, keys.subscription_sk(subscription_id))
@@ -500,10 +504,12 @@ class MarketplaceService:
         return [n for n in out if since is None or n.at >= since]
 
     def on_definition_changed(self, strategy: Strategy, what: str, schedule_changed: bool) -> int:
-        """Called after the owner changed ``strategy`` (or its legs). A no-op (one GetItem) unless
-        its basket is listed; then the change is recorded for the subscribers' notices and, when
-        the schedule moved, every subscriber's SCHEDULE items are rewritten (BatchWriteItem, 25
-        per request). Returns the number of subscribers re-scheduled."""
+        """Called after the owner changed ``strategy`` (or its legs, or added it to the basket). A
+        no-op (one GetItem) unless its basket is listed; then the change is recorded for the
+        subscribers' notices, the subscribers' links are read in batches (BatchGetItem, 100 per
+        request), a subscriber without a link to it (a strategy added to the basket) gets its link
+        and SCHEDULE items, and when the schedule moved every subscriber's SCHEDULE items are
+        rewritten (BatchWriteItem, 25 per request). Returns the number of subscribers written."""
         if not strategy.basket_id:
             return 0
         item = self.table.get(keys.MARKETPLACE_PARTITION, keys.listing_sk(strategy.basket_id))
@@ -513,23 +519,27 @@ class MarketplaceService:
         if listing.owner_user_id != strategy.user_id:
             return 0
         self.record_change(strategy.basket_id, f"{strategy.strategy_name}: {what}")
-        if not schedule_changed:
-            return 0
-        count = 0
-        items = []
-        for row in self.table.query_all(listing.owner_user_id, keys.subscribers_prefix(listing.basket_id)):
-            subscriber = row["subscriber_user_id"]
-            link = self.table.get(subscriber, keys.subscribed_sk(strategy.strategy_id))
-            if link is None:
-                continue
-            link = SubscriptionLink.model_validate(link)
-            holds = any(p.quantity for p in self.repos.positions.list(subscriber, strategy.strategy_id))
-            items += self._schedule_items(subscriber, strategy,
-                                          link.status is SubscriptionStatus.ACTIVE and link.override.enabled,
-                                          link.status is not SubscriptionStatus.CANCELLED or holds)
-            count += 1
+        rows = list(self.table.query_all(listing.owner_user_id, keys.subscribers_prefix(listing.basket_id)))
+        subscribers = [r["subscriber_user_id"] for r in rows]
+        links = {i["user_id"]: SubscriptionLink.model_validate(i) for i in self.table.batch_get(
+            [(u, keys.subscribed_sk(strategy.strategy_id)) for u in subscribers])}
+        items: list[dict[str, Any]] = []
+        missing = [r for r in rows if r["subscriber_user_id"] not in links]
+        if missing:  # a strategy the admin added to the basket: every live subscription runs it too
+            found = self.table.batch_get([(r["subscriber_user_id"], keys.subscription_sk(r["subscription_id"]))
+                                          for r in missing])
+            for subscription in (Subscription.model_validate(i) for i in found):
+                if subscription.status is not SubscriptionStatus.CANCELLED:
+                    items += self._strategy_items(subscription, strategy, listing.basket_id)
+        if schedule_changed:
+            for subscriber, link in links.items():
+                holds = link.status is SubscriptionStatus.CANCELLED and any(
+                    p.quantity for p in self.repos.positions.list(subscriber, strategy.strategy_id))
+                items += self._schedule_items(subscriber, strategy,
+                                              link.status is SubscriptionStatus.ACTIVE and link.override.enabled,
+                                              link.status is not SubscriptionStatus.CANCELLED or holds)
         self.table.batch_put(items)
-        return count
+        return len(missing) + (len(links) if schedule_changed else 0)
 
 
 def subscribers_holding(repos: Repositories, owner_user_id: str, basket_id: str | None) -> list[str]:

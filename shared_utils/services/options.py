@@ -143,7 +143,9 @@ class OptionsService:
             basket_version = basket.version
             basket_active = basket.status is EntityStatus.ACTIVE
         strategy = Strategy(strategy_id=new_id("stg"), user_id=user_id, basket_id=basket_id, **body.model_dump())
-        return self.repos.strategies.create(strategy, basket_active=basket_active, basket_version=basket_version)
+        created = self.repos.strategies.create(strategy, basket_active=basket_active, basket_version=basket_version)
+        definition_changed(self.repos, self.env, self.clock, created, "strategy added to the basket")  # marketplace: subscribers
+        return created
 
     def list_strategies(self, user_id: str, basket_id: str | None = None) -> list[Strategy]:
         return self.repos.strategies.list_all(user_id, basket_id)

@@ -373,3 +373,29 @@ def test_subscriber_limits_are_their_own_and_the_basket_shows_its_paper_track(ap
     # the basket's own track: the admin's paper execution (never a subscriber's), no account named
     performance = t2("GET", f"/options/marketplace/baskets/{basket_id}")[1]["performance"]
     assert performance["executions"] == 1 and performance["trade_days"] == 1 and performance["daily"][0]["date"] == "2026-08-17"
+
+
+def test_a_strategy_the_admin_adds_runs_for_subscribers_from_the_next_execution(api, engine, market):
+    basket_id, strategy_id = market
+    admin = _as(ADMIN, ("ADMIN",))
+    _link(api, "trader-1", "T1ZERODHA")
+    t1 = _as("trader-1")
+    _, sub = t1("POST", f"/options/baskets/{basket_id}/subscribe",
+                {"allocations": [{"client_id": "T1ZERODHA", "lot_multiplier": 3}], "capital": 300000})
+    # the admin adds an iron fly (a template) to the listed basket, allocates and activates it
+    status, made = admin("POST", "/options/templates/iron_fly/create", {"basket_id": basket_id})
+    assert status == 201, made
+    fly = made["strategy"]["strategy_id"]
+    assert admin("POST", f"/options/strategies/{fly}/allocations", {"client_id": "ZERODHA123"})[0] == 201
+    assert admin("POST", f"/options/strategies/{fly}/activate")[0] == 200
+    detail = t1("GET", f"/options/subscriptions/{sub['subscription_id']}")[1]
+    assert {s["strategy_id"] for s in detail["strategies"]} == {strategy_id, fly}
+    assert detail["lots_per_execution"][fly] == {"T1ZERODHA": 4 * 3}
+    assert any("strategy added" in n["what"] for n in detail["notices"])
+    events = due_event(engine)
+    refs = sorted((r["user_id"], r["strategy_id"]) for e in events for r in e["strategies"])
+    assert ("trader-1", fly) in refs and ("trader-1", strategy_id) in refs
+    for event in events:
+        run_state_machine(event, engine)
+    fly_orders = engine.repos.orders.list_for_execution("trader-1", keys.execution_id(fly, ExecutionType.ENTRY, MONDAY))
+    assert len(fly_orders) == 4 and all(o.quantity == 3 * NIFTY_LOT for o in fly_orders)
