@@ -60,7 +60,7 @@ from shared_utils.models.schedule import ScheduleEntry
 from shared_utils.models.strategy import Strategy
 from shared_utils.persistence import keys
 from shared_utils.persistence.repositories import NotFound, Repositories, VersionConflict, schedule_entries
-from shared_utils.persistence.table import TransactionCancelled, to_item
+from shared_utils.persistence.table import ConditionFailed, TransactionCancelled, to_item
 
 ADMIN_GROUP = "ADMIN"
 #: schedule fields whose change moves a subscriber's SCHEDULE items (the rest is read at run time)
@@ -113,12 +113,9 @@ class MarketplaceService:
             listing.description = basket.description
         try:
             self.table.put(self._listing_item(listing), condition="attribute_not_exists(sort_key)")
-        except Exception as exc:  # ConditionFailed
-            from shared_utils.persistence.table import ConditionFailed
-
-            if isinstance(exc, ConditionFailed):
-                raise Conflict(f"basket {body.basket_id} is already in the marketplace; PUT to change it") from exc
-            raise
+        except ConditionFailed as exc:
+            raise Conflict(f"basket {body.basket_id} is already in the marketplace; PUT to change it",
+                           ["already published"]) from exc
         return listing
 
     def _own_listing(self, admin_id: str, groups: Iterable[str], basket_id: str) -> Listing:
@@ -137,7 +134,7 @@ class MarketplaceService:
         try:
             self.table.put(self._listing_item(updated), condition="version = :expected",
                            values={":expected": listing.version})
-        except Exception as exc:
+        except ConditionFailed as exc:
             raise VersionConflict(f"basket {basket_id}'s listing changed meanwhile; retry") from exc
         self.record_change(basket_id, "listing changed: " + ", ".join(sorted(changes)))
         return updated
@@ -396,9 +393,17 @@ class MarketplaceService:
 
     def _strategy_ops(self, subscription: Subscription, strategy: Strategy, basket_id: str, create: bool = False,
                       holds: bool = False) -> list[dict]:
-        condition = "attribute_not_exists(sort_key)" if create else None
-        return [self.table.put_op(i, condition=condition)
-                for i in self._strategy_items(subscription, strategy, basket_id, holds)]
+        """Put operations of ``_strategy_items``. ``create``: the link must be new or left by a
+        CANCELLED subscription (a subscriber who cancelled may subscribe again; the old link stayed
+        for the exits of what was held)."""
+        link, *schedule = self._strategy_items(subscription, strategy, basket_id, holds)
+        if create:
+            ops = [self.table.put_op(link, condition="attribute_not_exists(sort_key) OR #status = :cancelled",
+                                     values={":cancelled": SubscriptionStatus.CANCELLED.value},
+                                     names={"#status": "status"})]
+        else:
+            ops = [self.table.put_op(link)]
+        return ops + [self.table.put_op(i) for i in schedule]
 
     def _own(self, user_id: str, subscription_id: str) -> Subscription:
         item = self.table.get(user_id, keys.subscription_sk(subscription_id))

@@ -399,3 +399,23 @@ def test_a_strategy_the_admin_adds_runs_for_subscribers_from_the_next_execution(
         run_state_machine(event, engine)
     fly_orders = engine.repos.orders.list_for_execution("trader-1", keys.execution_id(fly, ExecutionType.ENTRY, MONDAY))
     assert len(fly_orders) == 4 and all(o.quantity == 3 * NIFTY_LOT for o in fly_orders)
+
+
+def test_cancel_then_subscribe_again_and_change_accounts(api, engine, market):
+    basket_id, _ = market
+    _link(api, "trader-1", "T1ZERODHA", "T1ANGEL")
+    t1 = _as("trader-1")
+    _, first = t1("POST", f"/options/baskets/{basket_id}/subscribe",
+                  {"allocations": [{"client_id": "T1ZERODHA"}], "capital": 300000})
+    assert t1("DELETE", f"/options/subscriptions/{first['subscription_id']}")[1]["status"] == "CANCELLED"
+    status, second = t1("POST", f"/options/baskets/{basket_id}/subscribe",
+                        {"allocations": [{"client_id": "T1ZERODHA"}], "capital": 300000})
+    assert status == 201, second
+    status, changed = t1("PUT", f"/options/subscriptions/{second['subscription_id']}",
+                         {"allocations": [{"client_id": "T1ANGEL", "lot_multiplier": 2}]})
+    assert status == 200 and [a["client_id"] for a in changed["allocations"]] == ["T1ANGEL"], changed
+    detail = t1("GET", f"/options/subscriptions/{second['subscription_id']}")[1]
+    assert list(detail["lots_per_execution"].values()) == [{"T1ANGEL": 2 * 8}]
+    assert t1("GET", f"/options/marketplace/baskets/{basket_id}")[1]["basket"]["subscriber_count"] == 1
+    statuses = sorted(s["status"] for s in t1("GET", "/options/subscriptions")[1]["items"])
+    assert statuses == ["ACTIVE", "CANCELLED"]
