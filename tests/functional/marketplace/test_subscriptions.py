@@ -371,6 +371,11 @@ def test_subscriber_limits_are_their_own_and_the_basket_shows_its_paper_track(ap
     assert engine.repos.orders.list_for_execution("trader-1", entry_id) == []
     assert engine.repos.executions.get_by_id("trader-2", entry_id).status.value == "COMPLETED"
     # the basket's own track: the admin's paper execution (never a subscriber's), no account named
+    # the subscriber's own P&L of the subscribed strategy (their partition); a stranger's is 404
+    status, pnl = t2("GET", f"/options/pnl/{strategy_id}", query={"from_date": "2026-08-17", "to_date": "2026-08-17"})
+    assert status == 200, pnl
+    assert _as("trader-9")("GET", f"/options/pnl/{strategy_id}")[0] == 404
+    assert t2("GET", f"/options/performance/strategies/{strategy_id}")[0] == 200
     performance = t2("GET", f"/options/marketplace/baskets/{basket_id}")[1]["performance"]
     assert performance["executions"] == 1 and performance["trade_days"] == 1 and performance["daily"][0]["date"] == "2026-08-17"
 
