@@ -471,13 +471,19 @@ class OptionsService:
         calendar = default_calendar()
         trading = calendar.is_trading_day(on)
         strategies = {s.strategy_id: s for s in self.repos.strategies.list_all(user_id)}
+        from shared_utils.marketplace.definitions import definition_aware
+
+        repos = definition_aware(self.repos)  # marketplace: a subscribed strategy is on the subscriber's schedule too
         rows = []
         for entry in self.repos.schedules.list_for_user(user_id):
             if execution_type is not None and entry.execution_type is not execution_type:
                 continue
             strategy = strategies.get(entry.strategy_id)
             if strategy is None:
-                continue
+                try:
+                    strategy = repos.strategies.get(user_id, entry.strategy_id)  # marketplace: definition owner
+                except NotFound:
+                    continue
             reasons = []
             if not trading:
                 reasons.append(non_trading_reason(calendar, on))
@@ -486,8 +492,8 @@ class OptionsService:
             if not entry.active:
                 reasons.append("strategy or basket is not ACTIVE")
             if entry.execution_type is ExecutionType.ENTRY and not reasons:
-                reasons += executability_problems(strategy, self.repos.legs.list(user_id, strategy.strategy_id),
-                                                  self.repos.allocations.list(user_id, strategy.strategy_id), on)
+                reasons += executability_problems(strategy, repos.legs.list(user_id, strategy.strategy_id),
+                                                  repos.allocations.list(user_id, strategy.strategy_id), on)
             at = ist_datetime(on, entry.schedule_time)
             rows.append({
                 "strategy_id": strategy.strategy_id, "strategy_name": strategy.strategy_name,

@@ -108,9 +108,15 @@ def test_two_active_subscribers_trade_at_the_second_in_their_own_accounts(api, e
     status, body = t1("POST", f"/options/baskets/{basket_id}/subscribe",
                       {"allocations": [{"client_id": "T1ZERODHA"}], "capital": 300000})
     assert status == 409 and "already subscribe" in body["message"]
+    # each subscriber's "what runs today" lists the subscribed strategy
+    status, schedule = t3("GET", "/options/executions/schedule", query={"date": "2026-08-17"})
+    assert status == 200 and [(r["strategy_id"], r["due"]) for r in schedule["items"] if r["execution_type"] == "ENTRY"] \
+        == [(strategy_id, True)], schedule
     # trader-3 pauses
     status, paused = t3("POST", f"/options/subscriptions/{sub3['subscription_id']}/pause")
     assert status == 200 and paused["status"] == "PAUSED"
+    schedule = t3("GET", "/options/executions/schedule", query={"date": "2026-08-17"})[1]
+    assert [r["due"] for r in schedule["items"] if r["execution_type"] == "ENTRY"] == [False]
 
     # the emitter's ONE slot query finds the admin's and the two active subscribers' executions
     events = due_event(engine)
