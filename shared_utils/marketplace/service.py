@@ -56,7 +56,6 @@ from shared_utils.marketplace.models import (
 )
 from shared_utils.models.enums import EntityStatus, ExecutionType, TradingMode
 from shared_utils.models.leg import Leg
-from shared_utils.models.schedule import ScheduleEntry
 from shared_utils.models.strategy import Strategy
 from shared_utils.persistence import keys
 from shared_utils.persistence.repositories import NotFound, Repositories, VersionConflict, schedule_entries
