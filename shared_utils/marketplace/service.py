@@ -270,13 +270,16 @@ class MarketplaceService:
         from shared_utils.marketplace.definitions import subscriber_allocations
         from shared_utils.services.limits import allocation_problems
 
+        from shared_utils.services.options import OptionsService
+
         limits = self.env.settings.execution_engine.limits
+        lot_size = OptionsService(self.repos, self.env, self.clock)._lot_size_or_none
         for strategy in strategies:
             link = self._link(user_id, strategy, "x", "check", SubscriptionStatus.ACTIVE, body.allocations or [],
                               (body.strategy_overrides or {}).get(strategy.strategy_id))
             for allocation in subscriber_allocations(link, legs[strategy.strategy_id]):
                 found = allocation_problems(limits, legs[strategy.strategy_id], allocation,
-                                            ("body", "strategy_overrides", strategy.strategy_id), lambda leg: None)
+                                            ("body", "strategy_overrides", strategy.strategy_id), lot_size)
                 problems += [(loc, f"{allocation.client_id}: {msg}") for loc, msg in found if "max_margin" not in msg]
         if problems:
             raise InvalidRequest(problems)

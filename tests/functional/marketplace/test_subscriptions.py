@@ -88,6 +88,10 @@ def test_two_active_subscribers_trade_at_the_second_in_their_own_accounts(api, e
     status, body = t4("POST", f"/options/baskets/{basket_id}/subscribe",
                       {"allocations": [{"client_id": "T4ZERODHA"}], "capital": 50000})
     assert status == 409 and "minimum capital" in body["message"], body
+    # a size over the platform limits: 422 naming the account, nothing stored
+    status, body = t4("POST", f"/options/baskets/{basket_id}/subscribe",
+                      {"allocations": [{"client_id": "T4ZERODHA", "lot_multiplier": 1000}], "capital": 5000000})
+    assert status == 422 and "T4ZERODHA" in json.dumps(body), body
     # an account that is not the subscriber's: 422 naming it
     status, body = t3("POST", f"/options/baskets/{basket_id}/subscribe",
                       {"allocations": [{"client_id": "T1ZERODHA"}], "capital": 300000})
