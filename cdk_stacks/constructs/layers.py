@@ -70,6 +70,10 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "market-data-refresher": _ENGINE_CONTEXT,
     "order-poller": _ENGINE_CONTEXT,
     "archiver": ("core", "archive"),
+    # options-platform: live updates (issue 19; cdk_stacks/constructs/websocket.py)
+    "live-authorizer": ("core",),  # PyJWT[crypto]
+    "live-connections": ("core",),
+    "live-stream": ("core",),
 }
 
 #: The directories that ship as function code (see python_function.CODE_DIRECTORIES).
