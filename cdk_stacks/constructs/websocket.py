@@ -8,7 +8,8 @@
   authorizer on ``$connect`` only). The connections function records each connection under
   that user in the trading table (shared_utils.live.connections).
 - **Feed**: a stream consumer on the table (``NEW_AND_OLD_IMAGES``), filtered by the event
-  source mapping to order, execution and position items, turns each write into a message and
+  source mapping to order, execution, position and user kill-switch items
+  (shared_utils.live.messages.SORT_KEY_PREFIXES), turns each write into a message and
   posts it with the Management API (``PostToConnection``) to the connections of the item's own
   user only; ``GoneException`` removes a connection. Chosen over a publish call inside the engine
   functions: the stream sees every writer (PlaceOrders, Finalize, order poller, postbacks, order

@@ -41,11 +41,15 @@ class CognitoTokenVerifier:
     @classmethod
     def from_environment(cls) -> "CognitoTokenVerifier":
         """From ``USER_POOL_ID``, ``USER_POOL_CLIENT_ID`` and ``AWS_REGION`` (the authorizer's
-        environment in the stack)."""
+        environment in the stack). The keys come from the issuer's JWKS, or from
+        ``AWS_ENDPOINT_URL_COGNITO_IDP`` / ``AWS_ENDPOINT_URL`` when set (moto, which issues
+        tokens with the AWS issuer but serves the keys itself), as boto3 picks its endpoint."""
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "ap-south-1"
         pool = os.environ["USER_POOL_ID"]
         issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool}"
-        return cls(f"{issuer}/.well-known/jwks.json", issuer, os.environ["USER_POOL_CLIENT_ID"])
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_COGNITO_IDP") or os.environ.get("AWS_ENDPOINT_URL")
+        keys_base = f"{endpoint.rstrip('/')}/{pool}" if endpoint else issuer
+        return cls(f"{keys_base}/.well-known/jwks.json", issuer, os.environ["USER_POOL_CLIENT_ID"])
 
     def claims(self, token: str | None) -> dict[str, Any]:
         """The verified claims of ``token``.

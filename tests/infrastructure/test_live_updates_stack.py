@@ -98,7 +98,7 @@ def test_only_order_execution_and_position_writes_invoke_the_stream_consumer(dev
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
     patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
     prefixes = sorted(p["dynamodb"]["Keys"]["sort_key"]["S"][0]["prefix"] for p in patterns)
-    assert prefixes == ["EXECUTION_ENTRY#", "EXECUTION_EXIT#", "ORDER#", "POSITION#"]
+    assert prefixes == ["CONTROL#KILL_SWITCH", "EXECUTION_ENTRY#", "EXECUTION_EXIT#", "ORDER#", "POSITION#"]
     assert all(p["eventName"] == ["INSERT", "MODIFY"] for p in patterns)
     assert mapping["MaximumRecordAgeInSeconds"] == 60
 

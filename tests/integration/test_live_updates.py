@@ -161,3 +161,56 @@ def test_unknown_path_is_404(local_stack, live):
     with pytest.raises(InvalidStatus) as refused:
         connect(live.url.replace("/execution/live", "/execution/nothing") + f"?token={token}", open_timeout=5)
     assert refused.value.response.status_code == 404
+
+
+class _LambdaContext:
+    function_name = "live-authorizer"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:ap-south-1:123456789012:function:live-authorizer"
+    aws_request_id = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10000
+
+
+def test_the_connect_authorizer_allows_a_pool_id_token_and_names_its_user(local_stack, monkeypatch):
+    """The Lambda authorizer of the stack's $connect route, against the local pool's tokens."""
+    from lambda_functions.live import authorizer
+
+    identity = local_stack.identity
+    monkeypatch.setenv("USER_POOL_ID", identity.user_pool_id)
+    monkeypatch.setenv("USER_POOL_CLIENT_ID", identity.client_id)
+    authorizer.verifier.cache_clear()
+    arn = "arn:aws:execute-api:ap-south-1:123456789012:abc123/dev/$connect"
+    user = local_stack.sub("frank.live@example.com")
+    token = local_stack.token("frank.live@example.com")
+    allowed = authorizer.handler({"type": "REQUEST", "methodArn": arn, "queryStringParameters": {"token": token}},
+                                 _LambdaContext())
+    assert allowed["principalId"] == user and allowed["context"] == {"user_id": user}
+    assert allowed["policyDocument"]["Statement"] == [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": arn}]
+    access = local_stack.aws.client("cognito-idp").admin_initiate_auth(
+        UserPoolId=identity.user_pool_id, ClientId=identity.client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "frank.live@example.com", "PASSWORD": "Local-Passw0rd!"})["AuthenticationResult"]["AccessToken"]
+    for query in (None, {}, {"token": "garbage"}, {"token": token[:-4] + "AAAA"}, {"token": access}):
+        with pytest.raises(Exception, match="^Unauthorized$"):
+            authorizer.handler({"type": "REQUEST", "methodArn": arn, "queryStringParameters": query}, _LambdaContext())
+    authorizer.verifier.cache_clear()
+
+
+def test_feed_delay_from_write_to_socket(local_stack, live, repos):
+    """How long a trader waits between the engine's write and the message on their socket
+    (local: moto's stream read every 20 ms by the test's feed; the platform reads every 50 ms)."""
+    user = local_stack.sub("grace.live@example.com")
+    delays = []
+    with connect(f"{live.url}?token={local_stack.token('grace.live@example.com')}") as ws:
+        _wait_connections(live, user, 1)
+        for leg in range(1, 41):
+            written = time.perf_counter()
+            repos.orders.record_intent(_order(user, "stg_grace", "ZERODHA123", leg, 5.0))
+            message = _recv(ws)
+            delays.append((time.perf_counter() - written) * 1000)
+            assert message["data"]["leg_no"] == leg
+    delays.sort()
+    p50, p99 = delays[len(delays) // 2], delays[int(len(delays) * 0.99) - 1]
+    print(f"\nlive feed delay write->socket: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {delays[-1]:.1f} ms (n={len(delays)})")
+    assert p99 < 500, delays
