@@ -7,10 +7,12 @@ SAME code the stream-consumer Lambda runs in AWS (shared_utils.live).
   in AWS); a missing, forged or expired token is answered 401 and no connection exists. The
   connection is recorded in the table under the token's user (shared_utils.live.connections).
 - :class:`StreamFeed` reads the table's stream (DynamoDB Streams ``GetRecords`` on moto, every
-  ``interval`` seconds, from LATEST at start) and hands each batch to
+  ``interval`` seconds) and hands each batch to
   :meth:`LivePublisher.publish_stream`, whose sender here is this server: a message goes only to
   the connections of the item's own user. A connection that is gone is removed from the table,
-  as API Gateway's GoneException does in AWS.
+  as API Gateway's GoneException does in AWS. The feed reads only while a socket is open (from
+  LATEST when the first one opens: the app loads the current state over REST): with nobody
+  watching, as in the benches and the e2e runs without a browser, it costs nothing.
 
 Messages are the seed's ``{"type", "data"}`` JSON (shared_utils.live.messages). Client messages
 (the app's keep-alive pings) are read and ignored. Never imported by Lambda code.
@@ -47,7 +49,11 @@ class LiveServer:
         port: 0 = any free port.
     """
 
-    def __init__(self, verifier: CognitoTokenVerifier, store: ConnectionStore, clock, port: int = 0) -> None:
+    def __init__(self, verifier: CognitoTokenVerifier, store: ConnectionStore, clock, port: int = 0,
+                 on_open=None, on_idle=None) -> None:
+        #: called (in a worker thread) after a connection joins / the last one leaves
+        self.on_open = on_open
+        self.on_idle = on_idle
         self.verifier = verifier
         self.store = store
         self.clock = clock
@@ -117,8 +123,10 @@ class LiveServer:
         user_id = connection.ql_user_id
         connection_id = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.store.add, user_id, connection_id, self.clock.now())
         self._connections[connection_id] = connection
+        if self.on_open is not None:  # the feed reads from now on, before the connection is findable
+            await loop.run_in_executor(None, self.on_open)
+        await loop.run_in_executor(None, self.store.add, user_id, connection_id, self.clock.now())
         try:
             async for _ in connection:  # keep-alive pings from the app; the feed is one-way
                 pass
@@ -126,6 +134,8 @@ class LiveServer:
             pass
         finally:
             self._connections.pop(connection_id, None)
+            if self.on_idle is not None and not self._connections:
+                await loop.run_in_executor(None, self.on_idle)
             try:
                 await loop.run_in_executor(None, self.store.remove, user_id, connection_id)
             except Exception:  # noqa: BLE001 - the TTL removes it
@@ -171,21 +181,41 @@ class StreamFeed:
         self.dynamodb = dynamodb or boto3.client("dynamodb")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.RLock()
         self._iterators: dict[str, str] = {}
         self.published = 0
+        self.active = lambda: True  # whether anyone listens (LocalLive: the server has open sockets)
 
-    def start(self) -> "StreamFeed":
-        arn = self.dynamodb.describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
-        self.stream_arn = arn
-        for shard in self.client.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            self._iterators[shard["ShardId"]] = self.client.get_shard_iterator(
-                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST")["ShardIterator"]
+    def start(self, reading: bool = True) -> "StreamFeed":
+        """Start the thread; ``reading``: read from LATEST now (else from :meth:`resume`)."""
+        self.stream_arn = self.dynamodb.describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
+        if reading:
+            self.resume()
         self._thread = threading.Thread(target=self._run, name="live-stream-feed", daemon=True)
         self._thread.start()
         return self
 
+    def resume(self) -> None:
+        """Read from the stream's LATEST record on (idempotent while reading)."""
+        with self._lock:
+            if self._iterators:
+                return
+            for shard in self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
+                self._iterators[shard["ShardId"]] = self.client.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST")["ShardIterator"]
+
+    def pause(self) -> None:
+        """Stop reading unless someone listens again meanwhile (checked under the lock)."""
+        with self._lock:
+            if not self.active():
+                self._iterators = {}
+
     def poll_once(self) -> int:
         """One GetRecords per shard; publishes what came. Returns the number of records read."""
+        with self._lock:
+            return self._poll_locked()
+
+    def _poll_locked(self) -> int:
         count = 0
         for shard_id, iterator in list(self._iterators.items()):
             response = self.client.get_records(ShardIterator=iterator, Limit=1000)
@@ -202,9 +232,16 @@ class StreamFeed:
         while not self._stop.is_set():
             try:
                 read = self.poll_once()
-            except Exception:  # noqa: BLE001 - the feed keeps going; the app polls meanwhile
+            except Exception:  # noqa: BLE001 - the feed keeps going from LATEST; the app's REST reads catch up
                 log.warning("live stream feed: GetRecords failed", exc_info=True)
                 read = 0
+                with self._lock:
+                    self._iterators = {}
+                if self.active():
+                    try:
+                        self.resume()
+                    except Exception:  # noqa: BLE001
+                        log.warning("live stream feed: cannot resume", exc_info=True)
             if not read:
                 self._stop.wait(self.interval)
 
@@ -224,6 +261,8 @@ class LocalLive:
         self.server = LiveServer(CognitoTokenVerifier(identity.jwks_url, identity.issuer, identity.client_id),
                                  self.store, clock, port)
         self.feed = StreamFeed(table_name, LivePublisher(self.store, self.server))
+        self.feed.active = lambda: self.server.open_connections > 0
+        self.server.on_open, self.server.on_idle = self.feed.resume, self.feed.pause
 
     @property
     def url(self) -> str:
@@ -231,7 +270,7 @@ class LocalLive:
 
     def start(self) -> "LocalLive":
         self.server.start()
-        self.feed.start()
+        self.feed.start(reading=False)  # reads once a socket opens
         return self
 
     def stop(self) -> None:

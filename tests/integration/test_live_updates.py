@@ -214,3 +214,24 @@ def test_feed_delay_from_write_to_socket(local_stack, live, repos):
     p50, p99 = delays[len(delays) // 2], delays[int(len(delays) * 0.99) - 1]
     print(f"\nlive feed delay write->socket: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {delays[-1]:.1f} ms (n={len(delays)})")
     assert p99 < 500, delays
+
+
+def test_the_feed_reads_the_stream_only_while_someone_listens(local_stack, live, repos):
+    """With no socket open the local feed makes no GetRecords call (the benches and demo runs
+    without a browser pay nothing); the first socket resumes it from LATEST."""
+    henry = local_stack.sub("henry.live@example.com")
+    deadline = time.monotonic() + 5
+    while live.server.open_connections or live.feed._iterators:
+        assert time.monotonic() < deadline, "the feed still reads with no socket open"
+        time.sleep(0.02)
+    calls = []
+    live.feed.client.meta.events.register("before-call.dynamodb-streams.GetRecords", lambda **kw: calls.append(1))
+    repos.orders.record_intent(_order(henry, "stg_henry", "ZERODHA123", 1, 3.0))  # nobody listening
+    time.sleep(0.3)
+    assert calls == []
+    with connect(f"{live.url}?token={local_stack.token('henry.live@example.com')}") as ws:
+        _wait_connections(live, henry, 1)
+        repos.orders.record_intent(_order(henry, "stg_henry", "ZERODHA123", 2, 4.0))
+        message = _recv(ws)
+        assert message["data"]["leg_no"] == 2  # from LATEST: the unheard write is not replayed
+        assert calls
