@@ -182,6 +182,9 @@ describe("DashboardPage live wiring", () => {
       expect(row.textContent).toContain("+7 ms");
       expect(row.textContent).toContain("NIFTY2681824700PE");
       expect(screen.getAllByRole("status")[0].textContent).toMatch(/Live updates connected/);
+      act(() => FakeSocket.latest().message({ type: "SYSTEM_ALERT", data: { kind: "ORDER_REJECTED", severity: "critical", timestamp: "2026-08-17T04:00:01Z",
+        message: "ENTRY order SELL 195 NIFTY2681825250CE in ZERODHA123 is REJECTED: Insufficient margin" } }));
+      expect((await screen.findByTestId("live-alerts")).textContent).toBe("09:30:01 IST · ENTRY order SELL 195 NIFTY2681825250CE in ZERODHA123 is REJECTED: Insufficient margin");
       act(() => FakeSocket.latest().drop());
       await waitFor(() => expect(screen.getAllByRole("status")[0].textContent).toMatch(/^Live updates paused, polling every 3 s\./));
     } finally {

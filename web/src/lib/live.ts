@@ -53,6 +53,18 @@ export interface LiveOrder {
   timestamp?: string | null;
 }
 
+/** The `data` of a SYSTEM_ALERT message: what happened and where, in words. */
+export interface LiveAlert {
+  kind: string;
+  severity: "warning" | "critical" | string;
+  message: string;
+  order_key?: string | null;
+  execution_id?: string | null;
+  strategy_id?: string | null;
+  client_id?: string | null;
+  timestamp?: string | null;
+}
+
 export const RECONNECT_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
 export const PING_MS = 5 * 60 * 1000;
 
@@ -170,6 +182,8 @@ export interface LiveUpdates {
   state: LiveState;
   /** the latest ORDER_STATUS of each order this page has seen live, newest first */
   orders: LiveOrder[];
+  /** alerts received live, newest first */
+  alerts: LiveAlert[];
   /** what the page's queries should poll at: `pollMs` unless the socket is open */
   refetchInterval: number;
 }
@@ -177,6 +191,7 @@ export interface LiveUpdates {
 /** The slow safety poll while the socket is open (a message lost in transit still shows). */
 export const LIVE_SAFETY_POLL_MS = 30000;
 const MAX_LIVE_ORDERS = 100;
+const MAX_LIVE_ALERTS = 20;
 
 /**
  * Subscribe the page to the feed: each message refreshes the queries it concerns
@@ -188,6 +203,7 @@ export function useLiveUpdates(options: { pollMs: number; url?: string | null; W
   const client = useQueryClient();
   const [state, setState] = useState<LiveState>("connecting");
   const [orders, setOrders] = useState<LiveOrder[]>([]);
+  const [alerts, setAlerts] = useState<LiveAlert[]>([]);
   const optionsRef = useRef(options);
   optionsRef.current = options;
   const url = options.url === undefined ? liveUrl() : options.url;
@@ -217,6 +233,8 @@ export function useLiveUpdates(options: { pollMs: number; url?: string | null; W
           void client.invalidateQueries({ queryKey: ["execution", data.execution_id] });
         } else if (message.type === "POSITION_UPDATE") {
           void client.invalidateQueries({ queryKey: ["positions"] });
+        } else if (message.type === "SYSTEM_ALERT") {
+          setAlerts((current) => [data as unknown as LiveAlert, ...current].slice(0, MAX_LIVE_ALERTS));
         }
       },
     });
@@ -224,7 +242,7 @@ export function useLiveUpdates(options: { pollMs: number; url?: string | null; W
     return () => connection.stop();
   }, [url, client]);
 
-  return { state, orders, refetchInterval: state === "live" ? LIVE_SAFETY_POLL_MS : options.pollMs };
+  return { state, orders, alerts, refetchInterval: state === "live" ? LIVE_SAFETY_POLL_MS : options.pollMs };
 }
 
 /** What the page says about its freshness. */

@@ -78,6 +78,14 @@ export default function DashboardPage() {
     <>
       <h1>Today{today ? ` · ${today}` : ""}</h1>
       <p className="hint" role="status" data-live-state={live.state}>{liveStatusText(live.state, POLL_MS)} Last update {formatIstTime(new Date(Math.max(executions.dataUpdatedAt, positions.dataUpdatedAt) || Date.now()).toISOString())}.</p>
+      {live.alerts.length > 0 && (
+        <section aria-labelledby="alerts-heading">
+          <h2 id="alerts-heading">Alerts</h2>
+          <ul className="alerts" data-testid="live-alerts">
+            {live.alerts.map((a, i) => <li key={`${a.timestamp}-${i}`} className={`status ${a.severity}`}>{formatIstTime(a.timestamp)} · {a.message}</li>)}
+          </ul>
+        </section>
+      )}
       {live.orders.length > 0 && (
         <section aria-labelledby="live-heading">
           <h2 id="live-heading">Orders arriving live</h2>
