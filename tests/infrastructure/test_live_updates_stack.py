@@ -208,3 +208,18 @@ class _Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30000
+
+
+def test_connection_functions_touch_only_what_they_need(dev):
+    """$connect/$disconnect put and delete connection items; the authorizer reads no table and
+    the connections function may not post to connections (only the stream consumer does)."""
+    table_id = next(iter(dev.resources(STACK, "AWS::DynamoDB::Table")))
+    names = {table_id: f"arn:aws:dynamodb:ap-south-1:123456789012:table/{dev.config.table_name}"}
+    table = names[table_id]
+    connections = _allowed(dev, CONNECTIONS_HANDLER, names)
+    for action in ("dynamodb:PutItem", "dynamodb:DeleteItem"):
+        assert _is_allowed(connections, action, table)
+    for action in ("dynamodb:Query", "dynamodb:Scan", "dynamodb:GetItem", "execute-api:ManageConnections"):
+        assert not _is_allowed(connections, action, table) and not _is_allowed(connections, action, "*")
+    authorizer = _allowed(dev, AUTHORIZER_HANDLER, names)
+    assert not any(a.startswith(("dynamodb:", "execute-api:")) for acts, _ in authorizer for a in acts)
