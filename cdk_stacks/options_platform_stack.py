@@ -473,6 +473,7 @@ class OptionsPlatformStack(Stack):
         self.live = LiveUpdates(self, "LiveUpdates", config=config, package=package, table=self.table,
                                 user_pool_id=user_pool.user_pool_id,
                                 user_pool_client_id=imp(config, exports.USER_POOL_CLIENT_ID))
+        self.live_url = self.live.stage.url  # wss://{api}.execute-api.{region}.amazonaws.com/{env}: the web app's liveUrl
 
         # ---- exports ------------------------------------------------------------------------
         e = exports

@@ -59,37 +59,37 @@ export function LiveOrdersTable({ orders }: { orders: LiveOrder[] }) {
 }
 
 export default function DashboardPage() {
-  const live = useLiveUpdates({ pollMs: POLL_MS });
+  const feed = useLiveUpdates({ pollMs: POLL_MS });
   const schedule = useQuery({ queryKey: ["schedule"], queryFn: async () => unwrap(await api().GET("/options/executions/schedule")), refetchInterval: POLL_MS * 5 });
   const today = schedule.data?.date;
   const executions = useQuery({
-    queryKey: ["executions", today], enabled: !!today, refetchInterval: live.refetchInterval,
+    queryKey: ["executions", today], enabled: !!today, refetchInterval: feed.refetchInterval,
     queryFn: async () => unwrap(await api().GET("/options/executions/history", { params: { query: { from_date: today, to_date: today } } })).items,
   });
   const details = useQueries({
     queries: (executions.data ?? []).map((e) => ({
-      queryKey: ["execution", e.execution_id], refetchInterval: live.refetchInterval,
+      queryKey: ["execution", e.execution_id], refetchInterval: feed.refetchInterval,
       queryFn: async () => unwrap(await api().GET("/options/executions/{execution_id}", { params: { path: { execution_id: e.execution_id } } })),
     })),
   });
-  const positions = useQuery({ queryKey: ["positions"], queryFn: async () => unwrap(await api().GET("/options/positions")), refetchInterval: live.refetchInterval });
+  const positions = useQuery({ queryKey: ["positions"], queryFn: async () => unwrap(await api().GET("/options/positions")), refetchInterval: feed.refetchInterval });
   const lags = details.flatMap((d) => (d.data?.orders ?? []).map((o) => ({ label: `${o.client_id} ${o.tradingsymbol}`, lag: orderLag(o, d.data!.execution) }))).filter((x) => x.lag !== null) as { label: string; lag: number }[];
   return (
     <>
       <h1>Today{today ? ` · ${today}` : ""}</h1>
-      <p className="hint" role="status" data-live-state={live.state}>{liveStatusText(live.state, POLL_MS)} Last update {formatIstTime(new Date(Math.max(executions.dataUpdatedAt, positions.dataUpdatedAt) || Date.now()).toISOString())}.</p>
-      {live.alerts.length > 0 && (
+      <p className="hint" role="status" data-live-state={feed.state}>{liveStatusText(feed.state, POLL_MS)} Last update {formatIstTime(new Date(Math.max(executions.dataUpdatedAt, positions.dataUpdatedAt) || Date.now()).toISOString())}.</p>
+      {feed.alerts.length > 0 && (
         <section aria-labelledby="alerts-heading">
           <h2 id="alerts-heading">Alerts</h2>
           <ul className="alerts" data-testid="live-alerts">
-            {live.alerts.map((a, i) => <li key={`${a.timestamp}-${i}`} className={`status ${a.severity}`}>{formatIstTime(a.timestamp)} · {a.message}</li>)}
+            {feed.alerts.map((a, i) => <li key={`${a.timestamp}-${i}`} className={`status ${a.severity}`}>{formatIstTime(a.timestamp)} · {a.message}</li>)}
           </ul>
         </section>
       )}
-      {live.orders.length > 0 && (
+      {feed.orders.length > 0 && (
         <section aria-labelledby="live-heading">
           <h2 id="live-heading">Orders arriving live</h2>
-          <LiveOrdersTable orders={live.orders} />
+          <LiveOrdersTable orders={feed.orders} />
         </section>
       )}
       <section aria-labelledby="due-heading">
