@@ -1,9 +1,9 @@
 import { lazy, Suspense } from "react";
 import { useQueries, useQuery } from "@tanstack/react-query";
+import { liveStatusText, useLiveUpdates, type LiveOrder } from "../lib/live";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/Layout";
 import { formatIstTime, formatLag, formatLots, formatRupees, lagMs } from "../lib/format";
-import { liveStatusText, useLiveUpdates, type LiveOrder } from "../lib/live";
 
 const LagChart = lazy(() => import("../components/LagChart"));
 /** Polling interval whenever the live feed (lib/live.ts) is not connected. */
@@ -33,24 +33,6 @@ export function OrdersTable({ orders, execution }: { orders: Order[]; execution?
             <td>{formatLots(o.lots, o.lot_size)}</td>
             <td>{formatRupees(o.average_price ?? o.price)}</td>
             <td><span className={`status ${o.status}`}>{o.status}</span>{o.broker_message && o.status !== "FILLED" ? <small> {o.broker_message}</small> : null}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
-/** Orders as the live feed reports them, newest first, with their lag from the target second. */
-export function LiveOrdersTable({ orders }: { orders: LiveOrder[] }) {
-  return (
-    <table className="orders">
-      <thead><tr><th scope="col">Sent (IST)</th><th scope="col">Lag from target</th><th scope="col">Purpose</th><th scope="col">Account</th><th scope="col">Side</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Status</th></tr></thead>
-      <tbody>
-        {orders.map((o) => (
-          <tr key={o.order_key} data-testid="live-order-row">
-            <td>{formatIstTime(o.sent_at ?? o.timestamp)}</td><td>{formatLag(o.lag_ms)}</td><td>{o.purpose ?? "ENTRY"}</td>
-            <td>{o.client_id}</td><td>{o.transaction_type}</td><td>{o.tradingsymbol}</td><td>{o.quantity} units</td>
-            <td><span className={`status ${o.status}`}>{o.status}</span></td>
           </tr>
         ))}
       </tbody>
@@ -141,5 +123,23 @@ export default function DashboardPage() {
         </table>
       </section>
     </>
+  );
+}
+
+/** Orders as the live feed reports them, newest first, with their lag from the target second. */
+export function LiveOrdersTable({ orders }: { orders: LiveOrder[] }) {
+  return (
+    <table className="orders">
+      <thead><tr><th scope="col">Sent (IST)</th><th scope="col">Lag from target</th><th scope="col">Purpose</th><th scope="col">Account</th><th scope="col">Side</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Status</th></tr></thead>
+      <tbody>
+        {orders.map((o) => (
+          <tr key={o.order_key} data-testid="live-order-row">
+            <td>{formatIstTime(o.sent_at ?? o.timestamp)}</td><td>{formatLag(o.lag_ms)}</td><td>{o.purpose ?? "ENTRY"}</td>
+            <td>{o.client_id}</td><td>{o.transaction_type}</td><td>{o.tradingsymbol}</td><td>{o.quantity} units</td>
+            <td><span className={`status ${o.status}`}>{o.status}</span></td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
