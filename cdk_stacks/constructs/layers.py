@@ -58,6 +58,10 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "api-analytics": ("core", "archive"),
     "api-postbacks": ("core",),
     "api-market": _ENGINE_CONTEXT,  # prices with SciPy (IV, greeks) and builds the engine context
+    # live updates (issue 19; cdk_stacks/constructs/websocket.py)
+    "live-authorizer": ("core",),  # PyJWT[crypto]
+    "live-connections": ("core",),
+    "live-stream": ("core",),
     # execution-engine
     "emitter": _ENGINE_CONTEXT,
     "prepare": _ENGINE_CONTEXT,
@@ -70,10 +74,6 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "market-data-refresher": _ENGINE_CONTEXT,
     "order-poller": _ENGINE_CONTEXT,
     "archiver": ("core", "archive"),
-    # options-platform: live updates (issue 19; cdk_stacks/constructs/websocket.py)
-    "live-authorizer": ("core",),  # PyJWT[crypto]
-    "live-connections": ("core",),
-    "live-stream": ("core",),
 }
 
 #: The directories that ship as function code (see python_function.CODE_DIRECTORIES).
