@@ -113,10 +113,10 @@ class LiveServer:
             return connection.respond(HTTPStatus.NOT_FOUND, f"no WebSocket route {parts.path} (use {FEED_PATH})\n")
         token = (parse_qs(parts.query).get("token") or [None])[-1]
         try:  # the JWKS fetch (cached) blocks: off the event loop
-            user_id = await asyncio.get_running_loop().run_in_executor(None, self.verifier.user_id, token)
+            user_id, token_exp = await asyncio.get_running_loop().run_in_executor(None, self.verifier.identity, token)
         except InvalidToken as exc:
             return connection.respond(HTTPStatus.UNAUTHORIZED, f"invalid token: {exc}\n")
-        connection.ql_user_id = user_id  # the authorizer's context, as API Gateway passes it on
+        connection.ql_user_id, connection.ql_token_exp = user_id, token_exp  # the authorizer's context
         return None
 
     async def _session(self, connection) -> None:
@@ -126,7 +126,8 @@ class LiveServer:
         self._connections[connection_id] = connection
         if self.on_open is not None:  # the feed reads from now on, before the connection is findable
             await loop.run_in_executor(None, self.on_open)
-        await loop.run_in_executor(None, self.store.add, user_id, connection_id, self.clock.now())
+        await loop.run_in_executor(None, lambda: self.store.add(user_id, connection_id, self.clock.now(),
+                                                                token_exp=connection.ql_token_exp))
         try:
             async for _ in connection:  # keep-alive pings from the app; the feed is one-way
                 pass
@@ -153,6 +154,18 @@ class LiveServer:
             future.result(timeout=2)
         except Exception as exc:  # ConnectionClosed and a stuck socket alike
             raise ConnectionGone(connection_id) from exc
+
+    def close(self, connection_id: str) -> None:
+        """Close a connection whose token expired (code 4001; the app reconnects with a fresh
+        token), as DeleteConnection does in AWS. Already closed is fine."""
+        connection = self._connections.get(connection_id)
+        if connection is None or self._loop is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(connection.close(4001, "token expired"), self._loop)
+        try:
+            future.result(timeout=2)
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
 
     @property
     def open_connections(self) -> int:
@@ -260,7 +273,11 @@ class LocalLive:
         self.store = ConnectionStore(DynamoTable(table_name))
         self.server = LiveServer(CognitoTokenVerifier(identity.jwks_url, identity.issuer, identity.client_id),
                                  self.store, clock, port)
-        self.feed = StreamFeed(table_name, LivePublisher(self.store, self.server))
+        from shared_utils.clock import SystemClock
+
+        # token expiry is a real-clock fact (Cognito/moto stamp ``exp`` from it, PyJWT checks it
+        # at the handshake against it), whatever instant the platform clock (--at) shows
+        self.feed = StreamFeed(table_name, LivePublisher(self.store, self.server, clock=SystemClock()))
         self.feed.active = lambda: self.server.open_connections > 0
         self.server.on_open, self.server.on_idle = self.feed.resume, self.feed.pause
 

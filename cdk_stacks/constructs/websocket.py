@@ -11,7 +11,8 @@
   source mapping to order, execution, position and user kill-switch items
   (shared_utils.live.messages.SORT_KEY_PREFIXES), turns each write into a message and
   posts it with the Management API (``PostToConnection``) to the connections of the item's own
-  user only; ``GoneException`` removes a connection. Chosen over a publish call inside the engine
+  user only; ``GoneException`` removes a connection, and a connection whose ID token has expired
+  is closed (``DeleteConnection``) instead of sent to. Chosen over a publish call inside the engine
   functions: the stream sees every writer (PlaceOrders, Finalize, order poller, postbacks, order
   actions) with no call sites to keep, and the engine's send path makes no network call to API
   Gateway (and needs no ``execute-api:ManageConnections``). Cost: the stream's own latency
@@ -143,11 +144,13 @@ class LiveUpdates(Construct):
         # the user's connections (Query on the user's partition) and forgetting gone ones
         self.stream_fn.role.add_to_policy(iam.PolicyStatement(
             actions=["dynamodb:Query", "dynamodb:DeleteItem"], resources=[table.table_arn]))
-        # PostToConnection only (POST on this stage's @connections), not DELETE/GET of connections
-        connections_arn = Stack.of(self).format_arn(
-            service="execute-api", resource=self.api.api_id, resource_name=f"{config.name}/POST/@connections/*")
+        # PostToConnection (POST) and DeleteConnection (DELETE: a connection whose token expired)
+        # on this stage's @connections; not GET (connection info)
+        connections_arns = [Stack.of(self).format_arn(
+            service="execute-api", resource=self.api.api_id, resource_name=f"{config.name}/{method}/@connections/*")
+            for method in ("POST", "DELETE")]
         self.stream_fn.role.add_to_policy(iam.PolicyStatement(
-            actions=["execute-api:ManageConnections"], resources=[connections_arn]))
+            actions=["execute-api:ManageConnections"], resources=connections_arns))
         stream.add_event_source(event_sources.DynamoEventSource(
             table, starting_position=lambda_.StartingPosition.LATEST, batch_size=BATCH_SIZE,
             max_batching_window=Duration.seconds(0), retry_attempts=2, bisect_batch_on_error=True,
@@ -158,12 +161,13 @@ class LiveUpdates(Construct):
             }) for prefix in SORT_KEY_PREFIXES],
         ))
 
-        acknowledge(
-            self.stream_fn,
-            f"AwsSolutions-IAM5[Resource::{finding_value(self, connections_arn)}]",
-            "PostToConnection addresses a connection id chosen by API Gateway at connect time: the "
-            "grant is this API's own stage and its @connections path only.",
-        )
+        for arn in connections_arns:
+            acknowledge(
+                self.stream_fn,
+                f"AwsSolutions-IAM5[Resource::{finding_value(self, arn)}]",
+                "PostToConnection/DeleteConnection address a connection id chosen by API Gateway at "
+                "connect time: the grant is this API's own stage and its @connections path only.",
+            )
         for route in ("$disconnect", "$default"):
             node = self.api.node.try_find_child(f"{route}-Route")
             if node is not None:

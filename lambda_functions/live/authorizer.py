@@ -1,7 +1,8 @@
 """The WebSocket API's ``$connect`` authorizer (Lambda REQUEST authorizer, identity source
 ``route.request.querystring.token``): allows the connection when the ``token`` query parameter is
 a valid Cognito ID token of the platform's pool (shared_utils.live.auth), and hands the user's id
-(the token's ``sub``) to the ``$connect`` integration as ``requestContext.authorizer.user_id``.
+(the token's ``sub``) and the token's expiry (``exp``, epoch seconds) to the ``$connect``
+integration as ``requestContext.authorizer.user_id`` / ``token_exp``.
 
 A missing or invalid token raises ``Unauthorized`` (API Gateway answers 401 and no connection
 exists). Event: API Gateway WebSocket REQUEST authorizer event (``methodArn``,
@@ -37,8 +38,8 @@ def policy(principal: str, effect: str, resource: str, context: dict[str, str] |
 def handler(event, context):  # noqa: ARG001
     token = (event.get("queryStringParameters") or {}).get("token")
     try:
-        user_id = verifier().user_id(token)
+        user_id, token_exp = verifier().identity(token)
     except InvalidToken as exc:
         logger.info("live connection refused", extra={"reason": str(exc)})
         raise Exception("Unauthorized") from None  # API Gateway's documented way to answer 401
-    return policy(user_id, "Allow", event["methodArn"], {"user_id": user_id})
+    return policy(user_id, "Allow", event["methodArn"], {"user_id": user_id, "token_exp": token_exp})

@@ -32,6 +32,6 @@ def publisher() -> LivePublisher:
 def handler(event, context):  # noqa: ARG001
     result = publisher().publish_stream(event.get("Records") or [])
     summary = {"messages": result.messages, "delivered": result.delivered, "gone": result.gone,
-               "failed": result.failed, "users": len(result.users)}
+               "expired": result.expired, "failed": result.failed, "users": len(result.users)}
     logger.info("live batch", extra=summary)
     return summary

@@ -72,3 +72,8 @@ class CognitoTokenVerifier:
     def user_id(self, token: str | None) -> str:
         """The platform user_id (Cognito ``sub``) of a valid token. Raises InvalidToken."""
         return str(self.claims(token)["sub"])
+
+    def identity(self, token: str | None) -> tuple[str, int]:
+        """``(user_id, exp)`` of a valid token (``exp``: epoch seconds). Raises InvalidToken."""
+        claims = self.claims(token)
+        return str(claims["sub"]), int(claims["exp"])

@@ -9,7 +9,10 @@ that user's connections (one Query per user per batch) and sends each message th
   ``GoneException`` means the client left without ``$disconnect`` reaching us;
 - the local WebSocket server (local/live_ws.py) is a Sender too.
 
-A gone connection is removed from the store; any other failure of one connection is counted and
+A gone connection is removed from the store. A connection whose ID token has expired is closed
+(``DeleteConnection``; the app reconnects with its fresh token, or polls if signed out) and
+removed, never sent to: a connection lives no longer than the token that opened it. Any other
+failure of one connection is counted and
 logged, never raised (one broken socket must not stop the other users' feeds or fail the batch
 and make the stream consumer retry messages already delivered).
 """
@@ -34,6 +37,9 @@ class ConnectionGone(Exception):
 class Sender(Protocol):
     def send(self, connection_id: str, payload: bytes) -> None:
         """Deliver ``payload`` (UTF-8 JSON) to the connection. Raises ConnectionGone."""
+
+    def close(self, connection_id: str) -> None:
+        """Close the connection (best effort; already gone is fine)."""
 
 
 class ApiGatewaySender:
@@ -60,14 +66,22 @@ class ApiGatewaySender:
         except self.client.exceptions.GoneException as exc:
             raise ConnectionGone(connection_id) from exc
 
+    def close(self, connection_id: str) -> None:
+        try:
+            self.client.delete_connection(ConnectionId=connection_id)
+        except self.client.exceptions.GoneException:
+            pass
+
 
 @dataclass
 class PublishResult:
-    """What one publish did: messages handled, deliveries, gone connections removed, failures."""
+    """What one publish did: messages handled, deliveries, gone connections removed, connections
+    closed because their token expired, failures."""
 
     messages: int = 0
     delivered: int = 0
     gone: int = 0
+    expired: int = 0
     failed: int = 0
     users: set[str] = field(default_factory=set)
 
@@ -75,9 +89,11 @@ class PublishResult:
 class LivePublisher:
     """Sends each user's messages to that user's connections (see module doc)."""
 
-    def __init__(self, store: ConnectionStore, sender: Sender) -> None:
+    def __init__(self, store: ConnectionStore, sender: Sender, clock=None) -> None:
+        """``clock``: ``.now()`` aware (default: the process clock), compared with token expiry."""
         self.store = store
         self.sender = sender
+        self._clock = clock
 
     def publish(self, pairs: Iterable[tuple[str, dict[str, Any]]]) -> PublishResult:
         """Deliver ``(user_id, message)`` pairs in order; per user, its connections are read
@@ -88,7 +104,7 @@ class LivePublisher:
             result.messages += 1
             result.users.add(user_id)
             if user_id not in connections:
-                connections[user_id] = self.store.of_user(user_id)
+                connections[user_id] = self._open_connections(user_id, result)
             payload = json.dumps(message, separators=(",", ":"), default=str).encode()
             for connection_id in list(connections[user_id]):
                 try:
@@ -105,6 +121,24 @@ class LivePublisher:
                     result.failed += 1
                     log.warning("live message to connection %s failed", connection_id, exc_info=True)
         return result
+
+    def _open_connections(self, user_id: str, result: PublishResult) -> list[str]:
+        """The user's connections whose token is still valid; the others are closed and forgotten."""
+        from shared_utils.clock import default_clock
+
+        now = (self._clock or default_clock()).now().timestamp()
+        valid = []
+        for connection_id, token_exp in self.store.entries(user_id):
+            if token_exp is None or token_exp > now:
+                valid.append(connection_id)
+                continue
+            result.expired += 1
+            for step in (self.sender.close, lambda c: self.store.remove(user_id, c)):
+                try:
+                    step(connection_id)
+                except Exception:  # noqa: BLE001 - not sent to either way; the TTL removes the item
+                    log.warning("could not close expired connection %s", connection_id, exc_info=True)
+        return valid
 
     def publish_stream(self, records: Iterable[dict[str, Any]]) -> PublishResult:
         """Publish the messages of DynamoDB stream records (Lambda event or GetRecords shape)."""

@@ -114,6 +114,7 @@ def test_manage_connections_is_granted_to_the_stream_consumer_only(dev):
                     holders.append((stack, policy["Properties"]["Roles"], json.dumps(st["Resource"])))
     assert len(holders) == 1, holders
     assert holders[0][0] == STACK and stage_arn_suffix in holders[0][2]
+    assert f"/{dev.config.name}/DELETE/@connections/*" in holders[0][2] and "/GET/" not in holders[0][2]
     stream_role = function_by_handler(dev, STACK, STREAM_HANDLER)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
     assert holders[0][1] == [{"Ref": stream_role}]
 
@@ -141,8 +142,9 @@ def test_every_aws_request_of_the_stream_consumer_is_granted(dev, aws, monkeypat
     boto3.client("dynamodb", region_name="ap-south-1").create_table(**create_table_kwargs(config.table_name))
     store = ConnectionStore(DynamoTable(config.table_name))
     now = datetime(2026, 8, 17, 3, 59, tzinfo=timezone.utc)
-    store.add("user-a", "connA1=", now)
+    store.add("user-a", "connA1=", now, token_exp=4102444800)  # 2100: valid
     store.add("user-a", "goneA2=", now)
+    store.add("user-a", "expiredA3=", now, token_exp=1786939200)  # 2026-08-17: its token has expired
     store.add("user-b", "connB1=", now)
 
     from lambda_functions.live import stream
@@ -158,8 +160,9 @@ def test_every_aws_request_of_the_stream_consumer_is_granted(dev, aws, monkeypat
         if service == "dynamodb":
             calls.append((f"dynamodb:{operation}", names[table_id]))
         elif service == "apigatewaymanagementapi":
+            method = {"PostToConnection": "POST", "DeleteConnection": "DELETE"}[operation]
             calls.append(("execute-api:ManageConnections",
-                          f"arn:aws:execute-api:ap-south-1:123456789012:liveapi123/{config.name}/POST/@connections/"
+                          f"arn:aws:execute-api:ap-south-1:123456789012:liveapi123/{config.name}/{method}/@connections/"
                           f"{params['ConnectionId']}"))
     for c in (client, publisher.store.table.client):
         c.meta.events.register("provide-client-params.*.*", record)
@@ -177,7 +180,8 @@ def test_every_aws_request_of_the_stream_consumer_is_granted(dev, aws, monkeypat
 
     posted: dict[str, list[dict]] = {}
     with Stubber(client) as stub:
-        # user-a's connections in table order: connA1= then goneA2= (gone)
+        # user-a's connections in table order: connA1=, expiredA3= (closed, never sent to), goneA2= (gone)
+        stub.add_response("delete_connection", {}, {"ConnectionId": "expiredA3="})
         stub.add_response("post_to_connection", {}, {"ConnectionId": "connA1=", "Data": ANY})
         stub.add_client_error("post_to_connection", "GoneException", http_status_code=410,
                               expected_params={"ConnectionId": "goneA2=", "Data": ANY})
@@ -191,10 +195,11 @@ def test_every_aws_request_of_the_stream_consumer_is_granted(dev, aws, monkeypat
         monkeypatch.setattr(client, "post_to_connection", spy)
         result = stream.handler({"Records": [order_record("user-a", 1), order_record("user-b", 2)]}, _Context())
         stub.assert_no_pending_responses()
-    assert result == {"messages": 2, "delivered": 2, "gone": 1, "failed": 0, "users": 2}
+    assert result == {"messages": 2, "delivered": 2, "gone": 1, "expired": 1, "failed": 0, "users": 2}
     assert [m["data"]["leg_no"] for m in posted["connA1="]] == [1]
     assert [m["data"]["leg_no"] for m in posted["connB1="]] == [2]  # never user-a's order
-    assert store.of_user("user-a") == ["connA1="]  # the gone one is forgotten
+    assert store.of_user("user-a") == ["connA1="]  # the gone and the expired ones are forgotten
+    assert "expiredA3=" not in posted
     statements = _allowed(dev, STREAM_HANDLER, names)
     denied = [c for c in calls if not _is_allowed(statements, *c)]
     assert calls and denied == []

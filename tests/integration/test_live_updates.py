@@ -186,7 +186,8 @@ def test_the_connect_authorizer_allows_a_pool_id_token_and_names_its_user(local_
     token = local_stack.token("frank.live@example.com")
     allowed = authorizer.handler({"type": "REQUEST", "methodArn": arn, "queryStringParameters": {"token": token}},
                                  _LambdaContext())
-    assert allowed["principalId"] == user and allowed["context"] == {"user_id": user}
+    assert allowed["principalId"] == user and allowed["context"]["user_id"] == user
+    assert time.time() < allowed["context"]["token_exp"] <= time.time() + 24 * 3600  # the token's own exp
     assert allowed["policyDocument"]["Statement"] == [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": arn}]
     access = local_stack.aws.client("cognito-idp").admin_initiate_auth(
         UserPoolId=identity.user_pool_id, ClientId=identity.client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
@@ -235,3 +236,22 @@ def test_the_feed_reads_the_stream_only_while_someone_listens(local_stack, live,
         message = _recv(ws)
         assert message["data"]["leg_no"] == 2  # from LATEST: the unheard write is not replayed
         assert calls
+
+
+def test_a_socket_is_closed_once_its_token_has_expired(local_stack, live, repos):
+    """The connection's recorded token expiry has passed (as after an hour without a reconnect):
+    the next message for that user closes it with 4001 instead of delivering (the app then
+    reconnects with its fresh token, or polls if signed out)."""
+    from websockets.exceptions import ConnectionClosed
+
+    kate = local_stack.sub("kate.live@example.com")
+    with connect(f"{live.url}?token={local_stack.token('kate.live@example.com')}") as ws:
+        _wait_connections(live, kate, 1)
+        [(connection_id, token_exp)] = live.store.entries(kate)
+        assert token_exp > time.time()  # the real token's exp was recorded
+        live.store.add(kate, connection_id, SystemClock().now(), token_exp=int(time.time()) - 1)
+        repos.orders.record_intent(_order(kate, "stg_kate", "ZERODHA123", 1, 2.0))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+        assert closed.value.rcvd.code == 4001 and closed.value.rcvd.reason == "token expired"
+    _wait_connections(live, kate, 0)

@@ -101,7 +101,11 @@ def test_stream_records_in_lambda_shape_become_messages_in_order_and_removes_are
 class _Sender:
     def __init__(self, gone=(), broken=()):
         self.sent: list[tuple[str, bytes]] = []
+        self.closed: list[str] = []
         self.gone, self.broken = set(gone), set(broken)
+
+    def close(self, connection_id):
+        self.closed.append(connection_id)
 
     def send(self, connection_id, payload):
         from shared_utils.live.publisher import ConnectionGone
@@ -151,3 +155,19 @@ def test_connection_handler_records_under_the_authorizers_user_never_the_clients
     assert handle(event("$connect", user=None), store) == {"statusCode": 403}
     assert handle(event("$disconnect"), store) == {"statusCode": 200}
     assert store.of_user("u1") == []
+
+
+def test_a_connection_lives_no_longer_than_its_token(store):
+    """Its token expired: the connection is closed and forgotten, never sent to; the user's other
+    connection (a fresh token) still gets the message."""
+    from shared_utils.clock import FixedClock
+    from shared_utils.live.publisher import LivePublisher
+
+    now = datetime(2026, 8, 17, 4, 0, tzinfo=timezone.utc)
+    store.add("u1", "old=", now, token_exp=int(now.timestamp()))  # expires exactly now
+    store.add("u1", "new=", now, token_exp=int(now.timestamp()) + 3600)
+    sender = _Sender()
+    result = LivePublisher(store, sender, clock=FixedClock(now)).publish(messages_for(_order()))
+    assert sender.closed == ["old="] and [c for c, _ in sender.sent] == ["new="]
+    assert (result.delivered, result.expired) == (1, 1)
+    assert store.of_user("u1") == ["new="]
