@@ -146,11 +146,12 @@ def test_connection_handler_records_under_the_authorizers_user_never_the_clients
 
     def event(route, user="u1"):
         return {"requestContext": {"routeKey": route, "connectionId": "c1=",
-                                   "authorizer": {"user_id": user, "principalId": user} if user else {}},
+                                   "authorizer": {"user_id": user, "principalId": user, "token_exp": 1786942800}
+                                   if user else {}},
                 "queryStringParameters": {"user_id": "someone-else"}}
 
     assert handle(event("$connect"), store) == {"statusCode": 200}
-    assert store.of_user("u1") == ["c1="] and store.of_user("someone-else") == []
+    assert store.entries("u1") == [("c1=", 1786942800)] and store.of_user("someone-else") == []
     assert handle(event("$default"), store) == {"statusCode": 200}
     assert handle(event("$connect", user=None), store) == {"statusCode": 403}
     assert handle(event("$disconnect"), store) == {"statusCode": 200}
