@@ -474,6 +474,9 @@ class OptionsPlatformStack(Stack):
                                 user_pool_id=user_pool.user_pool_id,
                                 user_pool_client_id=imp(config, exports.USER_POOL_CLIENT_ID))
         self.live_url = self.live.stage.url  # wss://{api}.execute-api.{region}.amazonaws.com/{env}: the web app's liveUrl
+        account = self.api.node.try_find_child("Account")  # the account's CloudWatch role, which stage logging needs
+        if account is not None:
+            self.live.stage.node.add_dependency(account)
 
         # ---- exports ------------------------------------------------------------------------
         e = exports

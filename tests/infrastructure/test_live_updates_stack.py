@@ -82,7 +82,11 @@ def test_connect_is_authorized_by_the_cognito_token_and_the_other_routes_ride_on
 
 
 def test_stage_logs_without_the_token_and_is_throttled(dev):
-    stage = _one(dev.resources(STACK, "AWS::ApiGatewayV2::Stage"))["Properties"]
+    stage_resource = _one(dev.resources(STACK, "AWS::ApiGatewayV2::Stage"))
+    # execution logging needs the account's CloudWatch role set first (the REST API's Account)
+    account = next(iter(dev.resources(STACK, "AWS::ApiGateway::Account")))
+    assert account in stage_resource.get("DependsOn", [])
+    stage = stage_resource["Properties"]
     assert stage["StageName"] == dev.config.name and stage["AutoDeploy"] is True
     log_format = json.loads(stage["AccessLogSettings"]["Format"])
     assert "connectionId" in log_format and not any("querystring" in v.lower() for v in log_format.values())
