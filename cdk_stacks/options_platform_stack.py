@@ -495,6 +495,17 @@ class OptionsPlatformStack(Stack):
                 "web ACL with per-IP rate-based rules.",
             )
 
+        # ---- live updates (issue 19): the WebSocket API fed by the table's stream -------------
+        from cdk_stacks.constructs.websocket import LiveUpdates
+
+        self.live = LiveUpdates(self, "LiveUpdates", config=config, package=package, table=self.table,
+                                user_pool_id=user_pool.user_pool_id,
+                                user_pool_client_id=imp(config, exports.USER_POOL_CLIENT_ID))
+        self.live_url = self.live.stage.url  # wss://{api}.execute-api.{region}.amazonaws.com/{env}: the web app's liveUrl
+        account = self.api.node.try_find_child("Account")  # the account's CloudWatch role, which stage logging needs
+        if account is not None:
+            self.live.stage.node.add_dependency(account)
+
         # ---- exports ------------------------------------------------------------------------
         e = exports
         e.export(self, config, e.TABLE_NAME, self.table.table_name, "The single trading table")
@@ -504,6 +515,7 @@ class OptionsPlatformStack(Stack):
         e.export(self, config, e.POSTBACK_QUEUE_ARN, self.follow_up_queue.queue_arn,
                  "Verified postbacks to follow up (the order poller consumes it in the VPC)")
         e.export(self, config, e.REST_API_URL, self.api.url, "REST API base URL (stage = env)")
+        e.export(self, config, e.LIVE_URL, self.live.stage.url, "Live updates WebSocket URL (connect with ?token=<ID token>)")
 
     def _market_grants(self, config: EnvironmentConfig, broker_accounts_table, secrets_key, archive_bucket: str) -> None:
         """The market function reads what the engine's Resolve reads: broker accounts (the preview's

@@ -255,6 +255,29 @@ def control_sk(name: str, client_id: str | None = None) -> str:
     return f"{CONTROL}{SEP}{check_id(name, 'control')}{SEP}{check_id(client_id, 'client_id')}"
 
 
+# ---- live updates (issue 19): one item per open WebSocket connection -----------------------------
+
+LIVE_CONNECTION = "LIVE_CONNECTION"
+_CONNECTION_ID_RE = re.compile(r"^[A-Za-z0-9_=+/.-]{1,128}$")
+
+
+def live_connection_sk(connection_id: str) -> str:
+    """``LIVE_CONNECTION#{connection_id}`` under the user's partition (PK ``user_id``): a
+    WebSocket connection of that user (shared_utils.live.connections). API Gateway's ids are
+    base64-like (``L0SM9cOFvHcCIhw=``), hence their own pattern.
+
+    Raises:
+        KeyError_: an id that is empty, too long or has characters outside the pattern.
+    """
+    if not isinstance(connection_id, str) or not _CONNECTION_ID_RE.match(connection_id):
+        raise KeyError_(f"connection_id: invalid value {connection_id!r}")
+    return f"{LIVE_CONNECTION}{SEP}{connection_id}"
+
+
+def live_connections_prefix() -> str:
+    return f"{LIVE_CONNECTION}{SEP}"
+
+
 # ---- GSI keys ------------------------------------------------------------------------------
 
 def gsi1_keys(strategy_id: str, priority: int, client_id: str) -> dict[str, str]:
