@@ -1,0 +1,172 @@
+"""Delivery channels: email through SNS, Telegram through the Bot API.
+
+Email: one SNS topic per environment (``NOTIFICATIONS_TOPIC_ARN``); each trader's address is an
+``email`` subscription with the filter policy ``{"user_id": ["<sub>"]}`` and every message
+carries the message attribute ``user_id``, so an address receives only its trader's messages
+(SNS message filtering; the login-reminders topic works the same way). SNS asks the address to
+confirm once; until then SNS drops the trader's messages (GET preferences says
+PENDING_CONFIRMATION).
+
+Telegram: ``POST {TELEGRAM_API_URL or https://api.telegram.org}/bot<token>/sendMessage`` with
+JSON ``{"chat_id", "text"}`` (core.telegram.org/bots/api#sendmessage; text <= 4096 characters).
+Answers: ``{"ok": true, "result": {"message_id", ...}}``, or ``{"ok": false, "error_code",
+"description"}`` (401 "Unauthorized": bad token; 400 "Bad Request: chat not found"; 403
+"Forbidden: bot was blocked by the user"; 429 with ``parameters.retry_after``).
+
+Outcomes: :class:`Delivered`, or :class:`PermanentFailure` (retrying cannot help: a bad token,
+an unknown chat) or :class:`TransientFailure` (throttled, 5xx, network: the queue retries).
+The bot token never appears in an error text or log line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from shared_utils.notifications.models import Notification
+
+TELEGRAM_URL_VAR = "TELEGRAM_API_URL"
+TOPIC_ARN_VAR = "NOTIFICATIONS_TOPIC_ARN"
+TELEGRAM_MAX = 4096
+FOOTER = "\n\n(ql-algo-trading notifications: change them under Settings > Notifications)"
+
+
+@dataclass
+class Delivered:
+    detail: str
+
+
+class DeliveryFailure(Exception):
+    pass
+
+
+class PermanentFailure(DeliveryFailure):
+    """Retrying cannot help (bad token, unknown chat, address missing)."""
+
+
+class TransientFailure(DeliveryFailure):
+    """Throttled, a server error or the network: retried by the queue."""
+
+
+def _ascii_subject(title: str) -> str:
+    """SNS subjects: ASCII, no line breaks, < 100 characters."""
+    text = title.encode("ascii", "replace").decode().replace("\n", " ").replace("\r", " ").strip()
+    return (text or "Notification")[:99]
+
+
+# ---- email (SNS) ------------------------------------------------------------------------------------
+def _sns(region: str | None = None) -> Any:
+    import boto3
+
+    return boto3.client("sns", region_name=region)
+
+
+def topic_arn() -> str | None:
+    return os.environ.get(TOPIC_ARN_VAR) or None
+
+
+def send_email(notification: Notification, sns: Any | None = None, arn: str | None = None) -> Delivered:
+    """Publish to the notifications topic with ``user_id`` as a message attribute."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    arn = arn or topic_arn()
+    if not arn:
+        raise PermanentFailure("email is not configured on this platform (no notifications topic)")
+    sns = sns or _sns(arn.split(":")[3])
+    try:
+        answer = sns.publish(TopicArn=arn, Subject=_ascii_subject(notification.title),
+                             Message=f"{notification.title}\n\n{notification.text}{FOOTER}",
+                             MessageAttributes={"user_id": {"DataType": "String", "StringValue": notification.user_id},
+                                                "event": {"DataType": "String", "StringValue": notification.event.value}})
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise TransientFailure(f"SNS refused the message ({code})") from None
+    except BotoCoreError as exc:
+        raise TransientFailure(f"SNS unreachable ({type(exc).__name__})") from None
+    return Delivered(f"SNS message {answer.get('MessageId')}")
+
+
+def email_state(user_id: str, email: str | None, sns: Any | None = None, arn: str | None = None) -> str:
+    """NONE | PENDING_CONFIRMATION | CONFIRMED | UNKNOWN (topic unreachable) for the trader's address."""
+    arn = arn or topic_arn()
+    if not email:
+        return "NONE"
+    if not arn:
+        return "UNKNOWN"
+    try:
+        sns = sns or _sns(arn.split(":")[3])
+        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn):
+            for sub in page.get("Subscriptions", []):
+                if sub.get("Protocol") != "email" or sub.get("Endpoint") != email:
+                    continue
+                sub_arn = sub.get("SubscriptionArn", "")
+                if not sub_arn.startswith("arn:"):
+                    return "PENDING_CONFIRMATION"
+                attrs = sns.get_subscription_attributes(SubscriptionArn=sub_arn).get("Attributes", {})
+                if attrs.get("PendingConfirmation") == "true":
+                    return "PENDING_CONFIRMATION"
+                if json.loads(attrs.get("FilterPolicy") or "{}") == {"user_id": [user_id]}:
+                    return "CONFIRMED"
+        return "NONE"
+    except Exception:  # noqa: BLE001 - the view still answers
+        return "UNKNOWN"
+
+
+def subscribe_email(user_id: str, email: str, previous: str | None, sns: Any | None = None,
+                    arn: str | None = None) -> str:
+    """Subscribe ``email`` with the trader's filter policy (once); unsubscribe ``previous`` (a
+    confirmed subscription of this trader's). Returns the new address's state."""
+    arn = arn or topic_arn()
+    if not arn:
+        raise PermanentFailure("email is not configured on this platform (no notifications topic)")
+    sns = sns or _sns(arn.split(":")[3])
+    policy = {"user_id": [user_id]}
+    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn):
+        for sub in page.get("Subscriptions", []):
+            sub_arn = sub.get("SubscriptionArn", "")
+            if (sub.get("Protocol") == "email" and previous and sub.get("Endpoint") == previous
+                    and previous != email and sub_arn.startswith("arn:")):
+                attrs = sns.get_subscription_attributes(SubscriptionArn=sub_arn).get("Attributes", {})
+                if json.loads(attrs.get("FilterPolicy") or "{}") == policy:
+                    sns.unsubscribe(SubscriptionArn=sub_arn)
+    state = email_state(user_id, email, sns, arn)
+    if state in ("CONFIRMED", "PENDING_CONFIRMATION"):
+        return state
+    sns.subscribe(TopicArn=arn, Protocol="email", Endpoint=email, ReturnSubscriptionArn=True,
+                  Attributes={"FilterPolicy": json.dumps(policy)})
+    return email_state(user_id, email, sns, arn)
+
+
+# ---- Telegram ---------------------------------------------------------------------------------------
+def telegram_text(notification: Notification) -> str:
+    text = f"{notification.title}\n\n{notification.text}"
+    return text if len(text) <= TELEGRAM_MAX else text[:TELEGRAM_MAX - 1] + "…"
+
+
+def send_telegram(notification: Notification, token: str, chat_id: str, session: Any | None = None,
+                  base_url: str | None = None) -> Delivered:
+    """One sendMessage call (connect 3 s, read 10 s)."""
+    import requests
+
+    base = (base_url or os.environ.get(TELEGRAM_URL_VAR) or "https://api.telegram.org").rstrip("/")
+    http = session or requests
+    try:
+        response = http.post(f"{base}/bot{token}/sendMessage", timeout=(3, 10),
+                             json={"chat_id": chat_id, "text": telegram_text(notification),
+                                   "disable_web_page_preview": True})
+    except requests.RequestException as exc:
+        raise TransientFailure(f"Telegram unreachable ({type(exc).__name__})") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code == 200 and body.get("ok"):
+        return Delivered(f"Telegram message {body.get('result', {}).get('message_id')}")
+    code = body.get("error_code") or response.status_code
+    description = str(body.get("description") or response.reason or "no description").replace(token, "<token>")
+    text = f"Telegram answered {code}: {description}"
+    if code == 429 or (isinstance(code, int) and code >= 500):
+        raise TransientFailure(text)
+    raise PermanentFailure(text)
