@@ -15,6 +15,9 @@ from lambda_functions.options_platform import allocations, analytics, baskets, e
 
 ROUTERS = (baskets.router, strategies.router, allocations.router, executions.router, analytics.router,
            broker_accounts.router, broker_sessions.router, profile.router, market.router)
+from lambda_functions.options_platform import notifications as _notifications  # noqa: E402 - issue 18
+
+ROUTERS = ROUTERS + (_notifications.router,)
 PUBLIC_PATHS = ("/broker-sessions/zerodha/callback", "/broker-sessions/finvasia/callback",
                 "/broker-sessions/zebu/callback", "/postbacks/{broker}")
 

@@ -155,6 +155,15 @@ def _switch_state(scope: str, item: dict[str, Any] | None, client_id: str | None
             "updated_at": item.get("updated_at")}
 
 
+def _notify_switch(user_id: str, state: dict[str, Any]) -> None:
+    """Tell the trader their kill switch changed (shared_utils.notifications; never raises)."""
+    from shared_utils.notifications.messages import kill_switch
+    from shared_utils.notifications.publish import safely
+
+    safely(lambda: kill_switch(user_id, state["scope"], state["on"], state["reason"], state["set_by"],
+                               state["updated_at"] or "", client_id=state["client_id"]))
+
+
 class KillSwitchService:
     """Kill switches: global (ADMIN group only), per user and per broker account (the trader).
     A set switch stops new entries immediately before every send; exits still run
@@ -175,6 +184,7 @@ class KillSwitchService:
 
     def set_user(self, user_id: str, on: bool, reason: str, set_by: str) -> dict[str, Any]:
         item = self.repos.controls.set_kill_switch(on, reason, user_id=user_id, set_by=set_by, at=self.clock.now())
+        _notify_switch(user_id, _switch_state("USER", item))  # notifications (issue 18): enqueue, never raises
         return _switch_state("USER", item)
 
     def set_account(self, user_id: str, client_id: str, on: bool, reason: str, set_by: str) -> dict[str, Any]:
@@ -184,6 +194,7 @@ class KillSwitchService:
             raise NotFound(f"broker account {client_id} not found")
         item = self.repos.controls.set_kill_switch(on, reason, user_id=user_id, client_id=client_id, set_by=set_by,
                                                    at=self.clock.now())
+        _notify_switch(user_id, _switch_state("ACCOUNT", item, client_id))  # notifications (issue 18)
         return _switch_state("ACCOUNT", item, client_id)
 
     def set_global(self, groups: list[str], on: bool, reason: str, set_by: str) -> dict[str, Any]:
