@@ -232,3 +232,32 @@ def test_notifier_requests_are_granted_and_open_only_notification_secrets(dev, n
     pattern = conditions[0]["StringLike"]["kms:EncryptionContext:notification_secret"]
     assert not fnmatch.fnmatchcase(store.name_for("user-a", "ZERODHA123"), pattern)
     assert "kms:GenerateDataKey" not in {a for acts, _ in allowed for a in acts}
+
+
+def test_notifications_resources_as_synthesized(dev):
+    """The queue retries then dead-letters, the rule sends every Order Alert to it, the notifier
+    answers partial batches, the topic and queues are encrypted and SSL-only (cdk-nag checks the
+    rest)."""
+    config = dev.config
+    resources = dev.templates["execution-engine"]["Resources"]
+    queues = {r["Properties"].get("QueueName"): (k, r) for k, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    _, queue = queues[config.resource_name("notifications")]
+    dlq_id, dlq = queues[config.resource_name("notifications-dlq")]
+    assert queue["Properties"]["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+                                                    "maxReceiveCount": 5}
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    (rule,) = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"
+               and r["Properties"].get("Name") == config.resource_name("notifications")]
+    assert rule["Properties"]["EventPattern"] == {"detail-type": ["Order Alert"]}
+    (target,) = rule["Properties"]["Targets"]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+    (mapping,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"
+                  and "Queue" in json.dumps(r["Properties"]["EventSourceArn"]) and "Notifications" in
+                  json.dumps(r["Properties"]["EventSourceArn"])]
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    (topic,) = [r for r in resources.values() if r["Type"] == "AWS::SNS::Topic"
+                and r["Properties"].get("TopicName") == config.resource_name("notifications")]
+    assert "KmsMasterKeyId" in topic["Properties"]
+    # the notifier is not in the VPC (it calls Telegram, never a broker)
+    _, fn = function_by_handler(dev, "execution-engine", NOTIFIER)
+    assert "VpcConfig" not in fn["Properties"]
