@@ -18,6 +18,7 @@ Inputs:
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from shared_utils.notifications.models import Notification, NotificationEvent as E
@@ -141,11 +142,15 @@ def _alert(event_id: str, detail: dict[str, Any], at: str | None) -> list[Notifi
 
 
 def from_bus_event(event: dict[str, Any]) -> list[Notification]:
-    """The notifications of one bus event (``[]`` when it concerns no trader)."""
+    """The notifications of one bus event (``[]`` when it concerns no trader). Identical alerts
+    get the same ``notification_id`` (sent once)."""
     detail = event.get("detail") or {}
     if event.get("detail-type") != ORDER_ALERT or not detail.get("user_id"):
         return []
-    event_id = event.get("id") or _id(repr(sorted(detail.items(), key=lambda kv: kv[0])))
+    # the id comes from the alert's content, not the bus event's id: an engine check that
+    # raises the same alert every minute (a reconciliation finding still open) reaches the
+    # trader once (delivery marks, 7 days); a changed alert is a new message
+    event_id = _id(json.dumps(detail, sort_keys=True, default=str))
     at = event.get("time")
     if "kind" not in detail and "status" in detail:
         return _execution(event_id, detail, at)

@@ -227,3 +227,26 @@ def test_notify_enqueues_and_never_raises(aws, monkeypatch):
     assert body["event"] == "KILL_SWITCH" and "account ZERODHA123" in body["text"]
     assert publish.safely(lambda: 1 / 0) == 0
     publish.reset_client()
+
+
+def test_an_alert_repeated_every_minute_reaches_the_trader_once(world):
+    """The duplicate checker raises the same RECONCILIATION finding each minute while it is open:
+    one message, not one a minute; a different finding is a new message."""
+    from shared_utils.notifications.service import notifications_of
+
+    _both_channels(world)
+    finding = {"kind": "RECONCILIATION", "user_id": TRADER, "strategy_id": "S1", "client_id": "ZERODHA123",
+               "message": "order 250817000123 at the broker is not in the books", "finding": "UNRECORDED",
+               "tag": "qlS1e1l2"}
+    for minute in range(3):
+        event = {"id": f"evt-{minute}", "detail-type": "Order Alert", "time": f"2026-08-17T04:0{minute}:00Z",
+                 "detail": finding}
+        (note,) = notifications_of(event)
+        world["service"].deliver(note)
+    (sent,) = world["telegram"].messages(555001)
+    assert sent.text.startswith("Books and broker disagree")
+    assert "Where: account ZERODHA123; strategy S1" in sent.text
+    (note,) = notifications_of({"id": "evt-9", "detail-type": "Order Alert",
+                                "detail": {**finding, "message": "order 250817000124 at the broker is not in the books"}})
+    world["service"].deliver(note)
+    assert len(world["telegram"].messages(555001)) == 2
