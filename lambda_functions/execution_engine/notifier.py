@@ -37,7 +37,7 @@ def set_service(value: NotificationService | None) -> None:
 
 def record_handler(record: SQSRecord) -> list[dict[str, str]]:
     outcomes = []
-    for note in notifications_of(record.body):
+    for note in notifications_of(record.body, service().strategy_name):
         outcome = service().deliver(note)
         logger.info("notification", extra={"notification_id": note.notification_id, "user_id": note.user_id,
                                            "notification_event": note.event.value, "outcome": outcome})

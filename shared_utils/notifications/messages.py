@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Callable
 
 from shared_utils.notifications.models import Notification, NotificationEvent as E
 
@@ -33,7 +33,7 @@ def _id(*parts: Any) -> str:
 
 
 def _where(detail: dict[str, Any]) -> dict[str, Any]:
-    keys = ("client_id", "accounts", "strategy_id", "execution_id", "execution_type", "leg_no", "tradingsymbol",
+    keys = ("client_id", "accounts", "strategy_id", "strategy_name", "execution_id", "execution_type", "leg_no", "tradingsymbol",
             "order_key", "tag")
     return {k: detail[k] for k in keys if detail.get(k) not in (None, "", [])}
 
@@ -45,7 +45,8 @@ def _where_line(where: dict[str, Any]) -> str:
     elif where.get("accounts"):
         parts.append("accounts " + ", ".join(where["accounts"]))
     if where.get("strategy_id"):
-        parts.append(f"strategy {where.get('strategy_name') or where['strategy_id']}")
+        name = where.get("strategy_name")
+        parts.append(f"strategy {name} ({where['strategy_id']})" if name else f"strategy {where['strategy_id']}")
     if where.get("execution_id"):
         parts.append(f"execution {where['execution_id']}")
     if where.get("leg_no") is not None:
@@ -97,7 +98,7 @@ def _execution(event_id: str, detail: dict[str, Any], at: str | None) -> list[No
     else:
         event = E.ENGINE_ALERT
         did = "recorded the execution with the problems above; accepted orders are followed by the order poller."
-    title = f"{kind} {status}: {detail.get('strategy_id', '')} ({detail.get('accepted', 0)}/{detail.get('orders', 0)} accepted)"
+    title = f"{kind} {status}: {detail.get('strategy_name') or detail.get('strategy_id', '')} ({detail.get('accepted', 0)}/{detail.get('orders', 0)} accepted)"
     return [_note(event_id, 0, detail["user_id"], event, title, what, where, did, at,
                   also=[E.ORDER_REJECTED] if rejected else [])]
 
@@ -141,9 +142,11 @@ def _alert(event_id: str, detail: dict[str, Any], at: str | None) -> list[Notifi
                   "recorded it on the execution; see its reasons in the history.", at)]
 
 
-def from_bus_event(event: dict[str, Any]) -> list[Notification]:
+def from_bus_event(event: dict[str, Any],
+                   strategy_name: Callable[[str, str], str | None] | None = None) -> list[Notification]:
     """The notifications of one bus event (``[]`` when it concerns no trader). Identical alerts
-    get the same ``notification_id`` (sent once)."""
+    get the same ``notification_id`` (sent once). ``strategy_name(user_id, strategy_id)`` names
+    the strategy in the message (None or an error: the id alone)."""
     detail = event.get("detail") or {}
     if event.get("detail-type") != ORDER_ALERT or not detail.get("user_id"):
         return []
@@ -152,6 +155,13 @@ def from_bus_event(event: dict[str, Any]) -> list[Notification]:
     # trader once (delivery marks, 7 days); a changed alert is a new message
     event_id = _id(json.dumps(detail, sort_keys=True, default=str))
     at = event.get("time")
+    if strategy_name is not None and detail.get("strategy_id"):
+        try:
+            name = strategy_name(detail["user_id"], detail["strategy_id"])
+        except Exception:  # noqa: BLE001 - the message still goes out, with the id
+            name = None
+        if name:
+            detail = {**detail, "strategy_name": name}
     if "kind" not in detail and "status" in detail:
         return _execution(event_id, detail, at)
     return _alert(event_id, detail, at)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from shared_utils.clock import Clock, default_clock, utc_iso_ms
 from shared_utils.errors import InvalidRequest
@@ -34,14 +34,15 @@ from shared_utils.notifications.store import NotificationStore, TokenUnreadable
 logger = logging.getLogger(__name__)
 
 
-def notifications_of(body: str | dict[str, Any]) -> list[Notification]:
+def notifications_of(body: str | dict[str, Any],
+                     strategy_name: Callable[[str, str], str | None] | None = None) -> list[Notification]:
     """A queue message: ``{"notification": {...}}`` (:mod:`.publish`) or an EventBridge event
     (the bus rule). Raises ValueError for anything else (it ends in the DLQ)."""
     data = json.loads(body) if isinstance(body, str) else body
     if isinstance(data, dict) and "notification" in data:
         return [Notification.model_validate(data["notification"])]
     if isinstance(data, dict) and "detail-type" in data:
-        return messages.from_bus_event(data)
+        return messages.from_bus_event(data, strategy_name)
     raise ValueError("not a notification nor a bus event")
 
 
@@ -116,6 +117,14 @@ class NotificationService:
         return TestResult(results=results)
 
     # ---- the notifier ---------------------------------------------------------------------------
+    def strategy_name(self, user_id: str, strategy_id: str) -> str | None:
+        """The strategy's name (one GetItem), for the messages."""
+        from shared_utils.persistence.repositories import Repositories
+
+        if getattr(self, "_repos", None) is None:
+            self._repos = Repositories.for_environment(self.store.env)
+        return self._repos.strategies.get(user_id, strategy_id).strategy_name
+
     @staticmethod
     def _enabled(prefs: NotificationPreferences) -> list[Channel]:
         return [c for c, s in ((Channel.EMAIL, prefs.email), (Channel.TELEGRAM, prefs.telegram)) if s.enabled]

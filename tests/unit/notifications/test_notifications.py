@@ -250,3 +250,17 @@ def test_an_alert_repeated_every_minute_reaches_the_trader_once(world):
                                 "detail": {**finding, "message": "order 250817000124 at the broker is not in the books"}})
     world["service"].deliver(note)
     assert len(world["telegram"].messages(555001)) == 2
+
+
+def test_messages_name_the_strategy_when_it_can_be_read():
+    from shared_utils.notifications.messages import from_bus_event
+
+    (named,) = from_bus_event(FINALIZE_PARTIAL, lambda user, sid: "Nifty weekly strangle" if sid == "S1" else None)
+    assert named.title == "ENTRY PARTIAL: Nifty weekly strangle (3/4 accepted)"
+    assert "strategy Nifty weekly strangle (S1)" in named.text
+
+    def unreadable(user, sid):
+        raise LookupError("strategy S1 not found")
+
+    (plain,) = from_bus_event(FINALIZE_PARTIAL, unreadable)
+    assert plain.title == "ENTRY PARTIAL: S1 (3/4 accepted)" and plain.notification_id == named.notification_id
