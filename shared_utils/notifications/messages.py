@@ -137,6 +137,11 @@ def _alert(event_id: str, detail: dict[str, Any], at: str | None) -> list[Notifi
                if kind == "POSITION_MISMATCH" else
                "reconciled what it could with the broker's order book and flagged the order; check it at the broker.")
         return [_note(event_id, 0, user_id, E.POSITION_MISMATCH, "Books and broker disagree", message, where, did, at)]
+    if kind == "STOP_LOSS":  # stops.place_stop_loss could not place (or fully place) a leg's stop
+        return [_note(event_id, 0, user_id, E.ENGINE_ALERT, "Stop loss problem", message, where,
+                      "recorded it on the entry order; the leg has no (or only a partial) working stop at the broker "
+                      "until one is placed: check it at the broker.", at,
+                      also=[E.ORDER_REJECTED] if "REJECTED" in message else [])]
     text = message or "; ".join(str(v) for k, v in detail.items() if k not in ("user_id",))[:1000]
     return [_note(event_id, 0, user_id, E.ENGINE_ALERT, f"Engine alert {kind or ''}".strip(), text, where,
                   "recorded it on the execution; see its reasons in the history.", at)]

@@ -264,3 +264,14 @@ def test_messages_name_the_strategy_when_it_can_be_read():
 
     (plain,) = from_bus_event(FINALIZE_PARTIAL, unreadable)
     assert plain.title == "ENTRY PARTIAL: S1 (3/4 accepted)" and plain.notification_id == named.notification_id
+
+
+def test_a_rejected_stop_reaches_a_trader_who_chose_rejections():
+    from shared_utils.notifications.messages import from_bus_event
+    from shared_utils.notifications.models import NotificationEvent as E
+
+    (note,) = from_bus_event({"detail-type": "Order Alert", "detail": {
+        "kind": "STOP_LOSS", "user_id": TRADER, "strategy_id": "S1", "execution_id": "e1", "client_id": "ZERODHA123",
+        "order_key": "o1", "message": "leg 1: stop loss REJECTED: Trigger price out of range"}})
+    assert note.event is E.ENGINE_ALERT and note.wanted_by([E.ORDER_REJECTED]) and not note.wanted_by([E.STOP_HIT])
+    assert "no (or only a partial) working stop at the broker" in note.text
