@@ -21,7 +21,9 @@ The bot token never appears in an error text or log line.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,6 +142,33 @@ def subscribe_email(user_id: str, email: str, previous: str | None, sns: Any | N
 
 
 # ---- Telegram ---------------------------------------------------------------------------------------
+_BOT_PATH = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
+
+
+class _RedactBotTokens(logging.Filter):
+    """urllib3 logs each request line at DEBUG (``"POST /bot<token>/sendMessage HTTP/1.1"``): the
+    token is part of the path, so every such record is rewritten with ``/bot<token>``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001
+            return True
+        if "/bot" in text:
+            record.msg, record.args = _BOT_PATH.sub("/bot<token>", text), None
+        return True
+
+
+_REDACTION = _RedactBotTokens()
+
+
+def install_token_redaction() -> None:
+    for name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
+        target = logging.getLogger(name)
+        if _REDACTION not in target.filters:
+            target.addFilter(_REDACTION)
+
+
 def telegram_text(notification: Notification) -> str:
     text = f"{notification.title}\n\n{notification.text}"
     return text if len(text) <= TELEGRAM_MAX else text[:TELEGRAM_MAX - 1] + "…"
@@ -150,7 +179,14 @@ def send_telegram(notification: Notification, token: str, chat_id: str, session:
     """One sendMessage call (connect 3 s, read 10 s)."""
     import requests
 
-    base = (base_url or os.environ.get(TELEGRAM_URL_VAR) or "https://api.telegram.org").rstrip("/")
+    install_token_redaction()
+    base = (base_url or os.environ.get(TELEGRAM_URL_VAR) or "").rstrip("/")
+    if not base:
+        from shared_utils.config import current_environment
+
+        if current_environment().name == "local":  # the local platform and tests never reach Telegram
+            raise PermanentFailure("no Telegram stand-in configured (TELEGRAM_API_URL) on the local platform")
+        base = "https://api.telegram.org"
     http = session or requests
     try:
         response = http.post(f"{base}/bot{token}/sendMessage", timeout=(3, 10),

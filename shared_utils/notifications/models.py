@@ -44,6 +44,10 @@ class Channel(str, Enum):
 #: Telegram bot tokens look like ``123456789:AA...`` (BotFather; core.telegram.org/bots/api
 #: "Authorizing your bot"): the bot id, a colon, 35 url-safe characters (we accept 30-64)
 BOT_TOKEN = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{30,64}$")
+#: an ASCII email address (RFC 5321 local part characters, dotted host labels); SNS email
+#: endpoints are ASCII, and the address ends up in SNS's XML answers
+EMAIL = (r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 #: a private chat or group id (integer, groups negative) or a public channel's @username
 CHAT_ID = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$")
 
@@ -78,7 +82,7 @@ class PreferencesUpdate(BaseModel):
 
     channels: list[Channel] | None = Field(default=None, description="enabled channels; others are disabled")
     events: list[NotificationEvent] | None = Field(default=None, description="events to be told about")
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$",
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL,
                               description="address for EMAIL (SNS asks it to confirm)")
     telegram_chat_id: str | None = Field(default=None, max_length=40,
                                          description="chat id (the trader's chat with the bot) or @channel")

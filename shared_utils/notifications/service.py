@@ -16,6 +16,8 @@ import json
 import logging
 from typing import Any, Callable
 
+from botocore.exceptions import ClientError
+
 from shared_utils.clock import Clock, default_clock, utc_iso_ms
 from shared_utils.errors import InvalidRequest
 from shared_utils.notifications import channels, messages
@@ -82,6 +84,9 @@ class NotificationService:
                 channels.subscribe_email(user_id, body.email, raw.get("email"), self.sns)
             except PermanentFailure as exc:
                 raise InvalidRequest.field(("body", "email"), str(exc)) from None
+            except ClientError as exc:  # e.g. InvalidParameter: SNS refuses the address
+                raise InvalidRequest.field(("body", "email"), f"SNS refused the address "
+                                           f"({exc.response.get('Error', {}).get('Code')})") from None
         if token:
             self.store.put_token(user_id, token)
         elif token == "":

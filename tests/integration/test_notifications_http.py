@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from local.notifications import DEMO_CHAT_ID, LocalNotifications
+from local.notifications import DEMO_CHAT_ID
 
 pytestmark = pytest.mark.slow
 
@@ -19,9 +19,8 @@ A, B = "notify.a@example.com", "notify.b@example.com"
 
 @pytest.fixture(scope="module")
 def local(local_stack):
-    notifications = LocalNotifications(local_stack.aws, local_stack.env).start(poll=False)
-    yield notifications
-    notifications.stop()
+    """The notifications stack the local stack runs (queue, topic, Telegram stand-in)."""
+    return local_stack.notifications
 
 
 def _alert(user_id: str) -> dict:

@@ -275,3 +275,21 @@ def test_a_rejected_stop_reaches_a_trader_who_chose_rejections():
         "order_key": "o1", "message": "leg 1: stop loss REJECTED: Trigger price out of range"}})
     assert note.event is E.ENGINE_ALERT and note.wanted_by([E.ORDER_REJECTED]) and not note.wanted_by([E.STOP_HIT])
     assert "no (or only a partial) working stop at the broker" in note.text
+
+
+def test_the_bot_token_never_reaches_a_log_line(telegram, caplog):
+    import logging
+
+    from shared_utils.notifications.channels import send_telegram
+    from shared_utils.notifications.messages import kill_switch
+
+    token = telegram.add_bot()
+    telegram.start_chat(token, 9)
+    note = kill_switch(TRADER, "USER", True, "", None, "2026-08-17T04:00:00Z")
+    with caplog.at_level(logging.DEBUG):
+        send_telegram(note, token, "9", base_url=telegram.url)
+        telegram.revoke(token)
+        with pytest.raises(Exception) as failed:
+            send_telegram(note, token, "9", base_url=telegram.url)
+    assert "sendMessage" in caplog.text  # urllib3 logged the request line...
+    assert token not in caplog.text and token not in str(failed.value)  # ...without the token
