@@ -111,6 +111,12 @@ class NotificationService:
         for channel in self._enabled(prefs):
             try:
                 delivered = self._send(channel, note, prefs)
+                if channel is Channel.EMAIL and channels.email_state(user_id, prefs.email.target, self.sns) \
+                        == "PENDING_CONFIRMATION":
+                    results.append(ChannelResult(channel=channel, delivered=False, detail=(
+                        f"{delivered.detail} accepted, but {prefs.email.target} has not confirmed the subscription "
+                        "yet (the link in SNS's email): SNS drops messages until it does")))
+                    continue
                 results.append(ChannelResult(channel=channel, delivered=True, detail=delivered.detail))
                 self.store.save(user_id, clear_errors=(channel.value.lower(),))
             except (PermanentFailure, TransientFailure) as exc:

@@ -293,3 +293,12 @@ def test_the_bot_token_never_reaches_a_log_line(telegram, caplog):
             send_telegram(note, token, "9", base_url=telegram.url)
     assert "sendMessage" in caplog.text  # urllib3 logged the request line...
     assert token not in caplog.text and token not in str(failed.value)  # ...without the token
+
+
+def test_test_send_says_when_the_address_has_not_confirmed(world, monkeypatch):
+    from shared_utils.notifications import channels
+
+    _prefs(world["service"], channels=["EMAIL"], email="new.trader@example.com")
+    monkeypatch.setattr(channels, "email_state", lambda user, email, sns=None, arn=None: "PENDING_CONFIRMATION")
+    (result,) = world["service"].test(TRADER).results
+    assert not result.delivered and "has not confirmed the subscription yet" in result.detail
