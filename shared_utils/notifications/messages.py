@@ -177,7 +177,8 @@ def kill_switch(user_id: str, scope: str, on: bool, reason: str, set_by: str | N
     """The caller's kill switch changed (PUT /options/kill-switch[/accounts/{client_id}|/global])."""
     where = {"client_id": client_id} if client_id else {}
     target = {"USER": "all your accounts", "ACCOUNT": f"account {client_id}", "GLOBAL": "the whole platform"}[scope]
-    what = f"the kill switch for {target} was turned {'ON' if on else 'OFF'} by {set_by or 'you'}" + (
+    who = "the platform's operators" if scope == "GLOBAL" else (set_by or "you")
+    what = f"the kill switch for {target} was turned {'ON' if on else 'OFF'} by {who}" + (
         f" (reason: {reason})" if reason else "") + "."
     did = ("refuses every new entry order for it from now on, before each send; exits and stop losses still run."
            if on else "accepts new entries for it again from the next execution.")
@@ -204,3 +205,20 @@ def sessions_missing(missing: list[Any], trade_date: str, open_at: str) -> list[
                                 title=f"Log in to {row['client_id']} before the open",
                                 text=compose(what, where, did), where=where, at=open_at))
     return out
+
+
+def traders(repos: Any) -> list[str]:
+    """Every trader with a broker account (a Scan of the broker accounts table projecting
+    ``user_id``; the platform kill switch concerns them all). ``[]`` when it cannot be read."""
+    found: set[str] = set()
+    try:
+        table = repos.accounts_table
+        for page in table.client.get_paginator("scan").paginate(
+                TableName=table.name, ProjectionExpression="user_id, entity_type"):
+            for item in page.get("Items", []):
+                kind = item.get("entity_type", {}).get("S", "BROKER_ACCOUNT")
+                if kind == "BROKER_ACCOUNT":
+                    found.add(item["user_id"]["S"])
+    except Exception:  # noqa: BLE001 - a notification never fails the switch
+        return []
+    return sorted(found)

@@ -164,6 +164,15 @@ def _notify_switch(user_id: str, state: dict[str, Any]) -> None:
                                state["updated_at"] or "", client_id=state["client_id"]))
 
 
+def _notify_every_trader(repos: Repositories, state: dict[str, Any]) -> None:
+    """The platform switch concerns every trader with a broker account (never raises)."""
+    from shared_utils.notifications.messages import kill_switch, traders
+    from shared_utils.notifications.publish import safely
+
+    safely(lambda: [kill_switch(user_id, state["scope"], state["on"], state["reason"], state["set_by"],
+                                state["updated_at"] or "") for user_id in traders(repos)])
+
+
 class KillSwitchService:
     """Kill switches: global (ADMIN group only), per user and per broker account (the trader).
     A set switch stops new entries immediately before every send; exits still run
@@ -202,4 +211,5 @@ class KillSwitchService:
         if ADMIN_GROUP not in groups:
             raise Forbidden("only users of the ADMIN group may set the platform kill switch")
         item = self.repos.controls.set_kill_switch(on, reason, set_by=set_by, at=self.clock.now())
+        _notify_every_trader(self.repos, _switch_state("GLOBAL", item))  # notifications (issue 18)
         return _switch_state("GLOBAL", item)

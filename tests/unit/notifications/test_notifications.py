@@ -302,3 +302,25 @@ def test_test_send_says_when_the_address_has_not_confirmed(world, monkeypatch):
     monkeypatch.setattr(channels, "email_state", lambda user, email, sns=None, arn=None: "PENDING_CONFIRMATION")
     (result,) = world["service"].test(TRADER).results
     assert not result.delivered and "has not confirmed the subscription yet" in result.detail
+
+
+def test_the_platform_kill_switch_tells_every_trader(repos, aws, monkeypatch):
+    from shared_utils.clock import IST, FixedClock
+    from shared_utils.models.broker_account import BrokerAccount
+    from shared_utils.notifications import publish
+    from shared_utils.services.executions import KillSwitchService
+    from datetime import datetime
+
+    for user, client in ((TRADER, "ZERODHA123"), (TRADER, "ANGEL1"), (OTHER, "ZERODHA9")):
+        repos.accounts.create(BrokerAccount(user_id=user, client_id=client, broker="paper"))
+    queued = []
+    publish.set_sink(queued.extend)
+    try:
+        KillSwitchService(repos, FixedClock(datetime(2026, 8, 17, 9, 20, tzinfo=IST))).set_global(
+            ["ADMIN"], True, "exchange outage", "ops-admin")
+    finally:
+        publish.set_sink(None)
+    assert sorted(b["notification"]["user_id"] for b in queued) == sorted([TRADER, OTHER])
+    text = queued[0]["notification"]["text"]
+    assert "the kill switch for the whole platform was turned ON by the platform's operators (reason: exchange outage)" in text
+    assert "ops-admin" not in text
