@@ -89,7 +89,7 @@ def grant_preferences_api(fn: PythonFunction, stack: Stack, config: EnvironmentC
     fn.role.add_to_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"],
                                               resources=[secrets_key.key_arn], conditions=_context_condition(config)))
     fn.role.add_to_policy(iam.PolicyStatement(
-        actions=["sns:Subscribe", "sns:ListSubscriptionsByTopic", "sns:Publish"], resources=[arn]))
+        actions=["sns:Subscribe", "sns:Publish"], resources=[arn]))
     fn.role.add_to_policy(iam.PolicyStatement(
         actions=["sns:GetSubscriptionAttributes", "sns:Unsubscribe"], resources=[arn, f"{arn}:*"]))
     acknowledge(fn, f"AwsSolutions-IAM5[Resource::{finding_value(stack, arn)}:*]",

@@ -90,55 +90,51 @@ def send_email(notification: Notification, sns: Any | None = None, arn: str | No
     return Delivered(f"SNS message {answer.get('MessageId')}")
 
 
-def email_state(user_id: str, email: str | None, sns: Any | None = None, arn: str | None = None) -> str:
-    """NONE | PENDING_CONFIRMATION | CONFIRMED | UNKNOWN (topic unreachable) for the trader's address."""
+def subscription_state(user_id: str, subscription_arn: str | None, sns: Any | None = None,
+                       arn: str | None = None) -> str:
+    """NONE | PENDING_CONFIRMATION | CONFIRMED | UNKNOWN of the trader's stored subscription
+    (one GetSubscriptionAttributes; CONFIRMED only with the trader's own filter policy)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     arn = arn or topic_arn()
-    if not email:
+    if not subscription_arn:
         return "NONE"
     if not arn:
         return "UNKNOWN"
     try:
         sns = sns or _sns(arn.split(":")[3])
-        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn):
-            for sub in page.get("Subscriptions", []):
-                if sub.get("Protocol") != "email" or sub.get("Endpoint") != email:
-                    continue
-                sub_arn = sub.get("SubscriptionArn", "")
-                if not sub_arn.startswith("arn:"):
-                    return "PENDING_CONFIRMATION"
-                attrs = sns.get_subscription_attributes(SubscriptionArn=sub_arn).get("Attributes", {})
-                if attrs.get("PendingConfirmation") == "true":
-                    return "PENDING_CONFIRMATION"
-                if json.loads(attrs.get("FilterPolicy") or "{}") == {"user_id": [user_id]}:
-                    return "CONFIRMED"
-        return "NONE"
-    except Exception:  # noqa: BLE001 - the view still answers
+        attrs = sns.get_subscription_attributes(SubscriptionArn=subscription_arn).get("Attributes", {})
+    except ClientError as exc:
+        return "NONE" if exc.response.get("Error", {}).get("Code") == "NotFound" else "UNKNOWN"
+    except BotoCoreError:
         return "UNKNOWN"
+    if attrs.get("PendingConfirmation") == "true":
+        return "PENDING_CONFIRMATION"
+    return "CONFIRMED" if json.loads(attrs.get("FilterPolicy") or "{}") == {"user_id": [user_id]} else "NONE"
 
 
-def subscribe_email(user_id: str, email: str, previous: str | None, sns: Any | None = None,
-                    arn: str | None = None) -> str:
-    """Subscribe ``email`` with the trader's filter policy (once); unsubscribe ``previous`` (a
-    confirmed subscription of this trader's). Returns the new address's state."""
+def subscribe_email(user_id: str, email: str, previous_subscription_arn: str | None, sns: Any | None = None,
+                    arn: str | None = None) -> tuple[str, str]:
+    """Subscribe ``email`` with the trader's filter policy ``{"user_id": [sub]}`` and remove the
+    trader's previous subscription (a pending one cannot be removed: SNS lets it expire after 3
+    days, and it never receives anything unconfirmed). SNS answers the existing subscription for
+    an address already subscribed with the same attributes. Returns (state, subscription ARN).
+    Raises PermanentFailure (no topic) or botocore ClientError (e.g. InvalidParameter)."""
+    from botocore.exceptions import ClientError
+
     arn = arn or topic_arn()
     if not arn:
         raise PermanentFailure("email is not configured on this platform (no notifications topic)")
     sns = sns or _sns(arn.split(":")[3])
-    policy = {"user_id": [user_id]}
-    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn):
-        for sub in page.get("Subscriptions", []):
-            sub_arn = sub.get("SubscriptionArn", "")
-            if (sub.get("Protocol") == "email" and previous and sub.get("Endpoint") == previous
-                    and previous != email and sub_arn.startswith("arn:")):
-                attrs = sns.get_subscription_attributes(SubscriptionArn=sub_arn).get("Attributes", {})
-                if json.loads(attrs.get("FilterPolicy") or "{}") == policy:
-                    sns.unsubscribe(SubscriptionArn=sub_arn)
-    state = email_state(user_id, email, sns, arn)
-    if state in ("CONFIRMED", "PENDING_CONFIRMATION"):
-        return state
-    sns.subscribe(TopicArn=arn, Protocol="email", Endpoint=email, ReturnSubscriptionArn=True,
-                  Attributes={"FilterPolicy": json.dumps(policy)})
-    return email_state(user_id, email, sns, arn)
+    answer = sns.subscribe(TopicArn=arn, Protocol="email", Endpoint=email, ReturnSubscriptionArn=True,
+                           Attributes={"FilterPolicy": json.dumps({"user_id": [user_id]})})
+    subscription_arn = answer["SubscriptionArn"]
+    if previous_subscription_arn and previous_subscription_arn != subscription_arn:
+        try:
+            sns.unsubscribe(SubscriptionArn=previous_subscription_arn)
+        except ClientError:
+            pass  # pending (expires by itself) or already gone
+    return subscription_state(user_id, subscription_arn, sns, arn), subscription_arn
 
 
 # ---- Telegram ---------------------------------------------------------------------------------------

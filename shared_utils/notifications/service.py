@@ -59,7 +59,8 @@ class NotificationService:
     # ---- routes ---------------------------------------------------------------------------------
     def view(self, user_id: str) -> NotificationPreferences:
         raw = self.store.raw(user_id)
-        return self.store.preferences(user_id, channels.email_state(user_id, raw.get("email"), self.sns))
+        return self.store.preferences(user_id, channels.subscription_state(
+            user_id, raw.get("email_subscription_arn"), self.sns) if raw.get("email") else None)
 
     def update(self, user_id: str, body: PreferencesUpdate) -> NotificationPreferences:
         """Raises InvalidRequest when an enabled channel lacks what it needs."""
@@ -79,9 +80,11 @@ class NotificationService:
             errors.append((("body", "telegram_bot_token"), "TELEGRAM needs your bot's token"))
         if errors:
             raise InvalidRequest(errors)
+        subscription_arn = None
         if body.email is not None and body.email != raw.get("email"):
             try:
-                channels.subscribe_email(user_id, body.email, raw.get("email"), self.sns)
+                _, subscription_arn = channels.subscribe_email(user_id, body.email, raw.get("email_subscription_arn"),
+                                                               self.sns)
             except PermanentFailure as exc:
                 raise InvalidRequest.field(("body", "email"), str(exc)) from None
             except ClientError as exc:  # e.g. InvalidParameter: SNS refuses the address
@@ -96,7 +99,7 @@ class NotificationService:
                       if changed)
         self.store.save(user_id, channels=body.channels, events=body.events, email=body.email,
                         chat_id=body.telegram_chat_id, token_set=bool(token) if token is not None else None,
-                        clear_errors=clear)
+                        clear_errors=clear, subscription_arn=subscription_arn)
         return self.view(user_id)
 
     def test(self, user_id: str) -> TestResult:
@@ -111,8 +114,8 @@ class NotificationService:
         for channel in self._enabled(prefs):
             try:
                 delivered = self._send(channel, note, prefs)
-                if channel is Channel.EMAIL and channels.email_state(user_id, prefs.email.target, self.sns) \
-                        == "PENDING_CONFIRMATION":
+                if channel is Channel.EMAIL and channels.subscription_state(
+                        user_id, self.store.raw(user_id).get("email_subscription_arn"), self.sns) == "PENDING_CONFIRMATION":
                     results.append(ChannelResult(channel=channel, delivered=False, detail=(
                         f"{delivered.detail} accepted, but {prefs.email.target} has not confirmed the subscription "
                         "yet (the link in SNS's email): SNS drops messages until it does")))

@@ -2,7 +2,8 @@
 read (sort keys ``NOTIFY#...``; ``entity_type`` NOTIFICATION_*):
 
     user_id (PK)   sort_key (SK)                       what
-    <sub>          NOTIFY#PREFERENCES                  channels, events, email, chat id, last errors
+    <sub>          NOTIFY#PREFERENCES                  channels, events, email (+ its SNS subscription ARN),
+                                                       chat id, last errors
     <sub>          NOTIFY#TELEGRAM                     the bot token, KMS envelope-sealed
     <sub>          NOTIFY#SENT#<notification>#<chan>   delivery mark (TTL 7 days): a redelivered
                                                        queue message is not sent twice on a channel
@@ -107,7 +108,7 @@ class NotificationStore:
 
     def save(self, user_id: str, *, channels: list[Channel] | None = None, events: list[NotificationEvent] | None = None,
              email: str | None = None, chat_id: str | None = None, token_set: bool | None = None,
-             clear_errors: tuple[str, ...] = ()) -> None:
+             clear_errors: tuple[str, ...] = (), subscription_arn: str | None = None) -> None:
         """Update only the given fields (one UpdateItem)."""
         values: dict[str, Any] = {":t": {"S": "NOTIFICATION_PREFERENCES"}, ":u": {"S": utc_iso_ms(self.clock.now())}}
         sets = ["entity_type = :t", "updated_at = :u"]
@@ -125,6 +126,9 @@ class NotificationStore:
         if chat_id is not None:
             sets.append("telegram_chat_id = :ch")
             values[":ch"] = {"S": chat_id}
+        if subscription_arn is not None:
+            sets.append("email_subscription_arn = :sa")
+            values[":sa"] = {"S": subscription_arn}
         if token_set is not None:
             sets.append("telegram_token_set = :ts")
             values[":ts"] = {"BOOL": token_set}

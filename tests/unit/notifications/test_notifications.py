@@ -299,7 +299,7 @@ def test_test_send_says_when_the_address_has_not_confirmed(world, monkeypatch):
     from shared_utils.notifications import channels
 
     _prefs(world["service"], channels=["EMAIL"], email="new.trader@example.com")
-    monkeypatch.setattr(channels, "email_state", lambda user, email, sns=None, arn=None: "PENDING_CONFIRMATION")
+    monkeypatch.setattr(channels, "subscription_state", lambda user, sub, sns=None, arn=None: "PENDING_CONFIRMATION")
     (result,) = world["service"].test(TRADER).results
     assert not result.delivered and "has not confirmed the subscription yet" in result.detail
 
@@ -324,3 +324,12 @@ def test_the_platform_kill_switch_tells_every_trader(repos, aws, monkeypatch):
     text = queued[0]["notification"]["text"]
     assert "the kill switch for the whole platform was turned ON by the platform's operators (reason: exchange outage)" in text
     assert "ops-admin" not in text
+
+
+def test_a_new_address_replaces_the_old_subscription(world):
+    _prefs(world["service"], channels=["EMAIL"], email="old@example.com")
+    view = _prefs(world["service"], email="new@example.com")
+    assert view.email.target == "new@example.com" and view.email.state in ("PENDING_CONFIRMATION", "CONFIRMED")
+    subs = world["sns"].list_subscriptions_by_topic(TopicArn=world["topic"])["Subscriptions"]
+    assert [s["Endpoint"] for s in subs] == ["new@example.com"]
+    assert world["service"].store.raw(TRADER)["email_subscription_arn"] == subs[0]["SubscriptionArn"]
