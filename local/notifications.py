@@ -22,15 +22,16 @@ import json
 import os
 import threading
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 DEMO_CHAT_ID = 100001
 VISIBILITY_S = 2
 
 
 class LocalNotifications:
-    def __init__(self, aws: Any, env: Any, clock: Any | None = None) -> None:
-        self.aws, self.env, self.clock = aws, env, clock
+    def __init__(self, aws: Any, env: Any, clock: Any | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
+        self.aws, self.env, self.clock, self.say = aws, env, clock, say
         self.telegram = None
         self.demo_token: str | None = None
         self._stop = threading.Event()
@@ -102,6 +103,7 @@ class LocalNotifications:
         from local.apigw import FakeLambdaContext
 
         sqs = self.aws.client("sqs")
+        before = len(self.telegram.messages()) if self.telegram is not None else 0
         messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s,
                                        AttributeNames=["All"]).get("Messages", [])
         if not messages:
@@ -120,6 +122,9 @@ class LocalNotifications:
             sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
         self.outcomes.append({"received": len(messages), "failed": sorted(failed)})
+        if self.say is not None and self.telegram is not None:
+            for sent in self.telegram.messages()[before:]:
+                self.say(f"notification -> Telegram chat {sent.chat_id}: {sent.text.splitlines()[0]}")
         return len(messages)
 
     def _poll(self) -> None:

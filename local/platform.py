@@ -377,7 +377,7 @@ class LocalPlatform:
         self._build_engine()
         from local.notifications import LocalNotifications  # issue 18: queue, topic, notifier, Telegram stand-in
 
-        self.notifications = LocalNotifications(self.aws, self.env, self.clock).start()
+        self.notifications = LocalNotifications(self.aws, self.env, self.clock, say=self.narrator.say).start()
         self.narrator.say(f"notifications: Telegram stand-in {self.notifications.telegram.url}, demo bot token "
                           f"{self.notifications.demo_token}, chat 100001 (Start pressed)")
         from local.aws import LOCAL_PASSWORD
