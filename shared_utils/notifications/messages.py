@@ -58,15 +58,24 @@ def _where_line(where: dict[str, Any]) -> str:
     return "; ".join(parts) or "your account"
 
 
+#: the body's limit (Telegram allows 4096 characters with the title; SNS email far more)
+MAX_TEXT = 3500
+
+
 def compose(what: str, where: dict[str, Any], did: str) -> str:
-    """The body every channel sends: three labelled parts."""
-    return f"What happened: {what}\nWhere: {_where_line(where)}\nWhat the platform did: {did}"
+    """The body every channel sends: three labelled parts. A long "what happened" (many problem
+    lines) is shortened so "where" and "what the platform did" always arrive whole."""
+    head = f"What happened: {what}"
+    tail = f"\nWhere: {_where_line(where)[:600]}\nWhat the platform did: {did[:800]}"
+    if len(head) + len(tail) > MAX_TEXT:
+        head = head[:MAX_TEXT - len(tail) - 1] + "…"
+    return head + tail
 
 
 def _note(event_id: str, index: int, user_id: str, event: E, title: str, what: str, where: dict[str, Any],
           did: str, at: str | None, also: list[E] | None = None) -> Notification:
     return Notification(notification_id=_id(event_id, index, event.value), user_id=user_id, event=event,
-                        title=title[:200], text=compose(what, where, did)[:3500], where=where, at=at,
+                        title=title[:200], text=compose(what, where, did), where=where, at=at,
                         also_for=also or [])
 
 

@@ -333,3 +333,14 @@ def test_a_new_address_replaces_the_old_subscription(world):
     subs = world["sns"].list_subscriptions_by_topic(TopicArn=world["topic"])["Subscriptions"]
     assert [s["Endpoint"] for s in subs] == ["new@example.com"]
     assert world["service"].store.raw(TRADER)["email_subscription_arn"] == subs[0]["SubscriptionArn"]
+
+
+def test_a_long_alert_keeps_where_and_what_the_platform_did():
+    from shared_utils.notifications.messages import MAX_TEXT, from_bus_event
+
+    problem = FINALIZE_PARTIAL["detail"]["problems"][0]
+    many = [{**problem, "leg_no": i, "reason": "R" * 300} for i in range(40)]
+    (note,) = from_bus_event({**FINALIZE_PARTIAL, "detail": {**FINALIZE_PARTIAL["detail"], "problems": many}})
+    assert len(note.text) <= MAX_TEXT
+    assert note.text.endswith("rejected and not-sent orders are not sent again.")
+    assert "\nWhere: accounts ZERODHA123; strategy S1; execution EXE-S1-ENTRY-20260817\n" in note.text
