@@ -14,7 +14,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.router import Router
 
 from lambda_functions.options_platform.common import OK_RESPONSES, build_app, logger, user_id_of
-from shared_utils.notifications.models import NotificationPreferences, PreferencesUpdate, TestResult
+from shared_utils.notifications.models import NotificationPreferences, PreferencesUpdate, NotificationTestResult
 from shared_utils.notifications.service import NotificationService
 
 router = Router()
@@ -42,7 +42,7 @@ def put_preferences(body: PreferencesUpdate) -> NotificationPreferences:
 
 @router.post("/options/notifications/test", responses=OK_RESPONSES,
              summary="Send a test message now on each enabled channel; each channel's answer")
-def test_send() -> TestResult:
+def test_send() -> NotificationTestResult:
     return service().test(user_id_of(router))
 
 

@@ -141,5 +141,8 @@ class ChannelResult(BaseModel):
     detail: str
 
 
-class TestResult(BaseModel):
+class NotificationTestResult(BaseModel):
+    """POST /options/notifications/test: every enabled channel's answer (not named Test*: pytest
+    would try to collect it from any test module importing it)."""
+
     results: list[ChannelResult]

@@ -29,7 +29,7 @@ from shared_utils.notifications.models import (
     NotificationEvent,
     NotificationPreferences,
     PreferencesUpdate,
-    TestResult,
+    NotificationTestResult,
 )
 from shared_utils.notifications.store import NotificationStore, TokenUnreadable
 
@@ -102,7 +102,7 @@ class NotificationService:
                         clear_errors=clear, subscription_arn=subscription_arn)
         return self.view(user_id)
 
-    def test(self, user_id: str) -> TestResult:
+    def test(self, user_id: str) -> NotificationTestResult:
         """Send a TEST message on every enabled channel now; each channel's answer."""
         prefs = self.store.preferences(user_id)
         note = Notification(notification_id=f"test-{utc_iso_ms(self.clock.now())}", user_id=user_id,
@@ -128,7 +128,7 @@ class NotificationService:
                 results.append(ChannelResult(channel=channel, delivered=False, detail=str(exc)))
         if not results:
             raise InvalidRequest.field(("body",), "no channel is enabled: PUT /options/notifications/preferences first")
-        return TestResult(results=results)
+        return NotificationTestResult(results=results)
 
     # ---- the notifier ---------------------------------------------------------------------------
     def strategy_name(self, user_id: str, strategy_id: str) -> str | None:
