@@ -79,6 +79,10 @@ class LocalNotifications:
             self.telegram.stop()
         for var in ("NOTIFICATIONS_TOPIC_ARN", "NOTIFICATIONS_QUEUE_URL", "TELEGRAM_API_URL"):
             os.environ.pop(var, None)
+        from shared_utils.notifications import publish
+
+        publish.reset_client()  # its client points at this moto server
+        self._reset_handlers()
 
     # ---- the bus rule -------------------------------------------------------------------------------
     def on_bus_event(self, detail_type: str, detail: dict[str, Any], source: str = "ql.execution.engine") -> None:
