@@ -347,6 +347,10 @@ class AuthBrokerStack(Stack):
         for fn in (self.broker_accounts_fn, self.broker_sessions_fn, self.session_refresh_fn, self.session_daily_fn):
             grant_broker_secrets(fn.function, self, config, self.broker_secrets_key, write=True)
         grant_broker_secrets(self.health_check_fn.function, self, config, self.broker_secrets_key, write=False)
+        # the pre-open check tells each trader which account lacks a session (issue 18 notifications)
+        from cdk_stacks.constructs.notifications import grant_enqueue
+
+        grant_enqueue(self.health_check_fn, self, config)
         for fn in (self.session_refresh_fn, self.health_check_fn):
             self.alerts_topic.grant_publish(fn.function)
         # Both walk every account with a Scan of the broker accounts table (the grants above

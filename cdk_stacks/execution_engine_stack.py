@@ -458,6 +458,12 @@ class ExecutionEngineStack(Stack):
             targets=[self._lambda_target(fns["archiver"], Duration.hours(1))],
         )
 
+        # ---- trader notifications (issue 18): Order Alert -> queue -> notifier ------------------
+        from cdk_stacks.constructs.notifications import Notifications
+
+        self.notifications = Notifications(self, "Notifications", config=config, package=package, bus=self.bus,
+                                           table=table, secrets_key=secrets_key, alerts_topic=self.alerts_topic)
+
         # ---- monitoring ---------------------------------------------------------------------
         if config.settings.enable_monitoring:
             self._dashboard(fns)

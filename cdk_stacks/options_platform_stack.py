@@ -120,6 +120,9 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/broker-sessions/zebu/callback", ("GET",), "broker_sessions"),
     ("/postbacks/{broker}", ("POST",), "postbacks"),
     ("/profile", ("GET", "PUT"), "profile"),
+    # trader notifications (issue 18)
+    ("/options/notifications/preferences", ("GET", "PUT"), "notifications"),
+    ("/options/notifications/test", ("POST",), "notifications"),
 )
 
 #: Routes that must answer without a Cognito token (verified inside the handler).
@@ -157,6 +160,7 @@ HANDLERS = {
     "postbacks": "lambda_functions.execution_engine.postbacks.handler",
     "market": "lambda_functions.options_platform.market.handler",
     "marketplace": "lambda_functions.options_platform.marketplace.handler",
+    "notifications": "lambda_functions.options_platform.notifications.handler",
 }
 
 
@@ -338,6 +342,11 @@ class OptionsPlatformStack(Stack):
                 "date) beyond the table's hot window; read-only, that prefix only.",
             )
         self._market_grants(config, broker_accounts_table, secrets_key, archive_bucket)
+        # trader notifications (issue 18): the preferences routes; the kill switch routes enqueue
+        from cdk_stacks.constructs import notifications as _notifications
+
+        _notifications.grant_preferences_api(self.functions["notifications"], self, config, self.table, secrets_key)
+        _notifications.grant_enqueue(self.functions["executions"], self, config)
         # Postbacks record and enqueue (issue 14, finding 8): the stop after a fill is placed by
         # the order poller in the VPC, from the follow-up queue. The webhook reads only the
         # checksum secrets (the Kite api_secret alone), never the broker secrets.

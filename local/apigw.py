@@ -75,6 +75,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/options/executions/dashboard/?$"), "lambda_functions.options_platform.analytics"),
     (re.compile(r"^/options/(orders|pnl|performance|reports)(/.*)?$"), "lambda_functions.options_platform.analytics"),
     (re.compile(r"^/options/(executions|positions|kill-switch)(/.*)?$"), "lambda_functions.options_platform.executions"),
+    (re.compile(r"^/options/notifications(/.*)?$"), "lambda_functions.options_platform.notifications"),
     (re.compile(r"^/broker-accounts(/.*)?$"), "lambda_functions.auth_broker.broker_accounts"),
     (re.compile(r"^/broker-sessions(/.*)?$"), "lambda_functions.auth_broker.broker_sessions"),
     (re.compile(r"^/profile/?$"), "lambda_functions.auth_broker.profile"),

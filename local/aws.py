@@ -160,9 +160,11 @@ class LocalAws:
             for table in (env.table_name, env.broker_accounts_table_name):
                 items: list[dict[str, Any]] = []
                 for page in dynamodb.get_paginator("scan").paginate(TableName=table):
-                    # encrypted broker credentials are not kept: moto's KMS key dies with the process
+                    # encrypted broker credentials (and notification bot tokens, issue 18) are not
+                    # kept: moto's KMS key dies with the process
                     items.extend(i for i in page["Items"]
-                                 if i.get("entity_type", {}).get("S") != "BROKER_CREDENTIALS")
+                                 if i.get("entity_type", {}).get("S") not in ("BROKER_CREDENTIALS",
+                                                                              "NOTIFICATION_SECRET"))
                 tables[table] = items
             users = []
             cognito = self.client("cognito-idp")

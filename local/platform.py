@@ -345,6 +345,7 @@ class LocalPlatform:
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self._consumer_locks: dict[str, threading.Lock] = {}
+        self.notifications = None
 
     # -- start -------------------------------------------------------------------------------------
     def start(self) -> "LocalPlatform":
@@ -375,6 +376,11 @@ class LocalPlatform:
         if restored:
             self.narrator.say(f"restored {restored} items from {self.state_file}")
         self._build_engine()
+        from local.notifications import LocalNotifications  # issue 18: queue, topic, notifier, Telegram stand-in
+
+        self.notifications = LocalNotifications(self.aws, self.env, self.clock, say=self.narrator.say).start()
+        self.narrator.say(f"notifications: Telegram stand-in {self.notifications.telegram.url}, demo bot token "
+                          f"{self.notifications.demo_token}, chat 100001 (Start pressed)")
         from local.aws import LOCAL_PASSWORD
 
         self.aws.ensure_user(self.identity, DEMO_USER)  # the web app's sign-in works with --no-demo too
@@ -472,6 +478,8 @@ class LocalPlatform:
                 except Exception:  # noqa: BLE001 - the platform keeps ticking; say what broke
                     self.narrator.say("emitter failed:\n" + traceback.format_exc(limit=4))
             for _, detail_type, detail in self.publisher.drain():
+                if self.notifications is not None:
+                    self.notifications.on_bus_event(detail_type, detail)  # the notifications rule (issue 18)
                 # the bus rules of the execution-engine stack, played locally
                 if detail_type == EXECUTION_DUE:
                     target, args = self._run, (run_state_machine, detail)
@@ -601,6 +609,8 @@ class LocalPlatform:
             self.live.stop()
         if self.fakes:
             self.fakes.stop()
+        if self.notifications is not None:
+            self.notifications.stop()
         if self.aws is not None:
             self.aws.stop()
         runtime_file = self.state_dir / "runtime.json"

@@ -75,6 +75,9 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "market-data-refresher": _ENGINE_CONTEXT,
     "order-poller": _ENGINE_CONTEXT,
     "archiver": ("core", "archive"),
+    # trader notifications (issue 18): pydantic, requests (Telegram), cryptography (the sealed token)
+    "api-notifications": ("core",),
+    "notifier": ("core",),
 }
 
 #: The directories that ship as function code (see python_function.CODE_DIRECTORIES).

@@ -447,6 +447,7 @@ class SessionService:
             self._publish(f"{len(missing)} broker account(s) without a session for {trade_date.isoformat()}",
                           {"type": "BROKER_SESSIONS_MISSING", "trade_date": trade_date.isoformat(),
                            "open_at": open_at.isoformat(), "accounts": [m.model_dump() for m in missing]})
+            _notify_missing(missing, trade_date, open_at)  # notifications (issue 18): each trader, never raises
         return missing
 
     # ---- daily reminders and forced logout (issue 16) ---------------------------------------------
@@ -549,6 +550,14 @@ class SessionService:
             return
         sns = self._sns or boto3.client("sns", region_name=arn.split(":")[3])
         sns.publish(TopicArn=arn, Subject=subject[:100], Message=json.dumps(message, default=str))
+
+
+def _notify_missing(missing: list[Any], trade_date: date, open_at: datetime) -> None:
+    """Each trader hears which of their accounts has no session before the open (issue 18)."""
+    from shared_utils.notifications.messages import sessions_missing
+    from shared_utils.notifications.publish import safely
+
+    safely(lambda: sessions_missing(missing, trade_date.isoformat(), open_at.isoformat()))
 
 
 def ensure_reminder_subscription(sns: Any, topic_arn: str, user_id: str, email: str) -> str:

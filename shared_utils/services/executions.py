@@ -157,6 +157,24 @@ def _switch_state(scope: str, item: dict[str, Any] | None, client_id: str | None
             "updated_at": item.get("updated_at")}
 
 
+def _notify_switch(user_id: str, state: dict[str, Any]) -> None:
+    """Tell the trader their kill switch changed (shared_utils.notifications; never raises)."""
+    from shared_utils.notifications.messages import kill_switch
+    from shared_utils.notifications.publish import safely
+
+    safely(lambda: kill_switch(user_id, state["scope"], state["on"], state["reason"], state["set_by"],
+                               state["updated_at"] or "", client_id=state["client_id"]))
+
+
+def _notify_every_trader(repos: Repositories, state: dict[str, Any]) -> None:
+    """The platform switch concerns every trader with a broker account (never raises)."""
+    from shared_utils.notifications.messages import kill_switch, traders
+    from shared_utils.notifications.publish import safely
+
+    safely(lambda: [kill_switch(user_id, state["scope"], state["on"], state["reason"], state["set_by"],
+                                state["updated_at"] or "") for user_id in traders(repos)])
+
+
 class KillSwitchService:
     """Kill switches: global (ADMIN group only), per user and per broker account (the trader).
     A set switch stops new entries immediately before every send; exits still run
@@ -177,6 +195,7 @@ class KillSwitchService:
 
     def set_user(self, user_id: str, on: bool, reason: str, set_by: str) -> dict[str, Any]:
         item = self.repos.controls.set_kill_switch(on, reason, user_id=user_id, set_by=set_by, at=self.clock.now())
+        _notify_switch(user_id, _switch_state("USER", item))  # notifications (issue 18): enqueue, never raises
         return _switch_state("USER", item)
 
     def set_account(self, user_id: str, client_id: str, on: bool, reason: str, set_by: str) -> dict[str, Any]:
@@ -186,6 +205,7 @@ class KillSwitchService:
             raise NotFound(f"broker account {client_id} not found")
         item = self.repos.controls.set_kill_switch(on, reason, user_id=user_id, client_id=client_id, set_by=set_by,
                                                    at=self.clock.now())
+        _notify_switch(user_id, _switch_state("ACCOUNT", item, client_id))  # notifications (issue 18)
         return _switch_state("ACCOUNT", item, client_id)
 
     def set_global(self, groups: list[str], on: bool, reason: str, set_by: str) -> dict[str, Any]:
@@ -193,4 +213,5 @@ class KillSwitchService:
         if ADMIN_GROUP not in groups:
             raise Forbidden("only users of the ADMIN group may set the platform kill switch")
         item = self.repos.controls.set_kill_switch(on, reason, set_by=set_by, at=self.clock.now())
+        _notify_every_trader(self.repos, _switch_state("GLOBAL", item))  # notifications (issue 18)
         return _switch_state("GLOBAL", item)

@@ -128,7 +128,8 @@ def test_handlers(dev):
     handlers = {r["Properties"]["Handler"] for r in ours(dev, STACK)}
     expected = {f"lambda_functions.execution_engine.{m}.handler" for m in (
         "emitter", "prepare", "pre_cancel", "resolve", "place_orders", "finalize", "stop_loss_checker",
-        "duplicate_checker", "market_data_refresher", "order_poller", "archiver")}
+        "duplicate_checker", "market_data_refresher", "order_poller", "archiver",
+        "notifier")}  # notifier: trader notifications (issue 18)
     assert handlers == expected
 
 
@@ -166,7 +167,8 @@ def test_dead_letter_queue_alarm_to_the_alerts_topic(any_env):
 def test_dashboard_and_alarms_by_environment(dev, staging):
     dev.template(STACK).resource_count_is("AWS::CloudWatch::Dashboard", 1)
     dev_alarms = dev.resources(STACK, "AWS::CloudWatch::Alarm")
-    assert len(dev_alarms) == 1  # only the DLQ alarm: enable_alarms is false in dev
+    # only the DLQ alarms (targets, notifications: issue 18): enable_alarms is false in dev
+    assert len(dev_alarms) == 2
     staging_alarms = {a["Properties"]["AlarmName"] for a in staging.resources(STACK, "AWS::CloudWatch::Alarm").values()}
     assert "ql-algo-trading-staging-executionsfailed" in staging_alarms
     assert len(staging_alarms) > 5

@@ -27,6 +27,9 @@ def local_stack():
     # earlier module's store points at that module's stopped moto server
     auth_common.reset_caches()
     server = ApiServer(identity).start()
+    from local.notifications import LocalNotifications  # issue 18: Telegram and email stay on this machine
+
+    notifications = LocalNotifications(aws, env).start(poll=False)
 
     class Stack:
         pass
@@ -34,6 +37,7 @@ def local_stack():
     stack = Stack()
     stack.aws, stack.env, stack.identity, stack.server = aws, env, identity, server
     stack.url = server.url
+    stack.notifications = notifications
 
     def http(method, path, body=None, token=None, query=""):
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
@@ -53,6 +57,7 @@ def local_stack():
     stack.token = lambda email: aws.id_token(identity, email)
     stack.sub = lambda email: aws.ensure_user(identity, email)
     yield stack
+    notifications.stop()
     server.stop()
     aws.stop()
     common.repositories.cache_clear()
