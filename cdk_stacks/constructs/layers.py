@@ -58,6 +58,7 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "api-analytics": ("core", "archive"),
     "api-postbacks": ("core",),
     "api-market": _ENGINE_CONTEXT,  # prices with SciPy (IV, greeks) and builds the engine context
+    "api-actions": _ENGINE_CONTEXT,  # cancel/modify/close through the engine context (issue 18)
     # execution-engine
     "emitter": _ENGINE_CONTEXT,
     "prepare": _ENGINE_CONTEXT,

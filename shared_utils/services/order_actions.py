@@ -124,7 +124,13 @@ class OrderActions:
     """The actions above for one engine context (``shared_utils.services.market_status.api_context``
     in the API: the deployed engine's composition root, or the local platform's engine)."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, repos: Any = None) -> None:
+        """``repos``: the tables to act on when they are not ``ctx.repos`` (the API passes the
+        handlers' own repositories; the engine functions called with ``self.ctx`` see them too)."""
+        if repos is not None and repos is not ctx.repos:
+            import dataclasses
+
+            ctx = dataclasses.replace(ctx, repos=repos)
         self.ctx = ctx
         self.repos = ctx.repos
         self.clock = ctx.clock
@@ -763,11 +769,13 @@ class OrderActions:
             return position.ltp, "records"
 
 
-def default_actions() -> OrderActions:
-    """The actions over the API's engine context (``market_status.api_context``)."""
+def default_actions(repos: Any = None) -> OrderActions:
+    """The actions over the API's engine context (``market_status.api_context``: the local
+    platform's engine, else the deployed composition root built once per container) acting on
+    ``repos`` (the handler's repositories) when given."""
     from shared_utils.services.market_status import api_context
 
-    return OrderActions(api_context())
+    return OrderActions(api_context(), repos)
 
 
 __all__ = ["OrderActions", "ModifyChange", "BrokerUnreachable", "position_id", "parse_position_id",
