@@ -462,7 +462,9 @@ class OrderActions:
 
     # ------------------------------------------------------------------ cancel an execution
     def cancel_execution(self, user_id: str, execution_id: str, actor: str) -> dict[str, Any]:
-        """Stop a pending execution: afterwards nothing of it is sent.
+        """Stop a pending ENTRY execution: afterwards nothing of it is sent. An EXIT is never
+        cancelled (409): the engine's invariant "every position is exited" (the exit retry would
+        close what a cancelled exit left open anyway).
 
         - not claimed yet (announced or scheduled, no record): a CANCELLED record is written as
           the day's claim, so Prepare finds it taken and skips the strategy;
@@ -473,8 +475,8 @@ class OrderActions:
           PlaceOrders that starts later finds it taken and sends nothing, and the intents become
           NOT_SENT "cancelled by ...".
 
-        Raises NotFound (no such execution of yours), Conflict (409: sending started for an
-        account, or the execution already ended: its status), InvalidRequest (a past day).
+        Raises NotFound (no such execution of yours), Conflict (409: an exit; sending started
+        for an account; the execution already ended: its status; a past day).
         Returns ``{"execution_id", "status": "CANCELLED", "previous_status", "orders_not_sent",
         "accounts", "audit_id", "message"}``.
         """
@@ -485,6 +487,10 @@ class OrderActions:
         except (ValueError, KeyError) as exc:
             raise NotFound(f"execution {execution_id} not found") from exc
         strategy = self.repos.strategies.get(user_id, strategy_id)  # NotFound when not the caller's
+        if execution_type is ExecutionType.EXIT:
+            raise Conflict(f"execution {execution_id} is an exit: exits are never cancelled (every position is "
+                           "exited; an exit that finds nothing to close sends nothing)",
+                           ["to keep positions open longer, change the strategy's exit_time before the exit is due"])
         now = self.clock.now()
         today = to_ist(now).date()
         if trade_date < today:
@@ -559,20 +565,23 @@ class OrderActions:
 
     # ------------------------------------------------------------------ close a position
     def _protected_short(self, position: Position) -> Position | None:
-        """An open short of the same account that ``position`` (a long) hedges: same underlying,
-        expiry and CE/PE (``exits._cover_key``), any strategy of the user."""
+        """An open short of the same account that would be left uncovered if ``position`` (a
+        long) were sold now: the account's shorts with the long's cover key (same underlying,
+        expiry and CE/PE: ``exits._cover_key``; every short when a contract is unknown), over
+        every strategy of the user, are more than the other longs of that key. None for a short
+        or when the remaining longs still cover them."""
         from shared_utils.execution.exits import _cover_key
 
         if position.quantity <= 0:
             return None
         key = _cover_key(self.ctx, position)
-        for other in self.repos.positions.list(position.user_id, client_id=position.client_id):
-            if other.quantity < 0 and (key is None or _cover_key(self.ctx, other) in (key, None)):
-                longs = sum(p.quantity for p in self.repos.positions.list(position.user_id, client_id=position.client_id)
-                            if p.quantity > 0 and p.tradingsymbol != position.tradingsymbol
-                            and (key is None or _cover_key(self.ctx, p) in (key, None)))
-                if longs < abs(other.quantity):  # no other long covers it
-                    return other
+        held = [p for p in self.repos.positions.list(position.user_id, client_id=position.client_id) if p.quantity]
+        same = [p for p in held if key is None or _cover_key(self.ctx, p) in (key, None)]
+        shorts = [p for p in same if p.quantity < 0]
+        remaining = sum(p.quantity for p in same if p.quantity > 0 and not (
+            p.strategy_id == position.strategy_id and p.tradingsymbol == position.tradingsymbol))
+        if shorts and sum(-p.quantity for p in shorts) > remaining:
+            return shorts[0]
         return None
 
     def close_position(self, user_id: str, pos_id: str, actor: str) -> dict[str, Any]:

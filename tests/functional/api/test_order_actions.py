@@ -156,6 +156,24 @@ def test_kill_switch_refuses_a_riskier_modify_but_not_a_cancel(morning, api, wir
     assert status == 200 and body["status"] == "CANCELLED"
 
 
+def test_orders_and_positions_of_a_running_exit_are_refused_with_the_reason(morning, api, wired):
+    from shared_utils.execution.steps import prepare
+
+    user_id, strategy_id = morning
+    wired.clock.set(datetime(2026, 8, 17, 15, 18, 5, tzinfo=IST))
+    (exit_,) = due_event(wired, slot="15:20", execution_type=ExecutionType.EXIT)
+    prepare(exit_, wired)  # the exit is claimed: it cancels the stops and closes the legs itself
+    stop = _stop(wired, user_id, "ZERODHA123", 1)
+    status, body = api("POST", f"/options/orders/{stop.tag}/modify", {"trigger_price": float(stop.trigger_price - 1)})
+    assert status == 409 and "exit" in body["message"] and "is running (CLAIMED)" in body["message"], body
+    status, body = api("POST", f"/options/orders/{stop.tag}/cancel")
+    assert status == 409 and "is running" in body["message"], body
+    short = next(p for p in wired.repos.positions.list(user_id, strategy_id, "ZERODHA123") if p.leg_no == 1)
+    status, body = api("POST", f"/options/positions/{strategy_id}~ZERODHA123~{short.tradingsymbol}/close")
+    assert status == 409 and "is running (CLAIMED)" in body["message"], body
+    assert wired.repos.orders.get(user_id, stop.order_key).status is OrderStatus.TRIGGER_PENDING
+
+
 def test_close_one_position_mid_day_through_the_exit_path(morning, api, wired):
     user_id, strategy_id = morning
     short = next(p for p in wired.repos.positions.list(user_id, strategy_id, "ZERODHA123") if p.leg_no == 1)
@@ -235,6 +253,14 @@ def test_cancel_an_execution_before_it_is_claimed(wired, seed_strategy, api):  #
     assert status == 409 and "already cancelled" in again["message"]
     assert api("POST", "/options/executions/stg_nope.20260817.E/cancel")[0] == 404
     assert api("POST", f"/options/executions/{execution_id}/cancel", user="user-b")[0] == 404
+
+
+def test_an_exit_is_never_cancelled(wired, seed_strategy, api):  # noqa: F811
+    user_id, strategy_id = seed_strategy
+    status, body = api("POST", f"/options/executions/{strategy_id}.20260817.X/cancel")
+    assert status == 409 and "exits are never cancelled" in body["message"], body
+    assert wired.repos.executions.get(user_id, strategy_id, ExecutionType.EXIT,
+                                      datetime(2026, 8, 17).date()) is None
 
 
 def test_cancel_a_claimed_execution_then_resolve_plans_nothing(wired, seed_strategy, api):  # noqa: F811
