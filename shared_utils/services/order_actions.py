@@ -365,7 +365,8 @@ class OrderActions:
 
         An ENTRY order opens risk: more quantity, or a more marketable price (BUY higher, SELL
         lower). A closing order (stop, target, exit) removes risk: less quantity, a trigger moved
-        away from the market (BUY stop higher, SELL stop lower), or a less marketable limit (BUY
+        away from the market (BUY stop higher, SELL stop lower), a stop-limit whose limit buffer
+        narrows relative to its trigger, or a less marketable limit on a LIMIT closing order (BUY
         lower, SELL higher) leaves more risk on."""
         buy = order.transaction_type is TransactionType.BUY
         why = []
@@ -381,7 +382,17 @@ class OrderActions:
         if change.trigger_price is not None and order.trigger_price is not None and (
                 change.trigger_price > order.trigger_price if buy else change.trigger_price < order.trigger_price):
             why.append(f"stop trigger moved away from the market ({order.trigger_price} -> {change.trigger_price})")
-        if change.price is not None and order.price is not None and (
+        if order.order_type is OrderType.SL and order.price is not None and order.trigger_price:
+            # a stop-limit's limit rides on its trigger: what matters is the buffer between them
+            # (relative to the trigger, as stops.stop_prices sets it): a narrower one may not fill
+            # when the price gaps through the trigger
+            trigger = change.trigger_price if change.trigger_price is not None else order.trigger_price
+            price = change.price if change.price is not None else order.price
+            before = (order.price - order.trigger_price if buy else order.trigger_price - order.price) / order.trigger_price
+            after = (price - trigger if buy else trigger - price) / trigger
+            if after < before:
+                why.append(f"stop-limit buffer narrowed from {before:.2%} to {after:.2%} of the trigger")
+        elif change.price is not None and order.price is not None and (
                 change.price < order.price if buy else change.price > order.price):
             why.append(f"closing limit made less marketable ({order.price} -> {change.price})")
         return why

@@ -324,3 +324,33 @@ def test_actions_are_tenant_isolated(morning, api, wired):
     status, live = api("GET", "/options/positions/live", user=other)
     assert status == 200 and live["items"] == []
     assert wired.repos.orders.get(user_id, stop.order_key).status is OrderStatus.TRIGGER_PENDING
+
+
+def test_what_increases_risk():
+    """Entries open risk (more quantity, a more marketable price); closing orders remove it (less
+    quantity, a trigger moved away, a less marketable limit leave more on)."""
+    from shared_utils.models.enums import OrderType, Product, TransactionType
+    from shared_utils.models.execution import OrderRecord
+    from shared_utils.services.order_actions import ModifyChange, OrderActions
+
+    def order(purpose, side, **kw):
+        return OrderRecord(order_key="k", execution_id="s.20260817.E", user_id="u", strategy_id="s", client_id="c",
+                           broker="paper", leg_no=1, purpose=purpose, tag="QX", exchange="NFO",
+                           tradingsymbol="NIFTY2681824000PE", transaction_type=side, lots=2, lot_size=65,
+                           quantity=130, product=Product.MIS, order_type=kw.pop("order_type", OrderType.LIMIT), **kw)
+
+    risk = OrderActions.increases_risk
+    sell_entry = order(OrderPurpose.ENTRY, TransactionType.SELL, price=Decimal("100"))
+    assert risk(sell_entry, ModifyChange(quantity=195)) and risk(sell_entry, ModifyChange(price=Decimal("99")))
+    assert not risk(sell_entry, ModifyChange(quantity=65)) and not risk(sell_entry, ModifyChange(price=Decimal("101")))
+    buy_stop = order(OrderPurpose.STOP_LOSS, TransactionType.BUY, order_type=OrderType.SL, price=Decimal("157.5"),
+                     trigger_price=Decimal("150"))
+    assert risk(buy_stop, ModifyChange(trigger_price=Decimal("160"))) and risk(buy_stop, ModifyChange(quantity=65))
+    assert risk(buy_stop, ModifyChange(price=Decimal("155")))  # a narrower buffer above the trigger
+    assert not risk(buy_stop, ModifyChange(trigger_price=Decimal("140"), price=Decimal("147")))
+    sell_stop = order(OrderPurpose.STOP_LOSS, TransactionType.SELL, order_type=OrderType.SL, price=Decimal("47.5"),
+                      trigger_price=Decimal("50"))
+    assert risk(sell_stop, ModifyChange(trigger_price=Decimal("45"))) and not risk(sell_stop, ModifyChange(
+        trigger_price=Decimal("55"), price=Decimal("52.25")))
+    exit_limit = order(OrderPurpose.EXIT, TransactionType.BUY, price=Decimal("120"))
+    assert risk(exit_limit, ModifyChange(price=Decimal("110"))) and not risk(exit_limit, ModifyChange(price=Decimal("125")))
