@@ -103,6 +103,7 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/options/executions/{execution_id}/cancel", ("POST",), "actions"),
     ("/options/positions/{position_id}/close", ("POST",), "actions"),
     ("/options/positions/live", ("GET",), "actions"),
+    ("/options/audit", ("GET",), "actions"),
     ("/broker-accounts", ("GET", "POST"), "broker_accounts"),
     ("/broker-accounts/{client_id}", ("GET", "PUT", "DELETE"), "broker_accounts"),
     ("/broker-accounts/{client_id}/login", ("POST",), "broker_accounts"),

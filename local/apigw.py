@@ -74,6 +74,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/options/orders/[^/]+/(cancel|modify)/?$"), "lambda_functions.options_platform.actions"),
     (re.compile(r"^/options/executions/[^/]+/cancel/?$"), "lambda_functions.options_platform.actions"),
     (re.compile(r"^/options/positions/(live|[^/]+/close)/?$"), "lambda_functions.options_platform.actions"),
+    (re.compile(r"^/options/audit/?$"), "lambda_functions.options_platform.actions"),
     (re.compile(r"^/options/(orders|pnl|performance|reports)(/.*)?$"), "lambda_functions.options_platform.analytics"),
     (re.compile(r"^/options/(executions|positions|kill-switch)(/.*)?$"), "lambda_functions.options_platform.executions"),
     (re.compile(r"^/broker-accounts(/.*)?$"), "lambda_functions.auth_broker.broker_accounts"),

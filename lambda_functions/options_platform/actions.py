@@ -12,7 +12,8 @@ seed 001's execution-engine API), served by their own function because they call
   stop cancelled first, a protected order, never a long that hedges an open short), recorded as
   a manual close;
 - GET /options/positions/live (?strategy_id=): open positions with LTP, MTM and the stop at the
-  broker.
+  broker;
+- GET /options/audit (?limit=): the caller's actions as recorded, newest first.
 
 Refusals are 409 with the reason (``message``, ``reasons``); an unreachable broker 503; an id
 that is not the caller's 404. Every action leaves an audit item (who, when, what, the broker's
@@ -30,6 +31,8 @@ from aws_lambda_powertools.event_handler.router import Router
 from lambda_functions.options_platform.common import OK_RESPONSES, build_app, logger, repositories, user_id_of
 from shared_utils.models.api import ErrorBody
 from shared_utils.models.order_actions import (
+    AuditEntry,
+    AuditTrail,
     ExecutionCancelResult,
     LivePositions,
     ModifyOrderRequest,
@@ -91,6 +94,13 @@ def cancel_execution(execution_id: str) -> ExecutionCancelResult:
                      "order, shorts before longs), recorded as a manual exit; allowed under a kill switch")
 def close_position(position_id: str) -> PositionCloseResult:
     return PositionCloseResult(**_actions().close_position(user_id_of(router), position_id, _caller()))
+
+
+@router.get("/options/audit", responses=OK_RESPONSES,
+            summary="Your actions on orders, executions and positions, newest first: who, when, what, the broker's answer")
+def audit(limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AuditTrail:
+    items = _actions().audit_trail(user_id_of(router), limit)
+    return AuditTrail(items=[AuditEntry(**{k: item.get(k, "") for k in AuditEntry.model_fields}) for item in items])
 
 
 app = build_app(router)

@@ -135,3 +135,21 @@ class LivePositions(BaseModel):
     total_mtm: str
     as_of: str
     warnings: list[str]
+
+
+class AuditEntry(BaseModel):
+    """One action as recorded: who (the Cognito username), when (UTC), what was asked, the
+    outcome (the order's status after it, or REFUSED..., BROKER_UNREACHABLE) and the broker's words."""
+
+    audit_id: str
+    at: str
+    actor: str
+    action: Literal["CANCEL_ORDER", "MODIFY_ORDER", "CANCEL_EXECUTION", "CLOSE_POSITION"]
+    target: str = Field(description="the order id, execution id or position id acted on")
+    request: dict[str, str]
+    outcome: str
+    broker_message: str
+
+
+class AuditTrail(BaseModel):
+    items: list[AuditEntry]

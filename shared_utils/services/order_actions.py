@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -799,4 +799,4 @@ def default_actions(repos: Any = None) -> OrderActions:
 
 
 __all__ = ["OrderActions", "ModifyChange", "BrokerUnreachable", "position_id", "parse_position_id",
-           "default_actions", "MANUAL_FLAG", "date"]
+           "default_actions", "MANUAL_FLAG"]

@@ -25,7 +25,7 @@ def test_every_aws_request_of_the_action_routes_is_granted(dev, deployed_world, 
 
     names, _clock = deployed_world
     _, strategy_id = names.seed
-    requests = [("GET", "/options/positions/live", None),
+    requests = [("GET", "/options/positions/live", None), ("GET", "/options/audit", None),
                 ("POST", f"/options/executions/{strategy_id}.20260817.E/cancel", None),
                 ("POST", "/options/orders/QABCDEFGHIJKLMNOPQRS/cancel", None),
                 ("POST", "/options/orders/QABCDEFGHIJKLMNOPQRS/modify", {"price": 10.0}),
@@ -41,12 +41,12 @@ def test_every_aws_request_of_the_action_routes_is_granted(dev, deployed_world, 
         answers.append((path, status))
         assert status < 500, (method, path, status, answer)
         seen.update(r for c in recorder.calls for r in requests_of(*c))
-    assert [s for _, s in answers] == [200, 200, 404, 404, 404], answers
+    assert [s for _, s in answers] == [200, 200, 200, 404, 404, 404], answers
     statements = _options_statements(dev, f"{ACTIONS}.handler")
     gaps = sorted((a, r) for a, r in seen if not is_allowed(statements, a, r))
     assert not gaps, json.dumps(gaps, indent=1)
     assert any(a == "dynamodb:PutItem" for a, _ in seen)  # the cancelled execution's claim, the audit item
     # the routes are served by the actions family alone
     families = {family for path, _, family in ROUTES
-                if path.endswith(("/cancel", "/modify", "/close")) or path == "/options/positions/live"}
+                if path.endswith(("/cancel", "/modify", "/close")) or path in ("/options/positions/live", "/options/audit")}
     assert families == {"actions"} and HANDLERS["actions"] == f"{ACTIONS}.handler"

@@ -98,9 +98,11 @@ def test_cancel_a_resting_stop_then_a_second_cancel_is_refused_as_final(morning,
     wired.clock.advance(timedelta(minutes=1))
     run_order_poller(wired)
     assert wired.repos.orders.get(user_id, stop.order_key).status is OrderStatus.CANCELLED
-    trail = list(wired.repos.orders.table.query_all(user_id, "AUDIT#"))
-    assert [(i["action"], i["target"], i["outcome"]) for i in trail] == [("CANCEL_ORDER", stop.tag, "CANCELLED")]
-    assert trail[0]["actor"] and trail[0]["at"]
+    status, trail = api("GET", "/options/audit")
+    assert status == 200, trail
+    assert [(i["action"], i["target"], i["outcome"]) for i in trail["items"]] == [("CANCEL_ORDER", stop.tag, "CANCELLED")]
+    assert trail["items"][0]["actor"] == "user-a" and trail["items"][0]["at"].startswith("2026-08-17T")
+    assert api("GET", "/options/audit", user="user-b")[1]["items"] == []
 
 
 def test_modify_a_stop_within_the_broker_rules(morning, api, wired):
