@@ -285,6 +285,9 @@ class OrderActions:
         warnings = list(warnings or [])
         if action == "CANCEL" and order.status is OrderStatus.FILLED:
             warnings.append(f"the order filled at {order.average_price} before the cancel reached the broker")
+        if action == "CANCEL" and order.status is OrderStatus.CANCELLED and order.purpose is OrderPurpose.STOP_LOSS:
+            warnings.append(f"{order.client_id} leg {order.leg_no} {order.tradingsymbol} has no stop at the broker now; "
+                            "the platform does not place it again")
         return {"order_id": order.tag, "action": action, "status": order.status.value,
                 "purpose": order.purpose.value, "client_id": order.client_id, "tradingsymbol": order.tradingsymbol,
                 "transaction_type": order.transaction_type.value, "order_type": order.order_type.value,

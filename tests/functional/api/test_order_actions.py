@@ -86,6 +86,8 @@ def test_cancel_a_resting_stop_then_a_second_cancel_is_refused_as_final(morning,
     status, body = api("POST", f"/options/orders/{stop.tag}/cancel")
     assert status == 200, body
     assert body["status"] == "CANCELLED" and body["action"] == "CANCEL" and body["purpose"] == "STOP_LOSS"
+    assert body["warnings"] == [f"ZERODHA123 leg 1 {stop.tradingsymbol} has no stop at the broker now; "
+                                "the platform does not place it again"]
     stored = wired.repos.orders.get(user_id, stop.order_key)
     assert stored.status is OrderStatus.CANCELLED
     assert stored.status_history[-1]["action"] == "CANCEL" and stored.status_history[-1]["by"]
