@@ -130,7 +130,102 @@ def run(small_users: int = 1000, large_users: int = 10000, strategies_per_user: 
     return out
 
 
+def subscribers(count: int = 10_000, other_users: int = 1_000, strategies_per_user: int = 5,
+                sample: int = 200) -> dict[str, Any]:
+    """Issue 20: requests to find the executions of ``count`` subscribers of ONE marketplace
+    basket (one strategy entering at 09:30), among ``other_users`` ordinary users' schedules.
+
+    Each subscriber's SCHEDULE items are the ones a subscription writes
+    (``MarketplaceService._schedule_items``: the admin's schedule, ``user_id`` = the subscriber,
+    GSI2 slot keys), put straight into moto's table (loading is not measured). Figures:
+
+    - ``discovery_subscribers_gsi_requests``: the emitter's slot Query (every shard, every page at
+      DynamoDB's 1 MB): what finds all ``count`` subscribers' executions;
+    - ``discovery_subscribers_per_subscriber_requests``: the alternative the issue rules out (one
+      Query per subscriber), measured on ``sample`` subscribers and scaled;
+    - ``discovery_subscribers_prepare_extra_requests``: what Prepare reads MORE for one
+      subscriber's execution than for an own strategy (definitions.load: the link, the owner's
+      strategy, basket and legs), counted on a real subscription.
+    Request counts carry over to DynamoDB; wall times are moto's (stated)."""
+    from datetime import datetime, timezone
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from shared_utils.marketplace.definitions import load
+    from shared_utils.marketplace.models import SubscriptionAccount, SubscriptionLink, SubscriptionStatus
+    from shared_utils.marketplace.service import MarketplaceService
+    from shared_utils.models.basket import Basket
+    from shared_utils.models.enums import ExecutionType
+    from shared_utils.models.leg import Leg
+    from shared_utils.models.strategy import Strategy
+    from shared_utils.persistence import keys
+    from shared_utils.persistence.table import serialize, to_item
+
+    out: dict[str, Any] = {}
+    with moto_tables() as (env, repos), fast_moto_queries():
+        backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["ap-south-1"]
+        name = repos.table.name
+        admin = "admin-000001"
+        basket = Basket(basket_id="bkt-market", user_id=admin, basket_name="Market", initial_capital=100000,
+                        deployable_percentage=100, current_capital=100000, creator_user_id=admin)
+        strategy = Strategy(strategy_id="stg-market", user_id=admin, basket_id=basket.basket_id,
+                            strategy_name="Iron condor", entry_time="09:30", exit_time="15:20",
+                            entry_days=["MONDAY"], exit_days=["MONDAY"], product="MIS", underlying="NIFTY",
+                            is_intra_day=True)
+        repos.baskets.create(basket)
+        repos.strategies.create(strategy)
+        repos.legs.create_many([Leg(user_id=admin, strategy_id=strategy.strategy_id, leg_no=n, lots=1,
+                                    transaction_type="SELL" if n in (2, 3) else "BUY",
+                                    leg_type="PUT" if n < 3 else "CALL", underlying="NIFTY", entry_by="ATM_OFFSET",
+                                    expiry_type="WEEKLY") for n in range(1, 5)])
+        service = MarketplaceService(repos, env)
+        t0 = time.perf_counter()
+        written = _load(repos, 0, other_users, strategies_per_user)
+        for number in range(count):
+            for item in service._schedule_items(f"sub-{number:06d}", strategy, True, True):
+                backend.put_item(name, serialize(item))
+                written += 1
+        out["discovery_subscribers_load_s"] = time.perf_counter() - t0
+        out["discovery_subscribers_items_written"] = written
+        probe = list(itertools.islice(repos.schedules.due_in_slot(ExecutionType.ENTRY, "09:30", page_size=50), 50))
+        size = max(1, int(sum(_projected_bytes(i) for i in probe) / max(1, len(probe))))
+        page_items = max(1, PAGE_BYTES // size)
+        table = repos.table
+        before, t0 = table.request_count, time.perf_counter()
+        due = list(repos.schedules.due_in_slot(ExecutionType.ENTRY, "09:30", page_size=page_items))
+        out["discovery_subscribers_gsi_wall_ms"] = (time.perf_counter() - t0) * 1000
+        out["discovery_subscribers_gsi_requests"] = table.request_count - before
+        found = sum(1 for i in due if i["strategy_id"] == strategy.strategy_id)
+        assert found == count + 1, (found, count)  # every subscriber and the admin
+        out["discovery_subscribers_found"] = found - 1
+        out["discovery_subscribers_due_total"] = len(due)
+        out["discovery_subscribers_items_per_page"] = page_items
+        picked = list(range(0, count, max(1, count // sample)))
+        before = table.request_count
+        for number in picked:
+            list(table.query_all(f"sub-{number:06d}", keys.schedules_prefix()))
+        out["discovery_subscribers_per_subscriber_requests"] = round((table.request_count - before) * count / len(picked))
+        # Prepare's reads for one subscriber's execution vs an own strategy's
+        link = SubscriptionLink(user_id="sub-000000", strategy_id=strategy.strategy_id, owner_user_id=admin,
+                                basket_id=basket.basket_id, subscription_id="sub_x", status=SubscriptionStatus.ACTIVE,
+                                allocations=[SubscriptionAccount(client_id="C1")])
+        repos.table.put(to_item(link, user_id=link.user_id, sort_key=keys.subscribed_sk(strategy.strategy_id)))
+        before = table.request_count
+        load(repos, admin, strategy.strategy_id)
+        own = table.request_count - before
+        before = table.request_count
+        load(repos, "sub-000000", strategy.strategy_id)
+        out["discovery_subscribers_prepare_extra_requests"] = (table.request_count - before) - own
+    out["discovery_subscribers"] = count
+    out["discovery_subscribers_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return out
+
+
 if __name__ == "__main__":  # pragma: no cover
     import sys
 
-    print(json.dumps(run(int(sys.argv[1]), int(sys.argv[2])), indent=1))
+    if sys.argv[1:2] == ["subscribers"]:
+        print(json.dumps(subscribers(*(int(a) for a in sys.argv[2:4])), indent=1))
+    else:
+        print(json.dumps(run(int(sys.argv[1]), int(sys.argv[2])), indent=1))

@@ -35,6 +35,7 @@ TABLE_STREAM_ARN = "trading-table-stream-arn"
 REST_API_ID = "rest-api-id"
 REST_API_URL = "rest-api-url"
 POSTBACK_QUEUE_ARN = "postback-queue-arn"
+LIVE_URL = "live-url"  # the WebSocket API of live updates (wss://.../{env}), for the web app's config.json
 
 
 def archive_bucket_name(config: EnvironmentConfig, account: str) -> str:

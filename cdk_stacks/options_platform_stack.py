@@ -104,6 +104,22 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/options/positions/{position_id}/close", ("POST",), "actions"),
     ("/options/positions/live", ("GET",), "actions"),
     ("/options/audit", ("GET",), "actions"),
+    ("/options/marketplace", ("GET",), "marketplace"),
+    ("/options/marketplace/categories", ("GET",), "marketplace"),
+    ("/options/marketplace/featured", ("GET",), "marketplace"),
+    ("/options/marketplace/mine", ("GET",), "marketplace"),
+    ("/options/marketplace/baskets", ("POST",), "marketplace"),
+    ("/options/marketplace/baskets/{basket_id}", ("GET", "PUT"), "marketplace"),
+    ("/options/baskets/{basket_id}/subscribe", ("POST",), "marketplace"),
+    ("/options/subscriptions", ("GET",), "marketplace"),
+    ("/options/subscriptions/{subscription_id}", ("GET", "PUT", "DELETE"), "marketplace"),
+    ("/options/subscriptions/{subscription_id}/pause", ("POST",), "marketplace"),
+    ("/options/subscriptions/{subscription_id}/resume", ("POST",), "marketplace"),
+    ("/options/subscriptions/{subscription_id}/cancel", ("POST",), "marketplace"),
+    ("/options/templates", ("GET",), "marketplace"),
+    ("/options/templates/{template_id}", ("GET",), "marketplace"),
+    ("/options/templates/{template_id}/create", ("POST",), "marketplace"),
+    ("/options/strategies/{strategy_id}/clone", ("POST",), "marketplace"),
     ("/broker-accounts", ("GET", "POST"), "broker_accounts"),
     ("/broker-accounts/{client_id}", ("GET", "PUT", "DELETE"), "broker_accounts"),
     ("/broker-accounts/{client_id}/login", ("POST",), "broker_accounts"),
@@ -149,6 +165,7 @@ HANDLERS = {
     "postbacks": "lambda_functions.execution_engine.postbacks.handler",
     "market": "lambda_functions.options_platform.market.handler",
     "actions": "lambda_functions.options_platform.actions.handler",
+    "marketplace": "lambda_functions.options_platform.marketplace.handler",
 }
 #: families whose function calls broker APIs: the engine's market data and broker clients, in the
 #: VPC behind the trader's egress group when static egress is on (issue 16)
@@ -269,6 +286,17 @@ class OptionsPlatformStack(Stack):
             )
         for family in ("allocations", "postbacks", "executions", "strategies"):
             broker_accounts_table.grant_read_data(self.functions[family].function)
+        # marketplace (issue 20): listings, subscriptions and their schedule items in the table
+        # (GSI2 for nothing but the subscriber's own schedule writes); the subscriber's accounts
+        # are read to check them, the admin's (PAPER or not) for the basket's paper track
+        marketplace_fn = self.functions["marketplace"]
+        self.table.grant_read_write_data(marketplace_fn.function)
+        broker_accounts_table.grant_read_data(marketplace_fn.function)
+        acknowledge(
+            marketplace_fn,
+            f"AwsSolutions-IAM5[Resource::<{logical_id(self.table)}.Arn>/index/*]",
+            "Queries of the trading table's own GSIs; the wildcard covers only this table's indexes.",
+        )
         # MFA for live trading (shared_utils.accounts.mfa): allocating to a LIVE account and a
         # manual LIVE entry read the caller's MFA settings with AdminGetUser.
         for family in ("allocations", "executions", "strategies"):
@@ -480,6 +508,17 @@ class OptionsPlatformStack(Stack):
                 "web ACL with per-IP rate-based rules.",
             )
 
+        # ---- live updates (issue 19): the WebSocket API fed by the table's stream -------------
+        from cdk_stacks.constructs.websocket import LiveUpdates
+
+        self.live = LiveUpdates(self, "LiveUpdates", config=config, package=package, table=self.table,
+                                user_pool_id=user_pool.user_pool_id,
+                                user_pool_client_id=imp(config, exports.USER_POOL_CLIENT_ID))
+        self.live_url = self.live.stage.url  # wss://{api}.execute-api.{region}.amazonaws.com/{env}: the web app's liveUrl
+        account = self.api.node.try_find_child("Account")  # the account's CloudWatch role, which stage logging needs
+        if account is not None:
+            self.live.stage.node.add_dependency(account)
+
         # ---- exports ------------------------------------------------------------------------
         e = exports
         e.export(self, config, e.TABLE_NAME, self.table.table_name, "The single trading table")
@@ -489,6 +528,7 @@ class OptionsPlatformStack(Stack):
         e.export(self, config, e.POSTBACK_QUEUE_ARN, self.follow_up_queue.queue_arn,
                  "Verified postbacks to follow up (the order poller consumes it in the VPC)")
         e.export(self, config, e.REST_API_URL, self.api.url, "REST API base URL (stage = env)")
+        e.export(self, config, e.LIVE_URL, self.live.stage.url, "Live updates WebSocket URL (connect with ?token=<ID token>)")
 
     def _market_grants(self, config: EnvironmentConfig, broker_accounts_table, secrets_key, archive_bucket: str) -> None:
         """The market function reads what the engine's Resolve reads: broker accounts (the preview's

@@ -44,7 +44,7 @@ class TokenVerifier:
         return claims
 
 
-def _make_handler(verifier: TokenVerifier, demo_user: dict[str, str] | None = None):
+def _make_handler(verifier: TokenVerifier, demo_user: dict[str, str] | None = None, live_url: str | None = None):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "ql-local-api"
@@ -72,7 +72,7 @@ def _make_handler(verifier: TokenVerifier, demo_user: dict[str, str] | None = No
             parts = urlsplit(self.path)
             if self.command in ("GET", "HEAD") and is_web_path(parts.path):  # the web app (local/web.py)
                 status, page, page_headers = web_response(parts.path, verifier.identity.endpoint,
-                                                          verifier.identity.client_id, demo_user)
+                                                          verifier.identity.client_id, demo_user, live_url=live_url)
                 self._send(status, page, page_headers)
                 return
             length = int(self.headers.get("Content-Length") or 0)
@@ -114,11 +114,13 @@ def _make_handler(verifier: TokenVerifier, demo_user: dict[str, str] | None = No
 
 class ApiServer:
     """``ApiServer(identity, port).start()`` serves on 127.0.0.1:port (0 = a free port); the web
-    app under ``/app/`` (``demo_user``: credentials the sign-in form offers locally)."""
+    app under ``/app/`` (``demo_user``: credentials the sign-in form offers locally; ``live_url``: the
+    local WebSocket API of live updates, local/live_ws.py, given to the app in config.json)."""
 
-    def __init__(self, identity: Identity, port: int = 0, demo_user: dict[str, str] | None = None) -> None:
+    def __init__(self, identity: Identity, port: int = 0, demo_user: dict[str, str] | None = None,
+                 live_url: str | None = None) -> None:
         self.verifier = TokenVerifier(identity)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self.verifier, demo_user))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self.verifier, demo_user, live_url))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"

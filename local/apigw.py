@@ -61,6 +61,10 @@ class FakeLambdaContext:
 
 # (regex on the path, handler module) in match order: the first match wins.
 ROUTES: list[tuple[re.Pattern[str], str]] = [
+    # marketplace, subscriptions, templates, cloning (issue 20): before the baskets/strategies families
+    (re.compile(r"^/options/(marketplace|subscriptions|templates)(/.*)?$"), "lambda_functions.options_platform.marketplace"),
+    (re.compile(r"^/options/baskets/[^/]+/subscribe/?$"), "lambda_functions.options_platform.marketplace"),
+    (re.compile(r"^/options/strategies/[^/]+/clone/?$"), "lambda_functions.options_platform.marketplace"),
     (re.compile(r"^/options/strategies/[^/]+/preview/?$"), "lambda_functions.options_platform.market"),
     (re.compile(r"^/options/(market|market-data|expiry-calendar|option-chain|strikes|volatility|calculator)(/.*)?$"),
      "lambda_functions.options_platform.market"),

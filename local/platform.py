@@ -339,6 +339,7 @@ class LocalPlatform:
         #: taken before anything else runs: a second instance stops here, touching nothing
         self.lock = InstanceLock(self.state_dir).acquire()
         self.api = None
+        self.live = None
         self.fakes = None
         self.aws = None
         self.stop_event = threading.Event()
@@ -377,14 +378,20 @@ class LocalPlatform:
         from local.aws import LOCAL_PASSWORD
 
         self.aws.ensure_user(self.identity, DEMO_USER)  # the web app's sign-in works with --no-demo too
+        from local.live_ws import LocalLive
+
+        # live updates (issue 19): the WebSocket API, fed by the table's stream from now on
+        self.live = LocalLive(self.identity, self.env.table_name, self.clock).start()
         self.api = ApiServer(self.identity, self.args.port,
-                             demo_user={"username": DEMO_USER, "password": LOCAL_PASSWORD}).start()
+                             demo_user={"username": DEMO_USER, "password": LOCAL_PASSWORD}, live_url=self.live.url).start()
         runtime = {"moto_endpoint": self.aws.endpoint, "user_pool_id": self.identity.user_pool_id,
-                   "client_id": self.identity.client_id, "api_url": self.api.url, "pid": os.getpid()}
+                   "client_id": self.identity.client_id, "api_url": self.api.url, "pid": os.getpid(),
+                   "live_url": self.live.url}
         (self.state_dir / "runtime.json").write_text(json.dumps(runtime, indent=2))
         self.lock.write(port=self.api.port, api_url=self.api.url)
         self.narrator.say(f"REST API on {self.api.url} (moto on {self.aws.endpoint}); "
                           f"token: ./deploy.sh -e local --token you@example.com")
+        self.narrator.say(f"live updates (WebSocket) on {self.live.url}?token=<ID token>")
         from local.web import WEB_DIST
 
         self.narrator.say(f"web app: {self.api.url}/app/  (sign in as {DEMO_USER} / {LOCAL_PASSWORD})"
@@ -590,6 +597,8 @@ class LocalPlatform:
             self.narrator.say(f"state saved to {self.state_file}; stopping")
         if self.api is not None:
             self.api.stop()
+        if self.live is not None:
+            self.live.stop()
         if self.fakes:
             self.fakes.stop()
         if self.aws is not None:

@@ -30,16 +30,27 @@ def is_web_path(path: str) -> bool:
     return path in ("/", PREFIX) or path.startswith(PREFIX + "/")
 
 
-def web_config(idp_endpoint: str, client_id: str, demo_user: dict[str, str] | None) -> dict[str, Any]:
-    """The runtime configuration the app fetches at start (web/src/lib/config.ts ``AppConfig``)."""
-    return {"apiUrl": "", "environment": "local",
-            "cognito": {"endpoint": idp_endpoint, "clientId": client_id, "region": "ap-south-1"},
-            "demoUser": demo_user}
+def web_config(idp_endpoint: str, client_id: str, demo_user: dict[str, str] | None,
+               live_url: str | None = None) -> dict[str, Any]:
+    """The runtime configuration the app fetches at start (web/src/lib/config.ts ``AppConfig``;
+    ``liveUrl``: the WebSocket API of live updates, web/src/lib/live.ts)."""
+    config = {"apiUrl": "", "environment": "local",
+              "cognito": {"endpoint": idp_endpoint, "clientId": client_id, "region": "ap-south-1"},
+              "demoUser": demo_user}
+    if live_url:
+        config["liveUrl"] = live_url
+    return config
 
 
-def security_headers(idp_endpoint: str) -> dict[str, str]:
+def security_headers(idp_endpoint: str, live_url: str | None = None) -> dict[str, str]:
+    live_origin = ""
+    if live_url:  # the WebSocket API's origin (ws://127.0.0.1:PORT): the app's only other connection
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(live_url)
+        live_origin = f" {parts.scheme}://{parts.netloc}"
     return {
-        "Content-Security-Policy": (f"default-src 'self'; connect-src 'self' {idp_endpoint}; img-src 'self' data:; "
+        "Content-Security-Policy": (f"default-src 'self'; connect-src 'self' {idp_endpoint}{live_origin}; img-src 'self' data:; "
                                     "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'"),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
@@ -48,17 +59,17 @@ def security_headers(idp_endpoint: str) -> dict[str, str]:
 
 
 def web_response(path: str, idp_endpoint: str, client_id: str, demo_user: dict[str, str] | None = None,
-                 dist: Path = WEB_DIST) -> tuple[int, bytes, dict[str, str]]:
+                 dist: Path = WEB_DIST, live_url: str | None = None) -> tuple[int, bytes, dict[str, str]]:
     """(status, body, headers) for a GET of ``path`` (one for which :func:`is_web_path` holds).
 
     404 with a hint when web/dist was never built; 404 for a missing asset; never a file
     outside ``dist`` (``..`` is resolved and refused).
     """
-    headers = security_headers(idp_endpoint)
+    headers = security_headers(idp_endpoint, live_url)
     if path in ("/", PREFIX):
         return 302, b"", {**headers, "Location": PREFIX + "/", "Content-Type": "text/plain"}
     if path == PREFIX + "/config.json":
-        body = json.dumps(web_config(idp_endpoint, client_id, demo_user)).encode()
+        body = json.dumps(web_config(idp_endpoint, client_id, demo_user, live_url)).encode()
         return 200, body, {**headers, "Content-Type": "application/json", "Cache-Control": "no-store"}
     index = dist / "index.html"
     if not index.exists():

@@ -41,6 +41,8 @@ from shared_utils.clock import default_clock
 from shared_utils.models.enums import OrderStatus
 from shared_utils.services.options import parse_date
 
+from shared_utils.marketplace.definitions import definition_aware  # marketplace: subscribed strategies
+
 router = Router()
 DateQuery = Annotated[str | None, Query(max_length=10)]
 IdQuery = Annotated[str | None, Query(max_length=64)]
@@ -109,7 +111,7 @@ def pnl(from_date: DateQuery = None, to_date: DateQuery = None) -> PnlView:
 def strategy_pnl(strategy_id: str, from_date: DateQuery = None, to_date: DateQuery = None) -> PnlView:
     service = _service()
     user_id = user_id_of(router)
-    service.history.repos.strategies.get(user_id, strategy_id)  # 404 when not yours
+    definition_aware(service.history.repos).strategies.get(user_id, strategy_id)  # 404 when not yours (marketplace: or subscribed)
     start, end = _range(service, from_date, to_date)
     return PnlView(**service.pnl(user_id, start, end, strategy_id))
 
@@ -127,7 +129,7 @@ def performance(from_date: DateQuery = None, to_date: DateQuery = None) -> Perfo
 def strategy_performance(strategy_id: str, from_date: DateQuery = None, to_date: DateQuery = None) -> PerformanceView:
     service = _service()
     user_id = user_id_of(router)
-    service.history.repos.strategies.get(user_id, strategy_id)
+    definition_aware(service.history.repos).strategies.get(user_id, strategy_id)  # marketplace: or subscribed
     start, end = _range(service, from_date, to_date)
     return PerformanceView(**service.performance(user_id, start, end, strategy_id=strategy_id))
 

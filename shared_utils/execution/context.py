@@ -62,6 +62,12 @@ class EngineContext:
     effective_broker: Callable[[Any], str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        # marketplace: definition owner (a subscriber's strategy is defined in its admin's partition)
+        from shared_utils.marketplace.definitions import definition_aware
+
+        self.repos = definition_aware(self.repos)
+
 
 class SimulatorMarketData:
     """MarketData over the seeded :class:`~shared_utils.market.simulator.MarketSimulator`

@@ -47,6 +47,7 @@ from shared_utils.execution.planner import (
 )
 from shared_utils.execution.readiness import executability_problems
 from shared_utils.execution.watchlist import watch
+from shared_utils.marketplace import definitions  # marketplace: definition owner
 from shared_utils.market.errors import MarketError
 from shared_utils.models.enums import (
     EntityStatus,
@@ -142,12 +143,10 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
         user_id, strategy_id = ref["user_id"], ref["strategy_id"]
         execution_id = keys.execution_id(strategy_id, execution_type, trade_date)
         try:
-            strategy = ctx.repos.strategies.get(user_id, strategy_id)
+            strategy, legs, allocations = definitions.load(ctx.repos, user_id, strategy_id)  # marketplace: definition owner
         except NotFound:
             skipped.append({"strategy_id": strategy_id, "user_id": user_id, "reasons": ["strategy no longer exists"]})
             continue
-        legs = ctx.repos.legs.list(user_id, strategy_id)
-        allocations = ctx.repos.allocations.list(user_id, strategy_id)
         problems = _due_problems(ctx, execution_type, trigger, trade_date, execute_at, strategy, legs, allocations)
         record = Execution(
             execution_id=execution_id, user_id=user_id, strategy_id=strategy_id, basket_id=strategy.basket_id,
@@ -266,9 +265,8 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         if execution.status is ExecutionStatus.CANCELLED:  # order actions: cancelled by the trader, nothing planned
             ctx.observer({"event": "skipped", "execution_id": execution.execution_id, "reasons": execution.reasons})
             continue
-        strategy = ctx.repos.strategies.get(user_id, strategy_id)
-        legs = ctx.repos.legs.list(user_id, strategy_id)
-        allocations = [a for a in ctx.repos.allocations.list(user_id, strategy_id) if a.status is EntityStatus.ACTIVE]
+        strategy, legs, allocations = definitions.load(ctx.repos, user_id, strategy_id)  # marketplace: definition owner
+        allocations = [a for a in allocations if a.status is EntityStatus.ACTIVE]
         reasons = list(execution.reasons)
         per_account: list[tuple[Any, Any, list[PlannedOrder]]] = []
         resolved_legs = []
@@ -379,22 +377,25 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     naming every account and leg not accepted (``problems``) for PARTIAL/FAILED/unknown (I2).
     """
     now = _now(ctx)
-    errors: dict[tuple[str, str], str] = {}
-    notes: dict[str, list[str]] = {}
+    # marketplace: an execution is (user_id, execution_id): a subscriber's execution id equals the
+    # admin's (same strategy, date), so one run's branches are told apart by their user too
+    errors: dict[tuple[tuple[str, str], str], str] = {}
+    notes: dict[tuple[str, str], list[str]] = {}
     for placement in state.get("placements") or []:
         if isinstance(placement, dict) and placement.get("notes"):
-            notes.setdefault(placement.get("execution_id"), []).extend(
+            notes.setdefault((placement.get("user_id"), placement.get("execution_id")), []).extend(
                 f"{placement.get('client_id')}: {note}" for note in placement["notes"])
         if isinstance(placement, dict) and placement.get("error"):
             error = placement["error"]
             if isinstance(error, dict):  # Step Functions' Catch: {"Error": ..., "Cause": ...}
                 error = f"{error.get('Error', 'error')}: {str(error.get('Cause', ''))[:300]}"
-            errors[(placement.get("execution_id"), placement.get("client_id"))] = str(error)
+            errors[((placement.get("user_id"), placement.get("execution_id")), placement.get("client_id"))] = str(error)
     summaries = []
     for ref in state.get("executions", []):
         execution_id = ref["execution_id"]
+        own = (ref["user_id"], execution_id)  # marketplace: (user_id, execution_id)
         settle_unplaced(ctx, ref["user_id"], execution_id,
-                        {client: error for (eid, client), error in errors.items() if eid == execution_id})
+                        {client: error for (eid, client), error in errors.items() if eid == own})
         execution = ctx.repos.executions.get_by_id(ref["user_id"], execution_id)
         orders = ctx.repos.orders.list_for_execution(ref["user_id"], execution_id)
         orders = [o for o in orders if o.purpose in (OrderPurpose.ENTRY, OrderPurpose.EXIT)]
@@ -403,7 +404,7 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         not_sent = [o for o in orders if o.status is OrderStatus.NOT_SENT]
         unknown = [o for o in orders if o.status in (OrderStatus.UNKNOWN, OrderStatus.PENDING, OrderStatus.SENT)]
         reasons = list(execution.reasons)
-        reasons += [note for note in notes.get(execution_id, []) if note not in reasons]
+        reasons += [note for note in notes.get(own, []) if note not in reasons]
         # one problem per account, leg, status and message (slices of a leg are counted, not
         # listed): the state, the stored execution and the alert stay small at any size (C1)
         grouped: dict[tuple, dict[str, Any]] = {}
@@ -426,7 +427,7 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         if len(problems) > MAX_REASONS:
             reasons.append(f"... and {len(problems) - MAX_REASONS} more account/leg problems (see the orders)")
         for (eid, client_id), error in errors.items():
-            if eid == execution_id:
+            if eid == own:
                 note = f"{client_id}: PlaceOrders branch failed: {error}"
                 if note not in reasons:
                     reasons.append(note)
@@ -435,7 +436,7 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
             late = f"exit orders went out late: up to {lags[-1]:.0f} ms after execute_at"
             if late not in reasons:
                 reasons.append(late)
-        branch_failed = any(eid == execution_id for eid, _ in errors)
+        branch_failed = any(eid == own for eid, _ in errors)
         if execution.status in (ExecutionStatus.SKIPPED, ExecutionStatus.FAILED) and not orders and not branch_failed:
             status = execution.status
         elif (execution.status is ExecutionStatus.CANCELLED and not orders) or (orders and all(  # order actions

@@ -255,6 +255,29 @@ def control_sk(name: str, client_id: str | None = None) -> str:
     return f"{CONTROL}{SEP}{check_id(name, 'control')}{SEP}{check_id(client_id, 'client_id')}"
 
 
+# ---- live updates (issue 19): one item per open WebSocket connection -----------------------------
+
+LIVE_CONNECTION = "LIVE_CONNECTION"
+_CONNECTION_ID_RE = re.compile(r"^[A-Za-z0-9_=+/.-]{1,128}$")
+
+
+def live_connection_sk(connection_id: str) -> str:
+    """``LIVE_CONNECTION#{connection_id}`` under the user's partition (PK ``user_id``): a
+    WebSocket connection of that user (shared_utils.live.connections). API Gateway's ids are
+    base64-like (``L0SM9cOFvHcCIhw=``), hence their own pattern.
+
+    Raises:
+        KeyError_: an id that is empty, too long or has characters outside the pattern.
+    """
+    if not isinstance(connection_id, str) or not _CONNECTION_ID_RE.match(connection_id):
+        raise KeyError_(f"connection_id: invalid value {connection_id!r}")
+    return f"{LIVE_CONNECTION}{SEP}{connection_id}"
+
+
+def live_connections_prefix() -> str:
+    return f"{LIVE_CONNECTION}{SEP}"
+
+
 # ---- GSI keys ------------------------------------------------------------------------------
 
 def gsi1_keys(strategy_id: str, priority: int, client_id: str) -> dict[str, str]:
@@ -305,3 +328,57 @@ def order_tag(order_key: str) -> str:
         digest, rem = divmod(digest, 36)
         chars.append(alphabet[rem])
     return "Q" + "".join(chars)
+
+
+# ---- marketplace (issue 20; shared_utils.marketplace) ---------------------------------------
+#
+# ``MARKETPLACE`` partition: ``LISTING#{basket_id}`` (one per published admin basket: browse is
+# ONE Query of this partition) and ``CHANGE#{basket_id}#{at}`` (the admin's edits, which every
+# subscriber of the basket reads as notices). Subscriber partition: ``SUBSCRIPTION#{id}`` and,
+# per strategy of the basket, ``SUBSCRIBED#{strategy_id}`` (the definition-owner link Prepare and
+# Resolve follow) next to the subscriber's own ``SCHEDULE#{strategy_id}#...`` items. Admin
+# partition: ``SUBSCRIBER#{basket_id}#{subscriber_user_id}`` (who to re-schedule on an edit).
+
+MARKETPLACE_PARTITION = "MARKETPLACE"
+LISTING = "LISTING"
+CHANGE = "CHANGE"
+SUBSCRIPTION = "SUBSCRIPTION"
+SUBSCRIBED = "SUBSCRIBED"
+SUBSCRIBER = "SUBSCRIBER"
+
+
+def listing_sk(basket_id: str) -> str:
+    return f"{LISTING}{SEP}{check_id(basket_id, 'basket_id')}"
+
+
+def listings_prefix() -> str:
+    return f"{LISTING}{SEP}"
+
+
+def change_sk(basket_id: str, at_iso: str) -> str:
+    """``CHANGE#{basket_id}#{at}``: ``at`` is UTC ISO-8601 (sorts by time)."""
+    return f"{CHANGE}{SEP}{check_id(basket_id, 'basket_id')}{SEP}{at_iso}"
+
+
+def changes_prefix(basket_id: str) -> str:
+    return f"{CHANGE}{SEP}{check_id(basket_id, 'basket_id')}{SEP}"
+
+
+def subscription_sk(subscription_id: str) -> str:
+    return f"{SUBSCRIPTION}{SEP}{check_id(subscription_id, 'subscription_id')}"
+
+
+def subscriptions_prefix() -> str:
+    return f"{SUBSCRIPTION}{SEP}"
+
+
+def subscribed_sk(strategy_id: str) -> str:
+    return f"{SUBSCRIBED}{SEP}{check_id(strategy_id, 'strategy_id')}"
+
+
+def subscriber_sk(basket_id: str, subscriber_user_id: str) -> str:
+    return f"{SUBSCRIBER}{SEP}{check_id(basket_id, 'basket_id')}{SEP}{check_id(subscriber_user_id, 'user_id')}"
+
+
+def subscribers_prefix(basket_id: str) -> str:
+    return f"{SUBSCRIBER}{SEP}{check_id(basket_id, 'basket_id')}{SEP}"

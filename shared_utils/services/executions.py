@@ -109,7 +109,9 @@ class ExecutionService:
                 run now (``manual_problems``: holiday with its name, outside the session, no
                 legs, no allocation...), the reasons listed.
         """
-        strategy = self.repos.strategies.get(user_id, strategy_id)
+        from shared_utils.marketplace.definitions import manual_strategy
+
+        strategy = manual_strategy(self.repos, user_id, strategy_id, execution_type)  # marketplace: definition owner
         now = self.clock.now()
         execute_at = datetime.fromtimestamp(math.ceil(now.timestamp()) + MANUAL_LEAD_SECONDS, tz=now.tzinfo)
         trade_date = to_ist(execute_at).date()

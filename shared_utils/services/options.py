@@ -33,6 +33,13 @@ from shared_utils.persistence.repositories import NotFound, Repositories, schedu
 from shared_utils.services.market_data import lot_size_for
 
 
+def definition_changed(*args, **kwargs) -> None:
+    """marketplace: subscribers are told of an owner's edit (shared_utils.marketplace.service)."""
+    from shared_utils.marketplace.service import definition_changed as _changed
+
+    _changed(*args, **kwargs)
+
+
 def new_id(prefix: str) -> str:
     """``bkt_3f2a...``: a prefix and 20 hex characters of a random UUID."""
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
@@ -103,6 +110,11 @@ class OptionsService:
         """Delete a basket and its (non-active) strategies with their legs, allocations and
         schedule entries. 409 while it holds an ACTIVE strategy."""
         basket = self.repos.baskets.get(user_id, basket_id)
+        from shared_utils.marketplace.service import subscribers_holding  # marketplace: subscribers
+
+        subscribed = subscribers_holding(self.repos, user_id, basket_id)
+        if subscribed:
+            raise Conflict(f"basket {basket_id} runs for marketplace subscribers", subscribed)
         strategies = self.repos.strategies.list_all(user_id, basket_id)
         active = [s.strategy_id for s in strategies if s.status is EntityStatus.ACTIVE]
         if active:
@@ -131,7 +143,9 @@ class OptionsService:
             basket_version = basket.version
             basket_active = basket.status is EntityStatus.ACTIVE
         strategy = Strategy(strategy_id=new_id("stg"), user_id=user_id, basket_id=basket_id, **body.model_dump())
-        return self.repos.strategies.create(strategy, basket_active=basket_active, basket_version=basket_version)
+        created = self.repos.strategies.create(strategy, basket_active=basket_active, basket_version=basket_version)
+        definition_changed(self.repos, self.env, self.clock, created, "strategy added to the basket")  # marketplace: subscribers
+        return created
 
     def list_strategies(self, user_id: str, basket_id: str | None = None) -> list[Strategy]:
         return self.repos.strategies.list_all(user_id, basket_id)
@@ -187,7 +201,9 @@ class OptionsService:
         data = spec.model_dump()
         data.pop("status")
         updated = Strategy.model_validate({**strategy.model_dump(), **data, "basket_id": new_basket})
-        return self.repos.strategies.update(updated, strategy.version, self._basket_active(user_id, new_basket))
+        saved = self.repos.strategies.update(updated, strategy.version, self._basket_active(user_id, new_basket))
+        definition_changed(self.repos, self.env, self.clock, saved, "strategy edited", strategy)  # marketplace: subscribers
+        return saved
 
     def set_status(self, user_id: str, strategy_id: str, status: EntityStatus) -> Strategy:
         """Activate or pause. Activation requires an executable strategy in an ACTIVE basket."""
@@ -202,8 +218,10 @@ class OptionsService:
                 raise Conflict(f"strategy {strategy_id} cannot be activated", problems)
         if strategy.status is status:
             return strategy
-        return self.repos.strategies.update(strategy.model_copy(update={"status": status}), strategy.version,
-                                            basket_active)
+        saved = self.repos.strategies.update(strategy.model_copy(update={"status": status}), strategy.version,
+                                             basket_active)
+        definition_changed(self.repos, self.env, self.clock, saved, f"strategy {status.value}", strategy)  # marketplace: subscribers
+        return saved
 
     def _open_positions(self, user_id: str, strategy_id: str) -> list[str]:
         """The strategy's open positions in words ("ZERODHA123 NIFTY2681824900PE -195 units")."""
@@ -214,6 +232,11 @@ class OptionsService:
         """Delete a strategy with its legs, allocations and schedule. 409 naming them while it
         holds open positions (they would be orphaned: nothing would exit them; I5)."""
         strategy = self.repos.strategies.get(user_id, strategy_id)
+        from shared_utils.marketplace.service import subscribers_holding  # marketplace: subscribers
+
+        subscribed = subscribers_holding(self.repos, user_id, strategy.basket_id)
+        if subscribed:
+            raise Conflict(f"strategy {strategy_id} runs for marketplace subscribers", subscribed)
         held = self._open_positions(user_id, strategy_id)
         if held:
             raise Conflict(f"strategy {strategy_id} holds {len(held)} open position{'s' if len(held) > 1 else ''}; "
@@ -269,7 +292,9 @@ class OptionsService:
         if clashes:
             raise Conflict(f"leg_no {', '.join(map(str, clashes))} already exists in strategy {strategy_id}")
         legs = [Leg(user_id=user_id, strategy_id=strategy_id, **leg.model_dump()) for leg in body.legs]
-        return self.repos.legs.create_many(legs, strategy)
+        created = self.repos.legs.create_many(legs, strategy)
+        definition_changed(self.repos, self.env, self.clock, strategy, f"legs {', '.join(str(l.leg_no) for l in legs)} added")  # marketplace: subscribers
+        return created
 
     def list_legs(self, user_id: str, strategy_id: str) -> list[Leg]:
         self.repos.strategies.get(user_id, strategy_id)
@@ -297,11 +322,14 @@ class OptionsService:
             raise _validation_to_invalid(exc) from exc
         self._check_leg(strategy, parsed, ("body",))
         updated = Leg.model_validate({**leg.model_dump(), **parsed.model_dump()})
-        return self.repos.legs.update(updated, leg.version)
+        saved = self.repos.legs.update(updated, leg.version)
+        definition_changed(self.repos, self.env, self.clock, strategy, f"leg {leg_no} changed: {', '.join(sorted(changes))}")  # marketplace: subscribers
+        return saved
 
     def delete_leg(self, user_id: str, strategy_id: str, leg_no: int) -> None:
-        self.repos.strategies.get(user_id, strategy_id)
+        strategy = self.repos.strategies.get(user_id, strategy_id)
         self.repos.legs.delete(self.repos.legs.get(user_id, strategy_id, leg_no))
+        definition_changed(self.repos, self.env, self.clock, strategy, f"leg {leg_no} removed")  # marketplace: subscribers
 
     # -- allocations -------------------------------------------------------------------------------
     def _check_allocation(self, user_id: str, legs: list[Leg], spec: AllocationSpec | Allocation, loc: tuple) -> None:
@@ -443,13 +471,19 @@ class OptionsService:
         calendar = default_calendar()
         trading = calendar.is_trading_day(on)
         strategies = {s.strategy_id: s for s in self.repos.strategies.list_all(user_id)}
+        from shared_utils.marketplace.definitions import definition_aware
+
+        repos = definition_aware(self.repos)  # marketplace: a subscribed strategy is on the subscriber's schedule too
         rows = []
         for entry in self.repos.schedules.list_for_user(user_id):
             if execution_type is not None and entry.execution_type is not execution_type:
                 continue
             strategy = strategies.get(entry.strategy_id)
             if strategy is None:
-                continue
+                try:
+                    strategy = repos.strategies.get(user_id, entry.strategy_id)  # marketplace: definition owner
+                except NotFound:
+                    continue
             reasons = []
             if not trading:
                 reasons.append(non_trading_reason(calendar, on))
@@ -458,8 +492,8 @@ class OptionsService:
             if not entry.active:
                 reasons.append("strategy or basket is not ACTIVE")
             if entry.execution_type is ExecutionType.ENTRY and not reasons:
-                reasons += executability_problems(strategy, self.repos.legs.list(user_id, strategy.strategy_id),
-                                                  self.repos.allocations.list(user_id, strategy.strategy_id), on)
+                reasons += executability_problems(strategy, repos.legs.list(user_id, strategy.strategy_id),
+                                                  repos.allocations.list(user_id, strategy.strategy_id), on)
             at = ist_datetime(on, entry.schedule_time)
             rows.append({
                 "strategy_id": strategy.strategy_id, "strategy_name": strategy.strategy_name,

@@ -47,6 +47,9 @@ def test_every_aws_request_of_the_action_routes_is_granted(dev, deployed_world, 
     assert not gaps, json.dumps(gaps, indent=1)
     assert any(a == "dynamodb:PutItem" for a, _ in seen)  # the cancelled execution's claim, the audit item
     # the routes are served by the actions family alone
-    families = {family for path, _, family in ROUTES
-                if path.endswith(("/cancel", "/modify", "/close")) or path in ("/options/positions/live", "/options/audit")}
+    mine = {"/options/orders/{order_id}/cancel", "/options/orders/{order_id}/modify",
+            "/options/executions/{execution_id}/cancel", "/options/positions/{position_id}/close",
+            "/options/positions/live", "/options/audit"}
+    families = {family for path, _, family in ROUTES if path in mine}
+    assert {path for path, _, _ in ROUTES} >= mine
     assert families == {"actions"} and HANDLERS["actions"] == f"{ACTIONS}.handler"

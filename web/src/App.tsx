@@ -13,6 +13,10 @@ const BuilderPage = lazy(() => import("./pages/BuilderPage"));
 const StrategyDetailPage = lazy(() => import("./pages/StrategyDetailPage"));
 const HistoryPage = lazy(() => import("./pages/HistoryPage"));
 const ProfilePage = lazy(() => import("./pages/ProfilePage"));
+const MarketplacePage = lazy(() => import("./pages/MarketplacePage"));
+const MarketplaceBasketPage = lazy(() => import("./pages/MarketplaceBasketPage"));
+const MarketplaceSubscriptionsPage = lazy(() => import("./pages/MarketplaceSubscriptionsPage"));
+const TemplatesPage = lazy(() => import("./pages/TemplatesPage"));
 
 export function makeQueryClient() {
   return new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false } } });
@@ -37,6 +41,11 @@ export function App({ client = makeQueryClient() }: { client?: QueryClient }) {
               <Route path="strategies/:strategyId" element={<StrategyDetailPage />} />
               <Route path="history" element={<HistoryPage />} />
               <Route path="profile" element={<ProfilePage />} />
+              <Route path="marketplace" element={<MarketplacePage />} />
+              <Route path="marketplace/subscriptions" element={<MarketplaceSubscriptionsPage />} />
+              <Route path="marketplace/subscriptions/:subscriptionId" element={<MarketplaceSubscriptionsPage />} />
+              <Route path="marketplace/templates" element={<TemplatesPage />} />
+              <Route path="marketplace/:basketId" element={<MarketplaceBasketPage />} />
             </Route>
             <Route path="*" element={<Navigate to="/" replace />} />
           </Routes>

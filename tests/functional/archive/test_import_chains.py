@@ -20,7 +20,7 @@ HANDLERS = {
     **{n.replace("_", "-"): f"lambda_functions.auth_broker.{n}" for n in
        ("broker_accounts", "broker_sessions", "session_refresh", "session_daily", "health_check", "profile")},
     **{f"api-{n}": f"lambda_functions.options_platform.{n}" for n in ("baskets", "strategies", "allocations", "executions",
-                                                                                 "analytics", "market")},
+                                                                                 "analytics", "market", "marketplace")},
     "api-postbacks": "lambda_functions.execution_engine.postbacks",
     **{n.replace("_", "-"): f"lambda_functions.execution_engine.{n}" for n in
        ("emitter", "prepare", "resolve", "place_orders", "finalize", "stop_loss_checker", "duplicate_checker",

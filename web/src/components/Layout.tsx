@@ -7,6 +7,7 @@ const LINKS = [
   ["/strategies", "Baskets & strategies"],
   ["/accounts", "Broker accounts"],
   ["/history", "History"],
+  ["/marketplace", "Marketplace"],
   ["/profile", "Profile"],
 ] as const;
 

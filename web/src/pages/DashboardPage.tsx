@@ -1,11 +1,12 @@
 import { lazy, Suspense } from "react";
 import { useQueries, useQuery } from "@tanstack/react-query";
+import { liveStatusText, useLiveUpdates, type LiveOrder } from "../lib/live";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/Layout";
 import { formatIstTime, formatLag, formatLots, formatRupees, lagMs } from "../lib/format";
 
 const LagChart = lazy(() => import("../components/LagChart"));
-/** Polling interval while the WebSocket feed (issue 19, next part) is not there. */
+/** Polling interval whenever the live feed (lib/live.ts) is not connected. */
 export const POLL_MS = 3000;
 
 type Order = Schemas["OrderRecord"];
@@ -40,24 +41,39 @@ export function OrdersTable({ orders, execution }: { orders: Order[]; execution?
 }
 
 export default function DashboardPage() {
+  const feed = useLiveUpdates({ pollMs: POLL_MS });
   const schedule = useQuery({ queryKey: ["schedule"], queryFn: async () => unwrap(await api().GET("/options/executions/schedule")), refetchInterval: POLL_MS * 5 });
   const today = schedule.data?.date;
   const executions = useQuery({
-    queryKey: ["executions", today], enabled: !!today, refetchInterval: POLL_MS,
+    queryKey: ["executions", today], enabled: !!today, refetchInterval: feed.refetchInterval,
     queryFn: async () => unwrap(await api().GET("/options/executions/history", { params: { query: { from_date: today, to_date: today } } })).items,
   });
   const details = useQueries({
     queries: (executions.data ?? []).map((e) => ({
-      queryKey: ["execution", e.execution_id], refetchInterval: POLL_MS,
+      queryKey: ["execution", e.execution_id], refetchInterval: feed.refetchInterval,
       queryFn: async () => unwrap(await api().GET("/options/executions/{execution_id}", { params: { path: { execution_id: e.execution_id } } })),
     })),
   });
-  const positions = useQuery({ queryKey: ["positions"], queryFn: async () => unwrap(await api().GET("/options/positions")), refetchInterval: POLL_MS });
+  const positions = useQuery({ queryKey: ["positions"], queryFn: async () => unwrap(await api().GET("/options/positions")), refetchInterval: feed.refetchInterval });
   const lags = details.flatMap((d) => (d.data?.orders ?? []).map((o) => ({ label: `${o.client_id} ${o.tradingsymbol}`, lag: orderLag(o, d.data!.execution) }))).filter((x) => x.lag !== null) as { label: string; lag: number }[];
   return (
     <>
       <h1>Today{today ? ` · ${today}` : ""}</h1>
-      <p className="hint" role="status">Live by polling every {POLL_MS / 1000} s (last update {formatIstTime(new Date(Math.max(executions.dataUpdatedAt, positions.dataUpdatedAt) || Date.now()).toISOString())}).</p>
+      <p className="hint" role="status" data-live-state={feed.state}>{liveStatusText(feed.state, POLL_MS)} Last update {formatIstTime(new Date(Math.max(executions.dataUpdatedAt, positions.dataUpdatedAt) || Date.now()).toISOString())}.</p>
+      {feed.alerts.length > 0 && (
+        <section aria-labelledby="alerts-heading">
+          <h2 id="alerts-heading">Alerts</h2>
+          <ul className="alerts" data-testid="live-alerts">
+            {feed.alerts.map((a, i) => <li key={`${a.timestamp}-${i}`} className={`status ${a.severity}`}>{formatIstTime(a.timestamp)} · {a.message}</li>)}
+          </ul>
+        </section>
+      )}
+      {feed.orders.length > 0 && (
+        <section aria-labelledby="live-heading">
+          <h2 id="live-heading">Orders arriving live</h2>
+          <LiveOrdersTable orders={feed.orders} />
+        </section>
+      )}
       <section aria-labelledby="due-heading">
         <h2 id="due-heading">Due today</h2>
         <ErrorText error={schedule.error} />
@@ -107,5 +123,23 @@ export default function DashboardPage() {
         </table>
       </section>
     </>
+  );
+}
+
+/** Orders as the live feed reports them, newest first, with their lag from the target second. */
+export function LiveOrdersTable({ orders }: { orders: LiveOrder[] }) {
+  return (
+    <table className="orders">
+      <thead><tr><th scope="col">Sent (IST)</th><th scope="col">Lag from target</th><th scope="col">Purpose</th><th scope="col">Account</th><th scope="col">Side</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Status</th></tr></thead>
+      <tbody>
+        {orders.map((o) => (
+          <tr key={o.order_key} data-testid="live-order-row">
+            <td>{formatIstTime(o.sent_at ?? o.timestamp)}</td><td>{formatLag(o.lag_ms)}</td><td>{o.purpose ?? "ENTRY"}</td>
+            <td>{o.client_id}</td><td>{o.transaction_type}</td><td>{o.tradingsymbol}</td><td>{o.quantity} units</td>
+            <td><span className={`status ${o.status}`}>{o.status}</span></td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
