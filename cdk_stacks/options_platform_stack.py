@@ -96,6 +96,14 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/options/kill-switch", ("GET", "PUT"), "executions"),
     ("/options/kill-switch/accounts/{client_id}", ("PUT",), "executions"),
     ("/options/kill-switch/global", ("PUT",), "executions"),
+    # actions on orders, executions and positions (issue 18): their own function, which calls the
+    # brokers through the engine's clients (rate limiter, egress) like the market function
+    ("/options/orders/{order_id}/cancel", ("POST",), "actions"),
+    ("/options/orders/{order_id}/modify", ("POST",), "actions"),
+    ("/options/executions/{execution_id}/cancel", ("POST",), "actions"),
+    ("/options/positions/{position_id}/close", ("POST",), "actions"),
+    ("/options/positions/live", ("GET",), "actions"),
+    ("/options/audit", ("GET",), "actions"),
     ("/options/marketplace", ("GET",), "marketplace"),
     ("/options/marketplace/categories", ("GET",), "marketplace"),
     ("/options/marketplace/featured", ("GET",), "marketplace"),
@@ -159,9 +167,13 @@ HANDLERS = {
     "analytics": "lambda_functions.options_platform.analytics.handler",
     "postbacks": "lambda_functions.execution_engine.postbacks.handler",
     "market": "lambda_functions.options_platform.market.handler",
+    "actions": "lambda_functions.options_platform.actions.handler",
     "marketplace": "lambda_functions.options_platform.marketplace.handler",
     "notifications": "lambda_functions.options_platform.notifications.handler",
 }
+#: families whose function calls broker APIs: the engine's market data and broker clients, in the
+#: VPC behind the trader's egress group when static egress is on (issue 16)
+BROKER_FAMILIES = ("market", "actions")
 
 
 def market_environment(config: EnvironmentConfig, archive_bucket: str) -> dict[str, str]:
@@ -258,11 +270,11 @@ class OptionsPlatformStack(Stack):
                 description=f"REST routes: {family}",
                 environment={**env, **({"ARCHIVE_BUCKET_NAME": archive_bucket}
                                        if family in ("executions", "analytics") else {}),
-                             **(market_environment(config, archive_bucket) if family == "market" else {}),
-                             **(broker_env if family == "market" else {})},
+                             **(market_environment(config, archive_bucket) if family in BROKER_FAMILIES else {}),
+                             **(broker_env if family in BROKER_FAMILIES else {})},
                 timeout=Duration.seconds(29),
-                broker=family == "market",
-                **(broker_props if family == "market" else {}),
+                broker=family in BROKER_FAMILIES,
+                **(broker_props if family in BROKER_FAMILIES else {}),
             )
         for family in ("baskets", "strategies", "allocations", "executions", "postbacks", "market"):
             fn = self.functions[family].function
@@ -347,6 +359,7 @@ class OptionsPlatformStack(Stack):
 
         _notifications.grant_preferences_api(self.functions["notifications"], self, config, self.table, secrets_key)
         _notifications.grant_enqueue(self.functions["executions"], self, config)
+        self._actions_grants(config, broker_accounts_table, secrets_key, archive_bucket)
         # Postbacks record and enqueue (issue 14, finding 8): the stop after a fill is placed by
         # the order poller in the VPC, from the follow-up queue. The webhook reads only the
         # checksum secrets (the Kite api_secret alone), never the broker secrets.
@@ -540,6 +553,28 @@ class OptionsPlatformStack(Stack):
         acknowledge(fn, f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(self, config)}]",
                     "The market-data account's quote API and LIVE accounts' basket margins use per-account broker "
                     "secrets created at runtime under the broker secret prefix; read-only and limited to that prefix.")
+        acknowledge(fn, f"AwsSolutions-IAM5[Resource::{exports.export_name(config, exports.BROKER_ACCOUNTS_TABLE_ARN)}/index/*]",
+                    "Lookups by client_id on the broker accounts table's own index AccountsByClientId.")
+
+    def _actions_grants(self, config: EnvironmentConfig, broker_accounts_table, secrets_key, archive_bucket: str) -> None:
+        """The actions function (issue 18) does what the engine does for one order or position:
+        reads and writes the trading table (orders, positions, audit items, placement claims),
+        reads the broker accounts and their session secrets (cancel, modify, place a closing
+        order), the day's instrument masters (prices of a closing order) and publishes alerts."""
+        fn = self.functions["actions"]
+        self.table.grant_read_write_data(fn.function)
+        broker_accounts_table.grant_read_data(fn.function)
+        grant_broker_secrets(fn.function, self, config, secrets_key, write=False)
+        fn.role.add_to_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[event_bus_arn(self, config)]))
+        masters = self.format_arn(service="s3", region="", account="", resource=archive_bucket)
+        fn.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{masters}/instruments/*"]))
+        acknowledge(fn, f"AwsSolutions-IAM5[Resource::<{logical_id(self.table)}.Arn>/index/*]",
+                    "Finds an order by its tag on the trading table's own OrdersByTag index; this table's indexes only.")
+        acknowledge(fn, f"AwsSolutions-IAM5[Resource::{finding_value(self, masters)}/instruments/*]",
+                    "Reads the day's instrument masters (one object per broker and day) under instruments/; read-only.")
+        acknowledge(fn, f"AwsSolutions-IAM5[Resource::{broker_secret_arn_pattern_token(self, config)}]",
+                    "Cancels, modifies and closing orders use the account's broker session secret, created at "
+                    "runtime under the broker secret prefix; read-only and limited to that prefix.")
         acknowledge(fn, f"AwsSolutions-IAM5[Resource::{exports.export_name(config, exports.BROKER_ACCOUNTS_TABLE_ARN)}/index/*]",
                     "Lookups by client_id on the broker accounts table's own index AccountsByClientId.")
 

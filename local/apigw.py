@@ -73,6 +73,12 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/options/strategies/[^/]+/allocations(/.*)?$"), "lambda_functions.options_platform.allocations"),
     (re.compile(r"^/options/strategies(/.*)?$"), "lambda_functions.options_platform.strategies"),
     (re.compile(r"^/options/executions/dashboard/?$"), "lambda_functions.options_platform.analytics"),
+    # order, execution and position actions (issue 18): their own function, before the analytics
+    # and executions families that own the rest of /options/orders, /executions and /positions
+    (re.compile(r"^/options/orders/[^/]+/(cancel|modify)/?$"), "lambda_functions.options_platform.actions"),
+    (re.compile(r"^/options/executions/[^/]+/cancel/?$"), "lambda_functions.options_platform.actions"),
+    (re.compile(r"^/options/positions/(live|[^/]+/close)/?$"), "lambda_functions.options_platform.actions"),
+    (re.compile(r"^/options/audit/?$"), "lambda_functions.options_platform.actions"),
     (re.compile(r"^/options/(orders|pnl|performance|reports)(/.*)?$"), "lambda_functions.options_platform.analytics"),
     (re.compile(r"^/options/(executions|positions|kill-switch)(/.*)?$"), "lambda_functions.options_platform.executions"),
     (re.compile(r"^/options/notifications(/.*)?$"), "lambda_functions.options_platform.notifications"),

@@ -59,6 +59,7 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "api-postbacks": ("core",),
     "api-marketplace": ("core",),  # issue 20: the same imports as api-strategies (options service, templates)
     "api-market": _ENGINE_CONTEXT,  # prices with SciPy (IV, greeks) and builds the engine context
+    "api-actions": _ENGINE_CONTEXT,  # cancel/modify/close through the engine context (issue 18)
     # live updates (issue 19; cdk_stacks/constructs/websocket.py)
     "live-authorizer": ("core",),  # PyJWT[crypto]
     "live-connections": ("core",),

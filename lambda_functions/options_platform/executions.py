@@ -5,6 +5,9 @@ GET /options/executions/schedule (?date=, ?type=entry|exit), GET /options/execut
 orders and fills), POST /options/executions/manual, GET /options/positions (?strategy_id=,
 ?client_id=).
 
+The actions on orders, executions and positions (cancel, modify, close, live positions) are in
+:mod:`lambda_functions.options_platform.actions` (their own function: it calls the brokers).
+
 Kill switches (issue 13 / I7): GET /options/kill-switch; PUT /options/kill-switch (the caller's
 own, all accounts); PUT /options/kill-switch/accounts/{client_id} (one of the caller's
 accounts); PUT /options/kill-switch/global (users of the ADMIN Cognito group only, else 403).
@@ -47,6 +50,7 @@ from shared_utils.models.enums import ExecutionType
 from shared_utils.models.execution import KillSwitchState, KillSwitchUpdate, KillSwitchView
 from shared_utils.services.executions import ExecutionService, Forbidden, KillSwitchService
 from shared_utils.services.options import parse_date
+from shared_utils.services.order_actions import position_id
 
 router = Router()
 TypeQuery = Annotated[Literal["entry", "exit", "ENTRY", "EXIT"] | None, Query()]
@@ -114,7 +118,7 @@ def positions(strategy_id: Annotated[str | None, Query(max_length=64)] = None,
                           exchange=p.exchange, leg_no=p.leg_no, product=p.product.value, quantity=p.quantity,
                           average_price=str(p.average_price), ltp=str(p.ltp) if p.ltp is not None else None,
                           realised_pnl=str(p.realised_pnl), unrealised_pnl=str(p.unrealised_pnl), mtm=str(p.mtm),
-                          status=p.status) for p in items]
+                          status=p.status, position_id=position_id(p)) for p in items]
     return PositionList(items=views, total_mtm=str(sum((p.mtm for p in items), Decimal(0))))
 
 

@@ -12,11 +12,11 @@ import json
 from lambda_functions.auth_broker import broker_accounts, broker_sessions, profile
 from lambda_functions.auth_broker.common import build_auth_app
 from lambda_functions.options_platform import allocations, analytics, baskets, executions, market, strategies
-from lambda_functions.options_platform import marketplace, notifications
+from lambda_functions.options_platform import actions, marketplace, notifications
 
 ROUTERS = (baskets.router, strategies.router, allocations.router, executions.router, analytics.router,
            broker_accounts.router, broker_sessions.router, profile.router, market.router,
-           marketplace.router, notifications.router)
+           marketplace.router, notifications.router, actions.router)
 PUBLIC_PATHS = ("/broker-sessions/zerodha/callback", "/broker-sessions/finvasia/callback",
                 "/broker-sessions/zebu/callback", "/postbacks/{broker}")
 

@@ -262,6 +262,9 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     for ref in state.get("executions", []):
         user_id, strategy_id = ref["user_id"], ref["strategy_id"]
         execution = ctx.repos.executions.get_by_id(user_id, ref["execution_id"])
+        if execution.status is ExecutionStatus.CANCELLED:  # order actions: cancelled by the trader, nothing planned
+            ctx.observer({"event": "skipped", "execution_id": execution.execution_id, "reasons": execution.reasons})
+            continue
         strategy, legs, allocations = definitions.load(ctx.repos, user_id, strategy_id)  # marketplace: definition owner
         allocations = [a for a in allocations if a.status is EntityStatus.ACTIVE]
         reasons = list(execution.reasons)
@@ -436,6 +439,9 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         branch_failed = any(eid == own for eid, _ in errors)
         if execution.status in (ExecutionStatus.SKIPPED, ExecutionStatus.FAILED) and not orders and not branch_failed:
             status = execution.status
+        elif (execution.status is ExecutionStatus.CANCELLED and not orders) or (orders and all(  # order actions
+                o.status is OrderStatus.NOT_SENT and o.error_kind == "CANCELLED" for o in orders)):
+            status = ExecutionStatus.CANCELLED  # the trader cancelled it before anything was sent
         elif orders and len(accepted) == len(orders) and not branch_failed:
             status = ExecutionStatus.COMPLETED
         elif accepted:

@@ -50,7 +50,7 @@ def test_the_mapping_itself(dev):
     assert {f for f, ls in FUNCTION_LAYERS.items() if "archive" in ls} == {"archiver", "api-executions", "api-analytics"}
     assert {f for f, ls in FUNCTION_LAYERS.items() if "science" in ls} == {
         "emitter", "prepare", "pre-cancel", "resolve", "finalize", "stop-loss-checker", "duplicate-checker",
-        "market-data-refresher", "order-poller", "api-market"}
+        "market-data-refresher", "order-poller", "api-market", "api-actions"}
     assert not any({"science", "archive"} <= set(ls) for ls in FUNCTION_LAYERS.values())
 
 
