@@ -9,7 +9,7 @@ does not fill holds the shorts back, and the confirmation stays inside the broke
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -66,7 +66,7 @@ def test_the_fake_answers_before_the_order_reaches_the_exchange(kite):
     """As kite/order_info.json: the answer carries the order id; the history walks PUT ORDER REQ
     RECEIVED -> VALIDATION PENDING -> OPEN PENDING -> OPEN -> COMPLETE."""
     fake, client = kite
-    outcome = _send_all(client, [_record(1, CE)])[f"ORDER#s.20260817.X#C1#1#1#EXIT#0"]
+    outcome = _send_all(client, [_record(1, CE)])["ORDER#s.20260817.X#C1#1#1#EXIT#0"]
     assert outcome.status is OrderStatus.OPEN  # accepted, NOT filled
     assert client.order_status(outcome.broker_order_id).status is OrderStatus.OPEN
     time.sleep(0.03)
@@ -151,7 +151,7 @@ def test_angel_is_confirmed_through_order_details_not_its_one_per_second_book():
         fake.stop()
 
 
-def test_side_effects_never_confirm_a_sell_side_order_by_its_answer_alone(kite):
+def test_an_accepted_order_is_not_confirmed_by_its_answer_alone(kite):
     """An order the broker accepted but that is still OPEN PENDING is not FILLED: with a zero
     timeout the wait reports it as not filled instead of letting the next group go."""
     fake, client = kite
