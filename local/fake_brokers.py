@@ -41,11 +41,16 @@ class FakeBrokers:
     """Kite, SmartAPI and Noren fakes on 127.0.0.1 priced by ``ltp(contract)``; ``clients``
     gives a real SDK-backed client per broker account."""
 
-    def __init__(self, master: InstrumentMaster, ltp: Callable[[Contract], Decimal], underlyings: list[str]) -> None:
+    def __init__(self, master: InstrumentMaster, ltp: Callable[[Contract], Decimal], underlyings: list[str],
+                 exchange_latency_s: float | None = None) -> None:
+        """``exchange_latency_s``: seconds from a fake accepting an order to the order being at the
+        exchange (``local.fakes.core``; None = ``DEFAULT_EXCHANGE_LATENCY_S``, 0 = synchronous)."""
+        from local.fakes.core import DEFAULT_EXCHANGE_LATENCY_S
         from local.fakes.kite import FakeKiteServer
         from local.fakes.noren import FakeNorenServer
         from local.fakes.smartapi import FakeSmartApiServer
 
+        latency = DEFAULT_EXCHANGE_LATENCY_S if exchange_latency_s is None else exchange_latency_s
         contracts = contracts_for(master, underlyings)
         self.symbol_masters: dict[str, BrokerSymbolMaster] = {
             BrokerName.ANGEL.value: synthetic_master(BrokerName.ANGEL, [c for c in contracts if c.exchange.value == "NFO"]),
@@ -68,11 +73,13 @@ class FakeBrokers:
         def price(exchange: Any, symbol: str) -> Decimal:
             return ltp(by_symbol[symbol])
 
-        self.kite = FakeKiteServer(kite_rows, api_key="kite_key", api_secret="kite_secret", price_source=price).start()
+        self.kite = FakeKiteServer(kite_rows, api_key="kite_key", api_secret="kite_secret", price_source=price,
+                                   exchange_latency_s=latency).start()
         self.totp_secret = "JBSWY3DPEHPK3PXP"
         self.angel = FakeSmartApiServer(angel_rows, api_key="angel_key", client_code="A1", password="1234",
-                                        totp_secret=self.totp_secret, price_source=price).start()
-        self.noren = FakeNorenServer(noren_rows, price_source=price).start()
+                                        totp_secret=self.totp_secret, price_source=price,
+                                        exchange_latency_s=latency).start()
+        self.noren = FakeNorenServer(noren_rows, price_source=price, exchange_latency_s=latency).start()
 
     def client(self, broker: str, account_id: str):
         """A real adapter (kiteconnect / smartapi-python / Noren over requests) on its fake."""

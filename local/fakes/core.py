@@ -4,10 +4,19 @@ Semantics (platform vocabulary; each fake translates to its broker's codes):
 
 - Validation at placement: unknown (exchange, tradingsymbol) -> error; quantity not a positive
   multiple of the lot size -> error; price / trigger not on the tick -> error.
-- Fills at ``price_source(exchange, tradingsymbol) -> Decimal``: MARKET at once; LIMIT at once
-  when marketable (BUY limit >= LTP, SELL limit <= LTP) else OPEN; SL / SL-M wait in
-  TRIGGER_PENDING until LTP crosses the trigger (``engine.match()`` re-checks every working
-  order; the fakes call it before each book read).
+- Asynchronous like a real broker: ``place`` answers with the order id while the order is still
+  on its way to the exchange (status PENDING: Kite's order history walks PUT ORDER REQ RECEIVED
+  -> VALIDATION PENDING -> OPEN PENDING -> OPEN -> COMPLETE, broker-samples/kite/order_info.json;
+  Noren's SingleOrdHist PendingNew/NewAck -> New -> Fill, noren/single_order_history_response.json).
+  It reaches the exchange ``exchange_latency_s`` after acceptance (the samples' timestamps put the
+  whole walk inside one second and give no finer figure: a few milliseconds is assumed,
+  :data:`DEFAULT_EXCHANGE_LATENCY_S`; 0 = synchronous, for tests of shapes only). A placer that
+  reads the book right after its answer sees OPEN PENDING, as it would at the broker.
+- Fills at ``price_source(exchange, tradingsymbol) -> Decimal`` once at the exchange: MARKET at
+  once; LIMIT at once when marketable (BUY limit >= LTP, SELL limit <= LTP) else OPEN; SL / SL-M
+  wait in TRIGGER_PENDING until LTP crosses the trigger (``engine.match()`` moves orders that
+  reached the exchange on and re-checks every working order; the fakes call it before each book,
+  order-history, trade-book and position read).
 - Times are IST wall clock (the brokers' convention).
 - Exchange rules every real broker enforces (:meth:`OrderEngine.exchange_checks`, kinds in
   :class:`OrderError`): SL-M on an NFO/BFO option is refused (NSE error 16052; BSE discontinued
@@ -35,6 +44,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 IST = ZoneInfo("Asia/Kolkata")
+
+#: seconds from a broker accepting an order to the order being OPEN at the exchange (and filled
+#: when marketable). No reference gives a figure (kite/order_info.json stamps the whole status
+#: walk with one second); 5 ms is an assumption of "small but not zero", so a confirmation that
+#: reads too early sees OPEN PENDING as it can at the real broker.
+DEFAULT_EXCHANGE_LATENCY_S = 0.005
+#: working statuses (PENDING = accepted by the broker, not yet at the exchange)
+WORKING_STATUSES = ("PENDING", "OPEN", "TRIGGER_PENDING")
 
 
 @dataclass(frozen=True)
@@ -66,7 +83,9 @@ def instruments_from_tuples(rows: Iterable[tuple]) -> list[FakeInstrument]:
 @dataclass
 class FakeOrder:
     """An order inside a fake (platform codes: side BUY/SELL, order_type MARKET/LIMIT/SL/SL-M,
-    status OPEN/COMPLETE/CANCELLED/REJECTED/TRIGGER_PENDING)."""
+    status PENDING/OPEN/COMPLETE/CANCELLED/REJECTED/TRIGGER_PENDING; PENDING = accepted, not yet
+    at the exchange). ``history``: (status, IST time) of every status it went through, oldest
+    first (what Kite's order history and Noren's SingleOrdHist render)."""
 
     order_id: str
     exchange: str
@@ -87,6 +106,15 @@ class FakeOrder:
     message: str = ""
     placed_at: datetime = field(default_factory=lambda: datetime.now(IST))
     updated_at: datetime = field(default_factory=lambda: datetime.now(IST))
+    #: monotonic instant the order reaches the exchange (PENDING until then)
+    live_at: float = 0.0
+    history: list[tuple[str, datetime]] = field(default_factory=list)
+
+    def set_status(self, status: str, at: datetime | None = None) -> None:
+        """Move to ``status`` and record it in ``history``."""
+        self.status = status
+        self.updated_at = at or datetime.now(IST)
+        self.history.append((status, self.updated_at))
 
 
 class OrderError(Exception):
@@ -108,6 +136,7 @@ class OrderEngine:
         order_id_start: int = 260818000000001,
         clock: Callable[[], datetime] | None = None,
         band_fraction: Decimal | str = "0.20",
+        exchange_latency_s: float = 0.0,
     ) -> None:
         rows = [i if isinstance(i, FakeInstrument) else instruments_from_tuples([i])[0] for i in instruments]
         self.instruments = {(i.exchange, i.tradingsymbol): i for i in rows}
@@ -122,6 +151,8 @@ class OrderEngine:
         #: "now" (aware) for the session check; None = the market is always open (unit tests)
         self.clock = clock
         self.band_fraction = Decimal(str(band_fraction))
+        #: seconds from acceptance to the exchange (module doc); 0 = synchronous
+        self.exchange_latency_s = float(exchange_latency_s)
 
     # ---- exchange rules --------------------------------------------------------------------
     def band(self, exchange: str, tradingsymbol: str) -> tuple[Decimal, Decimal]:
@@ -195,7 +226,7 @@ class OrderEngine:
                 token=inst.token if inst else "0", side=side, quantity=quantity, product=product,
                 order_type=order_type, price=price or Decimal("0"), trigger_price=trigger_price or Decimal("0"),
                 tag=tag or "", variety=variety, validity=validity, status="REJECTED", message=reason,
-                placed_at=now, updated_at=now,
+                placed_at=now, updated_at=now, history=[("PENDING", now), ("REJECTED", now)],
             )
             self.orders[order.order_id] = order
             return order
@@ -218,10 +249,11 @@ class OrderEngine:
                 order_id=str(next(self._ids)), exchange=exchange, tradingsymbol=tradingsymbol, token=inst.token,
                 side=side, quantity=quantity, product=product, order_type=order_type, price=price or Decimal("0"),
                 trigger_price=trigger_price or Decimal("0"), tag=tag or "", variety=variety, validity=validity,
-                status="TRIGGER_PENDING" if order_type in ("SL", "SL-M") else "OPEN", placed_at=now, updated_at=now,
+                status="PENDING", placed_at=now, updated_at=now, history=[("PENDING", now)],
+                live_at=time.monotonic() + self.exchange_latency_s,
             )
             self.orders[order.order_id] = order
-            self._match_one(order)
+            self._advance(order)
             return order
 
     def get(self, order_id: str) -> FakeOrder:
@@ -236,7 +268,8 @@ class OrderEngine:
         """Change a working order. Raises OrderError (not found / not modifiable / invalid)."""
         with self.lock:
             order = self.get(order_id)
-            if order.status not in ("OPEN", "TRIGGER_PENDING"):
+            self._advance(order)
+            if order.status not in WORKING_STATUSES:
                 raise OrderError(f"Order cannot be modified, it is {order.status}", kind="state")
             inst = self.instruments[(order.exchange, order.tradingsymbol)]
             q = quantity if quantity else order.quantity
@@ -247,24 +280,35 @@ class OrderEngine:
             if order_type:
                 order.order_type = order_type
             order.updated_at = datetime.now(IST)
-            self._match_one(order)
+            if order.status != "PENDING":
+                self._match_one(order)
             return order
 
     def cancel(self, order_id: str) -> FakeOrder:
         with self.lock:
             order = self.get(order_id)
-            if order.status not in ("OPEN", "TRIGGER_PENDING"):
+            self._advance(order)
+            if order.status not in WORKING_STATUSES:
                 raise OrderError(f"Order cannot be cancelled, it is {order.status}", kind="state")
-            order.status = "CANCELLED"
-            order.updated_at = datetime.now(IST)
+            order.set_status("CANCELLED")
             return order
 
     def match(self) -> None:
-        """Re-check every working order against the price source."""
+        """Move the orders that have reached the exchange on, and re-check every working order
+        against the price source."""
         with self.lock:
             for order in self.orders.values():
-                if order.status in ("OPEN", "TRIGGER_PENDING"):
-                    self._match_one(order)
+                if order.status in WORKING_STATUSES:
+                    self._advance(order)
+
+    def _advance(self, order: FakeOrder) -> None:
+        """PENDING -> OPEN / TRIGGER_PENDING once ``live_at`` has passed, then match."""
+        if order.status == "PENDING":
+            if time.monotonic() < order.live_at:
+                return
+            order.set_status("TRIGGER_PENDING" if order.order_type in ("SL", "SL-M") else "OPEN")
+        if order.status in ("OPEN", "TRIGGER_PENDING"):
+            self._match_one(order)
 
     def _match_one(self, order: FakeOrder) -> None:
         ltp = self.ltp(order.exchange, order.tradingsymbol)
@@ -273,7 +317,7 @@ class OrderEngine:
             triggered = ltp >= order.trigger_price if buy else ltp <= order.trigger_price
             if not triggered:
                 return
-            order.status = "OPEN"
+            order.set_status("OPEN")
         if order.order_type in ("MARKET", "SL-M"):
             self._fill(order, ltp)
         elif (buy and order.price >= ltp) or (not buy and order.price <= ltp):
@@ -283,8 +327,7 @@ class OrderEngine:
         qty = order.quantity - order.filled
         order.average_price = price
         order.filled = order.quantity
-        order.status = "COMPLETE"
-        order.updated_at = datetime.now(IST)
+        order.set_status("COMPLETE")
         self.trades.append({
             "trade_id": str(next(self._trade_ids)), "order_id": order.order_id, "exchange": order.exchange,
             "tradingsymbol": order.tradingsymbol, "side": order.side, "quantity": qty, "price": price,
@@ -295,6 +338,7 @@ class OrderEngine:
         """Net positions from the trades: qty (signed units), avg of the open quantity, realised
         and unrealised P&L in rupees (marked at the price source)."""
         with self.lock:
+            self.match()
             book: dict[tuple[str, str, str], dict[str, Any]] = {}
             for t in self.trades:
                 key = (t["exchange"], t["tradingsymbol"], t["product"])
@@ -407,6 +451,10 @@ class FakeServerBase:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            #: TCP_NODELAY on the answer: headers and body leave as two writes, and with Nagle on
+            #: the body waited for the client's delayed ACK (~40 ms on Linux) on every kept-alive
+            #: request after the first - a latency of the fake, not of any broker
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # silence stderr
                 pass

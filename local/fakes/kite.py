@@ -25,11 +25,23 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local.fakes.core import FakeOrder, FakeServerBase, OrderEngine, OrderError, Reply, json_reply
+from local.fakes.core import (
+    DEFAULT_EXCHANGE_LATENCY_S,
+    WORKING_STATUSES,
+    FakeOrder,
+    FakeServerBase,
+    OrderEngine,
+    OrderError,
+    Reply,
+    json_reply,
+)
 
 _TIME = "%Y-%m-%d %H:%M:%S"
-_STATUS = {"OPEN": "OPEN", "COMPLETE": "COMPLETE", "CANCELLED": "CANCELLED", "REJECTED": "REJECTED",
+_STATUS = {"PENDING": "OPEN PENDING", "OPEN": "OPEN", "COMPLETE": "COMPLETE", "CANCELLED": "CANCELLED", "REJECTED": "REJECTED",
            "TRIGGER_PENDING": "TRIGGER PENDING"}
+#: the order history's rows for the fake's PENDING (broker-samples/kite/order_info.json spells
+#: the first "PUT ORDER REQ RECEIVED"; order_statuses.json)
+_PENDING_WALK = ("PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING")
 _ERROR_TYPES = {400: "InputException", 403: "TokenException", 429: "NetworkException", 500: "GeneralException",
                 502: "DataException", 503: "NetworkException", 504: "NetworkException"}
 _ERROR_MESSAGES = {429: "Too many requests", 502: "Bad response from the OMS", 503: "Gateway not reachable",
@@ -46,9 +58,11 @@ class FakeKiteServer(FakeServerBase):
     """
 
     def __init__(self, instruments: list[tuple], *, api_key: str = "kite_key", api_secret: str = "kite_secret",
-                 request_token: str = "kite_request_token", price_source=None, clock=None, **kw: Any) -> None:
+                 request_token: str = "kite_request_token", price_source=None, clock=None,
+                 exchange_latency_s: float = DEFAULT_EXCHANGE_LATENCY_S, **kw: Any) -> None:
         # new Kite order ids have 19 digits (kiteconnect-mocks orders.json, 2025-08-07)
-        super().__init__(OrderEngine(instruments, price_source, order_id_start=1953341975595868160, clock=clock), **kw)
+        super().__init__(OrderEngine(instruments, price_source, order_id_start=1953341975595868160, clock=clock,
+                                     exchange_latency_s=exchange_latency_s), **kw)
         self.api_key = api_key
         self.api_secret = api_secret
         self.request_token = request_token
@@ -69,6 +83,26 @@ class FakeKiteServer(FakeServerBase):
     def error_reply(self, status: int, path: str, message: str | None = None) -> Reply:
         return self._err(status, message or _ERROR_MESSAGES.get(status, "Error"))
 
+    def _history(self, o: FakeOrder) -> list[dict[str, Any]]:
+        """GET /orders/{id}: one row per status the order went through, oldest first (the last
+        is its current state), as kiteconnect-mocks order_info.json: PENDING is rendered as the
+        walk PUT ORDER REQ RECEIVED -> VALIDATION PENDING -> OPEN PENDING; quantities and the
+        average price are those of each moment (0 filled before COMPLETE)."""
+        rows = []
+        for status, at in o.history or [(o.status, o.updated_at)]:
+            names = _PENDING_WALK if status == "PENDING" else (_STATUS[status],)
+            for name in names:
+                row = self._row(o)
+                done = status == "COMPLETE"
+                row.update({"status": name, "exchange_update_timestamp": at.strftime(_TIME),
+                            "exchange_timestamp": at.strftime(_TIME) if status != "PENDING" else None,
+                            "exchange_order_id": row["exchange_order_id"] if status != "PENDING" else None,
+                            "filled_quantity": o.filled if done else 0,
+                            "average_price": float(o.average_price) if done else 0,
+                            "pending_quantity": o.quantity if status in WORKING_STATUSES else 0})
+                rows.append(row)
+        return rows
+
     def _row(self, o: FakeOrder) -> dict[str, Any]:
         """One order row with every field (and JSON type) of kiteconnect-mocks orders.json."""
         return {
@@ -83,7 +117,7 @@ class FakeKiteServer(FakeServerBase):
             "product": o.product, "quantity": o.quantity, "disclosed_quantity": 0,
             "price": float(o.price), "trigger_price": float(o.trigger_price), "average_price": float(o.average_price),
             "filled_quantity": o.filled,
-            "pending_quantity": o.quantity - o.filled if o.status in ("OPEN", "TRIGGER_PENDING") else 0,
+            "pending_quantity": o.quantity - o.filled if o.status in WORKING_STATUSES else 0,
             "cancelled_quantity": o.quantity - o.filled if o.status == "CANCELLED" else 0,
             "market_protection": self.protection.get(o.order_id, 0), "meta": {},
             "tag": o.tag or None, "tags": [o.tag] if o.tag else [], "guid": "fake-" + o.order_id,
@@ -155,10 +189,12 @@ class FakeKiteServer(FakeServerBase):
                 return self._ok([self._row(o) for o in list(eng.orders.values())])
             if method == "GET" and seg[0] == "orders" and len(seg) == 2:
                 eng.match()
-                return self._ok([self._row(eng.get(seg[1]))])
+                return self._ok(self._history(eng.get(seg[1])))
             if method == "GET" and route == "/trades":
+                eng.match()
                 return self._ok([self._trade(t) for t in eng.trades])
             if method == "GET" and seg[0] == "orders" and len(seg) == 3 and seg[2] == "trades":
+                eng.match()
                 return self._ok([self._trade(t) for t in eng.trades if t["order_id"] == seg[1]])
             if method == "GET" and route == "/portfolio/positions":
                 net = [self._position(p) for p in eng.positions()]

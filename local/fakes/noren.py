@@ -17,6 +17,9 @@ Protocol as of 2026 (shared/reference/broker-samples/noren/, held by ``tests/con
 - Rows carry the fields and JSON types of the README samples (every number a string), status
   strings as the samples spell them (order book ``Open``/``REJECT``, history ``OPEN``/``COMPLETE``);
   "no data" is ``Not_Ok`` ``Error Occurred : 5 "no data"``.
+- Orders are asynchronous (``core``): ``PENDING`` until they reach the exchange; SingleOrdHist
+  answers one row per step, newest first, as single_order_history_response.json (Fill, New,
+  PendingNew, NewAck).
 """
 
 from __future__ import annotations
@@ -28,17 +31,25 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from local.fakes.core import FakeOrder, FakeServerBase, OrderEngine, OrderError, Reply, json_reply
+from local.fakes.core import (
+    DEFAULT_EXCHANGE_LATENCY_S,
+    FakeOrder,
+    FakeServerBase,
+    OrderEngine,
+    OrderError,
+    Reply,
+    json_reply,
+)
 
 _PRCTYP = {"MKT": "MARKET", "LMT": "LIMIT", "SL-LMT": "SL", "SL-MKT": "SL-M"}
 _PRCTYP_OUT = {v: k for k, v in _PRCTYP.items()}
 #: OrderBook spelling (order_book_response.json: "Open", "REJECT") and SingleOrdHist spelling
 #: (single_order_history_response.json: "OPEN", "COMPLETE"); order_states.json for the rest.
-_STATUS_BOOK = {"OPEN": "Open", "COMPLETE": "COMPLETE", "CANCELLED": "CANCELED", "REJECTED": "REJECT",
+_STATUS_BOOK = {"PENDING": "PENDING", "OPEN": "Open", "COMPLETE": "COMPLETE", "CANCELLED": "CANCELED", "REJECTED": "REJECT",
                 "TRIGGER_PENDING": "TRIGGER_PENDING"}
-_STATUS_HIST = {"OPEN": "OPEN", "COMPLETE": "COMPLETE", "CANCELLED": "CANCELED", "REJECTED": "REJECTED",
+_STATUS_HIST = {"PENDING": "PENDING", "OPEN": "OPEN", "COMPLETE": "COMPLETE", "CANCELLED": "CANCELED", "REJECTED": "REJECTED",
                 "TRIGGER_PENDING": "TRIGGER_PENDING"}
-_RPT = {"OPEN": "New", "COMPLETE": "Fill", "CANCELLED": "Canceled", "REJECTED": "Rejected", "TRIGGER_PENDING": "New"}
+_RPT = {"PENDING": "PendingNew", "OPEN": "New", "COMPLETE": "Fill", "CANCELLED": "Canceled", "REJECTED": "Rejected", "TRIGGER_PENDING": "New"}
 _TIME = "%H:%M:%S %d-%m-%Y"
 SESSION_EXPIRED = "Session Expired : Invalid Session Key"
 NO_DATA = 'Error Occurred : 5 "no data"'
@@ -72,8 +83,10 @@ class FakeNorenServer(FakeServerBase):
 
     def __init__(self, instruments: list[tuple], *, uid: str = "FA1234", client_id: str = "FA1234_U",
                  secret_key: str = "secret", redirect_url: str = "https://example.invalid/callback",
-                 price_source=None, clock=None, **kw: Any) -> None:
-        super().__init__(OrderEngine(instruments, price_source, order_id_start=26081800000001, clock=clock), **kw)
+                 price_source=None, clock=None, exchange_latency_s: float = DEFAULT_EXCHANGE_LATENCY_S,
+                 **kw: Any) -> None:
+        super().__init__(OrderEngine(instruments, price_source, order_id_start=26081800000001, clock=clock,
+                                     exchange_latency_s=exchange_latency_s), **kw)
         self.uid, self.client_id, self.secret_key, self.redirect_url = uid, client_id, secret_key, redirect_url
         self.access_token = secrets.token_hex(24)
         self.susertoken = secrets.token_hex(24)
@@ -140,6 +153,21 @@ class FakeNorenServer(FakeServerBase):
             for k in ("amo",):
                 row.pop(k, None)
         return row
+
+    def _history(self, o: FakeOrder) -> list[dict[str, Any]]:
+        """SingleOrdHist: one row per step, NEWEST first (single_order_history_response.json:
+        COMPLETE/Fill, OPEN/New, PENDING/PendingNew, PENDING/NewAck); fill fields only on the
+        Fill row."""
+        rows = []
+        for status, at in o.history or [(o.status, o.updated_at)]:
+            for rpt in (("NewAck", "PendingNew") if status == "PENDING" else (_RPT[status],)):
+                row = self._row(o, history=True)
+                row.update({"status": _STATUS_HIST[status], "rpt": rpt, "exch_tm": at.strftime(_TIME),
+                            "norentm": at.strftime(_TIME)})
+                if status != "COMPLETE":
+                    row["fillshares"], row["avgprc"] = "0", _money(Decimal("0"))
+                rows.append(row)
+        return rows[::-1]
 
     def _position(self, p: dict[str, Any]) -> dict[str, Any]:
         """A PositionBook row with every key of position_book_response.json (``prarr`` is the
@@ -221,7 +249,7 @@ class FakeNorenServer(FakeServerBase):
                 if route == "OrderBook":
                     rows = [self._row(o) for o in list(eng.orders.values())]
                 else:
-                    rows = [self._row(eng.get(j.get("norenordno", "")), history=True)]
+                    rows = self._history(eng.get(j.get("norenordno", "")))
                 return json_reply(200, rows) if rows else not_ok(NO_DATA)
             if route == "PositionBook":
                 rows = [self._position(p) for p in eng.positions()]

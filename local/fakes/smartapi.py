@@ -15,6 +15,13 @@ orders with the reason in ``text`` and answered with the placed ``orderid``, as 
 rejections in the order book. ``faults.internal_error_after_accept()`` books the order and then
 answers ``AB2001`` "Internal Error" with HTTP 200 (the order exists: reconcile by tag).
 
+Order status of ONE order: GET ``order/v1/details/{uniqueorderid}`` (the ``uniqueorderid`` of the
+placeOrder answer; SmartAPI forum, admin post "Individual Order Status API using Unique Order ID
+(10 Requests/Second)", broker-samples/smartapi/rate_limits.json) answers the envelope with the
+order's book row as ``data`` (no sample body was readable: the order-book row is assumed); an
+unknown id answers AB1013. Orders are asynchronous (``core``): "open pending" until they reach
+the exchange.
+
 ``expire_session(shape="gateway")`` answers AG8001 in the gateway shape; ``shape="envelope"``
 answers AB1010 in the envelope shape.
 """
@@ -29,14 +36,23 @@ from urllib.parse import urlsplit
 
 import pyotp
 
-from local.fakes.core import FakeOrder, FakeServerBase, OrderEngine, OrderError, Reply, json_reply
+from local.fakes.core import (
+    DEFAULT_EXCHANGE_LATENCY_S,
+    WORKING_STATUSES,
+    FakeOrder,
+    FakeServerBase,
+    OrderEngine,
+    OrderError,
+    Reply,
+    json_reply,
+)
 
 _P = "/rest/secure/angelbroking/order/v1/"
 _TIME = "%d-%b-%Y %H:%M:%S"
 _ORDER_TYPES = {"MARKET": "MARKET", "LIMIT": "LIMIT", "STOPLOSS_LIMIT": "SL", "STOPLOSS_MARKET": "SL-M"}
 _ORDER_TYPES_OUT = {v: k for k, v in _ORDER_TYPES.items()}
 _PRODUCTS = {"CARRYFORWARD", "INTRADAY", "DELIVERY", "MARGIN", "BO"}
-_STATUS = {"OPEN": "open", "COMPLETE": "complete", "CANCELLED": "cancelled", "REJECTED": "rejected",
+_STATUS = {"PENDING": "open pending", "OPEN": "open", "COMPLETE": "complete", "CANCELLED": "cancelled", "REJECTED": "rejected",
            "TRIGGER_PENDING": "trigger pending"}
 
 
@@ -57,7 +73,9 @@ class FakeSmartApiServer(FakeServerBase):
 
     def __init__(self, instruments: list[tuple], *, api_key: str = "angel_key", client_code: str = "A123",
                  password: str = "1234", totp_secret: str | None = None, price_source=None, **kw: Any) -> None:
-        super().__init__(OrderEngine(instruments, price_source, clock=kw.pop("clock", None)), **kw)
+        latency = kw.pop("exchange_latency_s", DEFAULT_EXCHANGE_LATENCY_S)
+        super().__init__(OrderEngine(instruments, price_source, clock=kw.pop("clock", None),
+                                     exchange_latency_s=latency), **kw)
         self.api_key, self.client_code, self.password = api_key, client_code, password
         self._internal_errors = 0
         self.totp_secret = totp_secret or pyotp.random_base32()
@@ -84,7 +102,7 @@ class FakeSmartApiServer(FakeServerBase):
         return Reply(status, f"<html><body>{status} Bad Gateway</body></html>".encode(), "text/html")
 
     def _row(self, o: FakeOrder) -> dict[str, Any]:
-        working = o.status in ("OPEN", "TRIGGER_PENDING")
+        working = o.status in WORKING_STATUSES
         return {
             "variety": o.variety, "ordertype": _ORDER_TYPES_OUT[o.order_type], "producttype": o.product,
             "duration": o.validity, "price": float(o.price), "triggerprice": float(o.trigger_price),
@@ -152,7 +170,14 @@ class FakeSmartApiServer(FakeServerBase):
                 eng.match()
                 rows = [self._row(o) for o in list(eng.orders.values())]
                 return ok(rows or None)
+            if route.startswith(_P + "details/"):
+                unique = route[len(_P + "details/"):]
+                if not unique.startswith("u-"):
+                    return fail("Order not found", "AB1013")
+                eng.match()
+                return ok(self._row(eng.get(unique[2:])))
             if route == _P + "getTradeBook":
+                eng.match()
                 return ok([{"orderid": t["order_id"], "fillid": t["trade_id"], "tradingsymbol": t["tradingsymbol"],
                             "exchange": t["exchange"], "transactiontype": t["side"], "fillsize": str(t["quantity"]),
                             "fillprice": float(t["price"]), "producttype": t["product"]} for t in eng.trades] or None)

@@ -249,37 +249,112 @@ def _send(ctx: EngineContext, client, order: OrderRecord, planned: dict[str, Any
                     f"{getattr(last_error, 'broker_message', None) or last_error}", type(last_error).__name__)
 
 
+#: confirmation reads while waiting for fills (issue 21): the first right after the sends, then
+#: after these pauses (ms), the last one repeated. A MARKET or marketable order is usually at the
+#: exchange and filled within a few ms of its answer (the broker reports OPEN PENDING until then:
+#: broker-samples/kite/order_info.json), so the first pauses are short; a resting order is
+#: polled ever more slowly. (The book polled every 100 ms made an exit's longs 100-160 ms late.)
+FILL_POLL_BACKOFF_MS = (5, 10, 20, 50, 100, 250)
+#: at most this many confirmation requests per account in any second: Kite allows 10/s on every
+#: non-quote endpoint (order history and the order book included), Angel's per-order details
+#: 10/s, Noren 10/s (ratelimit.BROKER_LIMITS); 8 leaves room for the final book read and the
+#: account's other callers. The account's rate limiter still guards every request.
+FILL_POLL_MAX_REQUESTS_PER_S = 8
+#: per-order status reads (Kite order history, Angel details, Noren SingleOrdHist) while at most
+#: this many orders are unconfirmed; more than that: one order-book read for all of them. A
+#: client whose book is rate-limited apart (Angel: getOrderBook 1/s) says ``prefers_order_status``
+#: and is always read per order.
+PER_ORDER_READS_MAX = 2
+
+
+def _order_id(record: OrderRecord, outcomes: dict[str, Any], reports: dict[str, OrderReport]) -> str | None:
+    """The broker order id of ``record``: from its send outcome, else from a report seen."""
+    order_id = getattr(outcomes.get(record.order_key), "broker_order_id", None)
+    if not order_id and record.order_key in reports:
+        order_id = reports[record.order_key].order_id
+    return order_id or None
+
+
+def _per_order(client, records: list[OrderRecord], outcomes: dict[str, Any],
+               reports: dict[str, OrderReport]) -> bool:
+    """Read ``records`` one by one (True) or through one order-book read (False)?"""
+    return all(_order_id(r, outcomes, reports) for r in records) and (
+        len(records) <= PER_ORDER_READS_MAX or bool(getattr(client, "prefers_order_status", False)))
+
+
+def _read_reports(client, records: list[OrderRecord], outcomes: dict[str, Any],
+                  reports: dict[str, OrderReport]) -> tuple[dict[str, OrderReport], int]:
+    """One confirmation read of ``records`` (the unconfirmed ones): per-order status when they
+    are few (or the client prefers it) and all have a broker order id, else one order-book read
+    by tag (falling back to per-order reads when the book cannot be read). Returns (reports found
+    by order key, requests made). A read that fails finds nothing; never raises BrokerError."""
+    ids = {r.order_key: _order_id(r, outcomes, reports) for r in records}
+    per_order = _per_order(client, records, outcomes, reports)
+    found: dict[str, OrderReport] = {}
+    requests = 0
+    if not per_order:
+        requests += 1
+        book = _book_by_tag(client)
+        if book is not None:
+            return {r.order_key: book[r.tag] for r in records if r.tag in book}, requests
+    for record in records:  # per order (or the book could not be read)
+        if not ids[record.order_key]:
+            continue
+        requests += 1
+        try:
+            found[record.order_key] = client.order_status(ids[record.order_key])
+        except BrokerError:
+            continue
+    return found, requests
+
+
 def await_fills(ctx: EngineContext, client, records: list[OrderRecord], outcomes: dict[str, Any],
                 timeout_ms: int) -> tuple[dict[str, OrderReport], str | None]:
-    """Wait until every order of ``records`` is confirmed FILLED by the broker (read back from
-    its order book, by tag), at most ``timeout_ms``.
+    """Wait until every order of ``records`` is confirmed FILLED by the broker, at most
+    ``timeout_ms``; only the broker's own report counts (never the send's answer, which says
+    "accepted", not "filled"): invariant I3, hedges before shorts, shorts bought back before
+    longs are sold.
+
+    Reads (``_read_reports``): right after the sends, then after ``FILL_POLL_BACKOFF_MS`` pauses;
+    an order once FILLED (or dead) is not read again; per-order status while few are unconfirmed,
+    else the order book; at most ``FILL_POLL_MAX_REQUESTS_PER_S`` requests in any second (a read
+    waits for its budget).
 
     Returns (the last reports by order key, None) when all filled, else (reports, the reason in
     trader's words naming each leg that is not filled and its state). An order whose outcome is
-    REJECTED, NOT_SENT or UNKNOWN-and-not-in-the-book counts as not filled.
+    REJECTED, NOT_SENT or UNKNOWN-and-not-found counts as not filled; a REJECTED or CANCELLED
+    report ends the wait at once.
     """
     deadline = _now(ctx) + timedelta(milliseconds=max(0, timeout_ms))
     reports: dict[str, OrderReport] = {}
+    made: list[datetime] = []  # instants of the confirmation requests (the rate budget)
+    step = 0
     while True:
-        book = _book_by_tag(client)
-        if book is None:  # the book could not be read: ask for each known order's status instead
-            book = {}
-            for record in records:
-                order_id = getattr(outcomes.get(record.order_key), "broker_order_id", None)
-                if order_id:
-                    try:
-                        book[record.tag] = client.order_status(order_id)
-                    except BrokerError:
-                        continue
+        unsettled = [r for r in records
+                     if reports.get(r.order_key) is None
+                     or (reports[r.order_key].status is not OrderStatus.FILLED
+                         and reports[r.order_key].status not in _DEAD)]
+        askable = [r for r in unsettled if _order_id(r, outcomes, reports) or getattr(
+            outcomes.get(r.order_key), "status", None) in (None, OrderStatus.UNKNOWN, OrderStatus.OPEN)]
+        if askable:
+            now = _now(ctx)
+            recent = [t for t in made if t > now - timedelta(seconds=1)]
+            cost = min(len(askable) if _per_order(client, askable, outcomes, reports) else 1,
+                       FILL_POLL_MAX_REQUESTS_PER_S)
+            if len(recent) + cost > FILL_POLL_MAX_REQUESTS_PER_S:
+                free_at = recent[len(recent) + cost - FILL_POLL_MAX_REQUESTS_PER_S - 1] + timedelta(seconds=1)
+                if free_at >= deadline:
+                    free_at = None
+                if free_at is not None:
+                    ctx.clock.sleep_until(free_at)
+            found, requests = _read_reports(client, askable, outcomes, reports)
+            made = [t for t in made if t > _now(ctx) - timedelta(seconds=1)] + [_now(ctx)] * requests
+            reports.update(found)
         dead, waiting = [], []
         for record in records:
-            report = book.get(record.tag)
+            report = reports.get(record.order_key)
             outcome = outcomes.get(record.order_key)
-            if report is not None:
-                reports[record.order_key] = report
-                status = report.status
-            else:
-                status = getattr(outcome, "status", None) or OrderStatus.UNKNOWN
+            status = report.status if report is not None else (getattr(outcome, "status", None) or OrderStatus.UNKNOWN)
             if status is OrderStatus.FILLED:
                 continue
             said = f" ({outcome.message})" if getattr(outcome, "message", None) and report is None else ""
@@ -295,7 +370,9 @@ def await_fills(ctx: EngineContext, client, records: list[OrderRecord], outcomes
             return reports, "; ".join(dead + waiting)
         if _now(ctx) >= deadline:
             return reports, f"not confirmed FILLED within {timeout_ms} ms: " + "; ".join(waiting)
-        ctx.clock.sleep_until(min(deadline, _now(ctx) + timedelta(milliseconds=HEDGE_POLL_MS)))
+        pause = FILL_POLL_BACKOFF_MS[min(step, len(FILL_POLL_BACKOFF_MS) - 1)]
+        step += 1
+        ctx.clock.sleep_until(min(deadline, _now(ctx) + timedelta(milliseconds=pause)))
 
 
 # ---------------------------------------------------------------------------- PlaceOrders

@@ -39,7 +39,7 @@ def kite_post(fake, **form):
 
 @pytest.fixture
 def kite():
-    with FakeKiteServer(INSTRUMENTS, api_key="k") as fake:
+    with FakeKiteServer(INSTRUMENTS, api_key="k", exchange_latency_s=0) as fake:
         fake.engine.set_price("NFO", CE, Decimal("100.00"))
         yield fake
 
@@ -94,7 +94,7 @@ def noren_post(fake, **j):
     ({"prctyp": "LMT", "prc": "150.00"}, "price band"),
 ])
 def test_noren_fake_refuses_like_noren(j, words):
-    with FakeNorenServer(INSTRUMENTS) as fake:
+    with FakeNorenServer(INSTRUMENTS, exchange_latency_s=0) as fake:
         fake.engine.set_price("NFO", CE, Decimal("100.00"))
         answer = noren_post(fake, **j)
         assert answer["stat"] == "Not_Ok" and words in answer["emsg"] and fake.engine.orders == {}
@@ -104,7 +104,7 @@ def test_noren_fake_refuses_like_noren(j, words):
 def test_noren_fake_refuses_a_closed_market_and_adapter_sends_lmt():
     with FakeNorenServer(INSTRUMENTS, clock=lambda: SUNDAY) as fake:
         assert "closed" in noren_post(fake, prc="100.00")["emsg"]
-    with FakeNorenServer(INSTRUMENTS) as fake:
+    with FakeNorenServer(INSTRUMENTS, exchange_latency_s=0) as fake:
         fake.engine.set_price("NFO", CE, Decimal("100.00"))
         client = NorenClient("finvasia", BrokerCredentials(user_id="FA1234"), BrokerSession(access_token=fake.access_token),
                              host=fake.url + "/NorenWClientAPI")
@@ -136,7 +136,7 @@ def test_smartapi_fake_refuses_with_angels_codes_and_books_rms_rejections():
 
 
 def test_angel_adapter_sends_protected_limit_for_market():
-    with FakeSmartApiServer(INSTRUMENTS, api_key="ak") as fake:
+    with FakeSmartApiServer(INSTRUMENTS, api_key="ak", exchange_latency_s=0) as fake:
         fake.engine.set_price("NFO", CE, Decimal("100.00"))
         client = AngelClient(BrokerCredentials(api_key="ak"), BrokerSession(access_token=fake.jwt), root=fake.url)
         ack = client.place_order(OrderRequest(Exchange.NFO, CE, TransactionType.SELL, 65, Product.NRML, OrderType.MARKET,

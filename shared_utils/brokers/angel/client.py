@@ -5,9 +5,15 @@ Facts used (SmartApi/smartConnect.py; reference/broker-apis.md; smartapi.angelbr
 ``SmartConnect(api_key, access_token, refresh_token, root=..., timeout=...)``; every call
 returns the JSON envelope (``status``/``message``/``errorcode``/``data`` or the gateway shape
 ``success``/``errorCode``); ``placeOrder`` returns None on failure so we use
-``placeOrderFullResponse``; ``individual_order_details`` ignores ``root`` so order status
-comes from the order book; stop-loss orders need variety STOPLOSS; modify and cancel need
+``placeOrderFullResponse``; stop-loss orders need variety STOPLOSS; modify and cancel need
 fields of the original order, read from the order book first.
+
+Order status of one order placed by this client: GET ``order/v1/details/{uniqueorderid}``
+(10 requests/s, where getOrderBook allows 1/s: broker-samples/smartapi/rate_limits.json,
+"individual_order_status_limit"), with the ``uniqueorderid`` the placeOrder answer gave. The SDK's
+``individual_order_details`` ignores ``root``, the timeout and the egress proxies and swallows
+errors, so the adapter sends that GET itself through the SDK's (neutralised) ``requests``. An
+order this client did not place is looked up in the order book.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import json
 import re
+import sys
+from urllib.parse import urljoin
 
 import pyotp
 
@@ -57,6 +66,8 @@ from shared_utils.brokers.ratelimit import AccountRateLimiter
 from shared_utils.clock import UTC
 from shared_utils.models.enums import Exchange
 
+#: per-order status (rate_limits.json no. 15 and "individual_order_status_limit")
+_DETAILS = "/rest/secure/angelbroking/order/v1/details/"
 _TIME = ("%d-%b-%Y %H:%M:%S", "%d-%m-%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
 _PRODUCT_IN = invert(m.PRODUCT)
 _ORDER_TYPE_IN = invert(m.ORDER_TYPE)
@@ -121,6 +132,9 @@ class AngelClient(BrokerClient):
     """
 
     broker = m.BROKER
+    #: the placer's fill confirmation reads this client per order (details 10/s), never through
+    #: the order book (1/s): placer._read_reports
+    prefers_order_status = True
 
     def __init__(
         self,
@@ -138,6 +152,8 @@ class AngelClient(BrokerClient):
         smart_connect = load_smartconnect()
         self._creds = credentials
         self._now = now
+        #: orderid -> uniqueorderid of the orders this client placed (the details route's key)
+        self._unique_ids: dict[str, str] = {}
         self.api = smart_connect(
             api_key=credentials.api_key,
             access_token=session.access_token if session else None,
@@ -253,6 +269,8 @@ class AngelClient(BrokerClient):
         if not data or not data.get("orderid"):
             raise OutcomeUnknown("angel: success envelope without orderid; reconcile by tag",
                                  broker=self.broker, code="NO_ORDERID", tag=request.tag, raw=data)
+        if data.get("uniqueorderid"):
+            self._unique_ids[str(data["orderid"])] = str(data["uniqueorderid"])
         return OrderAck(order_id=str(data["orderid"]), tag=request.tag, broker=self.broker,
                         received_at=self._now(), raw=data)
 
@@ -305,10 +323,42 @@ class AngelClient(BrokerClient):
             updated_at=updated, raw=row,
         )
 
+    def order_status(self, order_id: str) -> OrderReport:
+        """GET ``order/v1/details/{uniqueorderid}`` for an order this client placed (10/s; the
+        ``data`` is the order's book row), else the order book (1/s). Raises OrderNotFound
+        (AB1013), BrokerUnavailable, RateLimited, SessionExpired."""
+        unique = self._unique_ids.get(str(order_id))
+        if not unique:
+            return super().order_status(order_id)
+        self.rate_limiter.acquire("order_details")
+        data = self._call(lambda: self._details(unique), mutating=False)
+        if not isinstance(data, dict) or not data.get("orderid"):
+            raise OrderNotFound(f"angel: order {order_id} not found", broker=self.broker, code="EMPTY")
+        return self._report(data)
+
+    def _details(self, unique: str) -> Any:
+        """The details GET as the SDK's ``_request`` sends its calls (headers, timeout, proxies)."""
+        api = self.api
+        headers = api.requestHeaders()
+        if api.access_token:
+            headers["Authorization"] = f"Bearer {api.access_token}"
+        transport = sys.modules[type(api).__module__].requests
+        resp = transport.request("GET", urljoin(api.root, _DETAILS + unique), headers=headers,
+                                 timeout=api.timeout, proxies=api.proxies)
+        try:
+            return json.loads(resp.content.decode("utf8"))
+        except ValueError as exc:
+            raise BrokerUnavailable("angel: order details answer is not JSON", broker=self.broker,
+                                    broker_message=resp.text[:200]) from exc
+
     def order_book(self) -> list[OrderReport]:
         """GET getOrderBook (``data`` is null when the book is empty)."""
         self.rate_limiter.acquire("order_book")
-        return [self._report(r) for r in (self._call(self.api.orderBook, mutating=False) or [])]
+        rows = self._call(self.api.orderBook, mutating=False) or []
+        for row in rows:  # an order reconciled by tag can then be read per order (details)
+            if row.get("orderid") and row.get("uniqueorderid"):
+                self._unique_ids.setdefault(str(row["orderid"]), str(row["uniqueorderid"]))
+        return [self._report(r) for r in rows]
 
     def positions(self) -> list[PositionReport]:
         """GET getPosition: netqty (signed units), netprice/avgnetprice, ltp, realised, unrealised."""

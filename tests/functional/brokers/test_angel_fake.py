@@ -33,7 +33,7 @@ CREDS = BrokerCredentials(api_key="ak", client_code="A123", password="9999", tot
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the SDK would write logs/<date>/app.log here
-    with FakeSmartApiServer(INSTRUMENTS, api_key="ak", client_code="A123", password="9999", totp_secret=SECRET) as server:
+    with FakeSmartApiServer(INSTRUMENTS, api_key="ak", client_code="A123", password="9999", totp_secret=SECRET, exchange_latency_s=0) as server:
         set_prices(server.engine, {CE: "120.50", PE: "98.00"})
         yield server
     assert not (tmp_path / "logs").exists(), "SmartAPI SDK wrote a log directory into the CWD"

@@ -42,7 +42,7 @@ def limit(key, price="100.00", side=TransactionType.BUY, token="43650"):
 
 # ---- unknown broker answers never break a read ----------------------------------------------
 def test_kite_unknown_status_reads_as_unknown_with_an_alert_and_reconciliation_still_works(alerts, monkeypatch):
-    with FakeKiteServer(INSTRUMENTS, api_key="k") as fake:
+    with FakeKiteServer(INSTRUMENTS, api_key="k", exchange_latency_s=0) as fake:
         set_prices(fake.engine, {CE: "120.50"})
         c = ZerodhaClient(BrokerCredentials(api_key="k"), BrokerSession(access_token=fake.access_token), root=fake.url)
         first = c.place_order(limit("u1"))
@@ -61,7 +61,7 @@ def test_kite_unknown_status_reads_as_unknown_with_an_alert_and_reconciliation_s
                                           ("CANCELED", OrderStatus.CANCELLED), ("TRIGGER_PENDING", OrderStatus.TRIGGER_PENDING),
                                           ("PENDING", OrderStatus.OPEN), ("SOMETHING_NEW", OrderStatus.UNKNOWN)])
 def test_noren_status_spellings(raw, expected, alerts, monkeypatch):
-    with FakeNorenServer(INSTRUMENTS) as fake:
+    with FakeNorenServer(INSTRUMENTS, exchange_latency_s=0) as fake:
         set_prices(fake.engine, {CE: "120.50"})
         c = NorenClient("zebu", BrokerCredentials(user_id="FA1234"), BrokerSession(access_token=fake.access_token),
                         host=fake.url)
@@ -76,7 +76,7 @@ def test_noren_status_spellings(raw, expected, alerts, monkeypatch):
 # ---- Angel --------------------------------------------------------------------------------------
 @pytest.fixture
 def angel():
-    with FakeSmartApiServer(INSTRUMENTS, api_key="ak", client_code="A123", password="1234", totp_secret=SECRET) as fake:
+    with FakeSmartApiServer(INSTRUMENTS, api_key="ak", client_code="A123", password="1234", totp_secret=SECRET, exchange_latency_s=0) as fake:
         set_prices(fake.engine, {CE: "120.50"})
         yield fake, AngelClient(BrokerCredentials(api_key="ak", client_code="A123", password="1234", totp_secret=SECRET),
                                 BrokerSession(access_token=fake.jwt, refresh_token=fake.refresh_token), root=fake.url)

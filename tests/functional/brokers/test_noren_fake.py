@@ -24,7 +24,7 @@ CREDS = BrokerCredentials(user_id="FA1234", api_key="FA1234_U", api_secret="secr
 
 @pytest.fixture(params=["finvasia", "zebu"])
 def env(request):
-    with FakeNorenServer(INSTRUMENTS) as server:
+    with FakeNorenServer(INSTRUMENTS, exchange_latency_s=0) as server:
         set_prices(server.engine, {CE: "120.50"})
         yield request.param, server
 

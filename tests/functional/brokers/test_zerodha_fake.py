@@ -22,7 +22,7 @@ from .conftest import CE, INSTRUMENTS, PE, max_in_window, set_prices
 
 @pytest.fixture
 def fake():
-    with FakeKiteServer(INSTRUMENTS, api_key="k1", api_secret="s1", request_token="rt1") as server:
+    with FakeKiteServer(INSTRUMENTS, api_key="k1", api_secret="s1", request_token="rt1", exchange_latency_s=0) as server:
         set_prices(server.engine, {CE: "120.50", PE: "98.00"})
         yield server
 

@@ -25,11 +25,19 @@ def overrides():
 
 
 @pytest.fixture
-def fakes(engine, overrides):
+def exchange_latency_s():
+    """Seconds from a fake accepting an order to the exchange (local.fakes.core). 0 here: these
+    tests read fills right after the engine's sends; a module overrides it with None (the fakes'
+    realistic default, asynchronous fills) where timing is what it tests (test_exit_lag)."""
+    return 0.0
+
+
+@pytest.fixture
+def fakes(engine, overrides, exchange_latency_s):
     def price(contract):
         return overrides.get(contract.tradingsymbol) or engine.simulator.quote(contract).ltp
 
-    brokers = FakeBrokers(engine.master, price, ["NIFTY"])
+    brokers = FakeBrokers(engine.master, price, ["NIFTY"], exchange_latency_s=exchange_latency_s)
     engine.symbol_masters.update(brokers.symbol_masters)
     yield brokers
     brokers.stop()
