@@ -32,20 +32,36 @@ class RequestLog:
                                 operation, client_id or getattr(self.local, "client_id", None)))
 
     def by_step(self) -> Counter:
-        return Counter(step for _, _, step, op, _ in self.events if op != "SEND")
+        return Counter(step for _, _, step, op, _ in self.events if not op.startswith("SEND"))
 
     def operations(self, step: str) -> Counter:
-        return Counter(op for _, _, s, op, _ in self.events if s == step and op != "SEND")
+        return Counter(op for _, _, s, op, _ in self.events if s == step and not op.startswith("SEND"))
 
-    def during_sends(self) -> dict[str, int]:
-        """DynamoDB requests between each PlaceOrders invocation's first and last send, by account."""
-        out: dict[str, int] = {}
-        threads = {(t, c) for _, t, s, op, c in self.events if op == "SEND"}
+    def _between(self, first: str, last: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        threads = {(t, c) for _, t, s, op, c in self.events if op.startswith("SEND")}
         for thread, client in threads:
             mine = [e for e in self.events if e[1] == thread]
-            sends = [e[0] for e in mine if e[3] == "SEND"]
-            out[client] = out.get(client, 0) + sum(1 for e in mine if e[3] != "SEND" and sends[0] < e[0] < sends[-1])
+            starts = [e[0] for e in mine if e[3].startswith(first)]
+            ends = [e[0] for e in mine if e[3].startswith(last)]
+            if not starts or not ends:
+                continue
+            low, high = (min(starts), max(ends)) if first == last else (max(starts), min(ends))
+            out.setdefault(client, []).extend(e[3] for e in mine if not e[3].startswith("SEND") and low < e[0] < high)
         return out
+
+    def during_sends(self) -> dict[str, int]:
+        """DynamoDB requests inside each account's bursts of sends (first to last BUY, first to
+        last SELL), by account."""
+        out: dict[str, int] = {}
+        for side in ("SEND BUY", "SEND SELL"):
+            for client, ops in self._between(side, side).items():
+                out[client] = out.get(client, 0) + len(ops)
+        return out
+
+    def between_hedges_and_shorts(self) -> dict[str, list[str]]:
+        """DynamoDB requests after an account's last hedge (BUY) send and before its first short."""
+        return self._between("SEND BUY", "SEND SELL")
 
 
 def install(monkeypatch, engine) -> RequestLog:
@@ -80,7 +96,8 @@ def install(monkeypatch, engine) -> RequestLog:
     real_place = PaperBroker.place_order
 
     def counted_place(self, request, *args, **kwargs):
-        log.add("SEND", getattr(self, "account_id", None))
+        log.add(f"SEND {getattr(request.transaction_type, 'value', request.transaction_type)}",
+                getattr(self, "account_id", None))
         return real_place(self, request, *args, **kwargs)
 
     monkeypatch.setattr(PaperBroker, "place_order", counted_place)
