@@ -1,5 +1,6 @@
 """The Express state machine's steps as plain functions over JSON state (ARCHITECTURE.md
-"Execution"): Prepare -> Wait -> Resolve -> Map(PlaceOrders) -> Finalize.
+"Execution"): ENTRY: Prepare (claims and resolves) -> Wait -> Map(PlaceOrders) -> Finalize;
+EXIT: Prepare -> [PreCancel] -> Wait -> Resolve -> Map(PlaceOrders) -> Finalize.
 
 Exactly-once rests on these things (invariants I1/I2 of issue 13, contract C1):
 
@@ -16,9 +17,19 @@ Exactly-once rests on these things (invariants I1/I2 of issue 13, contract C1):
    the execution PARTIAL/FAILED with an Order Alert naming accounts and legs.
 5. An unknown outcome (timeout after sending) is reconciled by tag, never retried blindly.
 
-Timing: intents are written during the 2 s between Wait and ``execute_at``; the send loop does
-no DynamoDB I/O except the kill-switch read right before the hedges and before the shorts;
-records are saved after the account's last order.
+Timing (issue 14 "critical path redesign"): an entry's intents are written by Prepare, ~2 min
+ahead; the Wait ends ``send_lead_seconds`` (config) before ``execute_at`` so PlaceOrders starts
+cold there, does its cold work (session, client, connection, intents, claim) and sleeps warm; at
+the second only a batched price refresh and the sends. The send loop does no DynamoDB I/O except
+the kill-switch read before the hedges (100 ms ahead) and again before shorts that waited for
+hedges; records are saved after the account's last order, batched.
+
+DynamoDB requests of an entry (issue 14 item 9; tests/functional/asl/test_request_diet.py):
+per strategy Prepare reads the strategy, legs, allocations, basket, kill switches and the
+accounts (one BatchGetItem), claims (one put) and writes the plan (one transaction per 100
+items); per account PlaceOrders reads the account, the intents (one query), claims, reads the
+kill switches (once, twice with hedges) and books everything with one positions query and one
+transaction per 100 items; Finalize reads the orders once.
 """
 
 from __future__ import annotations
@@ -136,9 +147,12 @@ def _dte_problems(ctx: EngineContext, strategy, legs, trade_date: date) -> list[
 def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = None) -> dict[str, Any]:
     """Load each strategy of the batch, check every guard, and CLAIM its execution.
 
-    Returns the state with ``run_id``, ``executions`` (claimed by this run) and ``claimed_count``.
-    A strategy that must not run is recorded as a SKIPPED execution with its reasons (that
-    record is also a claim, so nothing else runs it that day).
+    Returns the state with ``run_id``, ``executions`` (claimed by this run), ``claimed_count``
+    and ``wait_until`` (``execute_at - send_lead_seconds``, or the event's when earlier); for an
+    ENTRY also ``work_items``: it is resolved here (:func:`resolve` with what was just read), so
+    the contracts and intents exist before the Wait. A strategy that must not run is recorded as
+    a SKIPPED execution with its reasons (that record is also a claim, so nothing else runs it
+    that day).
     """
     run_id = run_id or detail.get("run_id") or f"run-{uuid.uuid4().hex[:12]}"
     execution_type = ExecutionType(detail["execution_type"])
@@ -203,7 +217,7 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
         # never later than wait_until, never before now (a manual/MTM exit 3 s ahead: at once)
         from shared_utils.execution.exits import cancel_at
 
-        at = max(min(cancel_at(execute_at), parse_instant(detail.get("wait_until") or utc_iso_ms(execute_at))), _now(ctx))
+        at = max(min(cancel_at(execute_at), parse_instant(out["wait_until"])), _now(ctx))
         out["cancel_at"] = utc_iso_ms(at)
     return out
 
