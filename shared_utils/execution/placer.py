@@ -76,6 +76,8 @@ HEDGE_POLL_MS = 100
 KILL_SWITCH_READ_LEAD_MS = 100
 #: the LIMIT prices are refreshed (one batched LTP call per account) this long before the target
 PRICE_REFRESH_LEAD_MS = 400
+#: a refresh not answered this long before the target is abandoned (planned prices are used)
+PRICE_REFRESH_DEADLINE_MS = 150
 #: statuses the hedge wait treats as "will not fill by itself"
 _DEAD = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.NOT_SENT})
 _WORKING_AT_BROKER = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING, OrderStatus.PARTIALLY_FILLED})
@@ -420,22 +422,42 @@ def warm_up(client) -> None:
             pass
 
 
+def _refresh_by(ctx: EngineContext, client, pending: list[OrderRecord],
+                deadline: datetime) -> tuple[list[OrderRecord], str | None]:
+    """:func:`refresh_prices` bounded by ``deadline`` (a hung quote call must not delay the
+    sends: the SDKs' own timeouts are seconds). Past it the planned prices stand, with a note."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        box["result"] = refresh_prices(client, pending)
+
+    worker = threading.Thread(target=work, name="price-refresh", daemon=True)
+    worker.start()
+    worker.join(max(0.0, (deadline - _now(ctx)).total_seconds()))
+    if "result" in box:
+        return box["result"]
+    return [], "limit prices not refreshed before the send (the quote call did not answer in time); planned prices used"
+
+
 def refresh_prices(client, pending: list[OrderRecord]) -> tuple[list[OrderRecord], str | None]:
     """New LIMIT prices for ``pending`` from ONE batched LTP call of the account's client: the
     same distance from the LTP as Resolve chose (its slippage percent, read back from the
     intent's price and ``ltp_at_decision``), rounded on the tick away from the market (BUY up,
-    SELL down). MARKET orders need none. Returns (the changed records, a note when the call
+    SELL down). MARKET orders keep theirs (market protection), their contracts are in the same
+    call. Returns (the changed records, a note when the call
     failed: the orders then keep Resolve's prices)."""
     from shared_utils.brokers.models import InstrumentRef
     from shared_utils.models.enums import Exchange
 
     limits = [r for r in pending if r.price is not None and r.ltp_at_decision and r.order_type.value == "LIMIT"]
-    if not limits or client is None:
+    if not pending or client is None:
         return [], None
-    refs = {}
-    for r in limits:
-        ref = InstrumentRef(Exchange(r.exchange), r.broker_tradingsymbol or r.tradingsymbol, r.broker_token)
-        refs[r.order_key] = ref
+    # every contract of the batch is asked (MARKET ones too): the one call also opens the HTTPS
+    # connection the sends then reuse
+    refs = {r.order_key: InstrumentRef(Exchange(r.exchange), r.broker_tradingsymbol or r.tradingsymbol, r.broker_token)
+            for r in pending}
     try:
         prices = client.ltp(list({ref.key: ref for ref in refs.values()}.values()))
     except Exception as exc:  # noqa: BLE001 - the orders keep Resolve's prices, with the reason
@@ -497,7 +519,7 @@ def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderR
         # the limit prices Resolve set (minutes earlier, before the Wait) are refreshed with ONE
         # batched LTP call, PRICE_REFRESH_LEAD_MS before the target
         ctx.clock.sleep_until(target - timedelta(milliseconds=PRICE_REFRESH_LEAD_MS))
-        refreshed, note = refresh_prices(client, pending)
+        refreshed, note = _refresh_by(ctx, client, pending, target - timedelta(milliseconds=PRICE_REFRESH_DEADLINE_MS))
         if note:
             notes.append(note)
         if refreshed:
