@@ -12,7 +12,13 @@ Sequence of one work item (``{"execution_id","user_id","strategy_id","client_id"
    finds the claim taken and only RECONCILES the still-PENDING intents with the broker's book by
    tag (found: booked; not found: UNKNOWN, never re-sent). A throttled invoke that never ran
    never claimed, so its retry may send (invariant I1/I2).
-3. Sleep to ``execute_at`` (+ the allocation's ``execution_delay_ms``).
+   Before that, while the Map's lead (``send_lead_seconds``) runs: the account, its broker
+   session and client (``warm_up`` when the client offers it). Everything cold is done here.
+3. Sleep to ``execute_at`` (+ the allocation's ``execution_delay_ms``); ``PRICE_REFRESH_LEAD_MS``
+   before it ONE batched LTP call of the batch's contracts refreshes the LIMIT prices Resolve
+   set minutes earlier (same distance from the LTP, on the tick; abandoned at
+   ``PRICE_REFRESH_DEADLINE_MS`` before the target: planned prices, with a note) and opens the
+   HTTPS connection the sends reuse.
 4. Entries: kill switch (global, user, account) read immediately before the hedges (100 ms
    before the target, so the read adds no lag) and again before the shorts (I7); an entry
    order is not sent more than ``max_entry_delay_ms`` after its target: NOT_SENT "late by N
@@ -30,7 +36,10 @@ Sequence of one work item (``{"execution_id","user_id","strategy_id","client_id"
    - exit: the longs are sold only after the shorts are confirmed bought back; a buy-back that
      is not FILLED in time keeps working (it is closing risk) and the long sale is held back
      (NOT_SENT, the exit retry closes it later).
-6. One order-book read for fills, then the records are saved.
+6. One order-book read for fills, then the records are saved AFTER the last send, batched
+   (``booking.save_reports``: one positions Query, one TransactWriteItems per <= 100 items).
+   Between an account's first and last send the only DynamoDB request is the kill-switch
+   re-read before shorts that waited for hedges.
 
 Settings (strategy fields, copied into the work item by Resolve; defaults here):
 ``max_entry_delay_ms`` (default 5000) and ``hedge_fill_timeout_ms`` (default 3000).
