@@ -348,7 +348,7 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         except (BrokerError, LookupError) as exc:
             client_error = f"no usable broker session for {client_id}: {getattr(exc, 'broker_message', None) or exc}"
     if client is not None:
-        warm_up(client)  # the HTTPS connection is opened now, before the sleep, not by the first send
+        warm_up(client, intents)  # the HTTPS connection is opened now, before the sleep, not by the first send
     outcomes: dict[str, Any] = {}
     notes: list[str] = []
     pending = [r for r in intents if r.status is OrderStatus.PENDING]
@@ -418,17 +418,25 @@ def limit_price(ltp: Decimal, side: TransactionType, slippage_pct: Decimal, tick
     return max(price, tick).quantize(tick)
 
 
-def warm_up(client) -> None:
-    """Open the broker's HTTPS connection before the sleep (the client's optional ``warm_up()``:
-    a cheap authenticated read on the pooled session), so the first send reuses it instead of
-    paying DNS + TCP + TLS after ``execute_at``. A failure here is not an error: the send opens
-    its own connection."""
-    warm = getattr(client, "warm_up", None)
-    if callable(warm):
-        try:
+def warm_up(client, intents: list[OrderRecord] | None = None) -> None:
+    """Open the broker's HTTPS connection before the sleep, so the first send reuses the pooled
+    connection instead of paying DNS + TCP + TLS after ``execute_at``: the client's own
+    ``warm_up()`` when it has one, else one LTP read of the batch's first contract (a cheap
+    authenticated GET on the same session). A failure here is not an error: the refresh and the
+    sends open their own connection."""
+    from shared_utils.brokers.models import InstrumentRef
+    from shared_utils.models.enums import Exchange
+
+    try:
+        warm = getattr(client, "warm_up", None)
+        if callable(warm):
             warm()
-        except Exception:  # noqa: BLE001 - best effort: the send path reports real failures
-            pass
+        elif intents:
+            first = intents[0]
+            client.ltp([InstrumentRef(Exchange(first.exchange), first.broker_tradingsymbol or first.tradingsymbol,
+                                      first.broker_token)])
+    except Exception:  # noqa: BLE001 - best effort: the send path reports real failures
+        pass
 
 
 def _refresh_by(ctx: EngineContext, client, pending: list[OrderRecord],
