@@ -12,14 +12,22 @@ Sequence of one work item (``{"execution_id","user_id","strategy_id","client_id"
    finds the claim taken and only RECONCILES the still-PENDING intents with the broker's book by
    tag (found: booked; not found: UNKNOWN, never re-sent). A throttled invoke that never ran
    never claimed, so its retry may send (invariant I1/I2).
-3. Sleep to ``execute_at`` (+ the allocation's ``execution_delay_ms``).
+   Before that, while the Map's lead (``send_lead_seconds``) runs: the account, its broker
+   session and client (``warm_up`` when the client offers it). Everything cold is done here.
+3. Sleep to ``execute_at`` (+ the allocation's ``execution_delay_ms``); ``PRICE_REFRESH_LEAD_MS``
+   before it ONE batched LTP call of the batch's contracts refreshes the LIMIT prices Resolve
+   set minutes earlier (same distance from the LTP, on the tick; abandoned at
+   ``PRICE_REFRESH_DEADLINE_MS`` before the target: planned prices, with a note) and opens the
+   HTTPS connection the sends reuse.
 4. Entries: kill switch (global, user, account) read immediately before the hedges (100 ms
    before the target, so the read adds no lag) and again before the shorts (I7); an entry
    order is not sent more than ``max_entry_delay_ms`` after its target: NOT_SENT "late by N
    ms" (I6). Exits are never stopped by a kill switch or lateness;
    their lateness is recorded (``lag_ms``, execution reasons).
 5. BUY orders first. SELL orders only after EVERY BUY of the batch is confirmed FILLED by the
-   broker (one order-book read per poll, every ``HEDGE_POLL_MS``) within
+   broker (read right after the sends, then with a 5/10/20/50/100/250 ms backoff: per order
+   while two or fewer are unconfirmed, else one order-book read; at most 8 reads a second per
+   account, under Kite's 10/s; see :func:`await_fills`) within
    ``hedge_fill_timeout_ms`` (I3). Otherwise the SELL orders are NOT_SENT with the reason and
    the hedge policy applies:
 
@@ -30,7 +38,10 @@ Sequence of one work item (``{"execution_id","user_id","strategy_id","client_id"
    - exit: the longs are sold only after the shorts are confirmed bought back; a buy-back that
      is not FILLED in time keeps working (it is closing risk) and the long sale is held back
      (NOT_SENT, the exit retry closes it later).
-6. One order-book read for fills, then the records are saved.
+6. One order-book read for fills, then the records are saved AFTER the last send, batched
+   (``booking.save_reports``: one positions Query, one TransactWriteItems per <= 100 items).
+   Between an account's first and last send the only DynamoDB request is the kill-switch
+   re-read before shorts that waited for hedges.
 
 Settings (strategy fields, copied into the work item by Resolve; defaults here):
 ``max_entry_delay_ms`` (default 5000) and ``hedge_fill_timeout_ms`` (default 3000).
@@ -43,7 +54,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Iterable
 
 from shared_utils.brokers.errors import (
@@ -56,7 +67,7 @@ from shared_utils.brokers.errors import (
 )
 from shared_utils.brokers.models import OrderReport, OrderRequest
 from shared_utils.clock import parse_instant
-from shared_utils.execution.booking import save_report
+from shared_utils.execution.booking import save_report, save_reports
 from shared_utils.execution.context import EngineContext
 from shared_utils.execution.guards import kill_switch_problem, session_problem
 from shared_utils.models.enums import ExecutionType, OrderPurpose, OrderStatus, TransactionType
@@ -69,11 +80,13 @@ RETRYABLE_SEND_ATTEMPTS = 3
 DEFAULT_MAX_ENTRY_DELAY_MS = 5000
 #: how long the shorts wait for the account's hedges (BUY) to be confirmed FILLED
 DEFAULT_HEDGE_FILL_TIMEOUT_MS = 3000
-#: order-book polling interval while waiting for hedge fills
-HEDGE_POLL_MS = 100
 #: the kill switch is read this long before the first send (the read then adds no lag), and
 #: again right before the shorts
 KILL_SWITCH_READ_LEAD_MS = 100
+#: the LIMIT prices are refreshed (one batched LTP call per account) this long before the target
+PRICE_REFRESH_LEAD_MS = 400
+#: a refresh not answered this long before the target is abandoned (planned prices are used)
+PRICE_REFRESH_DEADLINE_MS = 150
 #: statuses the hedge wait treats as "will not fill by itself"
 _DEAD = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.NOT_SENT})
 _WORKING_AT_BROKER = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING, OrderStatus.PARTIALLY_FILLED})
@@ -403,12 +416,16 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                                 for planned in item["orders"])
     else:
         intents = load_intents(ctx.repos, item)
+    if ctx.on_intents is not None:
+        ctx.on_intents(intents)  # the deployed paper client's lot, tick and price come from them
     client = None
     if account is not None:
         try:
             client = ctx.clients.client_for(account)
         except (BrokerError, LookupError) as exc:
             client_error = f"no usable broker session for {client_id}: {getattr(exc, 'broker_message', None) or exc}"
+    if client is not None:
+        warm_up(client, intents)  # the HTTPS connection is opened now, before the sleep, not by the first send
     outcomes: dict[str, Any] = {}
     notes: list[str] = []
     pending = [r for r in intents if r.status is OrderStatus.PENDING]
@@ -465,6 +482,95 @@ def reconcile_claimed(client, pending: list[OrderRecord]) -> dict[str, Any]:
         for r in pending}
 
 
+def limit_price(ltp: Decimal, side: TransactionType, slippage_pct: Decimal, tick: Decimal) -> Decimal:
+    """LTP moved ``slippage_pct`` percent against us, on the tick: BUY rounds up, SELL down.
+
+    >>> limit_price(Decimal("100"), TransactionType.BUY, Decimal("5"), Decimal("0.05"))
+    Decimal('105.00')
+    """
+    factor = (Decimal(1) + slippage_pct / 100) if side is TransactionType.BUY else (Decimal(1) - slippage_pct / 100)
+    raw = ltp * factor
+    rounding = ROUND_CEILING if side is TransactionType.BUY else ROUND_FLOOR
+    price = (raw / tick).to_integral_value(rounding=rounding) * tick
+    return max(price, tick).quantize(tick)
+
+
+def warm_up(client, intents: list[OrderRecord] | None = None) -> None:
+    """Open the broker's HTTPS connection before the sleep, so the first send reuses the pooled
+    connection instead of paying DNS + TCP + TLS after ``execute_at``: the client's own
+    ``warm_up()`` when it has one, else one LTP read of the batch's first contract (a cheap
+    authenticated GET on the same session). A failure here is not an error: the refresh and the
+    sends open their own connection."""
+    from shared_utils.brokers.models import InstrumentRef
+    from shared_utils.models.enums import Exchange
+
+    try:
+        warm = getattr(client, "warm_up", None)
+        if callable(warm):
+            warm()
+        elif intents:
+            first = intents[0]
+            client.ltp([InstrumentRef(Exchange(first.exchange), first.broker_tradingsymbol or first.tradingsymbol,
+                                      first.broker_token)])
+    except Exception:  # noqa: BLE001 - best effort: the send path reports real failures
+        pass
+
+
+def _refresh_by(ctx: EngineContext, client, pending: list[OrderRecord],
+                deadline: datetime) -> tuple[list[OrderRecord], str | None]:
+    """:func:`refresh_prices` bounded by ``deadline`` (a hung quote call must not delay the
+    sends: the SDKs' own timeouts are seconds). Past it the planned prices stand, with a note."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        box["result"] = refresh_prices(client, pending)
+
+    worker = threading.Thread(target=work, name="price-refresh", daemon=True)
+    worker.start()
+    worker.join(max(0.0, (deadline - _now(ctx)).total_seconds()))
+    if "result" in box:
+        return box["result"]
+    return [], "limit prices not refreshed before the send (the quote call did not answer in time); planned prices used"
+
+
+def refresh_prices(client, pending: list[OrderRecord]) -> tuple[list[OrderRecord], str | None]:
+    """New LIMIT prices for ``pending`` from ONE batched LTP call of the account's client: the
+    same distance from the LTP as Resolve chose (its slippage percent, read back from the
+    intent's price and ``ltp_at_decision``), rounded on the tick away from the market (BUY up,
+    SELL down). MARKET orders keep theirs (market protection), their contracts are in the same
+    call. Returns (the changed records, a note when the call
+    failed: the orders then keep Resolve's prices)."""
+    from shared_utils.brokers.models import InstrumentRef
+    from shared_utils.models.enums import Exchange
+
+    limits = [r for r in pending if r.price is not None and r.ltp_at_decision and r.order_type.value == "LIMIT"]
+    if not pending or client is None:
+        return [], None
+    # every contract of the batch is asked (MARKET ones too): the one call also opens the HTTPS
+    # connection the sends then reuse
+    refs = {r.order_key: InstrumentRef(Exchange(r.exchange), r.broker_tradingsymbol or r.tradingsymbol, r.broker_token)
+            for r in pending}
+    try:
+        prices = client.ltp(list({ref.key: ref for ref in refs.values()}.values()))
+    except Exception as exc:  # noqa: BLE001 - the orders keep Resolve's prices, with the reason
+        return [], f"limit prices not refreshed before the send ({type(exc).__name__}: {exc}); Resolve's prices used"
+    changed = []
+    for r in limits:
+        ltp = prices.get(refs[r.order_key].key)
+        if not ltp or ltp <= 0:
+            continue
+        tick = r.tick_size or Decimal("0.05")
+        buy = r.transaction_type is TransactionType.BUY
+        pct = (((r.price / r.ltp_at_decision - 1) if buy else (1 - r.price / r.ltp_at_decision)) * 100).quantize(
+            Decimal("0.01"), rounding=ROUND_FLOOR)
+        price = limit_price(Decimal(ltp), r.transaction_type, max(pct, Decimal(0)), tick)
+        if price != r.price or ltp != r.ltp_at_decision:
+            changed.append(r.model_copy(update={"price": price, "ltp_at_decision": Decimal(ltp)}))
+    return changed, None
+
+
 def margin_problem(client, work: WorkItem, notes: list[str]) -> str | None:
     """``risk_limits.max_margin_utilization`` (percent, in the item when set): read before the
     sleep from the client's optional ``margins() -> {"used", "available"}`` (rupees). A client
@@ -503,6 +609,17 @@ def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderR
     guard = session_problem(ctx.calendar, target, exchange)
     margin = margin_problem(client, work, notes) if entry else None
     kill_at_target = None
+    if not (guard or margin):
+        # the limit prices Resolve set (minutes earlier, before the Wait) are refreshed with ONE
+        # batched LTP call, PRICE_REFRESH_LEAD_MS before the target
+        ctx.clock.sleep_until(target - timedelta(milliseconds=PRICE_REFRESH_LEAD_MS))
+        refreshed, note = _refresh_by(ctx, client, pending, target - timedelta(milliseconds=PRICE_REFRESH_DEADLINE_MS))
+        if note:
+            notes.append(note)
+        if refreshed:
+            by_key = {r.order_key: r for r in refreshed}
+            pending[:] = [by_key.get(r.order_key, r) for r in pending]
+            intents[:] = [by_key.get(r.order_key, r) for r in intents]
     if entry and not (guard or margin):
         # the kill switch is read KILL_SWITCH_READ_LEAD_MS before the target, so the read (a few
         # ms) is done when the first order leaves and adds nothing to its lag
@@ -537,9 +654,15 @@ def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderR
             if outcome.error_kind == "SESSION_EXPIRED":
                 stop.append("not sent: the broker session expired during the send")
 
-    send_group([r for r in pending if r.transaction_type is TransactionType.BUY], kill_at_target)
+    buys = [r for r in pending if r.transaction_type is TransactionType.BUY]
+    send_group(buys, kill_at_target)
     sells = [r for r in pending if r.transaction_type is TransactionType.SELL]
     hedges = [r for r in intents if r.transaction_type is TransactionType.BUY]
+    # the switch read at the target covers shorts that leave at once (no hedge to wait for);
+    # after a hedge wait they are read again (send_group, kill=None): the ONE DynamoDB request
+    # between an account's sends, kept because a switch set while the hedges fill must stop
+    # the shorts (I7)
+    kill_for_shorts = kill_at_target if not hedges else None
     if sells and hedges:
         known = {r.order_key: _Outcome(r.status, r.broker_order_id, r.broker_message) for r in intents
                  if r.order_key not in outcomes}
@@ -556,7 +679,7 @@ def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderR
             outcomes.update({r.order_key: _not_sent(reason, "HEDGE_NOT_FILLED" if entry else "BUYBACK_NOT_FILLED")
                              for r in sells})
             sells = []
-    send_group(sells)
+    send_group(sells, kill_for_shorts)
 
 
 def cancel_unfilled(client, hedges: list[OrderRecord], reports: dict[str, OrderReport]) -> list[str]:
@@ -577,34 +700,43 @@ def cancel_unfilled(client, hedges: list[OrderRecord], reports: dict[str, OrderR
 
 def _save(ctx: EngineContext, item: dict[str, Any], client, intents: list[OrderRecord],
           outcomes: dict[str, Any]) -> list[dict[str, Any]]:
-    """One order-book read for fills, then each record saved; returns one result per intent."""
+    """One order-book read for fills, then every record saved in one batch AFTER the account's
+    last send (:func:`booking.save_reports`: one positions Query and one TransactWriteItems per
+    <= 100 items); returns one result per intent."""
     book: dict[str, OrderReport] = {}
     if client is not None and any(isinstance(o, _Outcome) and o.broker_order_id for o in outcomes.values()):
         try:
             book = {report.order_id: report for report in client.order_book()}
         except BrokerError:
             book = {}
-    results = []
+    at = _now(ctx)
+    updates: list[tuple[OrderRecord, dict]] = []
     for record in intents:
         outcome = outcomes.get(record.order_key)
-        at = _now(ctx)
         if outcome is None:
-            saved = record
-        elif isinstance(outcome, OrderReport):
-            saved = save_report(ctx.repos, record, outcome.status, outcome.filled_quantity, outcome.average_price,
-                                outcome.message, at, outcome.order_id)
+            continue
+        if isinstance(outcome, OrderReport):
+            change = {"status": outcome.status, "filled": outcome.filled_quantity, "average": outcome.average_price,
+                      "message": outcome.message, "broker_order_id": outcome.order_id}
         elif outcome.status is OrderStatus.NOT_SENT:
-            saved = mark_not_sent(ctx.repos, record, outcome.message or "not sent", outcome.error_kind or "NOT_SENT", at)
+            change = {"not_sent": (outcome.message or "not sent", outcome.error_kind or "NOT_SENT")}
         else:
             # the final book read; when it failed (or lags), the report this order was last seen
             # with (reconciled by tag, or the hedge wait's read): one booking path for every report
             report = book.get(outcome.broker_order_id or "") or outcome.report
-            status = report.status if report is not None else outcome.status
             extra = {"sent_at": outcome.sent_at, "acked_at": outcome.acked_at, "error_kind": outcome.error_kind}
-            saved = save_report(ctx.repos, record, status, report.filled_quantity if report else 0,
-                                report.average_price if report else None,
-                                (report.message if report and report.message else outcome.message), at,
-                                outcome.broker_order_id, extra={k: v for k, v in extra.items() if v is not None})
+            change = {"status": report.status if report is not None else outcome.status,
+                      "filled": report.filled_quantity if report else 0,
+                      "average": report.average_price if report else None,
+                      "message": report.message if report and report.message else outcome.message,
+                      "broker_order_id": outcome.broker_order_id,
+                      "extra": {k: v for k, v in extra.items() if v is not None}}
+        updates.append((record, change))
+    stored = dict(zip((r.order_key for r, _ in updates), save_reports(ctx.repos, updates, at)))
+    results = []
+    for record in intents:
+        outcome = outcomes.get(record.order_key)
+        saved = stored.get(record.order_key, record)
         lag = saved.lag_ms
         results.append({"order_key": saved.order_key, "leg_no": saved.leg_no, "tradingsymbol": saved.tradingsymbol,
                         "transaction_type": saved.transaction_type.value, "quantity": saved.quantity,
@@ -620,13 +752,16 @@ def _save(ctx: EngineContext, item: dict[str, Any], client, intents: list[OrderR
     return results
 
 
-def settle_unplaced(ctx: EngineContext, user_id: str, execution_id: str, errors: dict[str, str]) -> list[OrderRecord]:
+def settle_unplaced(ctx: EngineContext, user_id: str, execution_id: str, errors: dict[str, str],
+                    orders: list[OrderRecord] | None = None) -> list[OrderRecord]:
     """Finalize's sweep (I2): every ENTRY/EXIT intent of the execution still PENDING after the
     Map. An account whose item was never claimed sent nothing: its intents become NOT_SENT with
     the branch's error (``errors`` by client_id) or "its PlaceOrders never ran". One whose item
     was claimed may have sent: its intents are reconciled by tag (UNKNOWN when not found).
-    Returns the records changed."""
-    orders = ctx.repos.orders.list_for_execution(user_id, execution_id)
+    ``orders``: the execution's orders when the caller read them already (Finalize), else one
+    Query. Returns the records changed."""
+    if orders is None:
+        orders = ctx.repos.orders.list_for_execution(user_id, execution_id)
     pending = [o for o in orders if o.status is OrderStatus.PENDING and o.purpose in (OrderPurpose.ENTRY, OrderPurpose.EXIT)]
     if not pending:
         return []
