@@ -33,8 +33,14 @@ const leg = z.object({
   values: z.record(z.string(), z.string()),
   order_type: z.enum(["MARKET", "LIMIT"]),
   stop_loss: z.string(),
+  stop_loss_type: z.enum(["PERCENTAGE", "POINTS"]),
   target: z.string(),
-});
+  target_type: z.enum(["PERCENTAGE", "POINTS"]),
+  /** trailing stop: start trailing once this far in profit, then trail by `trail_by` (the stop's units) */
+  trail_after: z.string(),
+  trail_by: z.string(),
+}).refine((l) => (l.trail_after.trim() === "") === (l.trail_by.trim() === ""), { path: ["trail_by"], message: "A trailing stop needs both when to start and by how much" })
+  .refine((l) => l.trail_after.trim() === "" || l.stop_loss.trim() !== "", { path: ["stop_loss"], message: "A trailing stop trails a stop loss: set one" });
 
 const account = z.object({
   client_id: z.string(),
@@ -68,7 +74,8 @@ export type LegDraft = Draft["legs"][number];
 
 export function newLeg(overrides: Partial<LegDraft> = {}): LegDraft {
   return { leg_type: "PUT", transaction_type: "SELL", lots: 1, expiry_type: "WEEKLY", expiry_offset: 0, method: "ATM_OFFSET",
-    values: {}, order_type: "LIMIT", stop_loss: "", target: "", ...overrides };
+    values: {}, order_type: "LIMIT", stop_loss: "", stop_loss_type: "PERCENTAGE", target: "", target_type: "PERCENTAGE",
+    trail_after: "", trail_by: "", ...overrides };
 }
 
 export function emptyDraft(): Draft {
@@ -96,7 +103,9 @@ export function toLegs(d: Draft): Schemas["LegsCreate"] {
       return {
         leg_no: i + 1, underlying: d.underlying, leg_type: l.leg_type, transaction_type: l.transaction_type, lots: Number(l.lots),
         expiry_type: l.expiry_type, expiry_offset: Number(l.expiry_offset), entry_by: l.method, strike_selection_config: config,
-        order_type: l.order_type, stop_loss: num(l.stop_loss), target: num(l.target),
+        order_type: l.order_type, stop_loss: num(l.stop_loss), stop_loss_type: l.stop_loss_type,
+        target: num(l.target), target_type: l.target_type,
+        trailing_stop: l.trail_after.trim() && l.trail_by.trim() ? { activate_after: Number(l.trail_after), trail_by: Number(l.trail_by) } : null,
         category: l.transaction_type === "SELL" ? "SHORT" : "LONG",
       };
     }),
@@ -115,11 +124,39 @@ export function toAllocations(d: Draft): Schemas["AdvancedAllocationRequest"] {
   };
 }
 
+/** The legs as the payoff calculator's selection rules (POST /options/calculator/payoff), or null
+ * while a leg still misses a value its method needs (the server would answer 422). */
+export function toCalculatorLegs(d: Pick<Draft, "underlying" | "legs">): Schemas["CalculatorRequest"] | null {
+  const legs: Schemas["CalculatorLeg"][] = [];
+  for (const l of d.legs) {
+    const config: Schemas["StrikeSelectionConfig-Input"] = { method: l.method };
+    for (const f of METHODS[l.method].fields) {
+      const v = num(l.values[f.key]);
+      if (v === null || !Number.isFinite(v)) return null;
+      (config as Record<string, unknown>)[f.key] = v;
+    }
+    const lots = Number(l.lots);
+    if (!Number.isInteger(lots) || lots < 1) return null;
+    legs.push({ side: l.transaction_type, lots, underlying: d.underlying, option_type: l.leg_type === "CALL" ? "CE" : "PE",
+      expiry_type: l.expiry_type, expiry_offset: Number(l.expiry_offset) || 0, strike_selection_config: config });
+  }
+  return legs.length > 0 ? { legs, points: 81, range_pct: 6 } : null;
+}
+
 /** Lots each chosen account would trade per leg (what the allocation step shows before saving). */
 export function lotsPerAccount(d: Draft): { client_id: string; legs: number[]; total: number }[] {
   return d.accounts.filter((a) => a.selected).map((a) => {
     const legs = d.legs.map((l, n) => d.allocation_type === "STRATEGY_LEVEL" ? Number(l.lots) * Number(a.multiplier) : Number(a.leg_lots[n] ?? 0));
     return { client_id: a.client_id, legs, total: legs.reduce((x, y) => x + y, 0) };
+  });
+}
+
+/** Units each chosen account would trade per leg: lots x the contract's lot size (from the
+ * live preview; null where the lot size is not known yet). */
+export function unitsPerAccount(d: Draft, lotSizes: (number | null | undefined)[]): { client_id: string; units: (number | null)[]; total: number | null }[] {
+  return lotsPerAccount(d).map((a) => {
+    const units = a.legs.map((lots, n) => (lotSizes[n] ? lots * lotSizes[n]! : null));
+    return { client_id: a.client_id, units, total: units.some((u) => u === null) ? null : units.reduce<number>((x, y) => x + (y ?? 0), 0) };
   });
 }
 

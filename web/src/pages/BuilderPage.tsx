@@ -8,9 +8,12 @@ import { ErrorText } from "../components/Layout";
 import { accountsQuery } from "./AccountsPage";
 import { basketsQuery } from "./StrategiesPage";
 import { StrategyReview } from "./StrategyDetailPage";
+import { LegPreview, usePayoffPreview } from "../components/LegPreview";
+import { StrategyPreview } from "../components/StrategyPreview";
+import { formatNumber } from "../lib/format";
 import {
   draftSchema, emptyDraft, ironCondorLegs, lotsPerAccount, METHODS, newLeg, toAllocations, toLegs, toStrategySpec,
-  UNDERLYINGS, WEEKDAYS, type Draft,
+  UNDERLYINGS, unitsPerAccount, WEEKDAYS, type Draft,
 } from "../lib/strategyDraft";
 
 const STEPS = ["Basic info", "Schedule", "Legs", "Risk", "Allocation", "Review"] as const;
@@ -18,7 +21,7 @@ const STEP_FIELDS: FieldPath<Draft>[][] = [
   ["strategy_name", "underlying", "product", "basket_id"],
   ["entry_time", "exit_time", "entry_days", "exit_days"],
   ["legs"],
-  ["mtm_stop_loss", "mtm_target"],
+  ["mtm_stop_loss", "mtm_target", "legs"],
   ["accounts", "allocation_type"],
 ];
 
@@ -93,6 +96,9 @@ export default function BuilderPage() {
   }
 
   const selected = lotsPerAccount(draft);
+  const payoff = usePayoffPreview(draft);
+  const lotSizes = draft.legs.map((_l, n) => payoff.data?.legs[n]?.lot_size ?? null);
+  const units = unitsPerAccount(draft, lotSizes);
   return (
     <>
       <h1>Build a strategy</h1>
@@ -133,7 +139,7 @@ export default function BuilderPage() {
           <>
             <p><button type="button" className="secondary" onClick={() => legs.replace(ironCondorLegs())}>Use the iron condor template</button></p>
             <table className="legs">
-              <thead><tr><th scope="col">Leg</th><th scope="col">Side</th><th scope="col">Type</th><th scope="col">Lots</th><th scope="col">Expiry</th><th scope="col">Selection</th><th scope="col">Value</th><th scope="col">Order</th><th scope="col">Stop (pts)</th><th scope="col"><span className="sr-only">Remove</span></th></tr></thead>
+              <thead><tr><th scope="col">Leg</th><th scope="col">Side</th><th scope="col">Type</th><th scope="col">Lots</th><th scope="col">Expiry</th><th scope="col">Selection</th><th scope="col">Value</th><th scope="col">Order</th><th scope="col"><span className="sr-only">Remove</span></th></tr></thead>
               <tbody>
                 {legs.fields.map((f, i) => {
                   const method = draft.legs[i]?.method ?? f.method;
@@ -150,7 +156,6 @@ export default function BuilderPage() {
                       <td><select aria-label={`Leg ${i + 1} selection method`} {...register(`legs.${i}.method`)}>{Object.entries(METHODS).map(([k, m]) => <option key={k} value={k}>{m.label}</option>)}</select></td>
                       <td>{METHODS[method].fields.map((fld) => <input key={fld.key} aria-label={`Leg ${i + 1} ${fld.label}`} placeholder={fld.label} className="narrow" inputMode="decimal" {...register(`legs.${i}.values.${fld.key}`)} />)}</td>
                       <td><select aria-label={`Leg ${i + 1} order type`} {...register(`legs.${i}.order_type`)}><option>LIMIT</option><option>MARKET</option></select></td>
-                      <td><input aria-label={`Leg ${i + 1} stop loss points`} className="narrow" inputMode="decimal" {...register(`legs.${i}.stop_loss`)} /></td>
                       <td><button type="button" className="secondary" aria-label={`Remove leg ${i + 1}`} onClick={() => legs.remove(i)}>✕</button></td>
                     </tr>
                   );
@@ -159,15 +164,34 @@ export default function BuilderPage() {
             </table>
             {errors.legs?.message && <p className="error">{errors.legs.message}</p>}
             <p><button type="button" className="secondary" onClick={() => legs.append(newLeg())}>Add leg</button></p>
-            <p className="hint">What each leg would pick now, its premium and the payoff chart need the market-preview route (issue 17); the review step shows what the server resolves.</p>
+            <LegPreview draft={draft} />
           </>
         )}
         {step === 3 && (
-          <div className="grid">
-            <label>MTM stop loss (₹, whole strategy)<input inputMode="decimal" {...register("mtm_stop_loss")} /></label>
-            <label>MTM target (₹)<input inputMode="decimal" {...register("mtm_target")} /></label>
-            <p className="hint wide">Per-leg stops are set on the legs step (points on the option premium).</p>
-          </div>
+          <>
+            <div className="grid">
+              <label>MTM stop loss (₹, whole strategy)<input inputMode="decimal" {...register("mtm_stop_loss")} /></label>
+              <label>MTM target (₹)<input inputMode="decimal" {...register("mtm_target")} /></label>
+              <p className="hint wide">The strategy exits every leg in every account when its MTM reaches −stop or +target (rupees). Per leg: a stop loss and a target on the option premium, in percent of the entry fill or in rupees (points), and a trailing stop that starts once the leg is that far in profit and then follows by the step.</p>
+            </div>
+            <table className="legs">
+              <caption className="sr-only">Stops, targets and trailing per leg</caption>
+              <thead><tr><th scope="col">Leg</th><th scope="col">Stop loss</th><th scope="col">Stop in</th><th scope="col">Target</th><th scope="col">Target in</th><th scope="col">Trail after</th><th scope="col">Trail by</th></tr></thead>
+              <tbody>
+                {draft.legs.map((l, i) => (
+                  <tr key={legs.fields[i]?.id ?? i}>
+                    <th scope="row">{i + 1} {l.transaction_type} {l.leg_type}</th>
+                    <td><input aria-label={`Leg ${i + 1} stop loss`} className="narrow" inputMode="decimal" {...register(`legs.${i}.stop_loss`)} /></td>
+                    <td><select aria-label={`Leg ${i + 1} stop loss unit`} {...register(`legs.${i}.stop_loss_type`)}><option value="PERCENTAGE">% of entry</option><option value="POINTS">₹ (points)</option></select></td>
+                    <td><input aria-label={`Leg ${i + 1} target`} className="narrow" inputMode="decimal" {...register(`legs.${i}.target`)} /></td>
+                    <td><select aria-label={`Leg ${i + 1} target unit`} {...register(`legs.${i}.target_type`)}><option value="PERCENTAGE">% of entry</option><option value="POINTS">₹ (points)</option></select></td>
+                    <td><input aria-label={`Leg ${i + 1} trail after`} className="narrow" inputMode="decimal" {...register(`legs.${i}.trail_after`)} /></td>
+                    <td><input aria-label={`Leg ${i + 1} trail by`} className="narrow" inputMode="decimal" {...register(`legs.${i}.trail_by`)} /></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
         )}
         {step === 4 && (
           <>
@@ -178,7 +202,7 @@ export default function BuilderPage() {
             </fieldset>
             {draft.accounts.length === 0 && <p>No broker accounts yet: <Link to="/accounts">link one</Link>.</p>}
             <table>
-              <thead><tr><th scope="col">Account</th>{draft.allocation_type === "STRATEGY_LEVEL" ? <th scope="col">Multiplier</th> : draft.legs.map((l, n) => <th scope="col" key={n}>Leg {n + 1} {l.transaction_type} {l.leg_type} lots</th>)}<th scope="col">Total lots</th></tr></thead>
+              <thead><tr><th scope="col">Account</th>{draft.allocation_type === "STRATEGY_LEVEL" ? <th scope="col">Multiplier</th> : draft.legs.map((l, n) => <th scope="col" key={n}>Leg {n + 1} {l.transaction_type} {l.leg_type} lots</th>)}<th scope="col">Total lots</th><th scope="col">Units per leg</th></tr></thead>
               <tbody>
                 {draft.accounts.map((a, i) => (
                   <tr key={a.client_id}>
@@ -187,14 +211,15 @@ export default function BuilderPage() {
                       ? <td><input aria-label={`${a.client_id} multiplier`} className="narrow" type="number" min={1} {...register(`accounts.${i}.multiplier`, { valueAsNumber: true })} /></td>
                       : draft.legs.map((_l, n) => <td key={n}><input aria-label={`${a.client_id} leg ${n + 1} lots`} className="narrow" type="number" min={0} {...register(`accounts.${i}.leg_lots.${n}`, { valueAsNumber: true })} /></td>)}
                     <td>{selected.find((s) => s.client_id === a.client_id)?.total ?? "—"}</td>
+                    <td>{unitsText(units.find((u) => u.client_id === a.client_id)?.units)}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
-            <p className="hint">Quantities in units (lots × the exchange lot size on the trade date) are shown on the review step, from the server.</p>
+            <p className="hint">Units = lots × the lot size of the contract each leg picks now{lotSizes.some(Boolean) ? ` (${lotSizes.map((n, i) => `leg ${i + 1}: ${n ?? "?"}`).join(", ")})` : ""}; the review shows the engine's own quantities and freeze slices for the trade date.</p>
           </>
         )}
-        {step === 5 && saved && <StrategyReview strategyId={saved} />}
+        {step === 5 && saved && <><StrategyReview strategyId={saved} /><StrategyPreview strategyId={saved} /></>}
         {stepProblems.length > 0 && <ul role="alert" className="error">{stepProblems.map((p) => <li key={p}>{p}</li>)}</ul>}
         <ErrorText error={saveError} />
         <div className="nav-buttons">
@@ -208,6 +233,11 @@ export default function BuilderPage() {
 }
 
 export type { Schemas };
+
+function unitsText(units: (number | null)[] | undefined): string {
+  if (!units || units.length === 0) return "—";
+  return units.map((u) => (u === null ? "?" : formatNumber(u))).join(" / ");
+}
 
 /** "legs.2.lots: At least 1 lot" for every message in react-hook-form's nested errors. */
 export function flattenErrors(errors: unknown, prefix = ""): string[] {

@@ -3,6 +3,7 @@ import { useQueries, useQuery } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/Layout";
 import { formatIstTime, formatLag, formatLots, formatRupees, lagMs } from "../lib/format";
+import { ClosePosition, KillSwitchPanel, OrderActions } from "../components/Actions";
 
 const LagChart = lazy(() => import("../components/LagChart"));
 /** Polling interval while the WebSocket feed (issue 19, next part) is not there. */
@@ -17,13 +18,13 @@ export function orderLag(order: Order, execution?: Schemas["Execution"]): number
   return lagMs(order.execute_at ?? execution?.execute_at, order.sent_at);
 }
 
-export function OrdersTable({ orders, execution }: { orders: Order[]; execution?: Schemas["Execution"] }) {
+export function OrdersTable({ orders, execution, actions = false }: { orders: Order[]; execution?: Schemas["Execution"]; actions?: boolean }) {
   const sorted = [...orders].sort((a, b) => (a.sent_at ?? a.created_at ?? "").localeCompare(b.sent_at ?? b.created_at ?? ""));
   return (
     <table className="orders">
-      <thead><tr><th scope="col">Sent (IST)</th><th scope="col">Lag from target</th><th scope="col">Purpose</th><th scope="col">Account</th><th scope="col">Side</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Price</th><th scope="col">Status</th></tr></thead>
+      <thead><tr><th scope="col">Sent (IST)</th><th scope="col">Lag from target</th><th scope="col">Purpose</th><th scope="col">Account</th><th scope="col">Side</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Price</th><th scope="col">Status</th>{actions && <th scope="col">Actions</th>}</tr></thead>
       <tbody>
-        {sorted.length === 0 && <tr><td colSpan={9}>No orders yet.</td></tr>}
+        {sorted.length === 0 && <tr><td colSpan={actions ? 10 : 9}>No orders yet.</td></tr>}
         {sorted.map((o) => (
           <tr key={o.order_key} data-testid="order-row">
             <td>{formatIstTime(o.sent_at)}</td>
@@ -32,6 +33,7 @@ export function OrdersTable({ orders, execution }: { orders: Order[]; execution?
             <td>{formatLots(o.lots, o.lot_size)}</td>
             <td>{formatRupees(o.average_price ?? o.price)}</td>
             <td><span className={`status ${o.status}`}>{o.status}</span>{o.broker_message && o.status !== "FILLED" ? <small> {o.broker_message}</small> : null}</td>
+            {actions && <td><OrderActions order={o} /></td>}
           </tr>
         ))}
       </tbody>
@@ -58,6 +60,7 @@ export default function DashboardPage() {
     <>
       <h1>Today{today ? ` · ${today}` : ""}</h1>
       <p className="hint" role="status">Live by polling every {POLL_MS / 1000} s (last update {formatIstTime(new Date(Math.max(executions.dataUpdatedAt, positions.dataUpdatedAt) || Date.now()).toISOString())}).</p>
+      <KillSwitchPanel />
       <section aria-labelledby="due-heading">
         <h2 id="due-heading">Due today</h2>
         <ErrorText error={schedule.error} />
@@ -83,7 +86,7 @@ export default function DashboardPage() {
             <article key={e.execution_id} className="card" data-testid="execution">
               <h3>{e.execution_type} at {formatIstTime(e.execute_at)} · <span className={`status ${e.status}`}>{e.status}</span></h3>
               <p className="hint">{e.execution_id}{e.reasons?.length ? ` · ${e.reasons.join("; ")}` : ""}</p>
-              <OrdersTable orders={d.data?.orders ?? []} execution={e} />
+              <OrdersTable orders={d.data?.orders ?? []} execution={e} actions />
             </article>
           );
         })}
@@ -93,17 +96,18 @@ export default function DashboardPage() {
         <h2 id="pos-heading">Positions</h2>
         <ErrorText error={positions.error} />
         <table>
-          <thead><tr><th scope="col">Account</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Average</th><th scope="col">LTP</th><th scope="col">MTM</th><th scope="col">Realised</th><th scope="col">Status</th></tr></thead>
+          <thead><tr><th scope="col">Account</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Average</th><th scope="col">LTP</th><th scope="col">MTM</th><th scope="col">Realised</th><th scope="col">Status</th><th scope="col">Actions</th></tr></thead>
           <tbody>
-            {positions.data?.items.length === 0 && <tr><td colSpan={8}>No positions.</td></tr>}
+            {positions.data?.items.length === 0 && <tr><td colSpan={9}>No positions.</td></tr>}
             {positions.data?.items.map((p) => (
-              <tr key={`${p.client_id}-${p.tradingsymbol}-${p.strategy_id}`}>
+              <tr key={`${p.client_id}-${p.tradingsymbol}-${p.strategy_id}`} data-testid="position-row">
                 <td>{p.client_id}</td><td>{p.tradingsymbol}</td><td>{p.quantity} units</td><td>{formatRupees(p.average_price)}</td><td>{formatRupees(p.ltp)}</td>
                 <td className={Number(p.mtm) < 0 ? "neg" : "pos"}>{formatRupees(p.mtm)}</td><td>{formatRupees(p.realised_pnl)}</td><td>{p.status}</td>
+                <td><ClosePosition position={p} /></td>
               </tr>
             ))}
           </tbody>
-          {positions.data && <tfoot><tr><th scope="row" colSpan={5}>Total MTM</th><td>{formatRupees(positions.data.total_mtm)}</td><td colSpan={2}></td></tr></tfoot>}
+          {positions.data && <tfoot><tr><th scope="row" colSpan={5}>Total MTM</th><td>{formatRupees(positions.data.total_mtm)}</td><td colSpan={3}></td></tr></tfoot>}
         </table>
       </section>
     </>
