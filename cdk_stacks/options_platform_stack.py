@@ -96,6 +96,12 @@ ROUTES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/options/kill-switch", ("GET", "PUT"), "executions"),
     ("/options/kill-switch/accounts/{client_id}", ("PUT",), "executions"),
     ("/options/kill-switch/global", ("PUT",), "executions"),
+    # actions on orders, executions and positions (issue 18): broker calls through the engine's clients
+    ("/options/orders/{order_id}/cancel", ("POST",), "executions"),
+    ("/options/orders/{order_id}/modify", ("POST",), "executions"),
+    ("/options/executions/{execution_id}/cancel", ("POST",), "executions"),
+    ("/options/positions/{position_id}/close", ("POST",), "executions"),
+    ("/options/positions/live", ("GET",), "executions"),
     ("/broker-accounts", ("GET", "POST"), "broker_accounts"),
     ("/broker-accounts/{client_id}", ("GET", "PUT", "DELETE"), "broker_accounts"),
     ("/broker-accounts/{client_id}/login", ("POST",), "broker_accounts"),

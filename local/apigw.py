@@ -69,6 +69,8 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/options/strategies/[^/]+/allocations(/.*)?$"), "lambda_functions.options_platform.allocations"),
     (re.compile(r"^/options/strategies(/.*)?$"), "lambda_functions.options_platform.strategies"),
     (re.compile(r"^/options/executions/dashboard/?$"), "lambda_functions.options_platform.analytics"),
+    # order actions (issue 18) before the analytics family that owns the rest of /options/orders
+    (re.compile(r"^/options/orders/[^/]+/(cancel|modify)/?$"), "lambda_functions.options_platform.executions"),
     (re.compile(r"^/options/(orders|pnl|performance|reports)(/.*)?$"), "lambda_functions.options_platform.analytics"),
     (re.compile(r"^/options/(executions|positions|kill-switch)(/.*)?$"), "lambda_functions.options_platform.executions"),
     (re.compile(r"^/broker-accounts(/.*)?$"), "lambda_functions.auth_broker.broker_accounts"),

@@ -5,6 +5,12 @@ GET /options/executions/schedule (?date=, ?type=entry|exit), GET /options/execut
 orders and fills), POST /options/executions/manual, GET /options/positions (?strategy_id=,
 ?client_id=).
 
+Actions (issue 18; shared_utils.services.order_actions): POST /options/orders/{order_id}/cancel,
+POST /options/orders/{order_id}/modify, POST /options/executions/{execution_id}/cancel,
+POST /options/positions/{position_id}/close, GET /options/positions/live (?strategy_id=). They go
+through the engine's broker clients (per-account rate limiter), kill switch, exit path and an
+audit trail; refusals are 409 with the reason, an unreachable broker 503.
+
 Kill switches (issue 13 / I7): GET /options/kill-switch; PUT /options/kill-switch (the caller's
 own, all accounts); PUT /options/kill-switch/accounts/{client_id} (one of the caller's
 accounts); PUT /options/kill-switch/global (users of the ADMIN Cognito group only, else 403).
@@ -47,6 +53,14 @@ from shared_utils.models.enums import ExecutionType
 from shared_utils.models.execution import KillSwitchState, KillSwitchUpdate, KillSwitchView
 from shared_utils.services.executions import ExecutionService, Forbidden, KillSwitchService
 from shared_utils.services.options import parse_date
+from shared_utils.models.order_actions import (
+    ExecutionCancelResult,
+    LivePositions,
+    ModifyOrderRequest,
+    OrderActionResult,
+    PositionCloseResult,
+)
+from shared_utils.services.order_actions import BrokerUnreachable, ModifyChange, default_actions, position_id
 
 router = Router()
 TypeQuery = Annotated[Literal["entry", "exit", "ENTRY", "EXIT"] | None, Query()]
@@ -114,7 +128,7 @@ def positions(strategy_id: Annotated[str | None, Query(max_length=64)] = None,
                           exchange=p.exchange, leg_no=p.leg_no, product=p.product.value, quantity=p.quantity,
                           average_price=str(p.average_price), ltp=str(p.ltp) if p.ltp is not None else None,
                           realised_pnl=str(p.realised_pnl), unrealised_pnl=str(p.unrealised_pnl), mtm=str(p.mtm),
-                          status=p.status) for p in items]
+                          status=p.status, position_id=position_id(p)) for p in items]
     return PositionList(items=views, total_mtm=str(sum((p.mtm for p in items), Decimal(0))))
 
 
@@ -171,7 +185,55 @@ def kill_switch_global(body: KillSwitchUpdate) -> KillSwitchState:
     return KillSwitchState(**_kill_switches().set_global(_groups(), body.on, body.reason, _caller()))
 
 
+# ---- actions on orders, executions and positions (issue 18) ------------------------------------
+
+#: 503: the broker or the account's session could not be reached (the reason is in message)
+ACTION_RESPONSES = {**OK_RESPONSES, 503: {"description": "Broker unreachable (the reason is in message); nothing "
+                                                         "changed as far as the platform knows",
+                                          "content": {"application/json": {"model": ErrorBody}}}}
+
+
+@router.get("/options/positions/live", responses=ACTION_RESPONSES,
+            summary="Open positions now: LTP, MTM and each one's stop as the broker reports it")
+def positions_live(strategy_id: Annotated[str | None, Query(max_length=64)] = None) -> LivePositions:
+    return LivePositions(**default_actions().live_positions(user_id_of(router), strategy_id))
+
+
+@router.post("/options/orders/<order_id>/cancel", responses=ACTION_RESPONSES,
+             summary="Cancel a working order at the broker (allowed under a kill switch); 409 with the reason "
+                     "when final, not at the broker yet, or of a running execution step")
+def cancel_order(order_id: str) -> OrderActionResult:
+    return OrderActionResult(**default_actions().cancel_order(user_id_of(router), order_id, _caller()))
+
+
+@router.post("/options/orders/<order_id>/modify", responses=ACTION_RESPONSES,
+             summary="Change a working order's price, trigger or quantity within the broker's rules; a change "
+                     "that increases risk is refused while a kill switch is on")
+def modify_order(order_id: str, body: ModifyOrderRequest) -> OrderActionResult:
+    change = ModifyChange(price=body.price, trigger_price=body.trigger_price, quantity=body.quantity)
+    return OrderActionResult(**default_actions().modify_order(user_id_of(router), order_id, change, _caller()))
+
+
+@router.post("/options/executions/<execution_id>/cancel", responses=ACTION_RESPONSES,
+             summary="Cancel a pending execution: nothing of it will be sent; 409 once sending started")
+def cancel_execution(execution_id: str) -> ExecutionCancelResult:
+    return ExecutionCancelResult(**default_actions().cancel_execution(user_id_of(router), execution_id, _caller()))
+
+
+@router.post("/options/positions/<position_id>/close", responses=ACTION_RESPONSES,
+             summary="Close one position now through the exit path (its stop cancelled first, a protected "
+                     "order, shorts before longs), recorded as a manual exit; allowed under a kill switch")
+def close_position(position_id: str) -> PositionCloseResult:
+    return PositionCloseResult(**default_actions().close_position(user_id_of(router), position_id, _caller()))
+
+
 app = build_app(router)
+
+
+@app.exception_handler(BrokerUnreachable)
+def _broker_unreachable(exc: BrokerUnreachable) -> Response:
+    return Response(status_code=503, content_type=content_types.APPLICATION_JSON,
+                    body={"statusCode": 503, "message": str(exc)})
 
 
 @app.exception_handler(Forbidden)

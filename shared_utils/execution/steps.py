@@ -263,6 +263,9 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     for ref in state.get("executions", []):
         user_id, strategy_id = ref["user_id"], ref["strategy_id"]
         execution = ctx.repos.executions.get_by_id(user_id, ref["execution_id"])
+        if execution.status is ExecutionStatus.CANCELLED:  # order actions: cancelled by the trader, nothing planned
+            ctx.observer({"event": "skipped", "execution_id": execution.execution_id, "reasons": execution.reasons})
+            continue
         strategy = ctx.repos.strategies.get(user_id, strategy_id)
         legs = ctx.repos.legs.list(user_id, strategy_id)
         allocations = [a for a in ctx.repos.allocations.list(user_id, strategy_id) if a.status is EntityStatus.ACTIVE]
@@ -435,6 +438,9 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         branch_failed = any(eid == execution_id for eid, _ in errors)
         if execution.status in (ExecutionStatus.SKIPPED, ExecutionStatus.FAILED) and not orders and not branch_failed:
             status = execution.status
+        elif (execution.status is ExecutionStatus.CANCELLED and not orders) or (orders and all(  # order actions
+                o.status is OrderStatus.NOT_SENT and o.error_kind == "CANCELLED" for o in orders)):
+            status = ExecutionStatus.CANCELLED  # the trader cancelled it before anything was sent
         elif orders and len(accepted) == len(orders) and not branch_failed:
             status = ExecutionStatus.COMPLETED
         elif accepted:

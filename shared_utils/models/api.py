@@ -150,6 +150,8 @@ class PositionView(BaseModel):
     unrealised_pnl: str
     mtm: str
     status: str
+    position_id: str | None = Field(None, description="{strategy_id}~{client_id}~{tradingsymbol}: "
+                                                      "POST /options/positions/{position_id}/close takes it")
 
 
 class PositionList(BaseModel):
