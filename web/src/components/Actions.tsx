@@ -3,7 +3,7 @@
  * position, the trader's kill switch. Each asks for a confirmation in place (no browser dialog),
  * shows what the API answered, and refreshes the dashboard's queries.
  *
- * Routes: POST /options/orders/{order_id}/cancel, POST /options/orders/{order_id}/modify
+ * Routes (typed from docs/openapi.json): POST /options/orders/{order_id}/cancel, POST /options/orders/{order_id}/modify
  * {price, trigger_price, quantity} (order_id = the order's public id, its broker tag),
  * POST /options/positions/{position_id}/close, GET/PUT /options/kill-switch {on, reason}.
  */
@@ -11,7 +11,6 @@ import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "./Layout";
-import { postJson } from "../lib/http";
 import { formatIstDateTime, formatLots } from "../lib/format";
 
 type Order = Schemas["OrderRecord"];
@@ -48,9 +47,15 @@ export function OrderActions({ order }: { order: Order }) {
   const [trigger, setTrigger] = useState(order.trigger_price ?? "");
   const [lots, setLots] = useState(String(order.lots));
   const [problem, setProblem] = useState<string | null>(null);
-  const id = encodeURIComponent(order.tag ?? "");
-  const cancel = useMutation({ mutationFn: () => postJson(`/options/orders/${id}/cancel`), onSuccess: () => setMode("idle"), onSettled: refresh });
-  const modify = useMutation({ mutationFn: (body: Record<string, number>) => postJson(`/options/orders/${id}/modify`, body), onSuccess: () => setMode("idle"), onSettled: refresh });
+  const path = { params: { path: { order_id: order.tag ?? "" } } };
+  const cancel = useMutation({
+    mutationFn: async () => unwrap(await api().POST("/options/orders/{order_id}/cancel", path)),
+    onSuccess: () => setMode("idle"), onSettled: refresh,
+  });
+  const modify = useMutation({
+    mutationFn: async (body: Schemas["ModifyOrderRequest"]) => unwrap(await api().POST("/options/orders/{order_id}/modify", { ...path, body })),
+    onSuccess: () => setMode("idle"), onSettled: refresh,
+  });
   if (!WORKING.has(order.status ?? "")) return null;
   const label = `${order.transaction_type} ${order.tradingsymbol}`;
   const stop = order.order_type === "SL" || order.order_type === "SL-M";
@@ -84,18 +89,22 @@ export function OrderActions({ order }: { order: Order }) {
           {problem && <span role="alert" className="error">{problem}</span>}
         </form>
       )}
+      {(cancel.data ?? modify.data) && mode === "idle" && (
+        <small role="status">{(cancel.data ?? modify.data)!.action === "CANCEL" ? "cancelled" : "modified"}: {(cancel.data ?? modify.data)!.status}
+          {(cancel.data ?? modify.data)!.broker_message ? ` (${(cancel.data ?? modify.data)!.broker_message})` : ""}</small>
+      )}
       <ErrorText error={cancel.error ?? modify.error} />
     </div>
   );
 }
 
-type Position = Schemas["PositionView"] & { position_id?: string | null };
+type Position = Schemas["PositionView"];
 
 export function ClosePosition({ position }: { position: Position }) {
   const refresh = useRefresh();
   const [confirming, setConfirming] = useState(false);
   const close = useMutation({
-    mutationFn: () => postJson(`/options/positions/${encodeURIComponent(position.position_id!)}/close`),
+    mutationFn: async () => unwrap(await api().POST("/options/positions/{position_id}/close", { params: { path: { position_id: position.position_id! } } })),
     onSuccess: () => setConfirming(false), onSettled: refresh,
   });
   if (position.quantity === 0) return null;
@@ -109,7 +118,11 @@ export function ClosePosition({ position }: { position: Position }) {
             <button type="button" className="danger" disabled={close.isPending} onClick={() => close.mutate()}>Confirm close at market</button>
             <button type="button" className="secondary" onClick={() => setConfirming(false)}>Keep</button>
           </span>}
-      {close.isSuccess && <span role="status" className="ok"> exit order sent</span>}
+      {close.data && (
+        <span role="status" className="ok"> exit sent: {close.data.orders.length} {close.data.orders.length === 1 ? "order" : "orders"}
+          {close.data.cancelled_orders.length ? `, ${close.data.cancelled_orders.length} cancelled first` : ""}
+          {close.data.reasons.length ? ` (${close.data.reasons.join("; ")})` : ""}</span>
+      )}
       <ErrorText error={close.error} />
     </>
   );

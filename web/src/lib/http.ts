@@ -1,10 +1,7 @@
 /**
  * Authorised calls the typed client cannot make:
- *
- * - `downloadCsv`: the reports routes answer text/csv when asked with `Accept: text/csv`
+ * `downloadCsv`: the reports routes answer text/csv when asked with `Accept: text/csv`
  *   (openapi-fetch parses JSON); the file is handed to the browser as a download.
- * - `postJson`: routes another branch is adding (issue 18's order/position actions) before
- *   they are in docs/openapi.json; once they are, callers move to `api()` and the build checks them.
  *
  * Errors: ApiError with the API's `message` (ErrorBody) and the HTTP status.
  */
@@ -12,9 +9,8 @@ import { ApiError } from "../api/client";
 import { currentSession } from "./auth";
 import { config } from "./config";
 
-function headers(accept: string, json: boolean): Headers {
+function headers(accept: string): Headers {
   const h = new Headers({ Accept: accept });
-  if (json) h.set("Content-Type", "application/json");
   const session = currentSession();
   if (session) h.set("Authorization", `Bearer ${session.idToken}`);
   return h;
@@ -26,16 +22,9 @@ async function fail(response: Response): Promise<never> {
   throw new ApiError(response.status, `${body.message ?? `HTTP ${response.status}`}${detail}`);
 }
 
-/** POST (or PUT) `body` as JSON to `path` (API-relative, e.g. "/options/orders/T1/cancel"); the answer's JSON. */
-export async function postJson<T = Record<string, unknown>>(path: string, body: unknown = {}, method: "POST" | "PUT" = "POST"): Promise<T> {
-  const response = await fetch(`${config().apiUrl}${path}`, { method, headers: headers("application/json", true), body: JSON.stringify(body) });
-  if (!response.ok) await fail(response);
-  return (await response.json().catch(() => ({}))) as T;
-}
-
 /** GET `path` with Accept: text/csv; the CSV text (throws ApiError when refused or not CSV). */
 export async function fetchCsv(path: string): Promise<string> {
-  const response = await fetch(`${config().apiUrl}${path}`, { headers: headers("text/csv", false) });
+  const response = await fetch(`${config().apiUrl}${path}`, { headers: headers("text/csv") });
   if (!response.ok) await fail(response);
   const type = response.headers.get("Content-Type") ?? "";
   if (!type.includes("text/csv")) throw new ApiError(response.status, `expected text/csv, the API answered ${type || "no content type"}`);

@@ -41,6 +41,15 @@ export function OrdersTable({ orders, execution, actions = false }: { orders: Or
   );
 }
 
+/** "SL BUY 195 · trigger ₹78.00 · limit ₹80.00 · TRIGGER_PENDING (broker)"; "—" without a stop. */
+export function StopCell({ stop }: { stop?: Schemas["StopAtBroker"] | null }) {
+  if (!stop) return <span className="hint">—</span>;
+  return (
+    <span>{stop.order_type} {stop.transaction_type} {stop.quantity} · trigger {formatRupees(stop.trigger_price)}{stop.price ? ` · limit ${formatRupees(stop.price)}` : ""} · {stop.status}
+      <small> ({stop.source === "broker" ? "broker's order book" : "our records"})</small></span>
+  );
+}
+
 export default function DashboardPage() {
   const schedule = useQuery({ queryKey: ["schedule"], queryFn: async () => unwrap(await api().GET("/options/executions/schedule")), refetchInterval: POLL_MS * 5 });
   const today = schedule.data?.date;
@@ -55,6 +64,9 @@ export default function DashboardPage() {
     })),
   });
   const positions = useQuery({ queryKey: ["positions"], queryFn: async () => unwrap(await api().GET("/options/positions")), refetchInterval: POLL_MS });
+  // the stop as the broker holds it (reads each account's order book: polled less often)
+  const live = useQuery({ queryKey: ["positions", "live"], queryFn: async () => unwrap(await api().GET("/options/positions/live")), refetchInterval: POLL_MS * 4 });
+  const stops = new Map((live.data?.items ?? []).map((p) => [p.position_id, p.stop]));
   const lags = details.flatMap((d) => (d.data?.orders ?? []).map((o) => ({ label: `${o.client_id} ${o.tradingsymbol}`, lag: orderLag(o, d.data!.execution) }))).filter((x) => x.lag !== null) as { label: string; lag: number }[];
   return (
     <>
@@ -96,18 +108,19 @@ export default function DashboardPage() {
         <h2 id="pos-heading">Positions</h2>
         <ErrorText error={positions.error} />
         <table>
-          <thead><tr><th scope="col">Account</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Average</th><th scope="col">LTP</th><th scope="col">MTM</th><th scope="col">Realised</th><th scope="col">Status</th><th scope="col">Actions</th></tr></thead>
+          <thead><tr><th scope="col">Account</th><th scope="col">Symbol</th><th scope="col">Quantity</th><th scope="col">Average</th><th scope="col">LTP</th><th scope="col">MTM</th><th scope="col">Realised</th><th scope="col">Stop at the broker</th><th scope="col">Status</th><th scope="col">Actions</th></tr></thead>
           <tbody>
-            {positions.data?.items.length === 0 && <tr><td colSpan={9}>No positions.</td></tr>}
+            {positions.data?.items.length === 0 && <tr><td colSpan={10}>No positions.</td></tr>}
             {positions.data?.items.map((p) => (
               <tr key={`${p.client_id}-${p.tradingsymbol}-${p.strategy_id}`} data-testid="position-row">
                 <td>{p.client_id}</td><td>{p.tradingsymbol}</td><td>{p.quantity} units</td><td>{formatRupees(p.average_price)}</td><td>{formatRupees(p.ltp)}</td>
-                <td className={Number(p.mtm) < 0 ? "neg" : "pos"}>{formatRupees(p.mtm)}</td><td>{formatRupees(p.realised_pnl)}</td><td>{p.status}</td>
+                <td className={Number(p.mtm) < 0 ? "neg" : "pos"}>{formatRupees(p.mtm)}</td><td>{formatRupees(p.realised_pnl)}</td>
+                <td><StopCell stop={p.position_id ? stops.get(p.position_id) : undefined} /></td><td>{p.status}</td>
                 <td><ClosePosition position={p} /></td>
               </tr>
             ))}
           </tbody>
-          {positions.data && <tfoot><tr><th scope="row" colSpan={5}>Total MTM</th><td>{formatRupees(positions.data.total_mtm)}</td><td colSpan={3}></td></tr></tfoot>}
+          {positions.data && <tfoot><tr><th scope="row" colSpan={5}>Total MTM</th><td>{formatRupees(positions.data.total_mtm)}</td><td colSpan={4}></td></tr></tfoot>}
         </table>
       </section>
     </>

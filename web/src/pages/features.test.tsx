@@ -140,14 +140,14 @@ describe("dashboard actions", () => {
   });
 
   it("closes a position after a confirmation", async () => {
-    const calls = serve({ "POST /options/positions/P-1/close": () => json({ status: "EXIT_SENT" }) });
+    const calls = serve({ "POST /options/positions/P-1/close": () => json({ position_id: "P-1", orders: [{ order_id: "X1", status: "FILLED", quantity: 195, transaction_type: "BUY" }], cancelled_orders: ["S1"], reasons: [], quantity_before: -195, quantity_after: 0 }) });
     const position = { position_id: "P-1", strategy_id: "s", client_id: "Z1", tradingsymbol: "NIFTY2681824300PE", exchange: "NFO", leg_no: 1, product: "NRML",
       quantity: -195, average_price: "41.5", ltp: "40", realised_pnl: "0", unrealised_pnl: "292.5", mtm: "292.5", status: "OPEN" };
     wrap(<ClosePosition position={position} />);
     await userEvent.click(screen.getByRole("button", { name: "Close Z1 NIFTY2681824300PE" }));
     await userEvent.click(screen.getByRole("button", { name: "Confirm close at market" }));
     await vi.waitFor(() => expect(calls.map((c) => c.path)).toEqual(["/options/positions/P-1/close"]));
-    expect(await screen.findByText("exit order sent")).toBeInTheDocument();
+    expect(await screen.findByText(/exit sent: 1 order, 1 cancelled first/)).toBeInTheDocument();
   });
 
   it("sets the kill switch with a reason and says that exits still run", async () => {
