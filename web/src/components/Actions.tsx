@@ -107,12 +107,12 @@ export function ClosePosition({ position }: { position: Position }) {
     mutationFn: async () => unwrap(await api().POST("/options/positions/{position_id}/close", { params: { path: { position_id: position.position_id! } } })),
     onSuccess: () => setConfirming(false), onSettled: refresh,
   });
-  if (position.quantity === 0) return null;
   const label = `${position.client_id} ${position.tradingsymbol}`;
+  if (position.quantity === 0 && !close.data) return null;
   if (!position.position_id) return <span className="hint">—</span>;
   return (
     <>
-      {!confirming
+      {position.quantity === 0 ? null : !confirming
         ? <button type="button" className="danger" onClick={() => setConfirming(true)} aria-label={`Close ${label}`}>Close</button>
         : <span className="actions" role="group" aria-label={`Confirm closing ${label}`}>
             <button type="button" className="danger" disabled={close.isPending} onClick={() => close.mutate()}>Confirm close at market</button>

@@ -191,6 +191,21 @@ export default function BuilderPage() {
                 ))}
               </tbody>
             </table>
+            <table className="legs">
+              <caption>LIMIT prices: percent of the LTP through the market, and the most a re-price may go</caption>
+              <thead><tr><th scope="col">Leg</th><th scope="col">Entry slippage %</th><th scope="col">Entry at most %</th><th scope="col">Exit slippage %</th><th scope="col">Exit at most %</th></tr></thead>
+              <tbody>
+                {draft.legs.map((l, i) => (
+                  <tr key={legs.fields[i]?.id ?? i}>
+                    <th scope="row">{i + 1} {l.transaction_type} {l.leg_type}</th>
+                    <td><input aria-label={`Leg ${i + 1} entry slippage percent`} className="narrow" inputMode="decimal" {...register(`legs.${i}.entry_slippage`)} /></td>
+                    <td><input aria-label={`Leg ${i + 1} entry max slippage percent`} className="narrow" inputMode="decimal" {...register(`legs.${i}.entry_max_slippage`)} /></td>
+                    <td><input aria-label={`Leg ${i + 1} exit slippage percent`} className="narrow" inputMode="decimal" {...register(`legs.${i}.exit_slippage`)} /></td>
+                    <td><input aria-label={`Leg ${i + 1} exit max slippage percent`} className="narrow" inputMode="decimal" {...register(`legs.${i}.exit_max_slippage`)} /></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
           </>
         )}
         {step === 4 && (

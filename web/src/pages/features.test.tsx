@@ -95,6 +95,9 @@ describe("builder: live leg preview", () => {
     const leg = toLegs(d).legs[0];
     expect(leg).toMatchObject({ stop_loss: 40, stop_loss_type: "POINTS", target: 80, target_type: "PERCENTAGE", trailing_stop: { activate_after: 20, trail_by: 10 } });
     expect(toLegs(d).legs[1].trailing_stop).toBeNull();
+    // journey 1's LIMIT slippages (seed_journey_1/03_add_legs.json): shorts 5 % (at most 10), hedges 3 % (at most 8)
+    expect(toLegs(d).legs[0]).toMatchObject({ entry_slippage: 5, exit_slippage: 5, entry_max_slippage: 10, exit_max_slippage: 10 });
+    expect(toLegs(d).legs[1]).toMatchObject({ entry_slippage: 3, exit_slippage: 3, entry_max_slippage: 8, exit_max_slippage: 8 });
     d.legs[1] = { ...d.legs[1], trail_after: "20", trail_by: "" };
     const bad = draftSchema.safeParse(d);
     expect(bad.success).toBe(false);
