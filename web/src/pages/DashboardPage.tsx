@@ -12,9 +12,11 @@ export const POLL_MS = 3000;
 type Order = Schemas["OrderRecord"];
 
 /** An entry or exit order's send lag from its execution's target second (ms); null for the stop
- * losses and targets placed later on fills, which have no target second of their own. */
+ * losses and targets placed later on fills and for a trader's manual close (flag MANUAL_CLOSE,
+ * issue 18), which have no target second of their own. */
 export function orderLag(order: Order, execution?: Schemas["Execution"]): number | null {
   if (order.purpose === "STOP_LOSS" || order.purpose === "TARGET") return null;
+  if (order.flags?.includes("MANUAL_CLOSE")) return null;
   return lagMs(order.execute_at ?? execution?.execute_at, order.sent_at);
 }
 
@@ -29,7 +31,7 @@ export function OrdersTable({ orders, execution, actions = false }: { orders: Or
           <tr key={o.order_key} data-testid="order-row">
             <td>{formatIstTime(o.sent_at)}</td>
             <td>{formatLag(orderLag(o, execution))}</td>
-            <td>{o.purpose ?? "ENTRY"}</td><td>{o.client_id}</td><td>{o.transaction_type}</td><td>{o.tradingsymbol}</td>
+            <td>{o.purpose ?? "ENTRY"}{o.flags?.includes("MANUAL_CLOSE") ? " (manual close)" : ""}</td><td>{o.client_id}</td><td>{o.transaction_type}</td><td>{o.tradingsymbol}</td>
             <td>{formatLots(o.lots, o.lot_size)}</td>
             <td>{formatRupees(o.average_price ?? o.price)}</td>
             <td><span className={`status ${o.status}`}>{o.status}</span>{o.broker_message && o.status !== "FILLED" ? <small> {o.broker_message}</small> : null}</td>
@@ -39,6 +41,12 @@ export function OrdersTable({ orders, execution, actions = false }: { orders: Or
       </tbody>
     </table>
   );
+}
+
+/** MTM of an open position from the live read when the list has no LTP for it (rupees). */
+function markOf(p: Schemas["PositionView"], marks: Map<string, Schemas["LivePosition"]>): string {
+  const live = p.position_id ? marks.get(p.position_id) : undefined;
+  return p.ltp == null && live?.ltp != null && p.quantity !== 0 ? live.mtm : p.mtm;
 }
 
 /** "SL BUY 195 · trigger ₹78.00 · limit ₹80.00 · TRIGGER_PENDING (broker)"; "—" without a stop. */
@@ -67,6 +75,8 @@ export default function DashboardPage() {
   // the stop as the broker holds it (reads each account's order book: polled less often)
   const live = useQuery({ queryKey: ["positions", "live"], queryFn: async () => unwrap(await api().GET("/options/positions/live")), refetchInterval: POLL_MS * 4 });
   const stops = new Map((live.data?.items ?? []).map((p) => [p.position_id, p.stop]));
+  // LTP and MTM from the live read where it has them (the positions list has no market price locally)
+  const marks = new Map((live.data?.items ?? []).map((p) => [p.position_id, p]));
   const lags = details.flatMap((d) => (d.data?.orders ?? []).map((o) => ({ label: `${o.client_id} ${o.tradingsymbol}`, lag: orderLag(o, d.data!.execution) }))).filter((x) => x.lag !== null) as { label: string; lag: number }[];
   return (
     <>
@@ -113,14 +123,14 @@ export default function DashboardPage() {
             {positions.data?.items.length === 0 && <tr><td colSpan={10}>No positions.</td></tr>}
             {positions.data?.items.map((p) => (
               <tr key={`${p.client_id}-${p.tradingsymbol}-${p.strategy_id}`} data-testid="position-row">
-                <td>{p.client_id}</td><td>{p.tradingsymbol}</td><td>{p.quantity} units</td><td>{formatRupees(p.average_price)}</td><td>{formatRupees(p.ltp)}</td>
-                <td className={Number(p.mtm) < 0 ? "neg" : "pos"}>{formatRupees(p.mtm)}</td><td>{formatRupees(p.realised_pnl)}</td>
+                <td>{p.client_id}</td><td>{p.tradingsymbol}</td><td>{p.quantity} units</td><td>{formatRupees(p.average_price)}</td><td>{formatRupees(p.ltp ?? (p.position_id ? marks.get(p.position_id)?.ltp : null))}</td>
+                <td className={Number(markOf(p, marks)) < 0 ? "neg" : "pos"}>{formatRupees(markOf(p, marks))}</td><td>{formatRupees(p.realised_pnl)}</td>
                 <td><StopCell stop={p.position_id ? stops.get(p.position_id) : undefined} /></td><td>{p.status}</td>
                 <td><ClosePosition position={p} /></td>
               </tr>
             ))}
           </tbody>
-          {positions.data && <tfoot><tr><th scope="row" colSpan={5}>Total MTM</th><td>{formatRupees(positions.data.total_mtm)}</td><td colSpan={4}></td></tr></tfoot>}
+          {positions.data && <tfoot><tr><th scope="row" colSpan={5}>Total MTM</th><td>{formatRupees(positions.data.items.reduce((sum, p) => sum + Number(markOf(p, marks)), 0))}</td><td colSpan={4}></td></tr></tfoot>}
         </table>
       </section>
     </>

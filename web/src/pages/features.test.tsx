@@ -9,6 +9,7 @@ import { LegPreview } from "../components/LegPreview";
 import { ClosePosition, KillSwitchPanel, modifyBody, OrderActions } from "../components/Actions";
 import { EgressCell } from "./AccountsPage";
 import HistoryPage, { pnlLines } from "./HistoryPage";
+import { orderLag, StopCell } from "./DashboardPage";
 import { draftSchema, emptyDraft, ironCondorLegs, toCalculatorLegs, toLegs, unitsPerAccount, type Draft } from "../lib/strategyDraft";
 
 function wrap(ui: ReactNode) {
@@ -109,6 +110,15 @@ const ORDER = { order_key: "k1", tag: "QL1ABC", client_id: "Z1", leg_no: 1, lots
   tradingsymbol: "NIFTY2681824300PE", status: "TRIGGER_PENDING", order_type: "SL", price: "80", trigger_price: "78", purpose: "STOP_LOSS" } as unknown as Schemas["OrderRecord"];
 
 describe("dashboard actions", () => {
+  it("gives a manual close no lag from a target second, and shows the stop as the broker holds it", () => {
+    const exit = { ...ORDER, purpose: "EXIT", flags: ["MANUAL_CLOSE"], execute_at: "2026-08-17T04:02:00Z", sent_at: "2026-08-17T04:02:10.5Z" } as unknown as Schemas["OrderRecord"];
+    expect(orderLag(exit)).toBeNull();
+    expect(orderLag({ ...exit, flags: [] })).toBe(10500);
+    render(<StopCell stop={{ order_id: "S1", order_type: "SL", transaction_type: "BUY", quantity: 195, trigger_price: "39.15", price: "41.15", status: "TRIGGER_PENDING", source: "broker" }} />);
+    expect(screen.getByText(/SL BUY 195 · trigger ₹39.15 · limit ₹41.15 · TRIGGER_PENDING/)).toBeInTheDocument();
+    expect(screen.getByText("(broker's order book)")).toBeInTheDocument();
+  });
+
   it("cancels a working order after a confirmation, by its public id", async () => {
     const calls = serve({ "POST /options/orders/QL1ABC/cancel": () => json({ status: "CANCELLED" }) });
     wrap(<OrderActions order={ORDER} />);
