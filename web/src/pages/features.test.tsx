@@ -114,7 +114,7 @@ describe("dashboard actions", () => {
     const exit = { ...ORDER, purpose: "EXIT", flags: ["MANUAL_CLOSE"], execute_at: "2026-08-17T04:02:00Z", sent_at: "2026-08-17T04:02:10.5Z" } as unknown as Schemas["OrderRecord"];
     expect(orderLag(exit)).toBeNull();
     expect(orderLag({ ...exit, flags: [] })).toBe(10500);
-    render(<StopCell stop={{ order_id: "S1", order_type: "SL", transaction_type: "BUY", quantity: 195, trigger_price: "39.15", price: "41.15", status: "TRIGGER_PENDING", source: "broker" }} />);
+    render(<StopCell stop={{ order_id: "S1", broker_order_id: "B1", order_type: "SL", transaction_type: "BUY", quantity: 195, trigger_price: "39.15", price: "41.15", status: "TRIGGER_PENDING", source: "broker" }} />);
     expect(screen.getByText(/SL BUY 195 · trigger ₹39.15 · limit ₹41.15 · TRIGGER_PENDING/)).toBeInTheDocument();
     expect(screen.getByText("(broker's order book)")).toBeInTheDocument();
   });
