@@ -35,7 +35,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -74,7 +74,11 @@ function handler(event) {
 def content_security_policy(idp_endpoint: str, live_url: str | None) -> str:
     """The app's CSP: itself, the Cognito IDP endpoint (sign-in) and the live-updates socket."""
     connect = ["'self'", idp_endpoint.rstrip("/")]
-    if live_url:
+    if live_url and Token.is_unresolved(live_url):
+        # known at deploy only (the WebSocket stage's URL): a source with a path matches that path
+        # exactly, which is the URL the app opens (the ?token= query is not part of the match)
+        connect.append(live_url)
+    elif live_url:
         scheme, rest = live_url.split("://", 1)
         connect.append(f"{scheme}://{rest.split('/', 1)[0]}")
     return ("default-src 'self'; script-src 'self'; connect-src " + " ".join(connect) + "; img-src 'self' data:; "

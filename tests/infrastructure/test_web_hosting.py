@@ -63,7 +63,10 @@ def test_origin_access_control_not_identity(any_env):
 def test_security_headers_on_every_behaviour(any_env):
     policy = _one(any_env, "AWS::CloudFront::ResponseHeadersPolicy")
     headers = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
-    csp = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    # a string, or an Fn::Join when the live-updates socket's URL (a deploy-time value) is in it
+    csp = json.dumps(headers["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+    if getattr(any_env.stacks[STACK], "live_url", None):
+        assert "wss://" in csp  # the app may open its live-updates socket, and only that
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert f"https://cognito-idp.{any_env.config.region}.amazonaws.com" in csp
     assert "'unsafe-eval'" not in csp
@@ -132,3 +135,13 @@ def test_config_json_written_at_deploy_with_the_client_and_no_secret(dev):
 def test_csp_allows_the_live_socket_origin_only():
     csp = content_security_policy("https://cognito-idp.ap-south-1.amazonaws.com/", "wss://abc.execute-api.ap-south-1.amazonaws.com/dev")
     assert "connect-src 'self' https://cognito-idp.ap-south-1.amazonaws.com wss://abc.execute-api.ap-south-1.amazonaws.com;" in csp
+
+
+def test_csp_takes_a_deploy_time_socket_url_whole():
+    from aws_cdk import App, Fn, Stack
+
+    stack = Stack(App(), "S")
+    url = Fn.join("", ["wss://", Fn.ref("LiveApi"), ".execute-api.ap-south-1.amazonaws.com/dev"])
+    csp = json.dumps(stack.resolve(content_security_policy("https://cognito-idp.ap-south-1.amazonaws.com/", url)))
+    assert "connect-src 'self' https://cognito-idp.ap-south-1.amazonaws.com wss://" in csp
+    assert '{"Ref": "LiveApi"}' in csp and ".execute-api.ap-south-1.amazonaws.com/dev; img-src" in csp

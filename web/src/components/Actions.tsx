@@ -147,7 +147,7 @@ export function KillSwitchPanel() {
       {v && (
         <p role="status" data-testid="kill-state">
           {v.stops_entries ? <strong className="error">New entries are stopped</strong> : <strong className="ok">Entries allowed</strong>}
-          {v.global_switch.on ? ` · platform switch on: ${v.global_switch.reason}` : ""}
+          {v.global_switch?.on ? ` · platform switch on: ${v.global_switch.reason}` : ""}
           {mine?.on ? ` · yours on since ${formatIstDateTime(mine.updated_at)}${mine.reason ? `: ${mine.reason}` : ""}` : ""}
           {(v.accounts ?? []).filter((a) => a.on).map((a) => ` · ${a.client_id} stopped`).join("")}
           . Exits, stops and closes still run.
