@@ -488,6 +488,7 @@ class OptionsPlatformStack(Stack):
 
         self.web = WebHosting(self, "WebHosting", config=config, api=self.api,
                               api_prefixes={path.split("/")[1] for path, _methods, _family in ROUTES},
+                              user_pool_id=imp(config, exports.USER_POOL_ID),
                               user_pool_client_id=imp(config, exports.USER_POOL_CLIENT_ID),
                               live_url=getattr(self, "live_url", None))  # the LiveUpdates WebSocket stage, when this stack has one
         CfnOutput(self, "WebAppUrl", value=self.web.url, description="The traders' web app (sign in here)")

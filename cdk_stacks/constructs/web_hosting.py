@@ -14,7 +14,8 @@ Layout (one origin for the browser, so no CORS and a strict CSP ``connect-src 's
   ``/{stage}``), never cached, every viewer header but Host forwarded (the Cognito ID token in
   ``Authorization``, ``Accept: text/csv`` of the reports).
 - ``/app/config.json`` (``BucketDeployment`` with ``Source.json_data``): ``apiUrl`` "" (same
-  origin), the Cognito IDP endpoint and app client id, the region, ``liveUrl`` (the WebSocket
+  origin), the Cognito IDP endpoint, user pool and app client ids and ``authFlow``
+  USER_SRP_AUTH (the only flow the app client allows), the region, ``liveUrl`` (the WebSocket
   API of live updates, when deployed) and the environment name: the shape of
   ``web/src/lib/config.ts`` ``AppConfig``. ``index.html`` and ``config.json`` are sent
   ``no-cache`` and invalidated on every deploy; the hashed assets are cached for a year.
@@ -86,10 +87,13 @@ def content_security_policy(idp_endpoint: str, live_url: str | None) -> str:
             "form-action 'self'")
 
 
-def web_config(config: EnvironmentConfig, idp_endpoint: str, client_id: str, live_url: str | None) -> dict[str, Any]:
-    """``/app/config.json``: web/src/lib/config.ts ``AppConfig`` (tokens resolve at deploy)."""
+def web_config(config: EnvironmentConfig, idp_endpoint: str, user_pool_id: str, client_id: str,
+               live_url: str | None) -> dict[str, Any]:
+    """``/app/config.json``: web/src/lib/config.ts ``AppConfig`` (tokens resolve at deploy). The
+    auth-broker stack's app client allows only SRP, so the app signs in with USER_SRP_AUTH."""
     return {"apiUrl": "", "environment": config.name,
-            "cognito": {"endpoint": idp_endpoint, "clientId": client_id, "region": config.region},
+            "cognito": {"endpoint": idp_endpoint, "clientId": client_id, "region": config.region,
+                        "userPoolId": user_pool_id, "authFlow": "USER_SRP_AUTH"},
             "liveUrl": live_url, "demoUser": None}
 
 
@@ -99,13 +103,14 @@ class WebHosting(Construct):
     Args:
         api: the REST API; its stage becomes the origin path of the API behaviours.
         api_prefixes: first path segments of the API's routes (e.g. ``["options", "profile"]``).
+        user_pool_id: the Cognito user pool (SRP needs its id; a token is fine).
         user_pool_client_id: the Cognito app client the app signs in with (a token is fine).
         live_url: the WebSocket API's URL (``wss://.../stage``), or None without live updates.
         dist: the built app (``web/dist``).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, api: apigw.RestApi,
-                 api_prefixes: Iterable[str], user_pool_client_id: str, live_url: str | None = None,
+                 api_prefixes: Iterable[str], user_pool_id: str, user_pool_client_id: str, live_url: str | None = None,
                  dist: Path = WEB_DIST) -> None:
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.RETAIN if config.retain else RemovalPolicy.DESTROY
@@ -218,7 +223,7 @@ class WebHosting(Construct):
             entry = [s3deploy.Source.data("index.html", "<!doctype html><html lang=\"en\"><title>Not built</title>"
                                           "<h1>The web app was not built when this stack was synthesized</h1>"
                                           "<p>Run web/build.sh, then deploy again.</p></html>")]
-        client_config = web_config(config, idp_endpoint, user_pool_client_id, live_url)
+        client_config = web_config(config, idp_endpoint, user_pool_id, user_pool_client_id, live_url)
         entry.append(s3deploy.Source.json_data("config.json", client_config))
 
         self.assets_deployment = s3deploy.BucketDeployment(

@@ -126,7 +126,12 @@ def test_config_json_written_at_deploy_with_the_client_and_no_secret(dev):
     assert "/app/config.json" in props["DistributionPaths"] and "/app/index.html" in props["DistributionPaths"]
     # Source.json_data: the markers carry the deploy-time values (the app client id import)
     markers = json.dumps(props.get("SourceMarkers", []))
-    assert "user-pool-client-id" in markers
+    assert "user-pool-client-id" in markers and "user-pool-id" in markers
+    # the auth-broker stack's app client allows only SRP: the app must be told to use it
+    (client,) = [c for c in dev.resources("auth-broker", "AWS::Cognito::UserPoolClient").values()]
+    assert "ALLOW_USER_SRP_AUTH" in client["Properties"]["ExplicitAuthFlows"]
+    assert "ALLOW_USER_PASSWORD_AUTH" not in client["Properties"]["ExplicitAuthFlows"]
+    assert dev.stacks[STACK].web.client_config["cognito"]["authFlow"] == "USER_SRP_AUTH"
     assert props["SystemMetadata"]["cache-control"] == "no-cache"
     assets = [d for k, d in deployments.items() if "Assets" in k][0]["Properties"]
     assert "immutable" in assets["SystemMetadata"]["cache-control"]

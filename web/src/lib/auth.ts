@@ -24,7 +24,54 @@ function decodeClaims(token: string): Record<string, unknown> {
   return JSON.parse(json) as Record<string, unknown>;
 }
 
+function toSession(idToken: string, accessToken: string, username: string): Session {
+  const claims = decodeClaims(idToken);
+  const session: Session = {
+    idToken, accessToken,
+    email: String(claims.email ?? claims["cognito:username"] ?? username),
+    expiresAt: Number(claims.exp ?? 0),
+  };
+  sessionStorage.setItem(KEY, JSON.stringify(session));
+  return session;
+}
+
+/** Tokens stay in this tab's session (ours), never in the library's localStorage. */
+class MemoryStorage {
+  private data = new Map<string, string>();
+  setItem(key: string, value: string) { this.data.set(key, value); }
+  getItem(key: string) { return this.data.get(key) ?? null; }
+  removeItem(key: string) { this.data.delete(key); }
+  clear() { this.data.clear(); }
+}
+
+/** Cognito's USER_SRP_AUTH (the password never leaves the browser; InitiateAuth with SRP_A, then
+ * RespondToAuthChallenge PASSWORD_VERIFIER with the claim signature) by AWS's own
+ * amazon-cognito-identity-js, loaded only when a deployment asks for it. */
+export async function signInSrp(username: string, password: string): Promise<Session> {
+  const { endpoint, clientId, userPoolId } = config().cognito;
+  if (!userPoolId) throw new AuthError("config.json: cognito.userPoolId is needed for USER_SRP_AUTH");
+  const { AuthenticationDetails, CognitoUser, CognitoUserPool } = await import("amazon-cognito-identity-js");
+  const storage = new MemoryStorage();
+  const pool = new CognitoUserPool({ UserPoolId: userPoolId, ClientId: clientId, endpoint: endpoint.replace(/\/?$/, "/"), Storage: storage });
+  const user = new CognitoUser({ Username: username, Pool: pool, Storage: storage });
+  user.setAuthenticationFlowType("USER_SRP_AUTH");
+  return new Promise<Session>((resolve, reject) => {
+    const challenge = (name: string) => () => reject(new AuthError(`Cognito asks for ${name}; complete it in the hosted UI`));
+    user.authenticateUser(new AuthenticationDetails({ Username: username, Password: password }), {
+      onSuccess: (s) => resolve(toSession(s.getIdToken().getJwtToken(), s.getAccessToken().getJwtToken(), username)),
+      onFailure: (e: { message?: string; code?: string }) => reject(new AuthError(e.message || e.code || "sign-in failed")),
+      newPasswordRequired: challenge("NEW_PASSWORD_REQUIRED"),
+      mfaRequired: challenge("SMS_MFA"),
+      totpRequired: challenge("SOFTWARE_TOKEN_MFA"),
+      mfaSetup: challenge("MFA_SETUP"),
+      selectMFAType: challenge("SELECT_MFA_TYPE"),
+      customChallenge: challenge("CUSTOM_CHALLENGE"),
+    });
+  });
+}
+
 export async function signIn(username: string, password: string, fetcher: typeof fetch = fetch): Promise<Session> {
+  if (config().cognito.authFlow === "USER_SRP_AUTH") return signInSrp(username, password);
   const { endpoint, clientId } = config().cognito;
   const response = await fetcher(endpoint.replace(/\/?$/, "/"), {
     method: "POST",
@@ -48,15 +95,7 @@ export async function signIn(username: string, password: string, fetcher: typeof
     if (body.ChallengeName) throw new AuthError(`Cognito asks for ${body.ChallengeName}; complete it in the hosted UI`);
     throw new AuthError(body.message || body.__type || `sign-in failed (HTTP ${response.status})`);
   }
-  const claims = decodeClaims(body.AuthenticationResult.IdToken);
-  const session: Session = {
-    idToken: body.AuthenticationResult.IdToken,
-    accessToken: body.AuthenticationResult.AccessToken,
-    email: String(claims.email ?? claims["cognito:username"] ?? username),
-    expiresAt: Number(claims.exp ?? 0),
-  };
-  sessionStorage.setItem(KEY, JSON.stringify(session));
-  return session;
+  return toSession(body.AuthenticationResult.IdToken, body.AuthenticationResult.AccessToken, username);
 }
 
 export interface MfaState {
