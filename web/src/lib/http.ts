@@ -2,6 +2,8 @@
  * Authorised calls the typed client cannot make:
  * `downloadCsv`: the reports routes answer text/csv when asked with `Accept: text/csv`
  *   (openapi-fetch parses JSON); the file is handed to the browser as a download.
+ * `sendJson`: a list of requests computed at run time (the builder's edit plan: a PUT, POST or
+ *   DELETE per leg and per allocation), each on a route of docs/openapi.json.
  *
  * Errors: ApiError with the API's `message` (ErrorBody) and the HTTP status.
  */
@@ -20,6 +22,15 @@ async function fail(response: Response): Promise<never> {
   const body = (await response.json().catch(() => ({}))) as { message?: string; detail?: unknown };
   const detail = body.detail ? `: ${JSON.stringify(body.detail)}` : "";
   throw new ApiError(response.status, `${body.message ?? `HTTP ${response.status}`}${detail}`);
+}
+
+/** `method` `path` (API-relative) with a JSON body; the answer's JSON (ApiError when refused). */
+export async function sendJson<T = unknown>(method: "PUT" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
+  const h = headers("application/json");
+  if (body !== undefined) h.set("Content-Type", "application/json");
+  const response = await fetch(`${config().apiUrl}${path}`, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!response.ok) await fail(response);
+  return (await response.json().catch(() => ({}))) as T;
 }
 
 /** GET `path` with Accept: text/csv; the CSV text (throws ApiError when refused or not CSV). */

@@ -2,7 +2,9 @@ import { useEffect, useState } from "react";
 import { useFieldArray, useForm, type FieldPath } from "react-hook-form";
 import { zodResolver } from "@hookform/resolvers/zod";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { Link } from "react-router";
+import { Link, useParams } from "react-router";
+import { draftFromStrategy, editRequests } from "../lib/strategyEdit";
+import { sendJson } from "../lib/http";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/Layout";
 import { accountsQuery } from "./AccountsPage";
@@ -39,12 +41,27 @@ export default function BuilderPage() {
   const accounts = useQuery(accountsQuery());
   const baskets = useQuery(basketsQuery());
   const draft = watch();
+  // editing a saved strategy (route strategies/:strategyId/edit): its stored state as the draft
+  const { strategyId: editId } = useParams();
+  const [stored, setStored] = useState<{ legNos: number[]; clients: string[] } | null>(null);
+  const editPath = { params: { path: { strategy_id: editId ?? "" } } };
+  const existing = useQuery({ queryKey: ["strategy", editId], enabled: !!editId,
+    queryFn: async () => unwrap(await api().GET("/options/strategies/{strategy_id}", editPath)) });
+  const existingAllocations = useQuery({ queryKey: ["strategy", editId, "allocations"], enabled: !!editId,
+    queryFn: async () => unwrap(await api().GET("/options/strategies/{strategy_id}/allocations", editPath)).items });
 
   useEffect(() => {
+    if (editId) {
+      if (stored || !existing.data || !existingAllocations.data || !accounts.data) return;
+      const legs = existing.data.legs as unknown as Schemas["Leg"][];
+      form.reset(draftFromStrategy(existing.data.strategy, legs, existingAllocations.data, accounts.data.map((a) => a.client_id)));
+      setStored({ legNos: legs.map((l) => l.leg_no), clients: existingAllocations.data.map((a) => a.client_id) });
+      return;
+    }
     if (accounts.data && form.getValues("accounts").length === 0) {
       setValue("accounts", accounts.data.map((a) => ({ client_id: a.client_id, selected: false, multiplier: 1, leg_lots: [] })));
     }
-  }, [accounts.data, form, setValue]);
+  }, [accounts.data, form, setValue, editId, stored, existing.data, existingAllocations.data]);
 
   const [stepProblems, setStepProblems] = useState<string[]>([]);
   useEffect(() => {
@@ -75,6 +92,15 @@ export default function BuilderPage() {
     setSaveError(null);
     try {
       const values = form.getValues();
+      if (editId && stored) {
+        for (const r of editRequests(editId, stored.legNos, stored.clients, values)) await sendJson(r.method, r.path, r.body);
+        setStored({ legNos: values.legs.map((_l, i) => i + 1), clients: toAllocations(values).allocations.map((a) => a.client_id) });
+        void client.invalidateQueries({ queryKey: ["strategies"] });
+        void client.invalidateQueries({ queryKey: ["strategy", editId] });
+        setSaved(editId);
+        setStep(5);
+        return;
+      }
       const spec = toStrategySpec(values);
       const created = values.basket_id
         ? unwrap(await api().POST("/options/baskets/{basket_id}/strategies", { params: { path: { basket_id: values.basket_id } }, body: spec }))
@@ -101,7 +127,9 @@ export default function BuilderPage() {
   const units = unitsPerAccount(draft, lotSizes);
   return (
     <>
-      <h1>Build a strategy</h1>
+      <h1>{editId ? `Edit ${existing.data?.strategy.strategy_name ?? "strategy"}` : "Build a strategy"}</h1>
+      {editId && <ErrorText error={existing.error ?? existingAllocations.error} />}
+      {editId && !stored && !existing.error && <p className="loading">Loading the strategy…</p>}
       <ol className="steps" aria-label="Builder steps">
         {STEPS.map((s, i) => <li key={s} aria-current={i === step ? "step" : undefined} className={i === step ? "current" : i < step ? "done" : ""}>{i + 1}. {s}</li>)}
       </ol>
@@ -240,7 +268,7 @@ export default function BuilderPage() {
         <div className="nav-buttons">
           {step > 0 && step < 5 && <button type="button" className="secondary" onClick={() => setStep(step - 1)}>Back</button>}
           {step < 4 && <button type="submit">Next</button>}
-          {step === 4 && <button type="submit" disabled={saving}>{saving ? "Saving…" : "Save and review"}</button>}
+          {step === 4 && <button type="submit" disabled={saving || (!!editId && !stored)}>{saving ? "Saving…" : editId ? "Save changes and review" : "Save and review"}</button>}
         </div>
       </form>
     </>
