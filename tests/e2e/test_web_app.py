@@ -9,7 +9,8 @@ the resulting units) -> review (executable; the engine's own preview) -> activat
 eight entry orders arrive on the Today dashboard at the entry second, hedges first -> modify one
 resting stop, cancel another, close one position (issue 18's routes), set and clear the kill
 switch -> History: P&L gross and net of charges per day/strategy/account with its chart, the
-month's CSV -> profile.
+month's CSV -> pause and edit the strategy in the builder (its stored legs and allocation loaded,
+a wider MTM stop saved) -> profile.
 
 Every page is screenshotted into ``E2E_SCREENSHOTS`` (default build/e2e-screenshots/) and checked
 with axe-core: no serious or critical violation on any page. ``E2E_DOCS_SCREENSHOTS=1`` also copies
@@ -368,6 +369,28 @@ def _journey(platform, page, pages: Pages, errors: list[str]) -> None:
     page.get_by_role("button", name=f"Show orders of {execution['execution_id']}").click()
     expect(page.get_by_role("heading", name=f"Orders of {execution['execution_id']}")).to_be_visible()
     pages.check("12-history")
+
+    # -- edit the strategy in the builder: pause, a wider MTM stop, saved through the API's routes ---
+    page.get_by_role("link", name="Baskets & strategies").click()
+    row = page.get_by_role("row").filter(has_text="Weekly Iron Condor NIFTY")
+    row.get_by_role("button", name="Pause").click()
+    expect(row.get_by_role("button", name="Activate")).to_be_visible()
+    row.get_by_role("link", name="Edit Weekly Iron Condor NIFTY").click()
+    expect(page.get_by_role("heading", level=1, name="Edit Weekly Iron Condor NIFTY")).to_be_visible()
+    expect(page.get_by_label("Strategy name")).to_have_value("Weekly Iron Condor NIFTY")
+    for _ in range(3):
+        page.get_by_role("button", name="Next").click()
+    expect(page.get_by_label("MTM stop loss", exact=False)).to_have_value("25000")
+    page.get_by_label("MTM stop loss", exact=False).fill("30000")
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_label("PAPER-A2 leg 3 lots")).to_have_value("4")  # journey 1's allocation, loaded
+    page.get_by_role("button", name="Save changes and review").click()
+    expect(page.get_by_role("heading", name=re.compile("^Weekly Iron Condor NIFTY"))).to_be_visible()
+    strategies = _api(platform, "/options/strategies", token)["items"]
+    (edited,) = [x for x in strategies if x["strategy_name"] == "Weekly Iron Condor NIFTY"]
+    assert float(edited["risk"]["mtm_stop_loss"]) == 30000, edited["risk"]
+    allocs = _api(platform, f"/options/strategies/{edited['strategy_id']}/allocations", token)["items"]
+    assert {a["client_id"]: a["allocation_config"]["leg_overrides"]["3"]["lots"] for a in allocs} == {"PAPER-Z1": 1, "PAPER-A2": 4}
     page.get_by_role("link", name="Profile").click()
     expect(page.get_by_text("demo@quantleap.local").first).to_be_visible()
     expect(page.locator("dd").filter(has_text=re.compile(r"^(off|on: )"))).to_be_visible()  # MFA from Cognito GetUser
