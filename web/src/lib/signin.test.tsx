@@ -39,3 +39,42 @@ describe("sign-in with USER_SRP_AUTH (the deployed app client allows only SRP)",
     expect(Object.keys(localStorage)).toEqual([]); // the library's token cache is kept in memory
   });
 });
+
+describe("sign-in with an authenticator app (SOFTWARE_TOKEN_MFA)", () => {
+  it("asks for the code after the password and answers Cognito's challenge with it", async () => {
+    const { render, screen } = await import("@testing-library/react");
+    const userEvent = (await import("@testing-library/user-event")).default;
+    const { MemoryRouter } = await import("react-router");
+    const { SignInPage } = await import("../pages/SignInPage");
+    setConfig({ apiUrl: "", cognito: { endpoint: "http://idp.test", clientId: "client-1", region: "ap-south-1" } });
+    const token = jwt({ email: "t@x.in", exp: Math.floor(Date.now() / 1000) + 3600 });
+    const calls: { target: string; body: Record<string, any> }[] = [];
+    vi.stubGlobal("fetch", vi.fn(async (_url: string, init: RequestInit) => {
+      const target = String((init.headers as Record<string, string>)["X-Amz-Target"]).split(".")[1];
+      const body = JSON.parse(String(init.body));
+      calls.push({ target, body });
+      const answer = target === "InitiateAuth"
+        ? { ChallengeName: "SOFTWARE_TOKEN_MFA", Session: "sess-1", ChallengeParameters: {} }
+        : body.ChallengeResponses.SOFTWARE_TOKEN_MFA_CODE === "654321"
+          ? { AuthenticationResult: { IdToken: token, AccessToken: "a" } }
+          : { __type: "CodeMismatchException", message: "Invalid code received for user" };
+      return new Response(JSON.stringify(answer), { status: "AuthenticationResult" in answer || "ChallengeName" in answer ? 200 : 400 });
+    }));
+    render(<MemoryRouter><SignInPage /></MemoryRouter>);
+    await userEvent.type(screen.getByLabelText("E-mail"), "t@x.in");
+    await userEvent.type(screen.getByLabelText("Password"), "Local-Passw0rd!");
+    await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    const field = await screen.findByLabelText("Code from your authenticator app");
+    expect(currentSession()).toBeNull();
+    await userEvent.type(field, "111111");
+    await userEvent.click(screen.getByRole("button", { name: "Verify" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Invalid code received for user");
+    await userEvent.clear(field);
+    await userEvent.type(field, "654321");
+    await userEvent.click(screen.getByRole("button", { name: "Verify" }));
+    await vi.waitFor(() => expect(currentSession()?.idToken).toBe(token));
+    expect(calls.map((c) => c.target)).toEqual(["InitiateAuth", "RespondToAuthChallenge", "RespondToAuthChallenge"]);
+    expect(calls[2].body).toEqual({ ChallengeName: "SOFTWARE_TOKEN_MFA", ClientId: "client-1", Session: "sess-1",
+      ChallengeResponses: { USERNAME: "t@x.in", SOFTWARE_TOKEN_MFA_CODE: "654321" } });
+  });
+});
