@@ -40,11 +40,12 @@ from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from cdk_stacks.nag import acknowledge, logical_id
+from cdk_stacks.nag import acknowledge, finding_value, logical_id
 from shared_utils.config import EnvironmentConfig
 
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
@@ -226,8 +227,22 @@ class WebHosting(Construct):
         client_config = web_config(config, idp_endpoint, user_pool_id, user_pool_client_id, live_url)
         entry.append(s3deploy.Source.json_data("config.json", client_config))
 
+        stack = Stack.of(self)
+        self._log_groups = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/lambda/*"
+        # the copy handler's role: no AWS managed policy (the platform's rule for every Lambda role);
+        # its own logs inline, the S3 and CloudFront grants added by BucketDeployment
+        self.deploy_role = iam.Role(
+            self, "DeployHandlerRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="CDK BucketDeployment handler of the web app: copies the build, invalidates CloudFront",
+            inline_policies={"logs": iam.PolicyDocument(statements=[iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self._log_groups],
+            )])},
+        )
         self.assets_deployment = s3deploy.BucketDeployment(
             self, "Assets",
+            role=self.deploy_role,
             sources=[assets],
             destination_bucket=self.bucket,
             destination_key_prefix="app/",
@@ -238,6 +253,7 @@ class WebHosting(Construct):
         )
         self.entry_deployment = s3deploy.BucketDeployment(
             self, "Entry",
+            role=self.deploy_role,
             sources=entry,
             destination_bucket=self.bucket,
             destination_key_prefix="app/",
@@ -256,23 +272,23 @@ class WebHosting(Construct):
     def _acknowledge_deployment_handler(self) -> None:
         """CDK's BucketDeployment runs one singleton Lambda per stack (and memory size) that copies
         the build from the CDK asset bucket into the web bucket and invalidates CloudFront; its
-        role and runtime are CDK's, the findings on them are acknowledged here with the reasons."""
+        runtime is CDK's and its role's wildcards are the copy's: acknowledged here with reasons."""
         stack = Stack.of(self)
+        acknowledge(self.deploy_role, f"AwsSolutions-IAM5[Resource::{finding_value(self, self._log_groups)}]",
+                    "The BucketDeployment handler is CDK's singleton function whose name is generated, so its own log "
+                    "group can only be named by the /aws/lambda/ prefix; the role is used at deploy time only.")
+        reason = ("CDK's BucketDeployment handler copies the app's build from the CDK asset bucket into the web bucket "
+                  "(object wildcards on those two buckets only, at deploy time) and creates the CloudFront invalidation, "
+                  "which has no resource-level permission scoping in the policy CDK grants the handler.")
+        findings = [f"Action::{a}" for a in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*")]
+        findings += ["Resource::*", f"Resource::<{logical_id(self.bucket)}.Arn>/*",
+                     # the default synthesizer's asset bucket (cdk bootstrap, qualifier hnb659fds)
+                     f"Resource::arn:aws:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-{stack.region}/*"]
+        for finding in findings:
+            acknowledge(self.deploy_role, f"AwsSolutions-IAM5[{finding}]", reason)
         handlers = [c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")]
         assert handlers, "BucketDeployment's singleton handler not found"
         for handler in handlers:
-            acknowledge(handler, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-                        "CDK's BucketDeployment handler role uses AWSLambdaBasicExecutionRole for its own logs; the role "
-                        "is CDK's, runs only at deploy time and touches only the CDK asset bucket and the web bucket.")
-            reason = ("CDK's BucketDeployment handler copies the app's build from the CDK asset bucket into the web bucket "
-                      "(object wildcards on those two buckets only, at deploy time) and creates the CloudFront invalidation, "
-                      "which has no resource-level permission scoping in the handler's CDK-made policy.")
-            findings = [f"Action::{a}" for a in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*")]
-            findings += ["Resource::*", f"Resource::<{logical_id(self.bucket)}.Arn>/*",
-                         # the default synthesizer's asset bucket (cdk bootstrap, qualifier hnb659fds)
-                         f"Resource::arn:aws:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-{stack.region}/*"]
-            for finding in findings:
-                acknowledge(handler, f"AwsSolutions-IAM5[{finding}]", reason)
             acknowledge(handler, "AwsSolutions-L1",
                         "The runtime of CDK's BucketDeployment handler is chosen by aws-cdk-lib (it runs the AWS CLI at "
                         "deploy time only); it moves forward with CDK upgrades, not with this stack.")
