@@ -281,6 +281,9 @@ def _journey(platform, page, pages: Pages, errors: list[str]) -> None:
     expect(rows.filter(has_text="PENDING")).to_have_count(0, timeout=30_000)
     expect(page.get_by_text(f"ENTRY at {entry:%H:%M}:00 IST", exact=False)).to_be_visible()
     expect(page.get_by_role("row").filter(has_text="PAPER-Z1").filter(has_text="3 lots ·").first).to_be_visible()
+    positions = page.get_by_test_id("position-row")
+    expect(positions).to_have_count(8, timeout=30_000)  # per account: two shorts, two hedges, in lots and units
+    expect(positions.filter(has_text="PAPER-Z1").filter(has_text=re.compile(r"short 3 lots · [\d,]+ units"))).to_have_count(1)
     lag_texts = rows.locator("td:nth-child(2)").all_inner_texts()
     assert all(t.endswith(" ms") for t in lag_texts), lag_texts
     page.wait_for_timeout(3500)  # one more poll: positions
@@ -321,7 +324,7 @@ def _journey(platform, page, pages: Pages, errors: list[str]) -> None:
     cancelled = stops.filter(has_text="PAPER-A2").filter(has_text=victim_symbol).filter(has_text="CANCELLED")
     expect(cancelled).to_have_count(1)
     # close one Z1 short (not the one whose stop was modified): its stop is cancelled first
-    shorts = page.get_by_test_id("position-row").filter(has_text="PAPER-Z1").filter(has_text=re.compile(r"-[\d,]+ units"))
+    shorts = page.get_by_test_id("position-row").filter(has_text="PAPER-Z1").filter(has_text="short ")
     closing = shorts.filter(has_not_text=symbol).first
     closing_symbol = closing.locator("td:nth-child(2)").inner_text()
     closing.get_by_role("button", name=f"Close PAPER-Z1 {closing_symbol}").click()

@@ -43,6 +43,15 @@ export function OrdersTable({ orders, execution, actions = false }: { orders: Or
   );
 }
 
+/** "short 3 lots · 195 units", "long 1 lot · 65 units", "0 units"; units only when the lot size is unknown. */
+export function positionQuantity(quantity: number, lotSize?: number): string {
+  if (quantity === 0) return "0 units";
+  const side = quantity < 0 ? "short" : "long";
+  const units = Math.abs(quantity);
+  if (!lotSize || units % lotSize !== 0) return `${side} ${units.toLocaleString("en-IN")} units`;
+  return `${side} ${formatLots(units / lotSize, lotSize)}`;
+}
+
 /** MTM of an open position from the live read when the list has no LTP for it (rupees). */
 function markOf(p: Schemas["PositionView"], marks: Map<string, Schemas["LivePosition"]>): string {
   const live = p.position_id ? marks.get(p.position_id) : undefined;
@@ -77,6 +86,8 @@ export default function DashboardPage() {
   const stops = new Map((live.data?.items ?? []).map((p) => [p.position_id, p.stop]));
   // LTP and MTM from the live read where it has them (the positions list has no market price locally)
   const marks = new Map((live.data?.items ?? []).map((p) => [p.position_id, p]));
+  // lot sizes from today's orders of each contract (the positions list has units only)
+  const lotSizes = new Map(details.flatMap((d) => (d.data?.orders ?? []).map((o) => [o.tradingsymbol, o.lot_size] as const)));
   const lags = details.flatMap((d) => (d.data?.orders ?? []).map((o) => ({ label: `${o.client_id} ${o.tradingsymbol}`, lag: orderLag(o, d.data!.execution) }))).filter((x) => x.lag !== null) as { label: string; lag: number }[];
   return (
     <>
@@ -123,7 +134,7 @@ export default function DashboardPage() {
             {positions.data?.items.length === 0 && <tr><td colSpan={10}>No positions.</td></tr>}
             {positions.data?.items.map((p) => (
               <tr key={`${p.client_id}-${p.tradingsymbol}-${p.strategy_id}`} data-testid="position-row">
-                <td>{p.client_id}</td><td>{p.tradingsymbol}</td><td>{p.quantity} units</td><td>{formatRupees(p.average_price)}</td><td>{formatRupees(p.ltp ?? (p.position_id ? marks.get(p.position_id)?.ltp : null))}</td>
+                <td>{p.client_id}</td><td>{p.tradingsymbol}</td><td>{positionQuantity(p.quantity, lotSizes.get(p.tradingsymbol))}</td><td>{formatRupees(p.average_price)}</td><td>{formatRupees(p.ltp ?? (p.position_id ? marks.get(p.position_id)?.ltp : null))}</td>
                 <td className={Number(markOf(p, marks)) < 0 ? "neg" : "pos"}>{formatRupees(markOf(p, marks))}</td><td>{formatRupees(p.realised_pnl)}</td>
                 <td><StopCell stop={p.position_id ? stops.get(p.position_id) : undefined} /></td><td>{p.status}</td>
                 <td><ClosePosition position={p} /></td>

@@ -9,7 +9,7 @@ import { LegPreview } from "../components/LegPreview";
 import { ClosePosition, KillSwitchPanel, modifyBody, OrderActions } from "../components/Actions";
 import { EgressCell } from "./AccountsPage";
 import HistoryPage, { pnlLines } from "./HistoryPage";
-import { orderLag, StopCell } from "./DashboardPage";
+import { orderLag, positionQuantity, StopCell } from "./DashboardPage";
 import { draftSchema, emptyDraft, ironCondorLegs, toCalculatorLegs, toLegs, unitsPerAccount, type Draft } from "../lib/strategyDraft";
 
 function wrap(ui: ReactNode) {
@@ -110,6 +110,13 @@ const ORDER = { order_key: "k1", tag: "QL1ABC", client_id: "Z1", leg_no: 1, lots
   tradingsymbol: "NIFTY2681824300PE", status: "TRIGGER_PENDING", order_type: "SL", price: "80", trigger_price: "78", purpose: "STOP_LOSS" } as unknown as Schemas["OrderRecord"];
 
 describe("dashboard actions", () => {
+  it("shows a position's quantity as short or long, lots and units", () => {
+    expect(positionQuantity(-195, 65)).toBe("short 3 lots · 195 units");
+    expect(positionQuantity(65, 65)).toBe("long 1 lot · 65 units");
+    expect(positionQuantity(1800, undefined)).toBe("long 1,800 units");
+    expect(positionQuantity(0, 65)).toBe("0 units");
+  });
+
   it("gives a manual close no lag from a target second, and shows the stop as the broker holds it", () => {
     const exit = { ...ORDER, purpose: "EXIT", flags: ["MANUAL_CLOSE"], execute_at: "2026-08-17T04:02:00Z", sent_at: "2026-08-17T04:02:10.5Z" } as unknown as Schemas["OrderRecord"];
     expect(orderLag(exit)).toBeNull();
