@@ -18,7 +18,7 @@ handler) and ``GET /broker-sessions/zerodha/callback`` (Kite's OAuth redirect).
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
@@ -538,6 +538,16 @@ class OptionsPlatformStack(Stack):
                  "Verified postbacks to follow up (the order poller consumes it in the VPC)")
         e.export(self, config, e.REST_API_URL, self.api.url, "REST API base URL (stage = env)")
         e.export(self, config, e.LIVE_URL, self.live.stage.url, "Live updates WebSocket URL (connect with ?token=<ID token>)")
+
+        # ---- the web app (issue 19): S3 + CloudFront, the API on the same origin ---------------
+        from cdk_stacks.constructs.web_hosting import WebHosting
+
+        self.web = WebHosting(self, "WebHosting", config=config, api=self.api,
+                              api_prefixes={path.split("/")[1] for path, _methods, _family in ROUTES},
+                              user_pool_id=imp(config, exports.USER_POOL_ID),
+                              user_pool_client_id=imp(config, exports.USER_POOL_CLIENT_ID),
+                              live_url=getattr(self, "live_url", None))  # the LiveUpdates WebSocket stage, when this stack has one
+        CfnOutput(self, "WebAppUrl", value=self.web.url, description="The traders' web app (sign in here)")
 
     def _market_grants(self, config: EnvironmentConfig, broker_accounts_table, secrets_key, archive_bucket: str) -> None:
         """The market function reads what the engine's Resolve reads: broker accounts (the preview's

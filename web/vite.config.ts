@@ -6,6 +6,9 @@ import react from "@vitejs/plugin-react";
 // CloudFront) so its client-side routes never collide with the API's own paths.
 export default defineConfig({
   base: "/app/",
+  // amazon-cognito-identity-js (SRP sign-in, a lazy chunk) brings buffer@4, which reads Node's
+  // `global`; in the browser that is globalThis
+  define: { global: "globalThis" },
   plugins: [react()],
   build: { outDir: "dist", sourcemap: false, chunkSizeWarningLimit: 600 },
   test: {

@@ -53,6 +53,8 @@ def test_acknowledged_rules_are_the_expected_few(any_env):
         "AwsSolutions-IAM5", "AwsSolutions-IAM4", "AwsSolutions-L1", "AwsSolutions-COG2", "AwsSolutions-COG8",
         "AwsSolutions-SQS3", "AwsSolutions-S1", "AwsSolutions-APIG2", "AwsSolutions-APIG3",
         "AwsSolutions-APIG4", "AwsSolutions-COG4",
+        # the web app's CloudFront distribution (cdk_stacks/constructs/web_hosting.py: the reasons there)
+        "AwsSolutions-CFR1", "AwsSolutions-CFR2", "AwsSolutions-CFR4",
     }
     if any_env.config.retain:
         assert "AwsSolutions-COG8" not in rules  # PLUS tier in staging and production

@@ -39,6 +39,7 @@ export function App({ client = makeQueryClient() }: { client?: QueryClient }) {
               <Route path="strategies" element={<StrategiesPage />} />
               <Route path="strategies/new" element={<BuilderPage />} />
               <Route path="strategies/:strategyId" element={<StrategyDetailPage />} />
+              <Route path="strategies/:strategyId/edit" element={<BuilderPage />} />
               <Route path="history" element={<HistoryPage />} />
               <Route path="profile" element={<ProfilePage />} />
               <Route path="marketplace" element={<MarketplacePage />} />

@@ -6,8 +6,10 @@
 export interface AppConfig {
   /** Base URL of the REST API ("" = same origin). */
   apiUrl: string;
-  /** Cognito user pool: the IDP endpoint (moto's locally) and the app client. */
-  cognito: { endpoint: string; clientId: string; region: string };
+  /** Cognito user pool: the IDP endpoint (moto's locally) and the app client. `authFlow`
+   * USER_SRP_AUTH (the deployed app client allows only SRP) needs `userPoolId`; the default,
+   * USER_PASSWORD_AUTH, is the local pool's. */
+  cognito: { endpoint: string; clientId: string; region: string; userPoolId?: string; authFlow?: "USER_PASSWORD_AUTH" | "USER_SRP_AUTH" };
   /** Only locally: the demo user to prefill the sign-in form with. */
   demoUser?: { username: string; password: string } | null;
   environment?: string;

@@ -33,8 +33,21 @@ const leg = z.object({
   values: z.record(z.string(), z.string()),
   order_type: z.enum(["MARKET", "LIMIT"]),
   stop_loss: z.string(),
+  stop_loss_type: z.enum(["PERCENTAGE", "POINTS"]),
   target: z.string(),
-});
+  target_type: z.enum(["PERCENTAGE", "POINTS"]),
+  /** trailing stop: start trailing once this far in profit, then trail by `trail_by` (the stop's units) */
+  trail_after: z.string(),
+  trail_by: z.string(),
+  /** LIMIT prices: percent of LTP through the market at entry/exit, and the most a re-price may go */
+  entry_slippage: z.string(),
+  exit_slippage: z.string(),
+  entry_max_slippage: z.string(),
+  exit_max_slippage: z.string(),
+}).refine((l) => (l.trail_after.trim() === "") === (l.trail_by.trim() === ""), { path: ["trail_by"], message: "A trailing stop needs both when to start and by how much" })
+  .refine((l) => l.trail_after.trim() === "" || l.stop_loss.trim() !== "", { path: ["stop_loss"], message: "A trailing stop trails a stop loss: set one" })
+  .refine((l) => !l.entry_max_slippage.trim() || Number(l.entry_max_slippage) >= Number(l.entry_slippage || 0), { path: ["entry_max_slippage"], message: "The most a re-price may go is at least the entry slippage" })
+  .refine((l) => !l.exit_max_slippage.trim() || Number(l.exit_max_slippage) >= Number(l.exit_slippage || 0), { path: ["exit_max_slippage"], message: "The most a re-price may go is at least the exit slippage" });
 
 const account = z.object({
   client_id: z.string(),
@@ -68,7 +81,8 @@ export type LegDraft = Draft["legs"][number];
 
 export function newLeg(overrides: Partial<LegDraft> = {}): LegDraft {
   return { leg_type: "PUT", transaction_type: "SELL", lots: 1, expiry_type: "WEEKLY", expiry_offset: 0, method: "ATM_OFFSET",
-    values: {}, order_type: "LIMIT", stop_loss: "", target: "", ...overrides };
+    values: {}, order_type: "LIMIT", stop_loss: "", stop_loss_type: "PERCENTAGE", target: "", target_type: "PERCENTAGE",
+    trail_after: "", trail_by: "", entry_slippage: "", exit_slippage: "", entry_max_slippage: "", exit_max_slippage: "", ...overrides };
 }
 
 export function emptyDraft(): Draft {
@@ -96,7 +110,11 @@ export function toLegs(d: Draft): Schemas["LegsCreate"] {
       return {
         leg_no: i + 1, underlying: d.underlying, leg_type: l.leg_type, transaction_type: l.transaction_type, lots: Number(l.lots),
         expiry_type: l.expiry_type, expiry_offset: Number(l.expiry_offset), entry_by: l.method, strike_selection_config: config,
-        order_type: l.order_type, stop_loss: num(l.stop_loss), target: num(l.target),
+        order_type: l.order_type, stop_loss: num(l.stop_loss), stop_loss_type: l.stop_loss_type,
+        target: num(l.target), target_type: l.target_type,
+        trailing_stop: l.trail_after.trim() && l.trail_by.trim() ? { activate_after: Number(l.trail_after), trail_by: Number(l.trail_by) } : null,
+        entry_slippage: num(l.entry_slippage) ?? 0, exit_slippage: num(l.exit_slippage) ?? 0,
+        entry_max_slippage: num(l.entry_max_slippage) ?? 0, exit_max_slippage: num(l.exit_max_slippage) ?? 0,
         category: l.transaction_type === "SELL" ? "SHORT" : "LONG",
       };
     }),
@@ -115,6 +133,25 @@ export function toAllocations(d: Draft): Schemas["AdvancedAllocationRequest"] {
   };
 }
 
+/** The legs as the payoff calculator's selection rules (POST /options/calculator/payoff), or null
+ * while a leg still misses a value its method needs (the server would answer 422). */
+export function toCalculatorLegs(d: Pick<Draft, "underlying" | "legs">): Schemas["CalculatorRequest"] | null {
+  const legs: Schemas["CalculatorLeg"][] = [];
+  for (const l of d.legs) {
+    const config: Schemas["StrikeSelectionConfig-Input"] = { method: l.method };
+    for (const f of METHODS[l.method].fields) {
+      const v = num(l.values[f.key]);
+      if (v === null || !Number.isFinite(v)) return null;
+      (config as Record<string, unknown>)[f.key] = v;
+    }
+    const lots = Number(l.lots);
+    if (!Number.isInteger(lots) || lots < 1) return null;
+    legs.push({ side: l.transaction_type, lots, underlying: d.underlying, option_type: l.leg_type === "CALL" ? "CE" : "PE",
+      expiry_type: l.expiry_type, expiry_offset: Number(l.expiry_offset) || 0, strike_selection_config: config });
+  }
+  return legs.length > 0 ? { legs, points: 81, range_pct: 6 } : null;
+}
+
 /** Lots each chosen account would trade per leg (what the allocation step shows before saving). */
 export function lotsPerAccount(d: Draft): { client_id: string; legs: number[]; total: number }[] {
   return d.accounts.filter((a) => a.selected).map((a) => {
@@ -123,12 +160,27 @@ export function lotsPerAccount(d: Draft): { client_id: string; legs: number[]; t
   });
 }
 
-/** The seed's iron condor (journey 1): two short strikes at delta 0.20, hedges 400 points out. */
+/** Units each chosen account would trade per leg: lots x the contract's lot size (from the
+ * live preview; null where the lot size is not known yet). */
+export function unitsPerAccount(d: Draft, lotSizes: (number | null | undefined)[]): { client_id: string; units: (number | null)[]; total: number | null }[] {
+  return lotsPerAccount(d).map((a) => {
+    const units = a.legs.map((lots, n) => (lotSizes[n] ? lots * lotSizes[n]! : null));
+    return { client_id: a.client_id, units, total: units.some((u) => u === null) ? null : units.reduce<number>((x, y) => x + (y ?? 0), 0) };
+  });
+}
+
+/** The seed's iron condor (journey 1, shared/fixtures/seed_journey_1/03_add_legs.json): two short
+ * strikes at delta 0.20 (stop 50 %, slippage 5 %, at most 10 %), hedges 400 points out (stop 25 %,
+ * slippage 3 %, at most 8 %). */
 export function ironCondorLegs(): LegDraft[] {
+  const short = { transaction_type: "SELL", lots: 2, method: "DELTA", values: { delta_value: "0.20" }, stop_loss: "50",
+    entry_slippage: "5", exit_slippage: "5", entry_max_slippage: "10", exit_max_slippage: "10" } as const;
+  const hedge = { transaction_type: "BUY", lots: 2, method: "STRIKE_DISTANCE", values: { strike_distance: "400" }, stop_loss: "25",
+    entry_slippage: "3", exit_slippage: "3", entry_max_slippage: "8", exit_max_slippage: "8" } as const;
   return [
-    newLeg({ leg_type: "PUT", transaction_type: "SELL", lots: 2, method: "DELTA", values: { delta_value: "0.20" }, stop_loss: "50" }),
-    newLeg({ leg_type: "PUT", transaction_type: "BUY", lots: 2, method: "STRIKE_DISTANCE", values: { strike_distance: "400" }, stop_loss: "25" }),
-    newLeg({ leg_type: "CALL", transaction_type: "SELL", lots: 2, method: "DELTA", values: { delta_value: "0.20" }, stop_loss: "50" }),
-    newLeg({ leg_type: "CALL", transaction_type: "BUY", lots: 2, method: "STRIKE_DISTANCE", values: { strike_distance: "400" }, stop_loss: "25" }),
+    newLeg({ ...short, leg_type: "PUT", values: { ...short.values } }),
+    newLeg({ ...hedge, leg_type: "PUT", values: { ...hedge.values } }),
+    newLeg({ ...short, leg_type: "CALL", values: { ...short.values } }),
+    newLeg({ ...hedge, leg_type: "CALL", values: { ...hedge.values } }),
   ];
 }

@@ -64,6 +64,19 @@ export function LinkAccountForm({ onLinked }: { onLinked?: (account: Schemas["Br
   );
 }
 
+/** The trader's egress group IP (what the broker must whitelist); "—" where this deployment has no per-trader egress. */
+export function EgressCell({ egress }: { egress?: Schemas["EgressView"] | null }) {
+  if (!egress) return <span className="hint">— (no per-trader egress here)</span>;
+  if (!egress.ip) return <span className="hint">group {egress.group}: IP not assigned yet</span>;
+  return (
+    <span>
+      <code data-testid="egress-ip">{egress.ip}</code>
+      {egress.ip_since ? <small> since {formatIstDateTime(egress.ip_since)}</small> : null}
+      {egress.next_change ? <small className="error"> changes {formatIstDateTime(egress.next_change)}: register the new IP before</small> : null}
+    </span>
+  );
+}
+
 export default function AccountsPage() {
   const accounts = useQuery(accountsQuery());
   const client = useQueryClient();
@@ -80,20 +93,22 @@ export default function AccountsPage() {
       <ErrorText error={accounts.error} />
       <table>
         <caption className="sr-only">Your broker accounts</caption>
-        <thead><tr><th scope="col">Client id</th><th scope="col">Broker</th><th scope="col">Name</th><th scope="col">Mode</th><th scope="col">Session</th><th scope="col">Valid until</th><th scope="col">Actions</th></tr></thead>
+        <thead><tr><th scope="col">Client id</th><th scope="col">Broker</th><th scope="col">Name</th><th scope="col">Mode</th><th scope="col">Session</th><th scope="col">Valid until</th><th scope="col">Egress IP to register</th><th scope="col">Actions</th></tr></thead>
         <tbody>
-          {accounts.data?.length === 0 && <tr><td colSpan={7}>No accounts linked yet.</td></tr>}
+          {accounts.data?.length === 0 && <tr><td colSpan={8}>No accounts linked yet.</td></tr>}
           {accounts.data?.map((a) => (
             <tr key={a.client_id}>
               <td>{a.client_id}</td><td>{a.broker}</td><td>{a.display_name}</td><td>{a.trading_mode}</td>
               <td>{a.session.status}{a.session.valid_now ? " (valid now)" : ""}</td>
               <td>{formatIstDateTime(a.session.valid_until)}</td>
+              <td><EgressCell egress={a.egress} /></td>
               <td>{a.login_method !== "NONE" && <button type="button" className="secondary" onClick={() => login.mutate(a.client_id)}>Log in to {a.broker}</button>}</td>
             </tr>
           ))}
         </tbody>
       </table>
       <ErrorText error={login.error} />
+      <p className="hint">SEBI's retail-algo framework (in force from 1 April 2026) has brokers accept API orders only from a static IP registered per API key, changeable at most once a week: register the egress IP shown with each broker (Kite: developer console → your app → IP whitelist) before trading LIVE. Every order of your accounts leaves from that address.</p>
       <LinkAccountForm />
     </>
   );

@@ -2,15 +2,20 @@ import { useEffect, useState } from "react";
 import { useFieldArray, useForm, type FieldPath } from "react-hook-form";
 import { zodResolver } from "@hookform/resolvers/zod";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { Link } from "react-router";
+import { Link, useParams } from "react-router";
+import { draftFromStrategy, editRequests } from "../lib/strategyEdit";
+import { sendJson } from "../lib/http";
 import { api, unwrap, type Schemas } from "../api/client";
 import { ErrorText } from "../components/Layout";
 import { accountsQuery } from "./AccountsPage";
 import { basketsQuery } from "./StrategiesPage";
 import { StrategyReview } from "./StrategyDetailPage";
+import { LegPreview, usePayoffPreview } from "../components/LegPreview";
+import { StrategyPreview } from "../components/StrategyPreview";
+import { formatNumber } from "../lib/format";
 import {
   draftSchema, emptyDraft, ironCondorLegs, lotsPerAccount, METHODS, newLeg, toAllocations, toLegs, toStrategySpec,
-  UNDERLYINGS, WEEKDAYS, type Draft,
+  UNDERLYINGS, unitsPerAccount, WEEKDAYS, type Draft,
 } from "../lib/strategyDraft";
 
 const STEPS = ["Basic info", "Schedule", "Legs", "Risk", "Allocation", "Review"] as const;
@@ -18,7 +23,7 @@ const STEP_FIELDS: FieldPath<Draft>[][] = [
   ["strategy_name", "underlying", "product", "basket_id"],
   ["entry_time", "exit_time", "entry_days", "exit_days"],
   ["legs"],
-  ["mtm_stop_loss", "mtm_target"],
+  ["mtm_stop_loss", "mtm_target", "legs"],
   ["accounts", "allocation_type"],
 ];
 
@@ -36,12 +41,27 @@ export default function BuilderPage() {
   const accounts = useQuery(accountsQuery());
   const baskets = useQuery(basketsQuery());
   const draft = watch();
+  // editing a saved strategy (route strategies/:strategyId/edit): its stored state as the draft
+  const { strategyId: editId } = useParams();
+  const [stored, setStored] = useState<{ legNos: number[]; clients: string[] } | null>(null);
+  const editPath = { params: { path: { strategy_id: editId ?? "" } } };
+  const existing = useQuery({ queryKey: ["strategy", editId], enabled: !!editId,
+    queryFn: async () => unwrap(await api().GET("/options/strategies/{strategy_id}", editPath)) });
+  const existingAllocations = useQuery({ queryKey: ["strategy", editId, "allocations"], enabled: !!editId,
+    queryFn: async () => unwrap(await api().GET("/options/strategies/{strategy_id}/allocations", editPath)).items });
 
   useEffect(() => {
+    if (editId) {
+      if (stored || !existing.data || !existingAllocations.data || !accounts.data) return;
+      const legs = existing.data.legs as unknown as Schemas["Leg"][];
+      form.reset(draftFromStrategy(existing.data.strategy, legs, existingAllocations.data, accounts.data.map((a) => a.client_id)));
+      setStored({ legNos: legs.map((l) => l.leg_no), clients: existingAllocations.data.map((a) => a.client_id) });
+      return;
+    }
     if (accounts.data && form.getValues("accounts").length === 0) {
       setValue("accounts", accounts.data.map((a) => ({ client_id: a.client_id, selected: false, multiplier: 1, leg_lots: [] })));
     }
-  }, [accounts.data, form, setValue]);
+  }, [accounts.data, form, setValue, editId, stored, existing.data, existingAllocations.data]);
 
   const [stepProblems, setStepProblems] = useState<string[]>([]);
   useEffect(() => {
@@ -72,6 +92,15 @@ export default function BuilderPage() {
     setSaveError(null);
     try {
       const values = form.getValues();
+      if (editId && stored) {
+        for (const r of editRequests(editId, stored.legNos, stored.clients, values)) await sendJson(r.method, r.path, r.body);
+        setStored({ legNos: values.legs.map((_l, i) => i + 1), clients: toAllocations(values).allocations.map((a) => a.client_id) });
+        void client.invalidateQueries({ queryKey: ["strategies"] });
+        void client.invalidateQueries({ queryKey: ["strategy", editId] });
+        setSaved(editId);
+        setStep(5);
+        return;
+      }
       const spec = toStrategySpec(values);
       const created = values.basket_id
         ? unwrap(await api().POST("/options/baskets/{basket_id}/strategies", { params: { path: { basket_id: values.basket_id } }, body: spec }))
@@ -93,9 +122,14 @@ export default function BuilderPage() {
   }
 
   const selected = lotsPerAccount(draft);
+  const payoff = usePayoffPreview(draft);
+  const lotSizes = draft.legs.map((_l, n) => payoff.data?.legs[n]?.lot_size ?? null);
+  const units = unitsPerAccount(draft, lotSizes);
   return (
     <>
-      <h1>Build a strategy</h1>
+      <h1>{editId ? `Edit ${existing.data?.strategy.strategy_name ?? "strategy"}` : "Build a strategy"}</h1>
+      {editId && <ErrorText error={existing.error ?? existingAllocations.error} />}
+      {editId && !stored && !existing.error && <p className="loading">Loading the strategy…</p>}
       <ol className="steps" aria-label="Builder steps">
         {STEPS.map((s, i) => <li key={s} aria-current={i === step ? "step" : undefined} className={i === step ? "current" : i < step ? "done" : ""}>{i + 1}. {s}</li>)}
       </ol>
@@ -133,7 +167,7 @@ export default function BuilderPage() {
           <>
             <p><button type="button" className="secondary" onClick={() => legs.replace(ironCondorLegs())}>Use the iron condor template</button></p>
             <table className="legs">
-              <thead><tr><th scope="col">Leg</th><th scope="col">Side</th><th scope="col">Type</th><th scope="col">Lots</th><th scope="col">Expiry</th><th scope="col">Selection</th><th scope="col">Value</th><th scope="col">Order</th><th scope="col">Stop (pts)</th><th scope="col"><span className="sr-only">Remove</span></th></tr></thead>
+              <thead><tr><th scope="col">Leg</th><th scope="col">Side</th><th scope="col">Type</th><th scope="col">Lots</th><th scope="col">Expiry</th><th scope="col">Selection</th><th scope="col">Value</th><th scope="col">Order</th><th scope="col"><span className="sr-only">Remove</span></th></tr></thead>
               <tbody>
                 {legs.fields.map((f, i) => {
                   const method = draft.legs[i]?.method ?? f.method;
@@ -150,7 +184,6 @@ export default function BuilderPage() {
                       <td><select aria-label={`Leg ${i + 1} selection method`} {...register(`legs.${i}.method`)}>{Object.entries(METHODS).map(([k, m]) => <option key={k} value={k}>{m.label}</option>)}</select></td>
                       <td>{METHODS[method].fields.map((fld) => <input key={fld.key} aria-label={`Leg ${i + 1} ${fld.label}`} placeholder={fld.label} className="narrow" inputMode="decimal" {...register(`legs.${i}.values.${fld.key}`)} />)}</td>
                       <td><select aria-label={`Leg ${i + 1} order type`} {...register(`legs.${i}.order_type`)}><option>LIMIT</option><option>MARKET</option></select></td>
-                      <td><input aria-label={`Leg ${i + 1} stop loss points`} className="narrow" inputMode="decimal" {...register(`legs.${i}.stop_loss`)} /></td>
                       <td><button type="button" className="secondary" aria-label={`Remove leg ${i + 1}`} onClick={() => legs.remove(i)}>✕</button></td>
                     </tr>
                   );
@@ -159,15 +192,49 @@ export default function BuilderPage() {
             </table>
             {errors.legs?.message && <p className="error">{errors.legs.message}</p>}
             <p><button type="button" className="secondary" onClick={() => legs.append(newLeg())}>Add leg</button></p>
-            <p className="hint">What each leg would pick now, its premium and the payoff chart need the market-preview route (issue 17); the review step shows what the server resolves.</p>
+            <LegPreview draft={draft} />
           </>
         )}
         {step === 3 && (
-          <div className="grid">
-            <label>MTM stop loss (₹, whole strategy)<input inputMode="decimal" {...register("mtm_stop_loss")} /></label>
-            <label>MTM target (₹)<input inputMode="decimal" {...register("mtm_target")} /></label>
-            <p className="hint wide">Per-leg stops are set on the legs step (points on the option premium).</p>
-          </div>
+          <>
+            <div className="grid">
+              <label>MTM stop loss (₹, whole strategy)<input inputMode="decimal" {...register("mtm_stop_loss")} /></label>
+              <label>MTM target (₹)<input inputMode="decimal" {...register("mtm_target")} /></label>
+              <p className="hint wide">The strategy exits every leg in every account when its MTM reaches −stop or +target (rupees). Per leg: a stop loss and a target on the option premium, in percent of the entry fill or in rupees (points), and a trailing stop that starts once the leg is that far in profit and then follows by the step.</p>
+            </div>
+            <table className="legs">
+              <caption className="sr-only">Stops, targets and trailing per leg</caption>
+              <thead><tr><th scope="col">Leg</th><th scope="col">Stop loss</th><th scope="col">Stop in</th><th scope="col">Target</th><th scope="col">Target in</th><th scope="col">Trail after</th><th scope="col">Trail by</th></tr></thead>
+              <tbody>
+                {draft.legs.map((l, i) => (
+                  <tr key={legs.fields[i]?.id ?? i}>
+                    <th scope="row">{i + 1} {l.transaction_type} {l.leg_type}</th>
+                    <td><input aria-label={`Leg ${i + 1} stop loss`} className="narrow" inputMode="decimal" {...register(`legs.${i}.stop_loss`)} /></td>
+                    <td><select aria-label={`Leg ${i + 1} stop loss unit`} {...register(`legs.${i}.stop_loss_type`)}><option value="PERCENTAGE">% of entry</option><option value="POINTS">₹ (points)</option></select></td>
+                    <td><input aria-label={`Leg ${i + 1} target`} className="narrow" inputMode="decimal" {...register(`legs.${i}.target`)} /></td>
+                    <td><select aria-label={`Leg ${i + 1} target unit`} {...register(`legs.${i}.target_type`)}><option value="PERCENTAGE">% of entry</option><option value="POINTS">₹ (points)</option></select></td>
+                    <td><input aria-label={`Leg ${i + 1} trail after`} className="narrow" inputMode="decimal" {...register(`legs.${i}.trail_after`)} /></td>
+                    <td><input aria-label={`Leg ${i + 1} trail by`} className="narrow" inputMode="decimal" {...register(`legs.${i}.trail_by`)} /></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            <table className="legs">
+              <caption>LIMIT prices: percent of the LTP through the market, and the most a re-price may go</caption>
+              <thead><tr><th scope="col">Leg</th><th scope="col">Entry slippage %</th><th scope="col">Entry at most %</th><th scope="col">Exit slippage %</th><th scope="col">Exit at most %</th></tr></thead>
+              <tbody>
+                {draft.legs.map((l, i) => (
+                  <tr key={legs.fields[i]?.id ?? i}>
+                    <th scope="row">{i + 1} {l.transaction_type} {l.leg_type}</th>
+                    <td><input aria-label={`Leg ${i + 1} entry slippage percent`} className="narrow" inputMode="decimal" {...register(`legs.${i}.entry_slippage`)} /></td>
+                    <td><input aria-label={`Leg ${i + 1} entry max slippage percent`} className="narrow" inputMode="decimal" {...register(`legs.${i}.entry_max_slippage`)} /></td>
+                    <td><input aria-label={`Leg ${i + 1} exit slippage percent`} className="narrow" inputMode="decimal" {...register(`legs.${i}.exit_slippage`)} /></td>
+                    <td><input aria-label={`Leg ${i + 1} exit max slippage percent`} className="narrow" inputMode="decimal" {...register(`legs.${i}.exit_max_slippage`)} /></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
         )}
         {step === 4 && (
           <>
@@ -178,7 +245,7 @@ export default function BuilderPage() {
             </fieldset>
             {draft.accounts.length === 0 && <p>No broker accounts yet: <Link to="/accounts">link one</Link>.</p>}
             <table>
-              <thead><tr><th scope="col">Account</th>{draft.allocation_type === "STRATEGY_LEVEL" ? <th scope="col">Multiplier</th> : draft.legs.map((l, n) => <th scope="col" key={n}>Leg {n + 1} {l.transaction_type} {l.leg_type} lots</th>)}<th scope="col">Total lots</th></tr></thead>
+              <thead><tr><th scope="col">Account</th>{draft.allocation_type === "STRATEGY_LEVEL" ? <th scope="col">Multiplier</th> : draft.legs.map((l, n) => <th scope="col" key={n}>Leg {n + 1} {l.transaction_type} {l.leg_type} lots</th>)}<th scope="col">Total lots</th><th scope="col">Units per leg</th></tr></thead>
               <tbody>
                 {draft.accounts.map((a, i) => (
                   <tr key={a.client_id}>
@@ -187,20 +254,21 @@ export default function BuilderPage() {
                       ? <td><input aria-label={`${a.client_id} multiplier`} className="narrow" type="number" min={1} {...register(`accounts.${i}.multiplier`, { valueAsNumber: true })} /></td>
                       : draft.legs.map((_l, n) => <td key={n}><input aria-label={`${a.client_id} leg ${n + 1} lots`} className="narrow" type="number" min={0} {...register(`accounts.${i}.leg_lots.${n}`, { valueAsNumber: true })} /></td>)}
                     <td>{selected.find((s) => s.client_id === a.client_id)?.total ?? "—"}</td>
+                    <td>{unitsText(units.find((u) => u.client_id === a.client_id)?.units)}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
-            <p className="hint">Quantities in units (lots × the exchange lot size on the trade date) are shown on the review step, from the server.</p>
+            <p className="hint">Units = lots × the lot size of the contract each leg picks now{lotSizes.some(Boolean) ? ` (${lotSizes.map((n, i) => `leg ${i + 1}: ${n ?? "?"}`).join(", ")})` : ""}; the review shows the engine's own quantities and freeze slices for the trade date.</p>
           </>
         )}
-        {step === 5 && saved && <StrategyReview strategyId={saved} />}
+        {step === 5 && saved && <><StrategyReview strategyId={saved} /><StrategyPreview strategyId={saved} /></>}
         {stepProblems.length > 0 && <ul role="alert" className="error">{stepProblems.map((p) => <li key={p}>{p}</li>)}</ul>}
         <ErrorText error={saveError} />
         <div className="nav-buttons">
           {step > 0 && step < 5 && <button type="button" className="secondary" onClick={() => setStep(step - 1)}>Back</button>}
           {step < 4 && <button type="submit">Next</button>}
-          {step === 4 && <button type="submit" disabled={saving}>{saving ? "Saving…" : "Save and review"}</button>}
+          {step === 4 && <button type="submit" disabled={saving || (!!editId && !stored)}>{saving ? "Saving…" : editId ? "Save changes and review" : "Save and review"}</button>}
         </div>
       </form>
     </>
@@ -208,6 +276,11 @@ export default function BuilderPage() {
 }
 
 export type { Schemas };
+
+function unitsText(units: (number | null)[] | undefined): string {
+  if (!units || units.length === 0) return "—";
+  return units.map((u) => (u === null ? "?" : formatNumber(u))).join(" / ");
+}
 
 /** "legs.2.lots: At least 1 lot" for every message in react-hook-form's nested errors. */
 export function flattenErrors(errors: unknown, prefix = ""): string[] {

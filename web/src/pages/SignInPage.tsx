@@ -3,7 +3,7 @@ import { useForm } from "react-hook-form";
 import { zodResolver } from "@hookform/resolvers/zod";
 import { z } from "zod";
 import { useNavigate } from "react-router";
-import { signIn } from "../lib/auth";
+import { MfaRequired, signIn } from "../lib/auth";
 import { config } from "../lib/config";
 
 const schema = z.object({
@@ -15,6 +15,9 @@ type Form = z.infer<typeof schema>;
 export function SignInPage() {
   const navigate = useNavigate();
   const [error, setError] = useState<string | null>(null);
+  const [mfa, setMfa] = useState<MfaRequired | null>(null);
+  const [code, setCode] = useState("");
+  const [sending, setSending] = useState(false);
   const demo = config().demoUser;
   const { register, handleSubmit, formState } = useForm<Form>({
     resolver: zodResolver(schema),
@@ -26,9 +29,39 @@ export function SignInPage() {
       await signIn(values.username, values.password);
       navigate("/");
     } catch (e) {
-      setError((e as Error).message);
+      if (e instanceof MfaRequired) setMfa(e);
+      else setError((e as Error).message);
     }
   });
+  async function sendCode(e: React.FormEvent) {
+    e.preventDefault();
+    if (!mfa) return;
+    if (!/^\d{6}$/.test(code.trim())) { setError("The code is 6 digits"); return; }
+    setError(null);
+    setSending(true);
+    try {
+      await mfa.respond(code);
+      navigate("/");
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setSending(false);
+    }
+  }
+  if (mfa) {
+    return (
+      <main id="main" className="signin">
+        <h1>Sign in</h1>
+        <form onSubmit={sendCode} noValidate>
+          <label htmlFor="mfa-code">Code from your authenticator app</label>
+          <input id="mfa-code" inputMode="numeric" autoComplete="one-time-code" maxLength={6} value={code} onChange={(e) => setCode(e.target.value)} />
+          <button type="submit" disabled={sending}>{sending ? "Checking…" : "Verify"}</button>
+          <button type="button" className="secondary" onClick={() => { setMfa(null); setCode(""); setError(null); }}>Start again</button>
+          {error && <p role="alert" className="error">{error}</p>}
+        </form>
+      </main>
+    );
+  }
   return (
     <main id="main" className="signin">
       <h1>Sign in</h1>

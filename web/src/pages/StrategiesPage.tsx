@@ -61,6 +61,7 @@ export function StrategyActions({ strategy }: { strategy: Schemas["Strategy"] })
       {strategy.status === "ACTIVE"
         ? <button type="button" className="secondary" onClick={() => act.mutate("pause")}>Pause</button>
         : <button type="button" onClick={() => act.mutate("activate")}>Activate</button>}
+      <Link className="button secondary" to={`/strategies/${strategy.strategy_id}/edit`} aria-label={`Edit ${strategy.strategy_name}`}>Edit</Link>
       <button type="button" className="danger" onClick={() => act.mutate("delete")}>Delete</button>
       <ErrorText error={act.error} />
     </span>
