@@ -135,7 +135,11 @@ def _placement_base() -> tuple:
 
     env = current_environment()
     clock = default_clock()
-    return env, clock, Repositories.for_environment(env), default_calendar(), BrokerClientProvider(BrokerSecretStore(env), clock)
+    # the bus client is created here, at init, not after the sends: an alert PlaceOrders raises
+    # (shorts held back, a stop not placed) reaches the bus and so the trader's notifications
+    publisher = EventBridgePublisher(os.environ.get("EVENT_BUS_NAME") or env.event_bus_name)
+    return (env, clock, Repositories.for_environment(env), default_calendar(),
+            BrokerClientProvider(BrokerSecretStore(env), clock), publisher)
 
 
 def placement_context(item: dict) -> EngineContext:
@@ -144,7 +148,7 @@ def placement_context(item: dict) -> EngineContext:
     and tick from the item."""
     from decimal import Decimal
 
-    env, clock, repos, calendar, live = _placement_base()
+    env, clock, repos, calendar, live, publisher = _placement_base()
     prices = {o["tradingsymbol"]: Decimal(o["ltp"]) for o in item.get("orders", []) if o.get("ltp")}
     lots = {o["tradingsymbol"]: (int(o["lot_size"]), Decimal(o["tick_size"])) for o in item.get("orders", [])}
 
@@ -160,5 +164,5 @@ def placement_context(item: dict) -> EngineContext:
     paper = PaperClientProvider(lambda exchange, symbol: prices[symbol], None, now=clock.now,
                                 lookup=lambda exchange, symbol: lots[symbol])
     return EngineContext(repos=repos, env=env, clock=clock, calendar=calendar, master=None, market=None,
-                         clients=RoutingClientProvider(paper, live), publisher=None, metric=_metric,
+                         clients=RoutingClientProvider(paper, live), publisher=publisher, metric=_metric,
                          on_intents=learn)

@@ -54,3 +54,22 @@ def test_state_machine_chain_through_handlers(lambda_env):
     assert all(set(p["statuses"]) <= {"OPEN", "FILLED"} for p in state["placements"])
     result = finalize.handler(state, FakeLambdaContext())
     assert [r["status"] for r in result["results"]] == ["COMPLETED"]
+
+
+def test_place_orders_alerts_reach_the_bus(lambda_env, env_config):
+    """PlaceOrders' own alerts (shorts held back, a stop not placed) were dropped in AWS: its
+    light context had no publisher, so neither the bus nor the trader's notifications saw them."""
+    from shared_utils.execution import wiring
+    from shared_utils.execution.exits import alert
+
+    sqs, _ = lambda_env
+    events = boto3.client("events", region_name="ap-south-1")
+    alerts_url = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="alerts", EventBusName=env_config.event_bus_name,
+                    EventPattern=json.dumps({"detail-type": ["Order Alert"]}))
+    events.put_targets(Rule="alerts", EventBusName=env_config.event_bus_name, Targets=[{"Id": "a", "Arn": alerts_arn}])
+    ctx = wiring.placement_context({"execution_id": "e", "client_id": "ZERODHA123"})
+    alert(ctx, "NOT_SENT", "user-1", "strategy-1", "ZERODHA123: shorts held back, hedge not filled")
+    body = json.loads(sqs.receive_message(QueueUrl=alerts_url)["Messages"][0]["Body"])
+    assert body["detail"]["message"] == "ZERODHA123: shorts held back, hedge not filled"
