@@ -173,7 +173,8 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
     trigger = detail.get("trigger", "SCHEDULE")
     claimed: list[dict[str, str]] = []
     skipped: list[dict[str, Any]] = []
-    loaded: dict[str, Loaded] = {}
+    # by (user_id, execution_id): a marketplace subscriber's execution id equals the admin's
+    loaded: dict[tuple[str, str], Loaded] = {}
     memo: dict[tuple, Any] = {}
     for ref in detail.get("strategies", []):
         user_id, strategy_id = ref["user_id"], ref["strategy_id"]
@@ -202,7 +203,7 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
             if existing is not None and existing.claimed_by == run_id and existing.status in (
                     ExecutionStatus.CLAIMED, ExecutionStatus.IN_PROGRESS, ExecutionStatus.FAILED):
                 claimed.append({"execution_id": execution_id, "user_id": user_id, "strategy_id": strategy_id})
-                loaded[execution_id] = Loaded(existing, strategy, legs, allocations)
+                loaded[(user_id, execution_id)] = Loaded(existing, strategy, legs, allocations)
             else:
                 skipped.append({"strategy_id": strategy_id, "user_id": user_id,
                                 "reasons": [f"already claimed by {existing.claimed_by if existing else 'another run'}"]})
@@ -213,7 +214,7 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
                           "reasons": problems})
             continue
         claimed.append({"execution_id": execution_id, "user_id": user_id, "strategy_id": strategy_id})
-        loaded[execution_id] = Loaded(stored, strategy, legs, allocations)
+        loaded[(user_id, execution_id)] = Loaded(stored, strategy, legs, allocations)
     out = {**detail, "run_id": run_id, "executions": claimed, "claimed_count": len(claimed), "skipped": skipped}
     # the Map starts send_lead_seconds before execute_at, so cold starts and connections happen
     # before the second (issue 14): never later than the event's own wait_until
@@ -348,11 +349,12 @@ def _risk_problems(ctx: EngineContext, allocation, orders: list[PlannedOrder], t
     return problems
 
 
-def resolve(state: dict[str, Any], ctx: EngineContext, loaded: dict[str, Loaded] | None = None) -> dict[str, Any]:
+def resolve(state: dict[str, Any], ctx: EngineContext,
+            loaded: dict[tuple[str, str], Loaded] | None = None) -> dict[str, Any]:
     """Quotes, each leg's contract (one choice for all accounts), quantities, slices and prices;
     risk limits per account. Returns the state with ``work_items`` (one per account).
 
-    ENTRY: called by Prepare (before the Wait) with what Prepare read (``loaded``, by execution
+    ENTRY: called by Prepare (before the Wait) with what Prepare read (``loaded``, by (user, execution)
     id: no second read); EXIT: the Resolve state after the Wait and the pre-cancel, which reads
     the execution, strategy, legs and allocations itself (positions must be read late).
     Requests per strategy: the accounts of all its allocations in ONE BatchGetItem, the day's
@@ -364,7 +366,7 @@ def resolve(state: dict[str, Any], ctx: EngineContext, loaded: dict[str, Loaded]
     work_items: list[dict[str, Any]] = []
     for ref in state.get("executions", []):
         user_id, strategy_id = ref["user_id"], ref["strategy_id"]
-        known = (loaded or {}).get(ref["execution_id"])
+        known = (loaded or {}).get((user_id, ref["execution_id"]))
         if known is not None:
             execution, strategy, legs, allocations = known
         else:
