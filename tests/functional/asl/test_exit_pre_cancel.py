@@ -19,7 +19,7 @@ from shared_utils.execution.order_state import ACCEPTED
 from shared_utils.models.enums import ExecutionType, OrderPurpose, OrderStatus
 from shared_utils.persistence import keys
 from tests.functional.engine.conftest import due_event
-from tests.functional.engine_ii.conftest import fakes, live, overrides  # noqa: F401 - fixtures
+from tests.functional.engine_ii.conftest import exchange_latency_s, fakes, live, overrides  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
 

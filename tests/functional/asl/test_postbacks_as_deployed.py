@@ -19,7 +19,7 @@ from lambda_functions.execution_engine.invocation import use_context
 from shared_utils.execution.runner import run_state_machine
 from shared_utils.models.enums import OrderPurpose, OrderStatus
 from tests.functional.engine.conftest import due_event
-from tests.functional.engine_ii.conftest import fakes, live, overrides  # noqa: F401 - fixtures
+from tests.functional.engine_ii.conftest import exchange_latency_s, fakes, live, overrides  # noqa: F401 - fixtures
 from tests.functional.engine_ii.helpers import kite_postback, post
 
 pytestmark = pytest.mark.slow
