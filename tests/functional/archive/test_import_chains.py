@@ -20,11 +20,13 @@ HANDLERS = {
     **{n.replace("_", "-"): f"lambda_functions.auth_broker.{n}" for n in
        ("broker_accounts", "broker_sessions", "session_refresh", "session_daily", "health_check", "profile")},
     **{f"api-{n}": f"lambda_functions.options_platform.{n}" for n in ("baskets", "strategies", "allocations", "executions",
-                                                                                 "analytics", "market", "marketplace")},
+                                                                                 "analytics", "market", "marketplace",
+                                                                                 "actions", "notifications")},
+    **{f"live-{n}": f"lambda_functions.live.{n}" for n in ("authorizer", "connections", "stream")},
     "api-postbacks": "lambda_functions.execution_engine.postbacks",
     **{n.replace("_", "-"): f"lambda_functions.execution_engine.{n}" for n in
        ("emitter", "prepare", "resolve", "place_orders", "finalize", "stop_loss_checker", "duplicate_checker",
-        "market_data_refresher", "order_poller", "pre_cancel", "archiver")},
+        "market_data_refresher", "order_poller", "pre_cancel", "archiver", "notifier")},
 }
 PRESENT = {name: module for name, module in HANDLERS.items()
            if (ROOT / (module.replace(".", "/") + ".py")).is_file()}
