@@ -267,18 +267,27 @@ def test_an_exit_is_never_cancelled(wired, seed_strategy, api):  # noqa: F811
                                       datetime(2026, 8, 17).date()) is None
 
 
-def test_cancel_a_claimed_execution_then_resolve_plans_nothing(wired, seed_strategy, api):  # noqa: F811
+def test_a_cancelled_entry_is_never_planned_again(wired, seed_strategy, api):  # noqa: F811
+    """Since issue 14 an entry is resolved inside Prepare (intents exist before the Wait), so a
+    trader's cancel finds it IN_PROGRESS and takes the placement claims; a Resolve that runs
+    for it afterwards (a retried state) may re-plan, but no PlaceOrders sends anything, and
+    Finalize reports CANCELLED."""
+    from shared_utils.execution.placer import place_orders
     from shared_utils.execution.steps import finalize, prepare, resolve
 
     user_id, strategy_id = seed_strategy
     (entry,) = due_event(wired)
     state = prepare(entry, wired)
+    assert len(state["work_items"]) == 2, "resolved in Prepare"
     execution_id = state["executions"][0]["execution_id"]
     status, body = api("POST", f"/options/executions/{execution_id}/cancel")
-    assert status == 200 and body["previous_status"] == "CLAIMED", body
-    state = resolve(state, wired)
-    assert state["work_items"] == [] and _orders(wired, user_id) == []
-    result = finalize({**state, "placements": []}, wired)
+    assert status == 200 and body["previous_status"] == "IN_PROGRESS" and body["orders_not_sent"] == 8, body
+    again = resolve({k: v for k, v in state.items() if k != "work_items"}, wired)
+    placements = [place_orders(item, wired) for item in again["work_items"]]
+    assert all(p["sent"] == 0 for p in placements), placements
+    orders = _orders(wired, user_id)
+    assert len(orders) == 8 and {o.status for o in orders} == {OrderStatus.NOT_SENT}
+    result = finalize({**again, "placements": placements}, wired)
     assert result["results"][0]["status"] == "CANCELLED"
 
 
