@@ -36,7 +36,7 @@ def test_shape_checker_names_missing_and_mistyped_fields():
 # ---------------------------------------------------------------- Kite
 @pytest.fixture
 def kite():
-    with FakeKiteServer(INSTRUMENTS, api_key="k", api_secret="s", request_token="rt") as fake:
+    with FakeKiteServer(INSTRUMENTS, api_key="k", api_secret="s", request_token="rt", exchange_latency_s=0) as fake:
         fake.engine.set_price("NFO", CE, Decimal("120.50"))
         fake.engine.set_price("NFO", PE, Decimal("98.00"))
         headers = {"X-Kite-Version": "3", "Authorization": f"token k:{fake.access_token}"}
@@ -96,7 +96,9 @@ def test_kite_fake_login_and_error_shapes(kite):
 # ---------------------------------------------------------------- Noren
 @pytest.fixture
 def noren():
-    with FakeNorenServer(INSTRUMENTS) as fake:
+    # fills synchronous here: the position book must hold the marketable order's fill when it is
+    # read (with the realistic 5 ms exchange latency it raced the reads and answered "no data")
+    with FakeNorenServer(INSTRUMENTS, exchange_latency_s=0) as fake:
         fake.engine.set_price("NFO", CE, Decimal("120.50"))
 
         def call(route, payload):
@@ -146,7 +148,7 @@ def test_noren_fake_genacstok_answers_the_documented_fields(noren):
 
 # ---------------------------------------------------------------- SmartAPI
 def test_smartapi_fake_responses_match_the_samples():
-    with FakeSmartApiServer(INSTRUMENTS, api_key="ak") as fake:
+    with FakeSmartApiServer(INSTRUMENTS, api_key="ak", exchange_latency_s=0) as fake:
         fake.engine.set_price("NFO", CE, Decimal("120.50"))
         base = fake.url + "/rest/secure/angelbroking/order/v1/"
         headers = {"X-PrivateKey": "ak", "Authorization": f"Bearer {fake.jwt}", "Content-Type": "application/json"}
