@@ -1244,7 +1244,10 @@ def paper_truth(broker: Any) -> tuple[list[TruthOrder], list[tuple[str, str, str
 
 
 _FAKE_STATUS = {"COMPLETE": "FILLED", "OPEN": "OPEN", "TRIGGER_PENDING": "TRIGGER_PENDING",
-                "CANCELLED": "CANCELLED", "REJECTED": "REJECTED"}
+                "CANCELLED": "CANCELLED", "REJECTED": "REJECTED",
+                # accepted, not yet at the exchange (the fakes fill asynchronously, as brokers do):
+                # still working, so the truth counts it as an open order
+                "PENDING": "OPEN"}
 
 
 def fake_truth(engine: Any, client_id: str, canonical: dict[tuple[str, str], str]
@@ -1253,6 +1256,7 @@ def fake_truth(engine: Any, client_id: str, canonical: dict[tuple[str, str], str
     def sym(symbol: str) -> str:
         return canonical.get((client_id, symbol), symbol)
 
+    engine.match()  # orders whose exchange latency has passed move on before the truth is read
     with engine.lock:
         orders = [TruthOrder(o.order_id, o.tag, _FAKE_STATUS.get(o.status, o.status), o.filled,
                              o.status in ("COMPLETE", "CANCELLED", "REJECTED"), None) for o in engine.orders.values()]
