@@ -352,6 +352,14 @@ def run(runs: int = 3, import_runs: int = 3) -> dict[str, Any]:
         out["wait_lead_over_cold_path"] = lead / out["cold_first_send_ms_lambda_equiv"]
     if lead and out.get("cold_first_send_ms_lambda_equiv_source"):
         out["wait_lead_over_cold_path_source"] = lead / out["cold_first_send_ms_lambda_equiv_source"]
+    from cdk_stacks.constructs.layers import budget
+
+    sizes = budget()  # code (staged, with bytecode) + layers (with bytecode), per function
+    biggest = max(sizes, key=lambda row: row[2])
+    out["lambda_package_max_mib"] = biggest[2] / 2**20
+    pyc = sum(f.stat().st_size for f in BUILD.glob("layers/*/python/**/*.pyc"))
+    out["layers_bytecode_mib"] = pyc / 2**20
+    notes["largest_function"] = {"function": biggest[0], "layers": list(biggest[1])}
     out["coldpath_load_max"] = max(loads)
     out["coldpath_inconclusive"] = int(max(loads) > 2)
     notes.update({"runs": runs, "import_runs": import_runs, "scale": scale, "loads_1min": [round(x, 2) for x in loads],

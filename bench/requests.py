@@ -19,9 +19,10 @@ How it counts (deterministic: counts, not wall-clock):
   emitter batching them into one execution as deployed), on in-process moto with a FixedClock
   (the Wait and the sleep to ``execute_at`` advance it instantly).
 
-Figures: ``ddb_requests_per_execution`` (seed, all steps), ``ddb_requests_per_execution_<step>``,
-``ddb_requests_per_strategy_account`` (seed / its 2 accounts), ``ddb_requests_per_execution_batched``
-(batched slot / strategies), ``ddb_requests_during_sends`` (max over every account of both
+Figures: ``ddb_requests_per_execution`` (seed, all steps, per strategy-account: / its 2 accounts),
+``ddb_requests_per_execution_<step>`` (the same by step; they sum to it),
+``ddb_requests_per_entry_execution`` (seed, the whole execution: the unit of issue 14's 55.5),
+``ddb_requests_per_execution_batched`` (batched slot, per strategy-account), ``ddb_requests_during_sends`` (max over every account of both
 scenarios), ``secretsmanager_calls_per_execution``, ``kms_calls_per_execution`` (seed; the
 cost model's per-call inputs).
 """
@@ -31,6 +32,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -38,6 +40,8 @@ from typing import Any, Iterator
 
 #: issue 14's count before the request diet, per entry execution (seed: 1 strategy, 2 accounts)
 BEFORE = 55.5
+#: the seed strategy's accounts (one Zerodha, one Angel, both PAPER)
+ACCOUNTS = 2
 
 _local = threading.local()
 
@@ -50,6 +54,8 @@ class Recorder:
         self.lock = threading.Lock()
         self.calls: list[tuple[int, str, str, str, str | None]] = []  # (seq, service, op, module, client_id)
         self.sends: list[tuple[int, int, str, str | None]] = []  # (start seq, end seq, module, client_id)
+        #: wall ms of each task invocation, in-process and warm (moto's CPU included: an upper bound)
+        self.durations: dict[str, list[float]] = {}
 
     def task(self) -> tuple[str, str | None]:
         return getattr(_local, "module", "outside"), getattr(_local, "client_id", None)
@@ -85,9 +91,12 @@ def recording(ctx: Any) -> Iterator[Recorder]:
         previous = (getattr(_local, "module", None), getattr(_local, "client_id", None))
         _local.module = module
         _local.client_id = event.get("client_id") if isinstance(event, dict) else None
+        started = time.perf_counter()
         try:
             return original_invoke(module, payload, ctx_, step)
         finally:
+            with rec.lock:
+                rec.durations.setdefault(module, []).append((time.perf_counter() - started) * 1000)
             _local.module, _local.client_id = previous
 
     class CountingProvider:
@@ -180,12 +189,15 @@ def run(batched_strategies: int = 10) -> dict[str, Any]:
     during = {**{f"batch:{k}": v for k, v in _during_sends(batch).items()},
               **{f"seed:{k}": v for k, v in _during_sends(seed).items()}}
     total = sum(by_step.values())
+    reads = sum(1 for _, service, op, _, _ in seed.calls if service == "dynamodb" and op in ("GetItem", "Query", "BatchGetItem", "Scan"))
     batch_total = sum(1 for _, service, _, _, _ in batch.calls if service == "dynamodb")
     out: dict[str, Any] = {
-        "ddb_requests_per_execution": total / strategies,
-        "ddb_requests_per_strategy_account": total / strategies / 2,
-        "ddb_requests_per_execution_batched": batch_total / batch_strategies,
+        "ddb_requests_per_execution": total / strategies / ACCOUNTS,
+        "ddb_requests_per_entry_execution": total / strategies,
+        "ddb_requests_per_execution_batched": batch_total / batch_strategies / ACCOUNTS,
         "ddb_requests_during_sends": max(during.values(), default=0),
+        "requests_ddb_reads_per_execution": reads / strategies,
+        "requests_ddb_writes_per_execution": (total - reads) / strategies,
         "ddb_requests_before_ratio": total / strategies / BEFORE,
         "secretsmanager_calls_per_execution": services.get("secretsmanager", 0) / strategies,
         "kms_calls_per_execution": services.get("kms", 0) / strategies,
@@ -193,7 +205,11 @@ def run(batched_strategies: int = 10) -> dict[str, Any]:
         "requests_orders_sent_batched": batch_summary["sends"],
     }
     for step, count in by_step.items():
-        out[f"ddb_requests_per_execution_{step}"] = count / strategies
+        out[f"ddb_requests_per_execution_{step}"] = count / strategies / ACCOUNTS
+    from bench.common import median
+
+    for module, values in seed.durations.items():  # the cost model's Lambda durations (warm, in-process)
+        out[f"requests_warm_duration_{module}_ms"] = median(values)
     out["_notes"] = {
         "seed": seed_summary, "batched": {**batch_summary, "strategies": batch_strategies},
         "seed_operations_by_step": {m: dict(c) for m, c in ops.items()},
