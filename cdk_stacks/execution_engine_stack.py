@@ -8,7 +8,8 @@
   (the evening Muhurat session) need an extra rule.
 * The Express state machine with the contract in ``ARCHITECTURE.md`` ("Execution"), started by
   the bus rule on ``Strategy Execution Due`` with ``$.detail`` as input:
-  Prepare -> (claimed_count == 0 ? Succeed) -> Wait(TimestampPath $.wait_until) -> Resolve ->
+  Prepare (ENTRY: also resolves and stores the intents) -> (claimed_count == 0 ? Succeed) ->
+  Wait(TimestampPath $.wait_until = execute_at - send_lead_seconds) -> [EXIT: Resolve] ->
   Map($.work_items, PlaceOrders: Retry only a throttled invoke, other errors caught into the item's
   result at $.error) -> Finalize. Retries are bounded so they end well inside the lateness limit.
 * The other engine Lambdas on bus rules and schedules, the S3 archive (Parquet), the targets'
@@ -281,7 +282,11 @@ class ExecutionEngineStack(Stack):
             "Every minute: trading day? -> GSI2 slot now+lookahead -> PutEvents 'Strategy Execution Due'",
             broker=False, timeout=Duration.seconds(50),
         )
-        fns["prepare"] = function("PrepareFunction", "prepare", "State machine: load and claim the executions", broker=True)
+        fns["prepare"] = function(
+            "PrepareFunction", "prepare",
+            "State machine: load and claim the executions; entries resolved (contracts, intents) before the Wait",
+            broker=True, memory_size=1024, timeout=Duration.seconds(60),
+        )
         fns["resolve"] = function(
             "ResolveFunction", "resolve", "State machine: quotes, each leg's contract, quantities, work items",
             broker=True, memory_size=1024,
@@ -472,8 +477,10 @@ class ExecutionEngineStack(Stack):
         )
 
     def _state_machine(self, fns: dict[str, PythonFunction], max_concurrency: int) -> sfn.StateMachine:
-        """AddRunId -> MergeRunId -> Prepare -> Choice -> [EXIT: Wait cancel_at -> PreCancel] ->
-        Wait -> Resolve -> Map(PlaceOrders) -> Finalize (EXPRESS)."""
+        """AddRunId -> MergeRunId -> Prepare -> AnythingClaimed -> Resolved?
+        ENTRY (resolved in Prepare): WaitUntilSend -> Map(PlaceOrders) -> Finalize;
+        EXIT: [Wait cancel_at -> PreCancel] -> WaitUntil -> Resolve -> Map -> Finalize (EXPRESS).
+        Both Waits end at execute_at - send_lead_seconds (Prepare's wait_until)."""
         config = self.config
         # Prepare's claim is keyed on the run: a retried Prepare inside the same run presents the
         # same run_id. The input ($.detail of the event) gets run_id = $$.Execution.Id first.
@@ -488,7 +495,8 @@ class ExecutionEngineStack(Stack):
         prepare = tasks.LambdaInvoke(
             self, "Prepare", lambda_function=fns["prepare"].function, payload_response_only=True,
             retry_on_service_exceptions=False,
-            comment="Load strategies, legs, allocations; claim each execution (conditional put)",
+            comment="Load strategies, legs, allocations; claim each execution (conditional put); ENTRY: resolve "
+                    "contracts, quantities, slices and store the intents now, before the Wait",
         )
         # Bounded retries (CDK's default, 6 attempts from 2 s doubling, waits ~2 minutes): Prepare
         # runs ~lookahead before execute_at and its claim is keyed on the run, so a retry is safe;
@@ -498,14 +506,19 @@ class ExecutionEngineStack(Stack):
         nothing = sfn.Succeed(self, "NothingToDo", comment="nothing to do: every execution already claimed")
         wait = sfn.Wait(
             self, "WaitUntil", time=sfn.WaitTime.timestamp_path("$.wait_until"),
-            comment="execute_at - 2 s (Wait has 1-second granularity)",
+            comment="EXIT: execute_at - send_lead_seconds (Wait has 1-second granularity), then Resolve",
+        )
+        wait_send = sfn.Wait(
+            self, "WaitUntilSend", time=sfn.WaitTime.timestamp_path("$.wait_until"),
+            comment="ENTRY (resolved in Prepare): execute_at - send_lead_seconds; PlaceOrders starts cold here and "
+                    "sleeps warm to the second",
         )
         resolve = tasks.LambdaInvoke(
             self, "Resolve", lambda_function=fns["resolve"].function, payload_response_only=True,
             retry_on_service_exceptions=False,
             comment="Contracts, quantities, slices; intents persisted; one small work item per (execution, account)",
         )
-        # Resolve runs inside the window before execute_at: one retry after 1 s, no more.
+        # EXIT's Resolve runs inside the lead before execute_at: one retry after 1 s, no more.
         resolve.add_retry(errors=[*LAMBDA_SERVICE_ERRORS, THROTTLED], interval=Duration.seconds(1),
                           max_attempts=1, backoff_rate=1)
         place = tasks.LambdaInvoke(
@@ -549,14 +562,19 @@ class ExecutionEngineStack(Stack):
         )
         pre_cancel.add_retry(errors=[*LAMBDA_SERVICE_ERRORS, THROTTLED], interval=Duration.seconds(1),
                              max_attempts=1, backoff_rate=1)
-        to_send = wait.next(resolve).next(per_account).next(finalize)
+        per_account.next(finalize)
+        to_send = wait.next(resolve).next(per_account)
         definition = with_run_id.next(merge_run_id).next(prepare).next(
             sfn.Choice(self, "AnythingClaimed")
             .when(sfn.Condition.number_equals("$.claimed_count", 0), nothing)
             .otherwise(
-                sfn.Choice(self, "ExitPreCancel")
-                .when(sfn.Condition.is_present("$.cancel_at"), wait_cancel.next(pre_cancel).next(to_send))
-                .otherwise(to_send)
+                sfn.Choice(self, "Resolved")
+                .when(sfn.Condition.is_present("$.work_items"), wait_send.next(per_account))
+                .otherwise(
+                    sfn.Choice(self, "ExitPreCancel")
+                    .when(sfn.Condition.is_present("$.cancel_at"), wait_cancel.next(pre_cancel).next(to_send))
+                    .otherwise(to_send)
+                )
             )
         )
         log_group = logs.LogGroup(

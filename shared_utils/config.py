@@ -92,6 +92,10 @@ class ExecutionEngineConfig(_Strict):
     map_max_concurrency: int = Field(gt=0, le=1000)
     schedule_shards: int = Field(ge=1, le=64)
     lookahead_minutes: int = Field(ge=1, le=5)
+    #: the state machine's Map starts this long before execute_at (Prepare's wait_until), so
+    #: PlaceOrders' cold start, broker session and HTTPS connection happen before the second;
+    #: at least twice the measured cold path (issue 14, BENCHMARKS cold_first_send_ms_lambda_equiv)
+    send_lead_seconds: int = Field(default=5, ge=2, le=30, description="seconds")
     archive_retention_days: int = Field(gt=0)
     hot_item_ttl_days: int = Field(gt=0)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)

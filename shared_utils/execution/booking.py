@@ -165,3 +165,125 @@ def book_fill(repos: Repositories, order: OrderRecord, delta: FillDelta, at: dat
         except ConditionFailed:
             continue
     raise VersionConflict(f"position {order.tradingsymbol}: could not book the fill after {attempts} attempts")
+
+
+#: DynamoDB's limit on the items of one TransactWriteItems
+MAX_TRANSACTION_ITEMS = 100
+
+
+def save_reports(repos: Repositories, updates: list[tuple[OrderRecord, dict]], at: datetime) -> list[OrderRecord]:
+    """Book many reports of ONE account's orders of one strategy at once, after its sends
+    (issue 14: "post-send writes batched"): one Query of the account's positions of the
+    strategy, then one ``TransactWriteItems`` per <= 100 items (every order with its new state
+    and every position its fills change, version-checked as :func:`commit_fill` does).
+
+    ``updates``: (stored order, :func:`save_report` keyword arguments: ``status``, ``filled``,
+    ``average``, ``message``, ``broker_order_id``, ``extra``; or ``{"not_sent": (reason, kind)}``
+    for an order that never left). The orders of one position always share a transaction, so a
+    position's fills are booked together or not at all. A transaction refused (a postback or the
+    poller wrote one of its orders meanwhile) falls back, for its orders only, to
+    :func:`save_report` per order on fresh reads: the same end state, more requests. Returns the
+    stored records, in the order of ``updates``.
+    """
+    if not updates:
+        return []
+    first = updates[0][0]
+    positions: dict[str, tuple[Position, int | None]] = {}
+    if any(not change.get("not_sent") for _, change in updates):
+        for position in repos.positions.list(first.user_id, first.strategy_id, first.client_id):
+            positions[position.tradingsymbol] = (position, position.version)
+    planned: list[tuple[OrderRecord, OrderRecord | None, FillDelta | None]] = []
+    for order, change in updates:
+        if change.get("not_sent"):
+            reason, kind = change["not_sent"]
+            if order.status is not OrderStatus.PENDING:
+                planned.append((order, None, None))
+                continue
+            history = list(order.status_history) + [{"at": at.isoformat(), "from": order.status.value,
+                                                      "to": OrderStatus.NOT_SENT.value, "message": reason}]
+            planned.append((order, order.model_copy(update={"status": OrderStatus.NOT_SENT, "broker_message": reason,
+                                                            "error_kind": kind, "status_history": history[-20:]}), None))
+            continue
+        try:
+            updated, delta = apply_report(order, change["status"], change.get("filled", 0), change.get("average"),
+                                          change.get("message"), at, change.get("broker_order_id"))
+        except IllegalTransition:
+            updated, delta = order, None
+        if change.get("extra"):
+            updated = updated.model_copy(update=change["extra"])
+        if delta is not None:
+            fills = list(updated.fills) + [Fill(trade_id=f"{updated.tag}-{len(updated.fills) + 1}",
+                                                quantity=delta.quantity, price=delta.price, filled_at=at)]
+            updated = updated.model_copy(update={"fills": fills})
+        planned.append((order, None if updated == order else updated, delta))
+    # group by position (orders without a fill alone), then pack groups into <= 100-item transactions
+    groups: dict[str, list[int]] = {}
+    for index, (order, updated, delta) in enumerate(planned):
+        if updated is not None:
+            groups.setdefault(order.tradingsymbol if delta is not None else f"#{index}", []).append(index)
+    chunks: list[list[int]] = [[]]
+    alone: list[int] = []  # a position group too big for one transaction: booked order by order
+    used = 0
+    for key, members in groups.items():
+        size = len(members) + (0 if key.startswith("#") else 1)
+        if size > MAX_TRANSACTION_ITEMS:
+            alone.extend(members)
+            continue
+        if used + size > MAX_TRANSACTION_ITEMS:
+            chunks.append([])
+            used = 0
+        chunks[-1].extend(members)
+        used += size
+    saved: dict[int, OrderRecord] = {i: order for i, (order, updated, _) in enumerate(planned) if updated is None}
+    table = repos.orders.table
+    for chunk in chunks:
+        if not chunk:
+            continue
+        ops, touched, new_orders = [], {}, {}
+        for index in chunk:
+            order, updated, delta = planned[index]
+            new_order = _bumped(updated, order.version, at)
+            new_orders[index] = new_order
+            ops.append(table.put_op(_order_item(new_order), condition=_VERSION_IS, values={":expected": order.version}))
+            if delta is not None:
+                if order.tradingsymbol not in touched:
+                    touched[order.tradingsymbol] = positions.get(order.tradingsymbol) or (Position(
+                        user_id=order.user_id, strategy_id=order.strategy_id, client_id=order.client_id,
+                        tradingsymbol=order.tradingsymbol, exchange=order.exchange, leg_no=order.leg_no,
+                        product=order.product, lot_size=order.lot_size, entry_execution_id=order.execution_id,
+                        created_at=at, updated_at=at), None)
+                    touched[order.tradingsymbol] = (touched[order.tradingsymbol][0].model_copy(deep=True),
+                                                    touched[order.tradingsymbol][1])
+                touched[order.tradingsymbol][0].apply_fill(TransactionType(order.transaction_type), delta.quantity,
+                                                           delta.price, at)
+        for symbol, (position, version) in touched.items():
+            if version is None:
+                ops.append(table.put_op(_position_item(position), condition=_NOT_EXISTS))
+            else:
+                ops.append(table.put_op(_position_item(_bumped(position, version, at)), condition=_VERSION_IS,
+                                        values={":expected": version}))
+        try:
+            _transact(table, ops)
+        except TransactionCancelled as exc:
+            if not (exc.condition_failed or "TransactionConflict" in exc.reasons):
+                raise
+            for index in chunk:  # someone else wrote meanwhile: one fresh read-and-book per order
+                order, _, _ = planned[index]
+                saved[index] = _save_one(repos, order, updates[index][1], at)
+            continue
+        saved.update(new_orders)
+    for index in alone:
+        saved[index] = _save_one(repos, planned[index][0], updates[index][1], at)
+    return [saved[i] for i in range(len(planned))]
+
+
+def _save_one(repos: Repositories, order: OrderRecord, change: dict, at: datetime) -> OrderRecord:
+    """The per-order path of :func:`save_reports` (after a refused transaction)."""
+    current = repos.orders.get(order.user_id, order.order_key)
+    if change.get("not_sent"):
+        from shared_utils.execution.placer import mark_not_sent
+
+        reason, kind = change["not_sent"]
+        return mark_not_sent(repos, current, reason, kind, at)
+    return save_report(repos, current, change["status"], change.get("filled", 0), change.get("average"),
+                       change.get("message"), at, change.get("broker_order_id"), extra=change.get("extra"))

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from shared_utils.brokers.base import BrokerClient
 from shared_utils.brokers.errors import SessionExpired
 from shared_utils.brokers.paper import PaperBroker
 from shared_utils.execution.context import ClientProvider
 from shared_utils.market.errors import MarketError
-from shared_utils.market.instruments import InstrumentMaster
 from shared_utils.models.broker_account import BrokerAccount
 from shared_utils.models.enums import TradingMode
+
+if TYPE_CHECKING:  # PlaceOrders' cold start: the instrument master module is not imported there
+    from shared_utils.market.instruments import InstrumentMaster
 
 
 class PaperClientProvider:

@@ -61,6 +61,9 @@ class EngineContext:
     #: else the account's broker (the local platform's fake mode sends every account to its fake)
     effective_broker: Callable[[Any], str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: PlaceOrders calls it with the work item's intents once it has loaded them (its ONE query):
+    #: the deployed paper client takes each contract's lot, tick and price from them
+    on_intents: Callable[[list[Any]], None] | None = None
 
 
 class SimulatorMarketData:

@@ -136,12 +136,12 @@ class PaperOnlyMarketData:
 
 
 def market_data_problems(ctx: Any, execution_type: Any, trade_date: date, user_id: str,
-                         allocations: list[Any]) -> list[str]:
+                         allocations: list[Any], accounts: dict[str, Any] | None = None) -> list[str]:
     """Why an execution must not be priced with ``ctx``'s market data and master (empty: fine).
 
     - A LIVE account among ``allocations`` while the market data is the simulator
       (:class:`PaperOnlyMarketData`): refused, the simulator's levels are not the market's.
-      (Accounts are read only in that case.)
+      (Accounts are read only in that case, unless the caller passes them: ``accounts`` by client_id.)
     - ENTRY: the instrument master cannot be read, or is not the trade date's (its date and the
       trade date are named). A local/paper master (bundled extract, ``origin.paper_only``) is
       exempt: only the simulator may use it, and the check above keeps LIVE accounts off it.
@@ -155,7 +155,8 @@ def market_data_problems(ctx: Any, execution_type: Any, trade_date: date, user_i
     if getattr(ctx.market, "paper_only", False):
         live = []
         for allocation in allocations:
-            account = ctx.repos.accounts.find(user_id, allocation.client_id)
+            account = (accounts.get(allocation.client_id) if accounts is not None
+                       else ctx.repos.accounts.find(user_id, allocation.client_id))
             if account is not None and account.status is EntityStatus.ACTIVE and account.trading_mode is TradingMode.LIVE:
                 live.append(account.client_id)
         if live:

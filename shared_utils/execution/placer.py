@@ -43,7 +43,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Iterable
 
 from shared_utils.brokers.errors import (
@@ -56,7 +56,7 @@ from shared_utils.brokers.errors import (
 )
 from shared_utils.brokers.models import OrderReport, OrderRequest
 from shared_utils.clock import parse_instant
-from shared_utils.execution.booking import save_report
+from shared_utils.execution.booking import save_report, save_reports
 from shared_utils.execution.context import EngineContext
 from shared_utils.execution.guards import kill_switch_problem, session_problem
 from shared_utils.models.enums import ExecutionType, OrderPurpose, OrderStatus, TransactionType
@@ -74,6 +74,8 @@ HEDGE_POLL_MS = 100
 #: the kill switch is read this long before the first send (the read then adds no lag), and
 #: again right before the shorts
 KILL_SWITCH_READ_LEAD_MS = 100
+#: the LIMIT prices are refreshed (one batched LTP call per account) this long before the target
+PRICE_REFRESH_LEAD_MS = 400
 #: statuses the hedge wait treats as "will not fill by itself"
 _DEAD = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.NOT_SENT})
 _WORKING_AT_BROKER = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING, OrderStatus.PARTIALLY_FILLED})
@@ -326,12 +328,16 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                                 for planned in item["orders"])
     else:
         intents = load_intents(ctx.repos, item)
+    if ctx.on_intents is not None:
+        ctx.on_intents(intents)  # the deployed paper client's lot, tick and price come from them
     client = None
     if account is not None:
         try:
             client = ctx.clients.client_for(account)
         except (BrokerError, LookupError) as exc:
             client_error = f"no usable broker session for {client_id}: {getattr(exc, 'broker_message', None) or exc}"
+    if client is not None:
+        warm_up(client)  # the HTTPS connection is opened now, before the sleep, not by the first send
     outcomes: dict[str, Any] = {}
     notes: list[str] = []
     pending = [r for r in intents if r.status is OrderStatus.PENDING]
@@ -388,6 +394,67 @@ def reconcile_claimed(client, pending: list[OrderRecord]) -> dict[str, Any]:
         for r in pending}
 
 
+def limit_price(ltp: Decimal, side: TransactionType, slippage_pct: Decimal, tick: Decimal) -> Decimal:
+    """LTP moved ``slippage_pct`` percent against us, on the tick: BUY rounds up, SELL down.
+
+    >>> limit_price(Decimal("100"), TransactionType.BUY, Decimal("5"), Decimal("0.05"))
+    Decimal('105.00')
+    """
+    factor = (Decimal(1) + slippage_pct / 100) if side is TransactionType.BUY else (Decimal(1) - slippage_pct / 100)
+    raw = ltp * factor
+    rounding = ROUND_CEILING if side is TransactionType.BUY else ROUND_FLOOR
+    price = (raw / tick).to_integral_value(rounding=rounding) * tick
+    return max(price, tick).quantize(tick)
+
+
+def warm_up(client) -> None:
+    """Open the broker's HTTPS connection before the sleep (the client's optional ``warm_up()``:
+    a cheap authenticated read on the pooled session), so the first send reuses it instead of
+    paying DNS + TCP + TLS after ``execute_at``. A failure here is not an error: the send opens
+    its own connection."""
+    warm = getattr(client, "warm_up", None)
+    if callable(warm):
+        try:
+            warm()
+        except Exception:  # noqa: BLE001 - best effort: the send path reports real failures
+            pass
+
+
+def refresh_prices(client, pending: list[OrderRecord]) -> tuple[list[OrderRecord], str | None]:
+    """New LIMIT prices for ``pending`` from ONE batched LTP call of the account's client: the
+    same distance from the LTP as Resolve chose (its slippage percent, read back from the
+    intent's price and ``ltp_at_decision``), rounded on the tick away from the market (BUY up,
+    SELL down). MARKET orders need none. Returns (the changed records, a note when the call
+    failed: the orders then keep Resolve's prices)."""
+    from shared_utils.brokers.models import InstrumentRef
+    from shared_utils.models.enums import Exchange
+
+    limits = [r for r in pending if r.price is not None and r.ltp_at_decision and r.order_type.value == "LIMIT"]
+    if not limits or client is None:
+        return [], None
+    refs = {}
+    for r in limits:
+        ref = InstrumentRef(Exchange(r.exchange), r.broker_tradingsymbol or r.tradingsymbol, r.broker_token)
+        refs[r.order_key] = ref
+    try:
+        prices = client.ltp(list({ref.key: ref for ref in refs.values()}.values()))
+    except Exception as exc:  # noqa: BLE001 - the orders keep Resolve's prices, with the reason
+        return [], f"limit prices not refreshed before the send ({type(exc).__name__}: {exc}); Resolve's prices used"
+    changed = []
+    for r in limits:
+        ltp = prices.get(refs[r.order_key].key)
+        if not ltp or ltp <= 0:
+            continue
+        tick = r.tick_size or Decimal("0.05")
+        buy = r.transaction_type is TransactionType.BUY
+        pct = (((r.price / r.ltp_at_decision - 1) if buy else (1 - r.price / r.ltp_at_decision)) * 100).quantize(
+            Decimal("0.01"), rounding=ROUND_FLOOR)
+        price = limit_price(Decimal(ltp), r.transaction_type, max(pct, Decimal(0)), tick)
+        if price != r.price or ltp != r.ltp_at_decision:
+            changed.append(r.model_copy(update={"price": price, "ltp_at_decision": Decimal(ltp)}))
+    return changed, None
+
+
 def margin_problem(client, work: WorkItem, notes: list[str]) -> str | None:
     """``risk_limits.max_margin_utilization`` (percent, in the item when set): read before the
     sleep from the client's optional ``margins() -> {"used", "available"}`` (rupees). A client
@@ -426,6 +493,17 @@ def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderR
     guard = session_problem(ctx.calendar, target, exchange)
     margin = margin_problem(client, work, notes) if entry else None
     kill_at_target = None
+    if not (guard or margin):
+        # the limit prices Resolve set (minutes earlier, before the Wait) are refreshed with ONE
+        # batched LTP call, PRICE_REFRESH_LEAD_MS before the target
+        ctx.clock.sleep_until(target - timedelta(milliseconds=PRICE_REFRESH_LEAD_MS))
+        refreshed, note = refresh_prices(client, pending)
+        if note:
+            notes.append(note)
+        if refreshed:
+            by_key = {r.order_key: r for r in refreshed}
+            pending[:] = [by_key.get(r.order_key, r) for r in pending]
+            intents[:] = [by_key.get(r.order_key, r) for r in intents]
     if entry and not (guard or margin):
         # the kill switch is read KILL_SWITCH_READ_LEAD_MS before the target, so the read (a few
         # ms) is done when the first order leaves and adds nothing to its lag
@@ -460,9 +538,15 @@ def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderR
             if outcome.error_kind == "SESSION_EXPIRED":
                 stop.append("not sent: the broker session expired during the send")
 
-    send_group([r for r in pending if r.transaction_type is TransactionType.BUY], kill_at_target)
+    buys = [r for r in pending if r.transaction_type is TransactionType.BUY]
+    send_group(buys, kill_at_target)
     sells = [r for r in pending if r.transaction_type is TransactionType.SELL]
     hedges = [r for r in intents if r.transaction_type is TransactionType.BUY]
+    # the switch read at the target covers shorts that leave at once (no hedge to wait for);
+    # after a hedge wait they are read again (send_group, kill=None): the ONE DynamoDB request
+    # between an account's sends, kept because a switch set while the hedges fill must stop
+    # the shorts (I7)
+    kill_for_shorts = kill_at_target if not hedges else None
     if sells and hedges:
         known = {r.order_key: _Outcome(r.status, r.broker_order_id, r.broker_message) for r in intents
                  if r.order_key not in outcomes}
@@ -479,7 +563,7 @@ def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderR
             outcomes.update({r.order_key: _not_sent(reason, "HEDGE_NOT_FILLED" if entry else "BUYBACK_NOT_FILLED")
                              for r in sells})
             sells = []
-    send_group(sells)
+    send_group(sells, kill_for_shorts)
 
 
 def cancel_unfilled(client, hedges: list[OrderRecord], reports: dict[str, OrderReport]) -> list[str]:
@@ -500,34 +584,43 @@ def cancel_unfilled(client, hedges: list[OrderRecord], reports: dict[str, OrderR
 
 def _save(ctx: EngineContext, item: dict[str, Any], client, intents: list[OrderRecord],
           outcomes: dict[str, Any]) -> list[dict[str, Any]]:
-    """One order-book read for fills, then each record saved; returns one result per intent."""
+    """One order-book read for fills, then every record saved in one batch AFTER the account's
+    last send (:func:`booking.save_reports`: one positions Query and one TransactWriteItems per
+    <= 100 items); returns one result per intent."""
     book: dict[str, OrderReport] = {}
     if client is not None and any(isinstance(o, _Outcome) and o.broker_order_id for o in outcomes.values()):
         try:
             book = {report.order_id: report for report in client.order_book()}
         except BrokerError:
             book = {}
-    results = []
+    at = _now(ctx)
+    updates: list[tuple[OrderRecord, dict]] = []
     for record in intents:
         outcome = outcomes.get(record.order_key)
-        at = _now(ctx)
         if outcome is None:
-            saved = record
-        elif isinstance(outcome, OrderReport):
-            saved = save_report(ctx.repos, record, outcome.status, outcome.filled_quantity, outcome.average_price,
-                                outcome.message, at, outcome.order_id)
+            continue
+        if isinstance(outcome, OrderReport):
+            change = {"status": outcome.status, "filled": outcome.filled_quantity, "average": outcome.average_price,
+                      "message": outcome.message, "broker_order_id": outcome.order_id}
         elif outcome.status is OrderStatus.NOT_SENT:
-            saved = mark_not_sent(ctx.repos, record, outcome.message or "not sent", outcome.error_kind or "NOT_SENT", at)
+            change = {"not_sent": (outcome.message or "not sent", outcome.error_kind or "NOT_SENT")}
         else:
             # the final book read; when it failed (or lags), the report this order was last seen
             # with (reconciled by tag, or the hedge wait's read): one booking path for every report
             report = book.get(outcome.broker_order_id or "") or outcome.report
-            status = report.status if report is not None else outcome.status
             extra = {"sent_at": outcome.sent_at, "acked_at": outcome.acked_at, "error_kind": outcome.error_kind}
-            saved = save_report(ctx.repos, record, status, report.filled_quantity if report else 0,
-                                report.average_price if report else None,
-                                (report.message if report and report.message else outcome.message), at,
-                                outcome.broker_order_id, extra={k: v for k, v in extra.items() if v is not None})
+            change = {"status": report.status if report is not None else outcome.status,
+                      "filled": report.filled_quantity if report else 0,
+                      "average": report.average_price if report else None,
+                      "message": report.message if report and report.message else outcome.message,
+                      "broker_order_id": outcome.broker_order_id,
+                      "extra": {k: v for k, v in extra.items() if v is not None}}
+        updates.append((record, change))
+    stored = dict(zip((r.order_key for r, _ in updates), save_reports(ctx.repos, updates, at)))
+    results = []
+    for record in intents:
+        outcome = outcomes.get(record.order_key)
+        saved = stored.get(record.order_key, record)
         lag = saved.lag_ms
         results.append({"order_key": saved.order_key, "leg_no": saved.leg_no, "tradingsymbol": saved.tradingsymbol,
                         "transaction_type": saved.transaction_type.value, "quantity": saved.quantity,
@@ -543,13 +636,16 @@ def _save(ctx: EngineContext, item: dict[str, Any], client, intents: list[OrderR
     return results
 
 
-def settle_unplaced(ctx: EngineContext, user_id: str, execution_id: str, errors: dict[str, str]) -> list[OrderRecord]:
+def settle_unplaced(ctx: EngineContext, user_id: str, execution_id: str, errors: dict[str, str],
+                    orders: list[OrderRecord] | None = None) -> list[OrderRecord]:
     """Finalize's sweep (I2): every ENTRY/EXIT intent of the execution still PENDING after the
     Map. An account whose item was never claimed sent nothing: its intents become NOT_SENT with
     the branch's error (``errors`` by client_id) or "its PlaceOrders never ran". One whose item
     was claimed may have sent: its intents are reconciled by tag (UNKNOWN when not found).
-    Returns the records changed."""
-    orders = ctx.repos.orders.list_for_execution(user_id, execution_id)
+    ``orders``: the execution's orders when the caller read them already (Finalize), else one
+    Query. Returns the records changed."""
+    if orders is None:
+        orders = ctx.repos.orders.list_for_execution(user_id, execution_id)
     pending = [o for o in orders if o.status is OrderStatus.PENDING and o.purpose in (OrderPurpose.ENTRY, OrderPurpose.EXIT)]
     if not pending:
         return []

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
 from shared_utils.execution.context import EngineContext
+from shared_utils.execution.placer import limit_price  # noqa: F401 - shared with the price refresh
 from shared_utils.market.errors import BrokerSymbolError, MarketError
 from shared_utils.market.expiry import resolve_expiry
 from shared_utils.market.freeze import freeze_quantity, slice_quantity
@@ -38,19 +39,6 @@ BROKERS_NEEDING_TOKEN = frozenset({"angel"})
 
 class ResolutionError(ValueError):
     """A leg could not be resolved to a contract (the message says which leg and why)."""
-
-
-def limit_price(ltp: Decimal, side: TransactionType, slippage_pct: Decimal, tick: Decimal) -> Decimal:
-    """LTP moved ``slippage_pct`` percent against us, on the tick: BUY rounds up, SELL down.
-
-    >>> limit_price(Decimal("100"), TransactionType.BUY, Decimal("5"), Decimal("0.05"))
-    Decimal('105.00')
-    """
-    factor = (Decimal(1) + slippage_pct / 100) if side is TransactionType.BUY else (Decimal(1) - slippage_pct / 100)
-    raw = ltp * factor
-    rounding = ROUND_CEILING if side is TransactionType.BUY else ROUND_FLOOR
-    price = (raw / tick).to_integral_value(rounding=rounding) * tick
-    return max(price, tick).quantize(tick)
 
 
 def resolve_legs(ctx: EngineContext, underlying: str, legs: list[Leg], trade_date: date, now: datetime) -> dict[int, tuple[ResolvedLeg, Contract]]:

@@ -1,5 +1,6 @@
 """The Express state machine's steps as plain functions over JSON state (ARCHITECTURE.md
-"Execution"): Prepare -> Wait -> Resolve -> Map(PlaceOrders) -> Finalize.
+"Execution"): ENTRY: Prepare (claims and resolves) -> Wait -> Map(PlaceOrders) -> Finalize;
+EXIT: Prepare -> [PreCancel] -> Wait -> Resolve -> Map(PlaceOrders) -> Finalize.
 
 Exactly-once rests on these things (invariants I1/I2 of issue 13, contract C1):
 
@@ -16,17 +17,27 @@ Exactly-once rests on these things (invariants I1/I2 of issue 13, contract C1):
    the execution PARTIAL/FAILED with an Order Alert naming accounts and legs.
 5. An unknown outcome (timeout after sending) is reconciled by tag, never retried blindly.
 
-Timing: intents are written during the 2 s between Wait and ``execute_at``; the send loop does
-no DynamoDB I/O except the kill-switch read right before the hedges and before the shorts;
-records are saved after the account's last order.
+Timing (issue 14 "critical path redesign"): an entry's intents are written by Prepare, ~2 min
+ahead; the Wait ends ``send_lead_seconds`` (config) before ``execute_at`` so PlaceOrders starts
+cold there, does its cold work (session, client, connection, intents, claim) and sleeps warm; at
+the second only a batched price refresh and the sends. The send loop does no DynamoDB I/O except
+the kill-switch read before the hedges (100 ms ahead) and again before shorts that waited for
+hedges; records are saved after the account's last order, batched.
+
+DynamoDB requests of an entry (issue 14 item 9; tests/functional/asl/test_request_diet.py):
+per strategy Prepare reads the strategy, legs, allocations, basket, kill switches and the
+accounts (one BatchGetItem), claims (one put) and writes the plan (one transaction per 100
+items); per account PlaceOrders reads the account, the intents (one query), claims, reads the
+kill switches (once, twice with hedges) and books everything with one positions query and one
+transaction per 100 items; Finalize reads the orders once.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared_utils.clock import IST, epoch_ms, ist_datetime, parse_instant, to_ist, utc_iso_ms
 from shared_utils.execution.context import EngineContext
@@ -63,6 +74,15 @@ from shared_utils.persistence.repositories import NotFound
 
 def _now(ctx: EngineContext) -> datetime:
     return ctx.clock.now()
+
+
+class Loaded(NamedTuple):
+    """What Prepare read and claimed for one execution, handed to Resolve in-process."""
+
+    execution: Execution
+    strategy: Any
+    legs: list
+    allocations: list
 
 
 # ---------------------------------------------------------------------------- Prepare
@@ -127,9 +147,12 @@ def _dte_problems(ctx: EngineContext, strategy, legs, trade_date: date) -> list[
 def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = None) -> dict[str, Any]:
     """Load each strategy of the batch, check every guard, and CLAIM its execution.
 
-    Returns the state with ``run_id``, ``executions`` (claimed by this run) and ``claimed_count``.
-    A strategy that must not run is recorded as a SKIPPED execution with its reasons (that
-    record is also a claim, so nothing else runs it that day).
+    Returns the state with ``run_id``, ``executions`` (claimed by this run), ``claimed_count``
+    and ``wait_until`` (``execute_at - send_lead_seconds``, or the event's when earlier); for an
+    ENTRY also ``work_items``: it is resolved here (:func:`resolve` with what was just read), so
+    the contracts and intents exist before the Wait. A strategy that must not run is recorded as
+    a SKIPPED execution with its reasons (that record is also a claim, so nothing else runs it
+    that day).
     """
     run_id = run_id or detail.get("run_id") or f"run-{uuid.uuid4().hex[:12]}"
     execution_type = ExecutionType(detail["execution_type"])
@@ -138,6 +161,7 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
     trigger = detail.get("trigger", "SCHEDULE")
     claimed: list[dict[str, str]] = []
     skipped: list[dict[str, Any]] = []
+    loaded: dict[str, Loaded] = {}
     for ref in detail.get("strategies", []):
         user_id, strategy_id = ref["user_id"], ref["strategy_id"]
         execution_id = keys.execution_id(strategy_id, execution_type, trade_date)
@@ -161,8 +185,12 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
             stored = reclaim_released_exit(ctx, record)  # an earlier exit found nothing (I5)
         if stored is None:
             existing = ctx.repos.executions.get(user_id, strategy_id, execution_type, trade_date)
-            if existing is not None and existing.claimed_by == run_id and existing.status is ExecutionStatus.CLAIMED:
+            # a retried Prepare of this run: its claim (and, for an entry, the plan it resolved:
+            # Resolve runs again and keeps the stored intents) is still this run's
+            if existing is not None and existing.claimed_by == run_id and existing.status in (
+                    ExecutionStatus.CLAIMED, ExecutionStatus.IN_PROGRESS, ExecutionStatus.FAILED):
                 claimed.append({"execution_id": execution_id, "user_id": user_id, "strategy_id": strategy_id})
+                loaded[execution_id] = Loaded(existing, strategy, legs, allocations)
             else:
                 skipped.append({"strategy_id": strategy_id, "user_id": user_id,
                                 "reasons": [f"already claimed by {existing.claimed_by if existing else 'another run'}"]})
@@ -173,25 +201,73 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
                           "reasons": problems})
             continue
         claimed.append({"execution_id": execution_id, "user_id": user_id, "strategy_id": strategy_id})
+        loaded[execution_id] = Loaded(stored, strategy, legs, allocations)
     out = {**detail, "run_id": run_id, "executions": claimed, "claimed_count": len(claimed), "skipped": skipped}
+    # the Map starts send_lead_seconds before execute_at, so cold starts and connections happen
+    # before the second (issue 14): never later than the event's own wait_until
+    lead = timedelta(seconds=ctx.env.settings.execution_engine.send_lead_seconds)
+    out["wait_until"] = utc_iso_ms(min(execute_at - lead, parse_instant(detail.get("wait_until") or utc_iso_ms(execute_at))))
+    if execution_type is ExecutionType.ENTRY and claimed:
+        # entries are resolved NOW, ~lookahead minutes ahead, from what Prepare just read: the
+        # contracts, quantities, slices and intents are stored before the Wait; only the limit
+        # prices are refreshed at the second (placer.refresh_prices)
+        out = resolve(out, ctx, loaded)
     if execution_type is ExecutionType.EXIT and claimed:
         # the exit's resting stops are cancelled ahead of the second (exits.pre_cancel_exits);
         # never later than wait_until, never before now (a manual/MTM exit 3 s ahead: at once)
         from shared_utils.execution.exits import cancel_at
 
-        at = max(min(cancel_at(execute_at), parse_instant(detail.get("wait_until") or utc_iso_ms(execute_at))), _now(ctx))
+        at = max(min(cancel_at(execute_at), parse_instant(out["wait_until"])), _now(ctx))
         out["cancel_at"] = utc_iso_ms(at)
     return out
 
 
 # ---------------------------------------------------------------------------- Resolve
 
-def _orders_today(ctx: EngineContext, user_id: str, strategy_id: str, client_id: str, trade_date: date) -> int:
-    count = 0
+def _orders_today(ctx: EngineContext, user_id: str, strategy_id: str, trade_date: date) -> dict[str, int]:
+    """The strategy's orders of the trade date by account (one Query per execution type)."""
+    counts: dict[str, int] = {}
     for kind in ExecutionType:
-        execution_id = keys.execution_id(strategy_id, kind, trade_date)
-        count += len(ctx.repos.orders.list_for_execution(user_id, execution_id, client_id))
-    return count
+        for order in ctx.repos.orders.list_for_execution(user_id, keys.execution_id(strategy_id, kind, trade_date)):
+            counts[order.client_id] = counts.get(order.client_id, 0) + 1
+    return counts
+
+
+def _accounts(ctx: EngineContext, user_id: str, client_ids: list[str]) -> dict[str, Any]:
+    """The user's broker accounts ``client_ids`` by client_id, in ONE BatchGetItem (missing
+    ones are absent)."""
+    from shared_utils.models.broker_account import BrokerAccount
+
+    if not client_ids:
+        return {}
+    table = ctx.repos.accounts.table
+    items = table.batch_get([(user_id, client_id) for client_id in client_ids])
+    return {item["client_id"]: BrokerAccount.model_validate(item) for item in items}
+
+
+def write_plan(ctx: EngineContext, execution: Execution, expected_version: int, intents: list[OrderRecord]) -> None:
+    """Store the resolved execution (version-checked) and its PENDING intents (each only if
+    absent) in one ``TransactWriteItems`` per <= 100 items. A transaction refused because an
+    intent exists already (a retried Resolve) falls back to the de-duplicating batch write
+    (stored intents are kept, never overwritten) and the versioned save."""
+    from shared_utils.execution.booking import MAX_TRANSACTION_ITEMS, _transact
+    from shared_utils.persistence.table import TransactionCancelled, to_item
+
+    table = ctx.repos.orders.table
+    new_execution = execution.model_copy(update={"version": expected_version + 1, "updated_at": _now(ctx)})
+    ops = [table.put_op(to_item(new_execution, user_id=execution.user_id, sort_key=keys.execution_sk(
+        execution.strategy_id, execution.execution_type, execution.trade_date)),
+        condition="version = :expected", values={":expected": expected_version})]
+    ops += [table.put_op(to_item(o, user_id=o.user_id, sort_key=o.order_key, gsi3pk=keys.gsi3_order_tag_pk(o.tag)),
+                         condition="attribute_not_exists(sort_key)") for o in intents]
+    try:
+        for start in range(0, len(ops), MAX_TRANSACTION_ITEMS):
+            _transact(table, ops[start:start + MAX_TRANSACTION_ITEMS])
+    except TransactionCancelled:
+        ctx.repos.orders.record_intents(intents)
+        current = ctx.repos.executions.get_by_id(execution.user_id, execution.execution_id)
+        if current.version == expected_version:
+            ctx.repos.executions.save(execution, expected_version)
 
 
 def _size_problems(ctx: EngineContext, legs, allocation, orders: list[PlannedOrder], resolved) -> list[str]:
@@ -216,14 +292,18 @@ def _size_problems(ctx: EngineContext, legs, allocation, orders: list[PlannedOrd
     return problems + ([notional] if notional else [])
 
 
-def _daily_loss_problem(ctx: EngineContext, allocation, trade_date: date) -> str | None:
-    """``risk_limits.max_daily_loss`` (rupees): no new entry once today's loss reached it."""
+def _daily_loss_problem(ctx: EngineContext, allocation, trade_date: date,
+                        strategy_positions: list | None = None) -> str | None:
+    """``risk_limits.max_daily_loss`` (rupees): no new entry once today's loss reached it.
+    ``strategy_positions``: the strategy's positions (all accounts) when already read."""
     from shared_utils.services.limits import daily_loss
 
     limit = allocation.risk_limits.max_daily_loss
     if limit is None:
         return None
-    positions = ctx.repos.positions.list(allocation.user_id, allocation.strategy_id, allocation.client_id)
+    if strategy_positions is None:
+        strategy_positions = ctx.repos.positions.list(allocation.user_id, allocation.strategy_id)
+    positions = [p for p in strategy_positions if p.client_id == allocation.client_id]
     loss = daily_loss(positions, trade_date, to_ist)
     if loss >= limit:
         return (f"{allocation.client_id}: loss today Rs {loss:,.2f} has reached max_daily_loss Rs {limit:,.2f}; "
@@ -232,12 +312,13 @@ def _daily_loss_problem(ctx: EngineContext, allocation, trade_date: date) -> str
 
 
 def _risk_problems(ctx: EngineContext, allocation, orders: list[PlannedOrder], trade_date: date,
-                   execution_type: ExecutionType) -> list[str]:
+                   execution_type: ExecutionType, today_orders: dict[str, int] | None = None,
+                   strategy_positions: list | None = None) -> list[str]:
     if execution_type is ExecutionType.EXIT:
         return []  # risk limits never block closing a position
     limits = allocation.risk_limits
     problems = []
-    loss = _daily_loss_problem(ctx, allocation, trade_date)
+    loss = _daily_loss_problem(ctx, allocation, trade_date, strategy_positions)
     if loss:
         problems.append(loss)
     if limits.max_position_value is not None:
@@ -246,30 +327,47 @@ def _risk_problems(ctx: EngineContext, allocation, orders: list[PlannedOrder], t
             problems.append(f"{allocation.client_id}: position value Rs {value:,.2f} exceeds max_position_value "
                             f"Rs {limits.max_position_value:,.2f}")
     if limits.max_daily_trades is not None:
-        today = _orders_today(ctx, allocation.user_id, allocation.strategy_id, allocation.client_id, trade_date)
+        if today_orders is None:
+            today_orders = _orders_today(ctx, allocation.user_id, allocation.strategy_id, trade_date)
+        today = today_orders.get(allocation.client_id, 0)
         if today + len(orders) > limits.max_daily_trades:
             problems.append(f"{allocation.client_id}: {today} orders today + {len(orders)} planned exceed "
                             f"max_daily_trades {limits.max_daily_trades}")
     return problems
 
 
-def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
+def resolve(state: dict[str, Any], ctx: EngineContext, loaded: dict[str, Loaded] | None = None) -> dict[str, Any]:
     """Quotes, each leg's contract (one choice for all accounts), quantities, slices and prices;
-    risk limits per account. Returns the state with ``work_items`` (one per account)."""
+    risk limits per account. Returns the state with ``work_items`` (one per account).
+
+    ENTRY: called by Prepare (before the Wait) with what Prepare read (``loaded``, by execution
+    id: no second read); EXIT: the Resolve state after the Wait and the pre-cancel, which reads
+    the execution, strategy, legs and allocations itself (positions must be read late).
+    Requests per strategy: the accounts of all its allocations in ONE BatchGetItem, the day's
+    orders (max_daily_trades) one Query per execution type, and the plan (intents + execution)
+    in one TransactWriteItems per <= 100 items."""
     execution_type = ExecutionType(state["execution_type"])
     trade_date = date.fromisoformat(state["trade_date"])
     now = _now(ctx)
     work_items: list[dict[str, Any]] = []
     for ref in state.get("executions", []):
         user_id, strategy_id = ref["user_id"], ref["strategy_id"]
-        execution = ctx.repos.executions.get_by_id(user_id, ref["execution_id"])
-        strategy = ctx.repos.strategies.get(user_id, strategy_id)
-        legs = ctx.repos.legs.list(user_id, strategy_id)
-        allocations = [a for a in ctx.repos.allocations.list(user_id, strategy_id) if a.status is EntityStatus.ACTIVE]
+        known = (loaded or {}).get(ref["execution_id"])
+        if known is not None:
+            execution, strategy, legs, allocations = known
+        else:
+            execution = ctx.repos.executions.get_by_id(user_id, ref["execution_id"])
+            strategy = ctx.repos.strategies.get(user_id, strategy_id)
+            legs = ctx.repos.legs.list(user_id, strategy_id)
+            allocations = ctx.repos.allocations.list(user_id, strategy_id)
+        allocations = [a for a in allocations if a.status is EntityStatus.ACTIVE]
+        accounts = _accounts(ctx, user_id, [a.client_id for a in allocations])
+        today_orders: dict[str, int] | None = None
+        strategy_positions: list | None = None
         reasons = list(execution.reasons)
         per_account: list[tuple[Any, Any, list[PlannedOrder]]] = []
         resolved_legs = []
-        refused = market_data_problems(ctx, execution_type, trade_date, user_id, allocations)
+        refused = market_data_problems(ctx, execution_type, trade_date, user_id, allocations, accounts)
         reasons += refused
         try:
             if refused:
@@ -278,13 +376,18 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                 resolved = resolve_legs(ctx, strategy.underlying, legs, trade_date, now)
                 resolved_legs = [info for info, _ in resolved.values()]
                 for allocation in allocations:
-                    account = ctx.repos.accounts.find(user_id, allocation.client_id)
+                    account = accounts.get(allocation.client_id)
                     if account is None or account.status is not EntityStatus.ACTIVE:
                         reasons.append(f"{allocation.client_id}: broker account is not linked or not active")
                         continue
                     orders = plan_entry_orders(ctx, legs, allocation, resolved, strategy.product, trade_date)
                     problems = _size_problems(ctx, legs, allocation, orders, resolved)
-                    problems += _risk_problems(ctx, allocation, orders, trade_date, execution_type)
+                    if allocation.risk_limits.max_daily_trades is not None and today_orders is None:
+                        today_orders = _orders_today(ctx, user_id, strategy_id, trade_date)
+                    if allocation.risk_limits.max_daily_loss is not None and strategy_positions is None:
+                        strategy_positions = ctx.repos.positions.list(user_id, strategy_id)
+                    problems += _risk_problems(ctx, allocation, orders, trade_date, execution_type, today_orders,
+                                               strategy_positions)
                     if problems:
                         reasons += problems
                         continue
@@ -303,8 +406,10 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                     reasons.append("no open position to exit")
                 clients = sorted({p.client_id for p in positions})
                 priority = {a.client_id: a.priority for a in allocations}
+                missing = [c for c in clients if c not in accounts]
+                accounts.update(_accounts(ctx, user_id, missing) if missing else {})
                 for client_id in sorted(clients, key=lambda c: (priority.get(c, 999), c)):
-                    account = ctx.repos.accounts.find(user_id, client_id)
+                    account = accounts.get(client_id)
                     if account is None:
                         reasons.append(f"{client_id}: broker account is gone; close its position by hand")
                         continue
@@ -339,9 +444,6 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
                 max_margin_utilization=margin,
             ).model_dump(mode="json", exclude_none=True))
             work_items[-1]["execute_at"] = state["execute_at"]  # the event's own text, to the millisecond
-        # every planned order is stored (PENDING) before the Map: a branch that dies before doing
-        # anything leaves intents Finalize sees (I2); batched, and a retried Resolve keeps them
-        ctx.repos.orders.record_intents(intents)
         nothing_to_exit = execution_type is ExecutionType.EXIT and "no open position to exit" in reasons
         if nothing_to_exit and not per_account:
             reasons = release_note(reasons)  # finding nothing does not consume the day's exit (I5)
@@ -353,7 +455,10 @@ def resolve(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
             "total_lots": sum(o.lots for _, _, orders in per_account for o in orders),
             "completed_at": None if per_account else now,
         })
-        ctx.repos.executions.save(updated, execution.version)
+        # every planned order is stored (PENDING) before the Map, with the execution's new state:
+        # a branch that dies before doing anything leaves intents Finalize sees (I2); a retried
+        # Resolve keeps the stored ones
+        write_plan(ctx, updated, execution.version, intents)
         if not per_account:
             ctx.observer({"event": "skipped" if nothing_to_exit else "failed", "execution_id": execution.execution_id,
                           "strategy": strategy.strategy_name, "reasons": reasons})
@@ -390,10 +495,15 @@ def finalize(state: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
     summaries = []
     for ref in state.get("executions", []):
         execution_id = ref["execution_id"]
-        settle_unplaced(ctx, ref["user_id"], execution_id,
-                        {client: error for (eid, client), error in errors.items() if eid == execution_id})
-        execution = ctx.repos.executions.get_by_id(ref["user_id"], execution_id)
+        # one Query of the execution's orders serves the sweep and the outcome
         orders = ctx.repos.orders.list_for_execution(ref["user_id"], execution_id)
+        changed = settle_unplaced(ctx, ref["user_id"], execution_id,
+                                  {client: error for (eid, client), error in errors.items() if eid == execution_id},
+                                  orders)
+        if changed:
+            fresh = {o.order_key: o for o in changed}
+            orders = [fresh.get(o.order_key, o) for o in orders]
+        execution = ctx.repos.executions.get_by_id(ref["user_id"], execution_id)
         orders = [o for o in orders if o.purpose in (OrderPurpose.ENTRY, OrderPurpose.EXIT)]
         accepted = [o for o in orders if o.status in ACCEPTED]
         rejected = [o for o in orders if o.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED)]

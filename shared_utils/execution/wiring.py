@@ -147,13 +147,18 @@ def placement_context(item: dict) -> EngineContext:
     env, clock, repos, calendar, live = _placement_base()
     prices = {o["tradingsymbol"]: Decimal(o["ltp"]) for o in item.get("orders", []) if o.get("ltp")}
     lots = {o["tradingsymbol"]: (int(o["lot_size"]), Decimal(o["tick_size"])) for o in item.get("orders", [])}
-    if "orders" not in item:  # a reference (contract C1): the stored intents carry price, lot and tick
-        for intent in repos.orders.list_for_execution(item["user_id"], item["execution_id"], item["client_id"]):
+
+    def learn(intents: list) -> None:
+        """A reference (contract C1): the intents PlaceOrders loaded carry price, lot and tick
+        (no second query for them)."""
+        for intent in intents:
             symbol = intent.broker_tradingsymbol or intent.tradingsymbol
             if intent.ltp_at_decision is not None:
                 prices[symbol] = intent.ltp_at_decision
             lots[symbol] = (intent.lot_size, intent.tick_size or Decimal("0.05"))
+
     paper = PaperClientProvider(lambda exchange, symbol: prices[symbol], None, now=clock.now,
                                 lookup=lambda exchange, symbol: lots[symbol])
     return EngineContext(repos=repos, env=env, clock=clock, calendar=calendar, master=None, market=None,
-                         clients=RoutingClientProvider(paper, live), publisher=None, metric=_metric)
+                         clients=RoutingClientProvider(paper, live), publisher=None, metric=_metric,
+                         on_intents=learn)

@@ -9,8 +9,9 @@ with the engine's refusals (``readiness.executability_problems``,
 the account risk limits of Resolve, an entry already claimed that day) listed as ``problems``. Nothing is written and nothing is sent.
 
 The instant: ``date`` + ``time`` (IST, ``HH:MM``) mean the entry slot at that time; the engine
-resolves at the end of its Wait, :data:`RESOLVE_LEAD` before the slot (emitter ``wait_until``),
-and so does the preview. ``date`` alone means the strategy's entry_time that day; neither means
+picks the contracts in Prepare, when the emitter announces the slot (:data:`RESOLVE_LEAD`, the
+lookahead, before it; or now, when that is already past), and so does the preview; the engine
+then refreshes its LIMIT prices 400 ms before the slot (``placer.refresh_prices``). ``date`` alone means the strategy's entry_time that day; neither means
 now. The simulator prices that instant; a broker's quote API can only price now (said in
 ``notes``).
 
@@ -40,8 +41,9 @@ from shared_utils.errors import InvalidRequest
 from shared_utils.market.errors import MarketError
 from shared_utils.models.enums import EntityStatus, ExecutionType, TradingMode, TransactionType
 
-#: Resolve prices at the end of the Wait, 2 s before the slot (execution.emitter: wait_until)
-RESOLVE_LEAD = timedelta(seconds=2)
+#: the engine resolves an entry in Prepare, when the emitter announces the slot: lookahead_minutes
+#: (2 in every environment) before it (execution.steps.prepare)
+RESOLVE_LEAD = timedelta(minutes=2)
 #: approximation of index option SPAN + exposure per rupee of short notional (not the exchange's)
 SHORT_MARGIN_RATE = Decimal("0.12")
 
@@ -91,6 +93,8 @@ def preview(ctx: Any, repos: Any, user_id: str, strategy_id: str, day: str | Non
     allocations = [a for a in repos.allocations.list(user_id, strategy_id) if a.status is EntityStatus.ACTIVE]
     now = ctx.clock.now()
     execute_at, resolve_at, is_now = preview_instant(strategy, day, at, now)
+    if not is_now and resolve_at < now < execute_at:
+        resolve_at = now  # inside the lookahead: the engine's Prepare would resolve now
     trade_date = to_ist(execute_at).date()
     reader = MarketReader(dataclasses.replace(ctx, repos=repos), resolve_at)
     engine = reader.context

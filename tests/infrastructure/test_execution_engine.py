@@ -61,8 +61,15 @@ def test_state_machine_definition_contract(any_env):
     choice = states["AnythingClaimed"]
     assert choice["Choices"] == [{"Variable": "$.claimed_count", "NumericEquals": 0, "Next": "NothingToDo"}]
     assert states["NothingToDo"]["Type"] == "Succeed"
-    # EXIT: Prepare sets cancel_at; the resting stops are cancelled at it, then the usual Wait
-    assert choice["Default"] == "ExitPreCancel"
+    # ENTRY: resolved inside Prepare (work_items present): straight to the Wait, then the Map
+    # (issue 14 "resolve before the Wait"); EXIT: Prepare sets cancel_at; the resting stops are
+    # cancelled at it, then the usual Wait and Resolve
+    assert choice["Default"] == "Resolved"
+    resolved = states["Resolved"]
+    assert resolved["Choices"] == [{"Variable": "$.work_items", "IsPresent": True, "Next": "WaitUntilSend"}]
+    assert resolved["Default"] == "ExitPreCancel"
+    assert states["WaitUntilSend"] == {"Type": "Wait", "TimestampPath": "$.wait_until", "Next": "PlacePerAccount",
+                                       "Comment": states["WaitUntilSend"]["Comment"]}
     exit_choice = states["ExitPreCancel"]
     assert exit_choice["Type"] == "Choice"
     assert exit_choice["Choices"] == [{"Variable": "$.cancel_at", "IsPresent": True, "Next": "WaitUntilCancel"}]

@@ -53,10 +53,12 @@ def test_happy_path_runs_every_state_of_the_deployed_definition(engine, seed_str
     (result,) = run.output["results"]
     assert result["status"] == "COMPLETED"
     assert total_broker_orders(engine) == 8
-    assert Counter(i.module for i in run.invocations) == {"prepare": 1, "resolve": 1, "place_orders": 2, "finalize": 1}
+    # an entry is resolved inside Prepare, before the Wait (issue 14 "critical path redesign")
+    assert Counter(i.module for i in run.invocations) == {"prepare": 1, "place_orders": 2, "finalize": 1}
     states = {name for name, _, _ in run.sizes}
-    assert {"AddRunId", "MergeRunId", "Prepare", "AnythingClaimed", "WaitUntil", "Resolve", "PlacePerAccount",
+    assert {"AddRunId", "MergeRunId", "Prepare", "AnythingClaimed", "Resolved", "WaitUntilSend", "PlacePerAccount",
             "PlaceOrders", "Finalize"} <= states
+    assert "Resolve" not in states and "WaitUntil" not in states
     # the Wait ran on the platform clock: nothing was sent before execute_at - 2 s
     assert engine.clock.now() >= parse_instant(event["wait_until"])
     assert not alerts(engine)
@@ -101,18 +103,18 @@ def test_a_value_json_cannot_carry_fails_the_invoke(engine, seed_strategy, monke
 
 
 def test_run_state_machine_raises_when_the_run_fails(engine, seed_strategy, monkeypatch):
-    import lambda_functions.execution_engine.resolve as resolve_handler
+    from shared_utils.execution import steps
 
-    def broken(state, ctx):
+    def broken(state, ctx, loaded=None):
         raise RuntimeError("quotes unavailable")
 
-    monkeypatch.setattr(resolve_handler, "resolve", broken)
+    monkeypatch.setattr(steps, "resolve", broken)  # an entry resolves inside Prepare
     (event,) = due_event(engine)
     with pytest.raises(StateMachineFailed) as failed:
         run_state_machine(event, engine, run_id="sfn-broken")
     assert failed.value.error == "RuntimeError" and "quotes unavailable" in failed.value.cause
-    # Resolve's Retry covers only Lambda service errors and throttles, not a function error
-    assert [i.module for i in failed.value.run.invocations] == ["prepare", "resolve"]
+    # Prepare's Retry covers only Lambda service errors and throttles, not a function error
+    assert [i.module for i in failed.value.run.invocations] == ["prepare"]
     assert total_broker_orders(engine) == 0
 
 

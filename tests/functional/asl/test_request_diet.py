@@ -1,0 +1,68 @@
+"""Issue 14 item 9 "request diet": DynamoDB requests per entry execution, per strategy-account,
+counted by botocore's ``before-call.dynamodb`` event through the real ASL runner."""
+
+from __future__ import annotations
+
+from shared_utils.execution.asl_runner import run_events
+from tests.functional.asl.ddb_count import install
+from tests.functional.engine.conftest import due_event
+
+#: the target: at most a third of the 55.5 measured before the diet
+MAX_REQUESTS_PER_STRATEGY_ACCOUNT = 18
+
+
+def test_entry_requests_per_strategy_account_and_none_during_sends(engine, seed_strategy, monkeypatch):
+    (event,) = due_event(engine)
+    log = install(monkeypatch, engine)
+    run = run_events(event, engine, run_id="sfn-diet")
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    (result,) = run.output["results"]
+    assert result["status"] == "COMPLETED"
+    accounts = 2
+    by_step = log.by_step()
+    total = sum(by_step.values())
+    print("by step", dict(by_step), "per strategy-account", total / accounts)
+    for step in by_step:
+        print(step, dict(log.operations(step)))
+    assert None not in by_step, "a request outside any step"
+    assert total / accounts <= MAX_REQUESTS_PER_STRATEGY_ACCOUNT, dict(by_step)
+    # nothing but sends inside an account's bursts of sends; between the hedges (confirmed
+    # FILLED) and the shorts exactly one request: the kill-switch re-read (I7, README Safety)
+    assert log.during_sends() == {"ZERODHA123": 0, "ANGELONE456": 0}
+    assert log.between_hedges_and_shorts() == {"ZERODHA123": ["BatchGetItem"], "ANGELONE456": ["BatchGetItem"]}
+
+
+def test_entry_is_resolved_before_the_wait_and_the_map_starts_a_lead_ahead(engine, seed_strategy):
+    """Issue 14 item 6: the contracts, quantities, slices and intents exist before the Wait (they
+    are resolved in Prepare, ~2 min ahead); the Map's PlaceOrders start ``send_lead_seconds``
+    before execute_at (their cold start happens before the second), and the orders still leave
+    on the second with the limit prices refreshed."""
+    from datetime import timedelta
+
+    from shared_utils.clock import parse_instant
+
+    (event,) = due_event(engine)
+    execute_at = parse_instant(event["execute_at"])
+    lead = timedelta(seconds=engine.env.settings.execution_engine.send_lead_seconds)
+    assert lead >= timedelta(seconds=2)
+    started: list = []
+
+    def note_start(module, payload):
+        if module == "place_orders":
+            started.append(engine.clock.now())
+        return None
+
+    run = run_events(event, engine, run_id="sfn-lead", inject=note_start)
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    (result,) = run.output["results"]
+    assert result["status"] == "COMPLETED"
+    orders = engine.repos.orders.list_for_execution(result["user_id"], result["execution_id"])
+    assert len(orders) == 8
+    # resolved ~2 minutes ahead, long before the Wait ended
+    assert all(o.intent_at <= execute_at - timedelta(seconds=60) for o in orders), [o.intent_at for o in orders]
+    # the branches started a lead ahead (the Wait truncates to the second: up to 1 s earlier)
+    assert len(started) == 2
+    assert all(execute_at - lead - timedelta(seconds=1) <= at <= execute_at - lead for at in started), started
+    # and sent on the second, at a refreshed limit price
+    assert all(o.sent_at is not None and o.sent_at >= execute_at for o in orders)
+    assert all(o.lag_ms is not None and o.lag_ms < 1000 for o in orders)
