@@ -22,6 +22,9 @@ import time
 
 CPU0 = time.process_time()
 WALL0 = time.time()
+# Lambda's sys.path has no bench/: drop this script's directory (its modules would shadow others)
+if sys.path and sys.path[0] and sys.path[0].rstrip("/").endswith("bench"):
+    sys.path.pop(0)
 
 
 def main() -> None:
@@ -55,6 +58,39 @@ def main() -> None:
     out = {"import_cpu_ms": import_cpu * 1000, "import_wall_ms": import_wall * 1000,
            "startup_cpu_ms": CPU0 * 1000, "interpreter": sys.version.split()[0],
            "pycache_prefix": sys.pycache_prefix}
+    if spec.get("mode") == "live":
+        # what a LIVE account adds before its first send, right after the (cold) handler import:
+        # the session secret (one GetItem + one KMS Decrypt of its envelope), the broker client,
+        # and the first request on a new connection to the broker (a fake Kite on 127.0.0.1)
+        from botocore.client import BaseClient
+
+        original_call = BaseClient._make_api_call
+        aws = {"n": 0, "wall": 0.0}
+
+        def make_api_call(self, operation_name, api_params):
+            aws["n"] += 1
+            w = time.time()
+            try:
+                return original_call(self, operation_name, api_params)
+            finally:
+                aws["wall"] += time.time() - w
+
+        BaseClient._make_api_call = make_api_call
+        from shared_utils.accounts.secrets import BrokerSecretStore
+        from shared_utils.brokers import create_broker_client
+        from shared_utils.config import current_environment
+
+        c0, w0 = time.process_time(), time.time()
+        secret = BrokerSecretStore(current_environment()).read(spec["secret_name"])
+        c1, w1 = time.process_time(), time.time()
+        client = create_broker_client(secret.broker, secret.credentials, secret.session.broker_session(),
+                                      root=spec["root"], account_id="bench")
+        c2, w2 = time.process_time(), time.time()
+        client.order_book()  # the connection's first request
+        c3, w3 = time.process_time(), time.time()
+        out.update(secret_cpu_ms=(c1 - c0) * 1000, secret_wall_ms=(w1 - w0) * 1000, aws_requests=aws["n"],
+                   aws_wall_ms=aws["wall"] * 1000, client_cpu_ms=(c2 - c1) * 1000, client_wall_ms=(w2 - w1) * 1000,
+                   connect_cpu_ms=(c3 - c2) * 1000, connect_wall_ms=(w3 - w2) * 1000)
     if spec.get("mode") == "invoke":
         first: dict = {}
 

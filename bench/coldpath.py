@@ -258,6 +258,40 @@ def _one_run(py: str, variant: str, aws: Any, env: Any, memory: dict[str, int], 
             "accounts": len(clients)}
 
 
+def _live_extra(py: str, aws: Any, env: Any, runs: int) -> dict[str, Any]:
+    """What a LIVE Zerodha account adds to PlaceOrders' cold path (fresh 3.12 child, after the
+    handler's import): the session secret read (GetItem + KMS Decrypt, the envelope of
+    ``shared_utils.accounts.secrets``), the kiteconnect client, the first request on a new
+    connection (HTTP to a fake Kite on 127.0.0.1: no TLS handshake, which a real broker adds)."""
+    from datetime import UTC
+
+    from local.fakes.kite import FakeKiteServer
+    from shared_utils.accounts.secrets import AccountSecret, BrokerSecretStore, StoredSession
+    from shared_utils.brokers import BrokerCredentials
+
+    store = BrokerSecretStore(env)
+    kms = store.kms  # a deployed stack creates the key and the alias (BROKER_SECRETS_KMS_KEY_ARN): here, once
+    alias = f"alias/{env.prefix}/broker-secrets"
+    if not any(a["AliasName"] == alias for a in kms.list_aliases()["Aliases"]):
+        kms.create_alias(AliasName=alias, TargetKeyId=kms.create_key(Description="bench broker secrets")["KeyMetadata"]["Arn"])
+    name = store.name_for("bench-live", "ZLIVE01")
+    fake = FakeKiteServer([])
+    fake.start()
+    try:
+        now = datetime.now(UTC)
+        store.create(name, AccountSecret(
+            broker="zerodha", credentials=BrokerCredentials(api_key=fake.api_key, api_secret=fake.api_secret),
+            session=StoredSession(access_token=fake.access_token, valid_until=now + timedelta(hours=12), obtained_at=now)))
+        measured = [run_child(py, {"module": "lambda_functions.execution_engine.place_orders", "mode": "live",
+                                   "secret_name": name, "root": fake.url}, "bytecode", ("core",), aws.endpoint)
+                    for _ in range(runs)]
+    finally:
+        fake.stop()
+    keys = ("secret_cpu_ms", "secret_wall_ms", "aws_requests", "aws_wall_ms", "client_cpu_ms", "connect_cpu_ms",
+            "connect_wall_ms")
+    return {key: median([m[key] for m in measured]) for key in keys}
+
+
 def run(runs: int = 3, import_runs: int = 3) -> dict[str, Any]:
     from bench.common import fake_aws_environment
     from local.aws import LocalAws
@@ -304,6 +338,11 @@ def run(runs: int = 3, import_runs: int = 3) -> dict[str, Any]:
             for _ in range(runs):
                 per_variant[variant].append(_one_run(py, variant, aws, env, memory, index))
                 index += 1
+        try:
+            live = _live_extra(py, aws, env, max(1, runs))
+        except Exception as exc:  # noqa: BLE001 - the paper figures stand without it
+            live = None
+            notes["live_error"] = f"{type(exc).__name__}: {exc}"
     finally:
         aws.stop()
         reset_clients()
@@ -313,7 +352,7 @@ def run(runs: int = 3, import_runs: int = 3) -> dict[str, Any]:
 
     for variant, results in per_variant.items():
         suffix = "" if variant == "bytecode" else "_source"
-        equivs, cpu, io, lags, leads, requests, refused = [], [], [], [], [], [], 0
+        equivs, cpu, io, lags, leads, requests, refused, parts = [], [], [], [], [], [], 0, []
         for result in results:
             if result["status"] != "SUCCEEDED" or not result["children"]:
                 notes.setdefault("failed_runs", []).append({k: result[k] for k in ("status", "error", "cause")})
@@ -329,6 +368,8 @@ def run(runs: int = 3, import_runs: int = 3) -> dict[str, Any]:
                 network = child.get("aws_requests_before_first_send", 0) * AWS_REQUEST_MS
                 per_account.append(child["cpu_to_first_send_ms"] * scale + network + others)
                 cpu.append(child["cpu_to_first_send_ms"])
+                parts.append((child["startup_cpu_ms"], child["import_cpu_ms"],
+                              child["cpu_to_first_send_ms"] - child["startup_cpu_ms"] - child["import_cpu_ms"]))
                 io.append(wait_ms)
                 requests.append(child.get("aws_requests_before_first_send", 0))
             if per_account:
@@ -344,12 +385,32 @@ def run(runs: int = 3, import_runs: int = 3) -> dict[str, Any]:
         out[f"cold_first_order_lag_max_ms{suffix}"] = max(lags) if lags else float("nan")
         out[f"cold_orders_sent_early{suffix}"] = sum(1 for lag in lags if lag < 0)
         out[f"cold_orders_not_sent{suffix}"] = refused
+        if parts:  # where PlaceOrders' cold CPU goes: interpreter start, the handler's import, init + work to the send
+            for i, part in enumerate(("startup", "import", "handler")):
+                out[f"cold_place_orders_{part}_cpu_ms{suffix}"] = median([p[i] for p in parts])
+        if cpu and requests:  # the MemorySize at which this variant's figure would be 1000 ms
+            budget_ms = 1000 - median(requests) * AWS_REQUEST_MS
+            out[f"cold_place_orders_memory_for_1000ms_mb{suffix}"] = (
+                LAMBDA_FULL_VCPU_MB * median(cpu) / budget_ms if budget_ms > 0 else float("nan"))
         out[f"cold_place_orders_aws_requests_before_send{suffix}"] = median(requests)
         if leads:
             out["wait_lead_ms"] = min(leads)
+    if live:
+        extra = (live["secret_cpu_ms"] + live["client_cpu_ms"] + live["connect_cpu_ms"]) * scale \
+            + live["aws_requests"] * AWS_REQUEST_MS + live["connect_wall_ms"]
+        out["cold_live_account_extra_ms_lambda_equiv"] = extra
+        out["cold_live_secret_read_cpu_ms"] = live["secret_cpu_ms"]
+        out["cold_live_secret_read_aws_requests"] = live["aws_requests"]
+        out["cold_live_secret_read_wall_ms"] = live["secret_wall_ms"]
+        out["cold_live_broker_client_cpu_ms"] = live["client_cpu_ms"]
+        out["cold_live_first_broker_request_wall_ms"] = live["connect_wall_ms"]
+        if out.get("cold_first_send_ms_lambda_equiv") == out.get("cold_first_send_ms_lambda_equiv"):
+            out["cold_first_send_ms_lambda_equiv_live"] = out["cold_first_send_ms_lambda_equiv"] + extra
     lead = out.get("wait_lead_ms")
     if lead and out.get("cold_first_send_ms_lambda_equiv"):
         out["wait_lead_over_cold_path"] = lead / out["cold_first_send_ms_lambda_equiv"]
+    if lead and out.get("cold_first_send_ms_lambda_equiv_live"):
+        out["wait_lead_over_cold_path_live"] = lead / out["cold_first_send_ms_lambda_equiv_live"]
     if lead and out.get("cold_first_send_ms_lambda_equiv_source"):
         out["wait_lead_over_cold_path_source"] = lead / out["cold_first_send_ms_lambda_equiv_source"]
     from cdk_stacks.constructs.layers import budget

@@ -15,7 +15,7 @@ from typing import Any
 
 import os
 
-from bench import api, coldpath, coldstart, cost, demo_lag, discovery, payload, preview, requests, timing
+from bench import api, aws_requests, coldpath, coldstart, cost, demo_lag, discovery, payload, preview, timing
 from bench.common import ROOT, fake_aws_environment, machine
 from bench.report import write_report
 
@@ -78,7 +78,7 @@ def run(scale: str = "full", write: bool = True) -> dict[str, Any]:
     results: dict[str, Any] = {}
     notes: dict[str, Any] = {}
     durations: dict[str, float] = {}
-    for name, fn in (("requests", requests.run), ("payload", payload.run), ("coldpath", coldpath.run),
+    for name, fn in (("requests", aws_requests.run), ("payload", payload.run), ("coldpath", coldpath.run),
                      ("api_cpu", api.run_cpu), ("timing", timing.run), ("isolated", timing.run_isolated),
                      ("discovery", discovery.run), ("api", api.run), ("preview", preview.run),
                      ("coldstart", coldstart.run), ("demo_lag", demo_lag.run)):

@@ -7,7 +7,7 @@ import json
 
 from bench import report
 from bench.cost import provisioned_concurrency_cost, prices, run as cost_run
-from bench.requests import Recorder, _during_sends
+from bench.aws_requests import Recorder, _during_sends
 
 
 def _doc(**figures):
