@@ -26,6 +26,11 @@ strategies -> 6,000 executions per trading day, 21 trading days per month):
 - EventBridge: 1 due event + 1 completed event per execution (custom bus), 3 per-minute events.
 - NAT gateways: hours x 730 per month each + its public IPv4 + 1 GB/month of broker traffic.
 - CloudWatch Logs: 2 KB per Lambda invocation, 1 month kept.
+- Secrets Manager and KMS (issue 14): every secret and key the templates create, the per-account
+  postback checksum secrets (one per Zerodha account) and their reads (one GetSecretValue and one
+  KMS Decrypt per postback), one KMS Decrypt per LIVE account per execution (the session envelope).
+- Provisioned concurrency (issue 14): the per-environment option priced for production's counts
+  (:func:`provisioned_concurrency_cost`), whether switched on or not.
 - Issue 16, per trader: broker credentials (KMS envelope in DynamoDB vs a Secrets Manager secret
   per account or per trader: :func:`credentials_cost`) and the static egress IP per trader or
   family (Squid proxy with one EIP per group vs a NAT gateway per group: :func:`egress_cost`).
@@ -124,8 +129,9 @@ def _camel(name: str) -> str:
 def run(dynamodb_reads_per_execution: float = 30.0, dynamodb_writes_per_execution: float = 15.0,
         place_orders_send_ms: float = 200.0, users: int = 1000, strategies_per_user: int = 3,
         synth: bool = True, durations_s: dict[str, float] | None = None, wait_lead_s: float | None = None,
-        cold_init_s: dict[str, float] | None = None, secret_reads_per_account_execution: float = 1.0,
-        kms_calls_per_account_execution: float = 1.0) -> dict[str, Any]:
+        cold_init_s: dict[str, float] | None = None, secret_reads_per_account_execution: float = 0.0,
+        kms_calls_per_account_execution: float = 1.0, orders_per_execution: float = 8.0,
+        zerodha_account_share: float = 0.5, postbacks_per_order: float = 2.0) -> dict[str, Any]:
     """Rupees per strategy execution and per month (plus the USD breakdown per month).
 
     Args:
@@ -137,8 +143,13 @@ def run(dynamodb_reads_per_execution: float = 30.0, dynamodb_writes_per_executio
             (INIT is billed for on-demand functions) and counted for EVERY invocation (worst
             case: a slot's burst starts new containers).
         secret_reads_per_account_execution, kms_calls_per_account_execution: calls per LIVE
-            account per execution (the session secret of the account: one KMS Decrypt of its
-            envelope; Secrets Manager for the platform's own secrets), per call priced.
+            account per execution (the session is a KMS envelope in the accounts table: one KMS
+            Decrypt, no Secrets Manager read), per call priced.
+        orders_per_execution, zerodha_account_share, postbacks_per_order: the postback side.
+            Every Zerodha account has its own Secrets Manager secret (the postback checksum's
+            api_secret, ``shared_utils.accounts.checksum_secrets``: $0.40 a month each) and every
+            postback reads it (GetSecretValue, which decrypts with the customer key: one KMS call
+            billed too). Kite posts back each status change of an order (OPEN, COMPLETE: 2).
     """
     p = prices()
     facts = {"memory_mb": {}, "nat": 1, "express": True, "emitter_minutes_per_day": 378, "secrets": 3, "kms_keys": 1}
@@ -181,14 +192,21 @@ def run(dynamodb_reads_per_execution: float = 30.0, dynamodb_writes_per_executio
     # Secrets Manager: every secret the templates create, per month, + the calls; KMS: every key
     # + one call per LIVE account per execution (the broker session's envelope)
     account_executions = executions_month * accounts
-    usd["secrets_manager"] = (facts.get("secrets", 0) * p["secretsmanager_secret_month"]
-                              + account_executions * secret_reads_per_account_execution * p["secretsmanager_api_call"])
+    checksum_secrets = users * accounts * zerodha_account_share
+    postbacks = executions_month * orders_per_execution * zerodha_account_share * postbacks_per_order
+    usd["secrets_manager"] = ((facts.get("secrets", 0) + checksum_secrets) * p["secretsmanager_secret_month"]
+                              + (account_executions * secret_reads_per_account_execution + postbacks)
+                              * p["secretsmanager_api_call"])
     usd["kms"] = (facts.get("kms_keys", 0) * p["kms_key_month"]
-                  + account_executions * kms_calls_per_account_execution * p["kms_request"])
+                  + (account_executions * kms_calls_per_account_execution + postbacks) * p["kms_request"])
+    secrets_split = {"checksum_secrets": checksum_secrets, "postbacks_per_month": postbacks,
+                     "checksum_secrets_inr_month": checksum_secrets * p["secretsmanager_secret_month"] * p["inr_per_usd"]}
     log_gb = (executions_month * invocations + minute_ticks + per_minute_lambdas) * 2 / 1024 / 1024
     usd["cloudwatch_logs"] = log_gb * (p["cloudwatch_logs_ingest_gb"] + p["cloudwatch_logs_store_gb_month"])
     total = sum(usd.values())
-    variable = total - usd["nat_gateway"] - usd["lambda_per_minute"]
+    fixed_secrets_keys = ((facts.get("secrets", 0) + checksum_secrets) * p["secretsmanager_secret_month"]
+                          + facts.get("kms_keys", 0) * p["kms_key_month"])
+    variable = total - usd["nat_gateway"] - usd["lambda_per_minute"] - fixed_secrets_keys
     rate = p["inr_per_usd"]
     out: dict[str, Any] = {
         "cost_executions_per_month": executions_month,
@@ -210,8 +228,9 @@ def run(dynamodb_reads_per_execution: float = 30.0, dynamodb_writes_per_executio
     out["cost_provisioned_concurrency_month_inr"] = pc * rate
     out["cost_provisioned_concurrency_share_if_on"] = pc / (total + pc)
     out["cost_provisioned_concurrency_enabled"] = int(option.enabled)
+    out["cost_month_checksum_secrets_inr"] = secrets_split["checksum_secrets_inr_month"]
     out["cost_durations_measured"] = int(measured)
-    out["_notes"] = {"template_facts": facts, "lambda_gb_seconds_per_execution": lambda_gbs,
+    out["_notes"] = {"template_facts": facts, "lambda_gb_seconds_per_execution": lambda_gbs, "secrets": secrets_split,
                      "durations_s": d, "cold_init_s": init, "wait_lead_s": wait_lead_s,
                      "provisioned_concurrency": {"functions": option.functions, "from": option.from_ist,
                                                  "to": option.to_ist, "enabled": option.enabled},

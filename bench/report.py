@@ -240,7 +240,10 @@ lead it sleeps out plus its work, and every invocation billed a cold init (its i
 scaled to its MemorySize; INIT is billed); seconds used: {cost_notes.get('durations_s')}, init
 {cost_notes.get('cold_init_s')}. Secrets Manager per secret-month and per call, KMS per key-month and
 per call: one of each per LIVE account per execution (the broker session's envelope decrypt; PAPER
-accounts make none, so the count is the model's). Month: Secrets Manager Rs {_fmt(doc.get('cost_month_secrets_manager_inr'))},
+accounts make none, so the count is the model's). Every Zerodha account also has its own Secrets
+Manager secret (the postback checksum's api_secret, issue 8) at $0.40 a month, read (GetSecretValue
++ the KMS Decrypt behind it) on every postback: {(cost_notes.get('secrets') or {}).get('checksum_secrets')} secrets,
+Rs {_fmt(doc.get('cost_month_checksum_secrets_inr'))} a month. Month: Secrets Manager Rs {_fmt(doc.get('cost_month_secrets_manager_inr'))},
 KMS Rs {_fmt(doc.get('cost_month_kms_inr'))}. The NAT gateway is {_fmt((doc.get('cost_nat_share') or 0) * 100)} % of the
 month; the variable part alone is Rs {_fmt(doc.get('cost_per_execution_variable_inr'))} per execution.
 
@@ -261,7 +264,10 @@ Rows marked **NO** in this run: {', '.join(f'`{m}`' for m in misses) or 'none'}.
 - **API wall time**: each route is several sequential requests to a moto server that answers one
   GetItem in ~{_fmt(doc.get('api_moto_getitem_p50_ms'))} ms here (DynamoDB in-region: single-digit ms); our code's own CPU
   is `api_handler_cpu_p95_ms`.
-- **Cost**: the NAT gateway (static egress IP) is a fixed monthly charge that dominates at 1,000 users.
+- **Cost**: the per-account postback checksum secrets (Rs {_fmt(doc.get('cost_month_checksum_secrets_inr'))} a month) and the NAT
+  gateway (static egress IP) are fixed monthly charges that dominate at 1,000 users; keeping the
+  checksum's api_secret as a KMS envelope item the postbacks role may read by leading key (as the
+  broker credentials are, issue 16) would cost about Rs 0 per account instead of Rs 34.8.
 
 ## Per trader: credentials and static egress (issue 16)
 

@@ -68,6 +68,8 @@ def _cost_inputs(results: dict[str, Any]) -> dict[str, Any]:
         calls = results.get(f"{service}_calls_per_execution")
         if calls:  # PAPER accounts make none: the model's one per LIVE account stays
             inputs[key] = calls / 2
+    if results.get("requests_orders_sent_seed"):
+        inputs["orders_per_execution"] = results["requests_orders_sent_seed"]
     return inputs
 
 
