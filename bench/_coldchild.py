@@ -137,7 +137,18 @@ def main() -> None:
             def get_remaining_time_in_millis(self):
                 return 60_000
 
-        result = module.handler(spec["event"], Context())
+        if spec.get("profile"):  # where the handler's cold CPU goes (bench.coldpath --profile)
+            import cProfile
+            import io
+            import pstats
+
+            profiler = cProfile.Profile(time.process_time)
+            result = profiler.runcall(module.handler, spec["event"], Context())
+            text = io.StringIO()
+            pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
+            out["profile"] = text.getvalue()
+        else:
+            result = module.handler(spec["event"], Context())
         out["result"] = result
         out["sleep_ms"] = sleeps["wall"] * 1000
         if first:

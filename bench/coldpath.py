@@ -110,6 +110,7 @@ def ensure_build(py: str) -> dict[str, Any]:
         subprocess.run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
                         "--target", str(RUNTIME), *[f"{k}=={v}" for k, v in pins.items()]], check=True,
                        capture_output=True, timeout=600)
+    if not (RUNTIME / "botocore" / "__pycache__").is_dir():  # the runtime's boto3 comes compiled
         subprocess.run([py, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(RUNTIME)],
                        capture_output=True, timeout=600)
     stage_code(py)
@@ -229,7 +230,8 @@ def _one_run(py: str, variant: str, aws: Any, env: Any, memory: dict[str, int], 
 
     def cold_place_orders(event: dict[str, Any], _ctx: Any) -> Any:
         spec = {"module": "lambda_functions.execution_engine.place_orders", "mode": "invoke", "event": event,
-                "offset_s": clock.offset_s(), "memory_mb": memory.get("place-orders", 1024)}
+                "offset_s": clock.offset_s(), "memory_mb": memory.get("place-orders", 1024),
+                "profile": bool(os.environ.get("BENCH_COLD_PROFILE"))}
         measured = run_child(py, spec, variant, ("core",), aws.endpoint)
         with lock:
             children.append(measured)
