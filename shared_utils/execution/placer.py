@@ -12,7 +12,13 @@ Sequence of one work item (``{"execution_id","user_id","strategy_id","client_id"
    finds the claim taken and only RECONCILES the still-PENDING intents with the broker's book by
    tag (found: booked; not found: UNKNOWN, never re-sent). A throttled invoke that never ran
    never claimed, so its retry may send (invariant I1/I2).
-3. Sleep to ``execute_at`` (+ the allocation's ``execution_delay_ms``).
+   Before that, while the Map's lead (``send_lead_seconds``) runs: the account, its broker
+   session and client (``warm_up`` when the client offers it). Everything cold is done here.
+3. Sleep to ``execute_at`` (+ the allocation's ``execution_delay_ms``); ``PRICE_REFRESH_LEAD_MS``
+   before it ONE batched LTP call of the batch's contracts refreshes the LIMIT prices Resolve
+   set minutes earlier (same distance from the LTP, on the tick; abandoned at
+   ``PRICE_REFRESH_DEADLINE_MS`` before the target: planned prices, with a note) and opens the
+   HTTPS connection the sends reuse.
 4. Entries: kill switch (global, user, account) read immediately before the hedges (100 ms
    before the target, so the read adds no lag) and again before the shorts (I7); an entry
    order is not sent more than ``max_entry_delay_ms`` after its target: NOT_SENT "late by N
@@ -30,7 +36,10 @@ Sequence of one work item (``{"execution_id","user_id","strategy_id","client_id"
    - exit: the longs are sold only after the shorts are confirmed bought back; a buy-back that
      is not FILLED in time keeps working (it is closing risk) and the long sale is held back
      (NOT_SENT, the exit retry closes it later).
-6. One order-book read for fills, then the records are saved.
+6. One order-book read for fills, then the records are saved AFTER the last send, batched
+   (``booking.save_reports``: one positions Query, one TransactWriteItems per <= 100 items).
+   Between an account's first and last send the only DynamoDB request is the kill-switch
+   re-read before shorts that waited for hedges.
 
 Settings (strategy fields, copied into the work item by Resolve; defaults here):
 ``max_entry_delay_ms`` (default 5000) and ``hedge_fill_timeout_ms`` (default 3000).
@@ -76,6 +85,8 @@ HEDGE_POLL_MS = 100
 KILL_SWITCH_READ_LEAD_MS = 100
 #: the LIMIT prices are refreshed (one batched LTP call per account) this long before the target
 PRICE_REFRESH_LEAD_MS = 400
+#: a refresh not answered this long before the target is abandoned (planned prices are used)
+PRICE_REFRESH_DEADLINE_MS = 150
 #: statuses the hedge wait treats as "will not fill by itself"
 _DEAD = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.NOT_SENT})
 _WORKING_AT_BROKER = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING, OrderStatus.PARTIALLY_FILLED})
@@ -337,7 +348,7 @@ def place_orders(item: dict[str, Any], ctx: EngineContext) -> dict[str, Any]:
         except (BrokerError, LookupError) as exc:
             client_error = f"no usable broker session for {client_id}: {getattr(exc, 'broker_message', None) or exc}"
     if client is not None:
-        warm_up(client)  # the HTTPS connection is opened now, before the sleep, not by the first send
+        warm_up(client, intents)  # the HTTPS connection is opened now, before the sleep, not by the first send
     outcomes: dict[str, Any] = {}
     notes: list[str] = []
     pending = [r for r in intents if r.status is OrderStatus.PENDING]
@@ -407,35 +418,63 @@ def limit_price(ltp: Decimal, side: TransactionType, slippage_pct: Decimal, tick
     return max(price, tick).quantize(tick)
 
 
-def warm_up(client) -> None:
-    """Open the broker's HTTPS connection before the sleep (the client's optional ``warm_up()``:
-    a cheap authenticated read on the pooled session), so the first send reuses it instead of
-    paying DNS + TCP + TLS after ``execute_at``. A failure here is not an error: the send opens
-    its own connection."""
-    warm = getattr(client, "warm_up", None)
-    if callable(warm):
-        try:
+def warm_up(client, intents: list[OrderRecord] | None = None) -> None:
+    """Open the broker's HTTPS connection before the sleep, so the first send reuses the pooled
+    connection instead of paying DNS + TCP + TLS after ``execute_at``: the client's own
+    ``warm_up()`` when it has one, else one LTP read of the batch's first contract (a cheap
+    authenticated GET on the same session). A failure here is not an error: the refresh and the
+    sends open their own connection."""
+    from shared_utils.brokers.models import InstrumentRef
+    from shared_utils.models.enums import Exchange
+
+    try:
+        warm = getattr(client, "warm_up", None)
+        if callable(warm):
             warm()
-        except Exception:  # noqa: BLE001 - best effort: the send path reports real failures
-            pass
+        elif intents:
+            first = intents[0]
+            client.ltp([InstrumentRef(Exchange(first.exchange), first.broker_tradingsymbol or first.tradingsymbol,
+                                      first.broker_token)])
+    except Exception:  # noqa: BLE001 - best effort: the send path reports real failures
+        pass
+
+
+def _refresh_by(ctx: EngineContext, client, pending: list[OrderRecord],
+                deadline: datetime) -> tuple[list[OrderRecord], str | None]:
+    """:func:`refresh_prices` bounded by ``deadline`` (a hung quote call must not delay the
+    sends: the SDKs' own timeouts are seconds). Past it the planned prices stand, with a note."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        box["result"] = refresh_prices(client, pending)
+
+    worker = threading.Thread(target=work, name="price-refresh", daemon=True)
+    worker.start()
+    worker.join(max(0.0, (deadline - _now(ctx)).total_seconds()))
+    if "result" in box:
+        return box["result"]
+    return [], "limit prices not refreshed before the send (the quote call did not answer in time); planned prices used"
 
 
 def refresh_prices(client, pending: list[OrderRecord]) -> tuple[list[OrderRecord], str | None]:
     """New LIMIT prices for ``pending`` from ONE batched LTP call of the account's client: the
     same distance from the LTP as Resolve chose (its slippage percent, read back from the
     intent's price and ``ltp_at_decision``), rounded on the tick away from the market (BUY up,
-    SELL down). MARKET orders need none. Returns (the changed records, a note when the call
+    SELL down). MARKET orders keep theirs (market protection), their contracts are in the same
+    call. Returns (the changed records, a note when the call
     failed: the orders then keep Resolve's prices)."""
     from shared_utils.brokers.models import InstrumentRef
     from shared_utils.models.enums import Exchange
 
     limits = [r for r in pending if r.price is not None and r.ltp_at_decision and r.order_type.value == "LIMIT"]
-    if not limits or client is None:
+    if not pending or client is None:
         return [], None
-    refs = {}
-    for r in limits:
-        ref = InstrumentRef(Exchange(r.exchange), r.broker_tradingsymbol or r.tradingsymbol, r.broker_token)
-        refs[r.order_key] = ref
+    # every contract of the batch is asked (MARKET ones too): the one call also opens the HTTPS
+    # connection the sends then reuse
+    refs = {r.order_key: InstrumentRef(Exchange(r.exchange), r.broker_tradingsymbol or r.tradingsymbol, r.broker_token)
+            for r in pending}
     try:
         prices = client.ltp(list({ref.key: ref for ref in refs.values()}.values()))
     except Exception as exc:  # noqa: BLE001 - the orders keep Resolve's prices, with the reason
@@ -497,7 +536,7 @@ def _send_batch(ctx: EngineContext, client, work: WorkItem, intents: list[OrderR
         # the limit prices Resolve set (minutes earlier, before the Wait) are refreshed with ONE
         # batched LTP call, PRICE_REFRESH_LEAD_MS before the target
         ctx.clock.sleep_until(target - timedelta(milliseconds=PRICE_REFRESH_LEAD_MS))
-        refreshed, note = refresh_prices(client, pending)
+        refreshed, note = _refresh_by(ctx, client, pending, target - timedelta(milliseconds=PRICE_REFRESH_DEADLINE_MS))
         if note:
             notes.append(note)
         if refreshed:

@@ -41,7 +41,7 @@ def test_limit_prices_follow_the_ltp_in_one_call():
     market = _order(3, "BUY", "MARKET", None, "10")
     client = Quotes({buy.tradingsymbol: Decimal("44"), sell.tradingsymbol: Decimal("110")})
     changed, note = refresh_prices(client, [buy, sell, market])
-    assert note is None and len(client.calls) == 1 and len(client.calls[0]) == 2  # one batched call, no MARKET
+    assert note is None and len(client.calls) == 1 and len(client.calls[0]) == 3  # one batched call (MARKET too: it warms the connection)
     by_leg = {r.leg_no: r for r in changed}
     assert by_leg[1].price == Decimal("46.20") and by_leg[1].ltp_at_decision == Decimal("44")  # 44 x 1.05
     assert by_leg[2].price == Decimal("107.80") and by_leg[2].ltp_at_decision == Decimal("110")  # 110 x 0.98
