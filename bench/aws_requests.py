@@ -149,6 +149,20 @@ def _during_sends(rec: Recorder) -> dict[str, int]:
     return found
 
 
+def _during_sends_operations(rec: Recorder) -> dict[str, int]:
+    """Which DynamoDB operations fell between an account's first and last send (all accounts)."""
+    windows: dict[tuple[str, str | None], list[int]] = {}
+    for start, end, module, client_id in rec.sends:
+        low, high = windows.get((module, client_id), [start, end])
+        windows[(module, client_id)] = [min(low, start), max(high, end)]
+    ops: Counter = Counter()
+    for seq, service, op, m, c in rec.calls:
+        window = windows.get((m, c))
+        if service == "dynamodb" and window and window[0] < seq < window[1]:
+            ops[op] += 1
+    return dict(ops)
+
+
 def _scenario(users: int) -> tuple[dict[str, Any], Recorder, int]:
     """``users`` users with the seed strategy (2 PAPER accounts) due in the same slot, one
     "Strategy Execution Due" event through the real ASL. Returns (run summary, recorder,
@@ -214,6 +228,7 @@ def run(batched_strategies: int = 10) -> dict[str, Any]:
         "seed": seed_summary, "batched": {**batch_summary, "strategies": batch_strategies},
         "seed_operations_by_step": {m: dict(c) for m, c in ops.items()},
         "during_sends_by_account": during,
+        "during_sends_operations_seed": _during_sends_operations(seed),
         "services_seed": dict(services),
     }
     if set(seed_summary["runs"]) != {"SUCCEEDED"} or not seed_summary["sends"]:

@@ -145,7 +145,8 @@ account, Finalize 5): the issue's "a third" reads as 18.5 in either unit, and bo
 Batched: {(requests_notes.get('batched') or {}).get('strategies')} strategies due in one slot (the emitter's
 events), per strategy-account: {_fmt(doc.get('ddb_requests_per_execution_batched'))}. `ddb_requests_during_sends` = the
 most DynamoDB requests any PlaceOrders made between ITS account's first and last send (same thread,
-exact order), over every account of both scenarios. Secrets Manager / KMS requests per execution
+exact order), over every account of both scenarios (the seed's, by operation:
+{requests_notes.get('during_sends_operations_seed')}). Secrets Manager / KMS requests per execution
 (PAPER accounts read no broker secret): {_fmt(doc.get('secretsmanager_calls_per_execution'))} /
 {_fmt(doc.get('kms_calls_per_execution'))}.
 
