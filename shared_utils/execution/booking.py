@@ -174,7 +174,7 @@ MAX_TRANSACTION_ITEMS = 100
 def save_reports(repos: Repositories, updates: list[tuple[OrderRecord, dict]], at: datetime) -> list[OrderRecord]:
     """Book many reports of ONE account's orders of one strategy at once, after its sends
     (issue 14: "post-send writes batched"): one Query of the account's positions of the
-    strategy, then one ``TransactWriteItems`` per <= 100 items (every order with its new state
+    strategy (only when a report brings a fill), then one ``TransactWriteItems`` per <= 100 items (every order with its new state
     and every position its fills change, version-checked as :func:`commit_fill` does).
 
     ``updates``: (stored order, :func:`save_report` keyword arguments: ``status``, ``filled``,
@@ -189,9 +189,6 @@ def save_reports(repos: Repositories, updates: list[tuple[OrderRecord, dict]], a
         return []
     first = updates[0][0]
     positions: dict[str, tuple[Position, int | None]] = {}
-    if any(not change.get("not_sent") for _, change in updates):
-        for position in repos.positions.list(first.user_id, first.strategy_id, first.client_id):
-            positions[position.tradingsymbol] = (position, position.version)
     planned: list[tuple[OrderRecord, OrderRecord | None, FillDelta | None]] = []
     for order, change in updates:
         if change.get("not_sent"):
@@ -216,6 +213,9 @@ def save_reports(repos: Repositories, updates: list[tuple[OrderRecord, dict]], a
                                                 quantity=delta.quantity, price=delta.price, filled_at=at)]
             updated = updated.model_copy(update={"fills": fills})
         planned.append((order, None if updated == order else updated, delta))
+    if any(delta is not None for _, _, delta in planned):  # the positions are read only for fills
+        for position in repos.positions.list(first.user_id, first.strategy_id, first.client_id):
+            positions[position.tradingsymbol] = (position, position.version)
     # group by position (orders without a fill alone), then pack groups into <= 100-item transactions
     groups: dict[str, list[int]] = {}
     for index, (order, updated, delta) in enumerate(planned):

@@ -87,14 +87,24 @@ class Loaded(NamedTuple):
 
 # ---------------------------------------------------------------------------- Prepare
 
+def _memo(memo: dict[tuple, Any] | None, key: tuple, read):
+    """``read()`` once per Prepare invocation: the strategies of one event share a user's kill
+    switches and a basket (``memo`` lives for the invocation only; None: always read)."""
+    if memo is None:
+        return read()
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
+
 def _due_problems(ctx: EngineContext, execution_type: ExecutionType, trigger: str, trade_date: date,
-                  execute_at: datetime, strategy, legs, allocations) -> list[str]:
+                  execute_at: datetime, strategy, legs, allocations, memo: dict | None = None) -> list[str]:
     problems: list[str] = []
     exchange = "BSE" if strategy.underlying in ("SENSEX", "BANKEX", "SENSEX50") else "NSE"
     guard = session_problem(ctx.calendar, execute_at, exchange)
     if guard:
         problems.append(guard)
-    kill = kill_switch_problem(ctx.repos, strategy.user_id, execution_type)
+    kill = _memo(memo, ("kill", strategy.user_id, execution_type),
+                 lambda: kill_switch_problem(ctx.repos, strategy.user_id, execution_type))
     if kill:
         problems.append(kill)
     # an EXIT runs whatever the strategy's (or basket's) status while it has open positions: a
@@ -106,7 +116,8 @@ def _due_problems(ctx: EngineContext, execution_type: ExecutionType, trigger: st
             problems.append(f"strategy is {strategy.status.value}")
         if strategy.basket_id:
             try:
-                basket = ctx.repos.baskets.get(strategy.user_id, strategy.basket_id)
+                basket = _memo(memo, ("basket", strategy.user_id, strategy.basket_id),
+                               lambda: ctx.repos.baskets.get(strategy.user_id, strategy.basket_id))
                 if basket.status is not EntityStatus.ACTIVE:
                     problems.append(f"basket {basket.basket_name} is {basket.status.value}")
             except NotFound:
@@ -162,6 +173,7 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
     claimed: list[dict[str, str]] = []
     skipped: list[dict[str, Any]] = []
     loaded: dict[str, Loaded] = {}
+    memo: dict[tuple, Any] = {}
     for ref in detail.get("strategies", []):
         user_id, strategy_id = ref["user_id"], ref["strategy_id"]
         execution_id = keys.execution_id(strategy_id, execution_type, trade_date)
@@ -172,7 +184,8 @@ def prepare(detail: dict[str, Any], ctx: EngineContext, run_id: str | None = Non
             continue
         legs = ctx.repos.legs.list(user_id, strategy_id)
         allocations = ctx.repos.allocations.list(user_id, strategy_id)
-        problems = _due_problems(ctx, execution_type, trigger, trade_date, execute_at, strategy, legs, allocations)
+        problems = _due_problems(ctx, execution_type, trigger, trade_date, execute_at, strategy, legs, allocations,
+                                 memo)
         record = Execution(
             execution_id=execution_id, user_id=user_id, strategy_id=strategy_id, basket_id=strategy.basket_id,
             execution_type=execution_type, trade_date=trade_date, execution_time=to_ist(execute_at).strftime("%H:%M"),

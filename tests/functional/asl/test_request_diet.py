@@ -90,3 +90,37 @@ def test_requests_do_not_grow_with_legs_and_accounts(engine, monkeypatch):
         print(step, dict(log.operations(step)))
     assert sum(by_step.values()) / accounts <= MAX_REQUESTS_PER_STRATEGY_ACCOUNT, dict(by_step)
     assert set(log.during_sends().values()) == {0}
+
+
+def test_batched_booking_falls_back_when_another_writer_got_there_first(repos):
+    """The post-send bookings are one transaction; a postback that booked one of the orders
+    meanwhile makes DynamoDB refuse it, and each order is then booked on a fresh read: every
+    fill lands once in its order and its position (I4), nothing is lost."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from shared_utils.execution.booking import save_report, save_reports
+    from shared_utils.models.enums import OrderStatus
+    from shared_utils.models.execution import OrderRecord
+
+    at = datetime(2026, 8, 17, 4, 0, tzinfo=UTC)
+
+    def intent(leg_no: int, side: str) -> OrderRecord:
+        return OrderRecord(
+            order_key=f"ORDER#E1#C1#{leg_no:02d}#01", execution_id="E1", user_id="u1", strategy_id="s1", client_id="C1",
+            broker="paper", leg_no=leg_no, slice_no=1, attempt=0, purpose="ENTRY", tag=f"tag{leg_no}", exchange="NFO",
+            tradingsymbol=f"NIFTY26818250{leg_no}0CE", transaction_type=side, lots=1, lot_size=65, quantity=65,
+            product="NRML", order_type="MARKET", execute_at=at, intent_at=at)
+
+    hedge, short = intent(1, "BUY"), intent(2, "SELL")
+    for record in (hedge, short):
+        assert repos.orders.record_intent(record)[1]
+    # a postback books the hedge's fill before PlaceOrders saves (PlaceOrders holds version 1)
+    save_report(repos, hedge, OrderStatus.FILLED, 65, Decimal("10"), None, at, "B1")
+    filled = {"status": OrderStatus.FILLED, "filled": 65, "average": Decimal("10"), "broker_order_id": "B1"}
+    saved = save_reports(repos, [(hedge, filled), (short, {**filled, "average": Decimal("30"), "broker_order_id": "B2"})], at)
+    assert [s.status for s in saved] == [OrderStatus.FILLED, OrderStatus.FILLED]
+    stored = {o.leg_no: o for o in repos.orders.list_for_execution("u1", "E1")}
+    assert stored[1].filled_quantity == 65 and len(stored[1].fills) == 1  # booked once
+    positions = {p.tradingsymbol: p.quantity for p in repos.positions.list("u1", "s1")}
+    assert positions == {hedge.tradingsymbol: 65, short.tradingsymbol: -65}
