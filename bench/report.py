@@ -118,8 +118,9 @@ edit `bench/report.py`, not this file.
 {meta.get('nproc')} CPUs ({meta.get('cpu')}), {meta.get('memory_mib')} MiB, Python {meta.get('python')},
 {meta.get('platform')}; load average at start {meta.get('loadavg_at_start')}; commit {meta.get('git_commit')}.
 A shared, noisy 2-core machine: figures are medians/percentiles and ratios from ONE run. `make bench`
-took {_fmt(doc.get('bench_total_s'))} s. The **load** column is the 1-minute load average around the
-measure that produced the figure (the higher of before and after); a timing taken above load
+took {_fmt(doc.get('bench_total_s'))} s. The **load** column is the 1-minute load average of OTHER work
+around the measure that produced the figure: the higher of the load before it and the load after it
+minus what the measure itself keeps busy (1 process; the cold path's and the demo's 2); a timing taken above load
 {LOAD_LIMIT:.0f} is marked **inconclusive** whatever its value (other work had the cores). Counts and
 sizes are deterministic and carry no load.
 
