@@ -16,7 +16,7 @@ from typing import Any
 
 
 def run() -> dict[str, Any]:
-    from bench.common import engine_context, moto_tables
+    from bench.common import engine_context, fast_moto_queries, moto_tables
     from shared_utils.clock import IST, FixedClock, to_ist
     from shared_utils.config import load_environment
     from shared_utils.execution.asl_runner import PAYLOAD_BUDGET_BYTES, run_events
@@ -30,7 +30,7 @@ def run() -> dict[str, Any]:
     from shared_utils.services.options import OptionsService
     from bench.common import seed_body
 
-    with moto_tables() as (env, repos):
+    with moto_tables() as (env, repos), fast_moto_queries():
         clock = FixedClock(datetime(2026, 8, 17, 9, 28, 5, tzinfo=IST))
         ctx = engine_context(repos, env, clock)
         limits_env = max((load_environment(n) for n in ("dev", "staging", "production")),
@@ -58,7 +58,9 @@ def run() -> dict[str, Any]:
                 AllocationSpec.model_validate({"client_id": c, "strategy_lots_multiplier": 1}) for c in accounts])
         run_emitter(ctx)
         (detail,) = [d for _, t, d in ctx.publisher.drain(EXECUTION_DUE)]
-        run = run_events(detail, ctx)
+        # sizes are deterministic; hundreds of orders on in-process moto on a shared 2-core
+        # machine can outlast the deployed TimeoutSeconds that AWS itself never reaches
+        run = run_events(detail, ctx, timeout_seconds=1800)
     largest = run.largest(3)
     return {
         "max_state_payload_bytes": run.max_state_payload_bytes,

@@ -22,7 +22,7 @@ class NotADeployTarget(ConfigError):
     """The environment exists but is not deployed with CDK (``local``)."""
 
 
-def resolve_environment(name: str) -> EnvironmentConfig:
+def resolve_environment(name: str, config_path: str | None = None) -> EnvironmentConfig:
     """The deployable environment ``name``.
 
     Raises:
@@ -34,23 +34,25 @@ def resolve_environment(name: str) -> EnvironmentConfig:
             "env 'local' is not a CDK deploy target: it runs on this machine with moto and the "
             "local platform (./deploy.sh -e local). Use -c env=dev|staging|production."
         )
-    config = load_environment(name)
+    config = load_environment(name, config_path)
     if name not in DEPLOYABLE:
         raise NotADeployTarget(f"env {name!r} is not deployable; use one of {DEPLOYABLE}")
     return config
 
 
-def build_app(env_name: str | None = None, *, app: App | None = None, account: str | None = None) -> App:
+def build_app(env_name: str | None = None, *, app: App | None = None, account: str | None = None,
+              config_path: str | None = None) -> App:
     """An ``App`` with the auth-broker, options-platform and execution-engine stacks of
     ``env_name`` (default: context ``env``, else ``dev``) in the config's region
-    (ap-south-1), and the cdk-nag AwsSolutions checks as a validation plugin (every synth)."""
+    (ap-south-1), and the cdk-nag AwsSolutions checks as a validation plugin (every synth).
+    ``config_path`` reads another environments file (tests: an option switched on)."""
     app = app or App()
     # Feature flag (kept here so tests and `cdk synth` agree without touching cdk.json): S3
     # server access logs are delivered through a bucket policy, so the log bucket can keep
     # ACLs disabled (BucketOwnerEnforced).
     app.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
     name = env_name or app.node.try_get_context("env") or "dev"
-    config = resolve_environment(name)
+    config = resolve_environment(name, config_path)
     env = Environment(account=account, region=config.region)
 
     auth = AuthBrokerStack(

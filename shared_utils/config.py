@@ -115,6 +115,30 @@ class MarketDataConfig(_Strict):
         return self.account == "simulator"
 
 
+class ProvisionedConcurrencyConfig(_Strict):
+    """Provisioned concurrency during market hours (issue 14), per environment: each function
+    named in ``functions`` (short name -> instances) gets a ``live`` alias whose provisioned
+    concurrency Application Auto Scaling raises to that many at ``from_ist`` and drops to 0 at
+    ``to_ist`` on ``days`` (Asia/Kolkata). Off by default: with the Wait's lead at least twice
+    the measured cold path, cold starts happen before ``execute_at``; this buys the margin back
+    at the cost in BENCHMARKS.md (``cost_provisioned_concurrency_*``)."""
+
+    enabled: bool = False
+    functions: dict[str, int] = Field(default_factory=dict)
+    from_ist: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    to_ist: str = Field(default="15:35", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    days: str = Field(default="MON-FRI", pattern=r"^[A-Z]{3}(-[A-Z]{3})?(,[A-Z]{3}(-[A-Z]{3})?)*$")
+    description: str | None = None
+
+    @field_validator("functions")
+    @classmethod
+    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {name: n for name, n in value.items() if not 1 <= n <= 3000}
+        if bad:
+            raise ValueError(f"provisioned instances must be 1..3000: {bad}")
+        return value
+
+
 class EnvironmentSettings(_Strict):
     removal_policy: Literal["DESTROY", "RETAIN"]
     enable_monitoring: bool
@@ -124,6 +148,7 @@ class EnvironmentSettings(_Strict):
     auth_broker: AuthBrokerConfig
     options_platform: OptionsPlatformConfig
     execution_engine: ExecutionEngineConfig
+    provisioned_concurrency: ProvisionedConcurrencyConfig = Field(default_factory=ProvisionedConcurrencyConfig)
 
     @model_validator(mode="after")
     def _simulator_is_paper_only(self) -> "EnvironmentSettings":

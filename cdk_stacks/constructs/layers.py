@@ -20,6 +20,13 @@ Layers (``requirements/layer-<name>.txt``, built by ``deploy.sh`` into
 
 boto3/botocore are in no layer: the Lambda runtime provides them.
 
+Bytecode ships (issue 14): ``deploy.sh`` compiles every layer with Python 3.12 (``compileall
+--invalidation-mode unchecked-hash``: the asset zip resets mtimes, which would invalidate
+timestamp pycs, and /opt is read-only, so without shipped pycs every cold start compiles), and
+:func:`stage_code` copies the function code into ``build/code`` with its pycs. The code asset
+uses ``build/code`` only while its manifest (a hash of the sources) matches the repository, so
+a synth after an edit never ships stale code (:func:`staged_code_dir`).
+
 The mapping is keyed by the function's short name (``PythonFunction(name=...)``, the part after
 ``ql-algo-trading-{env}-``). A function missing from it fails the synth: whoever adds a function
 decides its layers here.
@@ -28,12 +35,18 @@ decides its layers here.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAYERS_DIR = REPO_ROOT / "build" / "layers"
+CODE_DIR = REPO_ROOT / "build" / "code"
+CODE_MANIFEST = ".sources.json"
 LAYER_NAMES = ("core", "science", "archive")
 
 #: Lambda's limit on a function's unzipped deployment package plus all its layers.
@@ -124,8 +137,71 @@ def tree_bytes(root: Path, *, skip_code_noise: bool = False) -> int:
     return total
 
 
+def code_files(root: Path = REPO_ROOT) -> list[Path]:
+    """The source files that ship as function code under ``root`` (the three code directories,
+    no tests, caches, ``local``/``bench``), sorted, relative to ``root``."""
+    found = []
+    for directory in CODE_DIRECTORIES:
+        for dirpath, dirnames, filenames in os.walk(root / directory):
+            dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_PARTS | {"local", "bench"})
+            for f in filenames:
+                if f.endswith(".pyc") or f.startswith("test_"):
+                    continue
+                found.append((Path(dirpath) / f).relative_to(root))
+    return sorted(found)
+
+
+def sources_digest(root: Path = REPO_ROOT) -> str:
+    """sha256 over the shipped source files' paths and contents (the staged code's manifest)."""
+    digest = hashlib.sha256()
+    for rel in code_files(root):
+        digest.update(str(rel).encode() + b"\0" + (root / rel).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def stage_code(python: str, target: Path | None = None, root: Path = REPO_ROOT) -> int:
+    """Copy the function code into ``target`` and compile it with ``python`` (must be the
+    runtime's 3.12) to unchecked-hash pycs; write the manifest. Returns the staged bytes.
+
+    Raises:
+        subprocess.CalledProcessError: a shipped module does not compile (a syntax error).
+    """
+    target = target or CODE_DIR
+    if target.exists():
+        shutil.rmtree(target)
+    for rel in code_files(root):
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / rel, target / rel)
+    subprocess.run([python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
+                    *[str(target / d) for d in CODE_DIRECTORIES if (target / d).exists()]], check=True)
+    version = subprocess.run([python, "-c", "import sys; print(sys.implementation.cache_tag)"], check=True,
+                             capture_output=True, text=True).stdout.strip()
+    (target / CODE_MANIFEST).write_text(json.dumps({"sources_sha256": sources_digest(root), "cache_tag": version}))
+    return tree_bytes(target)
+
+
+def staged_code_dir(root: Path = REPO_ROOT, target: Path | None = None) -> Path | None:
+    """``build/code`` when it was staged from exactly the current sources (with Python 3.12
+    bytecode), else None (the asset then ships the sources from the repository root)."""
+    target = target or CODE_DIR
+    manifest = target / CODE_MANIFEST
+    if not manifest.is_file():
+        return None
+    try:
+        data = json.loads(manifest.read_text())
+    except ValueError:
+        return None
+    if data.get("cache_tag") != "cpython-312" or data.get("sources_sha256") != sources_digest(root):
+        return None
+    return target
+
+
 def code_bytes() -> int:
-    """Unzipped size of the function code asset (the three code directories, no tests/caches)."""
+    """Unzipped size of the function code asset: the staged ``build/code`` (sources + pycs)
+    when current, else the three code directories without tests/caches."""
+    staged = staged_code_dir()
+    if staged is not None:
+        return tree_bytes(staged) - (staged / CODE_MANIFEST).stat().st_size
     return sum(tree_bytes(REPO_ROOT / d, skip_code_noise=True) for d in CODE_DIRECTORIES)
 
 
@@ -144,7 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     """Print layer and per-function sizes; with ``--check`` exit 1 over the limit."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a function exceeds 250 MB unzipped")
+    parser.add_argument("--stage-code", action="store_true", help="stage build/code with Python 3.12 bytecode")
+    parser.add_argument("--python", default="python3.12", help="the Python 3.12 that compiles (with --stage-code)")
     args = parser.parse_args(argv)
+    if args.stage_code:
+        size = stage_code(args.python)
+        print(f">>   code (staged, with bytecode) {_mb(size)}")
+        return 0
     if not layers_built():
         print(f"build/layers is incomplete (need {', '.join(LAYER_NAMES)}): run ./deploy.sh -e dev --synth-only", file=sys.stderr)
         return 2

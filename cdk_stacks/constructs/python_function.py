@@ -7,6 +7,9 @@
     ``bench/`` never ship). CDK stages the filtered copy into the cloud assembly and hashes it,
     so an unchanged tree is not re-uploaded. Handlers are ``lambda_functions/<stack>/<module>.handler``
     and import ``shared_utils`` and read ``config/environments.json`` exactly as in the repo.
+    When ``deploy.sh`` has staged ``build/code`` from the current sources (the same files plus
+    their Python 3.12 bytecode, see :func:`cdk_stacks.constructs.layers.stage_code`), that
+    directory is the asset instead: a cold start then loads pycs rather than compiling.
   - layers: one per purpose (``core``, ``science``, ``archive``; see
     :mod:`cdk_stacks.constructs.layers` for their contents and the function -> layers mapping),
     from ``build/layers/<name>/`` when ``deploy.sh`` has built them (``pip install --platform
@@ -30,14 +33,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, IgnoreMode, RemovalPolicy
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy, TimeZone
+from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_stacks.constructs.layers import layer_dir, layers_for
+from cdk_stacks.constructs.layers import layer_dir, layers_for, staged_code_dir
 from cdk_stacks.nag import acknowledge
 from shared_utils.config import EnvironmentConfig
 
@@ -87,9 +91,16 @@ class LambdaPackage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)
         self.config = config
-        self.code = lambda_.Code.from_asset(
-            str(REPO_ROOT), exclude=CODE_EXCLUDES, ignore_mode=IgnoreMode.GLOB
-        )
+        staged = staged_code_dir()
+        #: True when the code asset is ``build/code`` (sources + Python 3.12 bytecode)
+        self.code_has_bytecode = staged is not None
+        if staged is not None:
+            # build/code holds only the shipped files and their __pycache__ (deploy.sh stages it)
+            self.code = lambda_.Code.from_asset(str(staged), exclude=[".sources.json"], ignore_mode=IgnoreMode.GLOB)
+        else:
+            self.code = lambda_.Code.from_asset(
+                str(REPO_ROOT), exclude=CODE_EXCLUDES, ignore_mode=IgnoreMode.GLOB
+            )
         self._layers: dict[str, lambda_.LayerVersion] = {}
         self.placeholder_layers: set[str] = set()
 
@@ -131,6 +142,12 @@ class PythonFunction(Construct):
             directory in Lambda, read by ``shared_utils.brokers._smartapi_loader``).
         vpc: when given, the function runs in the VPC's private subnets (static egress IP).
         reserved_concurrency: cap for functions that must never run wide (schedulers).
+
+    Provisioned concurrency (``config provisioned_concurrency``, issue 14): when the environment
+    enables it for ``name``, the function gets a ``live`` alias (``self.alias``) provisioned
+    during market hours by scheduled Application Auto Scaling actions; callers that need warm
+    containers invoke ``self.invoke_target`` (the alias then, else the function): provisioned
+    instances serve only invocations of the alias.
     """
 
     def __init__(
@@ -224,6 +241,15 @@ class PythonFunction(Construct):
             **vpc_props,
         )
 
+        #: what callers that must hit warm containers invoke: the ``live`` alias when the
+        #: environment provisions this function in market hours, else the function itself
+        self.alias: lambda_.Alias | None = None
+        self.invoke_target: lambda_.IFunction = self.function
+        provisioned = config.settings.provisioned_concurrency
+        if provisioned.enabled and name in provisioned.functions:
+            self.alias, self.scaling = self._market_hours_provisioning(provisioned, provisioned.functions[name])
+            self.invoke_target = self.alias
+
         acknowledge(
             self,
             "AwsSolutions-IAM5[Resource::*]",
@@ -238,6 +264,25 @@ class PythonFunction(Construct):
             "pip --python-version 3.12 and the Lambda runtime of this platform is 3.12; moving "
             "runtimes is a deliberate change of layer, runtime and tests together.",
         )
+
+    def _market_hours_provisioning(self, provisioned, instances: int) -> tuple[lambda_.Alias, object]:
+        """A ``live`` alias on the current version with Application Auto Scaling scheduled
+        actions (Asia/Kolkata): ``instances`` provisioned from ``from_ist`` to ``to_ist`` on
+        ``days``, 0 outside (no provisioned charge overnight or at weekends)."""
+        alias = lambda_.Alias(self, "LiveAlias", alias_name="live", version=self.function.current_version,
+                              description="market-hours provisioned concurrency (config provisioned_concurrency)")
+        scaling = alias.add_auto_scaling(min_capacity=0, max_capacity=instances)
+        for action, hhmm, capacity in (("MarketOpen", provisioned.from_ist, instances),
+                                       ("MarketClose", provisioned.to_ist, 0)):
+            hour, minute = hhmm.split(":")
+            scaling.scale_on_schedule(
+                action,
+                schedule=appscaling.Schedule.cron(minute=str(int(minute)), hour=str(int(hour)), week_day=provisioned.days),
+                time_zone=TimeZone.ASIA_KOLKATA,
+                min_capacity=capacity,
+                max_capacity=capacity,
+            )
+        return alias, scaling
 
     @property
     def function_arn(self) -> str:

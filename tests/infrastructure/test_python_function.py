@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from cdk_stacks.constructs.layers import staged_code_dir
 from cdk_stacks.constructs.python_function import CODE_DIRECTORIES
 from tests.infrastructure.helpers import cdk_provided, ours
 
@@ -39,7 +40,13 @@ def test_code_asset_holds_only_the_three_code_directories(dev):
     asset_dir = dev.outdir / f"asset.{keys.pop().removesuffix('.zip')}"
     top = {p.name for p in asset_dir.iterdir()}
     assert top <= set(CODE_DIRECTORIES) and "shared_utils" in top and "config" in top
+    staged = staged_code_dir() is not None  # deploy.sh staged build/code: sources + 3.12 bytecode
     for path in asset_dir.rglob("*"):
-        assert path.name not in {"tests", "__pycache__", ".venv", "node_modules", "cdk.out"}, path
-        assert not path.name.endswith(".pyc"), path
+        assert path.name not in {"tests", ".venv", "node_modules", "cdk.out", "local", "bench"}, path
+        if staged:  # only the runtime's bytecode, next to its source
+            assert not path.name.endswith(".pyc") or (path.parent.name == "__pycache__"
+                                                     and path.name.endswith(".cpython-312.pyc")), path
+        else:
+            assert path.name != "__pycache__" and not path.name.endswith(".pyc"), path
     assert (asset_dir / "config" / "environments.json").is_file()
+    assert staged == any(asset_dir.rglob("*.cpython-312.pyc"))
