@@ -499,7 +499,7 @@ class ExecutionEngineStack(Stack):
             parameters={"merged.$": "States.JsonMerge($.detail, $.run, false)"}, output_path="$.merged",
         )
         prepare = tasks.LambdaInvoke(
-            self, "Prepare", lambda_function=fns["prepare"].function, payload_response_only=True,
+            self, "Prepare", lambda_function=fns["prepare"].invoke_target, payload_response_only=True,
             retry_on_service_exceptions=False,
             comment="Load strategies, legs, allocations; claim each execution (conditional put); ENTRY: resolve "
                     "contracts, quantities, slices and store the intents now, before the Wait",
@@ -520,7 +520,7 @@ class ExecutionEngineStack(Stack):
                     "sleeps warm to the second",
         )
         resolve = tasks.LambdaInvoke(
-            self, "Resolve", lambda_function=fns["resolve"].function, payload_response_only=True,
+            self, "Resolve", lambda_function=fns["resolve"].invoke_target, payload_response_only=True,
             retry_on_service_exceptions=False,
             comment="Contracts, quantities, slices; intents persisted; one small work item per (execution, account)",
         )
@@ -528,7 +528,7 @@ class ExecutionEngineStack(Stack):
         resolve.add_retry(errors=[*LAMBDA_SERVICE_ERRORS, THROTTLED], interval=Duration.seconds(1),
                           max_attempts=1, backoff_rate=1)
         place = tasks.LambdaInvoke(
-            self, "PlaceOrders", lambda_function=fns["place_orders"].function, payload_response_only=True,
+            self, "PlaceOrders", lambda_function=fns["place_orders"].invoke_target, payload_response_only=True,
             retry_on_service_exceptions=False,
             comment="Retried ONLY when the invoke was throttled (the handler never ran; intents de-duplicate); "
                     "any other error is caught into the item's result",
@@ -549,7 +549,7 @@ class ExecutionEngineStack(Stack):
         )
         per_account.item_processor(place)
         finalize = tasks.LambdaInvoke(
-            self, "Finalize", lambda_function=fns["finalize"].function, payload_response_only=True,
+            self, "Finalize", lambda_function=fns["finalize"].invoke_target, payload_response_only=True,
             retry_on_service_exceptions=False,
             comment="Leftover intents NOT_SENT; COMPLETED / PARTIAL / FAILED, alerts and 'Execution Completed'",
         )
@@ -562,7 +562,7 @@ class ExecutionEngineStack(Stack):
             comment="EXIT only: the pre-cancel instant, ahead of the exit second",
         )
         pre_cancel = tasks.LambdaInvoke(
-            self, "PreCancel", lambda_function=fns["pre_cancel"].function, payload_response_only=True,
+            self, "PreCancel", lambda_function=fns["pre_cancel"].invoke_target, payload_response_only=True,
             retry_on_service_exceptions=False,
             comment="Cancel the exit's resting stop-loss/target orders; learn stops that filled meanwhile",
         )

@@ -173,9 +173,6 @@ def test_provisioned_functions_scale_up_at_the_open_and_to_zero_after_the_close(
     assert sorted(by_function.values()) == sorted(functions.values())
 
 
-@pytest.mark.xfail(reason="the state machine's tasks are built in cdk_stacks/execution_engine_stack.py (h14a's): "
-                   "LambdaInvoke(lambda_function=fns[key].invoke_target) makes provisioned functions invoked via "
-                   "their alias; until then the option (off everywhere) would be paid for and unused", strict=False)
 def test_the_state_machine_invokes_the_provisioned_alias(provisioned_production):
     """Provisioned instances serve only invocations of the alias: the Map's PlaceOrders (and
     any other provisioned task) must invoke ``...:live``, or the option is paid for and unused."""
