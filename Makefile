@@ -9,7 +9,7 @@ ENV ?= dev
 export PYTHONPATH := $(CURDIR)
 export QL_CONFIG_FILE := $(CURDIR)/config/environments.json
 
-.PHONY: help venv deps test test-fast synth lint bench openapi asl clean chaos web-deps web-build web-test e2e bench-web
+.PHONY: help venv deps test test-fast synth lint typecheck bench openapi asl clean chaos web-deps web-build web-test e2e bench-web
 
 help:
 	@echo "make test    - install everything pinned and run the whole test suite"
@@ -18,6 +18,7 @@ help:
 	@echo "make chaos   - 500 seeded trading days with injected faults; checks I1-I8 (README Safety)"
 	@echo "make openapi - regenerate docs/openapi.json from the routes"
 	@echo "make web-test - the web app: API types from docs/openapi.json, typecheck, vitest"
+	@echo "make lint / make typecheck - ruff, and mypy against mypy-baseline.txt (both run by make test)"
 	@echo "make e2e     - the web app end to end in Debian chromium against the local platform"
 
 $(VENV)/bin/activate:
@@ -58,7 +59,15 @@ e2e: deps web-build
 bench-web: web-build
 	$(PY) -m bench.web
 
-test: deps web-test web-build
+# ruff (ruff.toml: pyflakes, pycodestyle errors, bugbear) and mypy with a ratchet
+# (scripts/typecheck.py: a new type error fails; the known ones are in mypy-baseline.txt)
+lint: $(VENV)/.deps
+	$(PY) -m ruff check .
+
+typecheck: $(VENV)/.deps
+	$(PY) scripts/typecheck.py
+
+test: deps lint typecheck web-test web-build
 	$(PY) -m pytest -n 2 -q
 
 test-fast: $(VENV)/.deps

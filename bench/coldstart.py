@@ -81,7 +81,7 @@ def import_profile(module: str) -> tuple[float, list[tuple[str, float]]]:
             i -= 1
     del start
     # plus the heaviest third-party packages wherever they were first imported
-    for cum, depth, name in rows[site + 1:]:
+    for cum, _depth, name in rows[site + 1:]:
         if "." not in name and name not in (top, "shared_utils") and cum > 20000:
             children.append((f"(pkg) {name}", cum / 1000))
     return total_us / 1000, sorted(children, key=lambda c: -c[1])

@@ -9,7 +9,6 @@ exist only between the platform and its fakes; a real deployment loads the broke
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any, Callable
 

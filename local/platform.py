@@ -41,9 +41,8 @@ import socket
 import signal
 import sys
 import threading
-import time
 import traceback
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -356,7 +355,7 @@ class LocalPlatform:
         os.environ.setdefault("LOG_LEVEL", "WARNING")
         from local.api_server import ApiServer
         from local.aws import LocalAws
-        from shared_utils.clock import IST, OffsetClock, SystemClock, parse_instant, set_default_clock
+        from shared_utils.clock import IST, OffsetClock, SystemClock, set_default_clock
         from shared_utils.config import load_environment
 
         self.state_file = self.state_dir / "state.json"

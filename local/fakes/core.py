@@ -346,9 +346,11 @@ class OrderEngine:
                                           "buy_qty": 0, "sell_qty": 0, "buy_value": Decimal("0"), "sell_value": Decimal("0")})
                 signed = t["quantity"] if t["side"] == "BUY" else -t["quantity"]
                 if t["side"] == "BUY":
-                    p["buy_qty"] += t["quantity"]; p["buy_value"] += t["price"] * t["quantity"]
+                    p["buy_qty"] += t["quantity"]
+                    p["buy_value"] += t["price"] * t["quantity"]
                 else:
-                    p["sell_qty"] += t["quantity"]; p["sell_value"] += t["price"] * t["quantity"]
+                    p["sell_qty"] += t["quantity"]
+                    p["sell_value"] += t["price"] * t["quantity"]
                 q0 = p["qty"]
                 if q0 == 0 or (q0 > 0) == (signed > 0):
                     p["avg"] = (p["avg"] * abs(q0) + t["price"] * abs(signed)) / (abs(q0) + abs(signed))

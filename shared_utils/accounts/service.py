@@ -41,7 +41,6 @@ from shared_utils.accounts.models import (
     BrokerAccountCreate,
     BrokerAccountUpdate,
     BrokerAccountView,
-    CredentialsIn,
     EgressView,
     SessionView,
 )

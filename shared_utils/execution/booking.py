@@ -256,7 +256,7 @@ def save_reports(repos: Repositories, updates: list[tuple[OrderRecord, dict]], a
                                                     touched[order.tradingsymbol][1])
                 touched[order.tradingsymbol][0].apply_fill(TransactionType(order.transaction_type), delta.quantity,
                                                            delta.price, at)
-        for symbol, (position, version) in touched.items():
+        for position, version in touched.values():
             if version is None:
                 ops.append(table.put_op(_position_item(position), condition=_NOT_EXISTS))
             else:

@@ -123,7 +123,7 @@ def covered_sells(ctx: Any, execution: Any, orders: list[Any], client_id: str,
             side = 0 if position.quantity > 0 else 1
             held[_cover_key(ctx, position.exchange, position.tradingsymbol)][side] += abs(position.quantity)
     buying: dict[tuple, int] = defaultdict(int)
-    for leg_no, side, exchange, symbol, units, _ in planned:
+    for _leg_no, side, exchange, symbol, units, _ in planned:
         if side == TransactionType.BUY.value:
             buying[_cover_key(ctx, exchange, symbol)] += units
     room: dict[tuple, int] = {}

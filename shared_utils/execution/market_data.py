@@ -97,7 +97,7 @@ class BrokerMarketData:
         quotes: dict[tuple[Decimal, OptionType], OptionQuote] = {}
         for start in range(0, len(contracts), BATCH):
             batch = contracts[start:start + BATCH]
-            answer = self._ask(lambda: self.client.quotes(
+            answer = self._ask(lambda batch=batch: self.client.quotes(
                 [InstrumentRef(c.exchange, c.tradingsymbol, str(c.instrument_token)) for c in batch]))
             for c in batch:
                 q = answer.get(f"{c.exchange.value}:{c.tradingsymbol}")

@@ -153,7 +153,6 @@ def place_stop_loss(ctx: Any, entry: OrderRecord, client: Any | None = None) -> 
     nothing is sent (a PENDING one is reconciled by tag by the poller and duplicate checker).
     """
     from shared_utils.execution.booking import save_report
-    from shared_utils.execution.events import ORDER_ALERT, SOURCE_ENGINE
     from shared_utils.execution.placer import _send
 
     if not needs_stop(entry):

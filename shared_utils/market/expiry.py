@@ -32,7 +32,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from functools import lru_cache
 
-from shared_utils.clock import IST
 from shared_utils.market.calendar import TradingCalendar, default_calendar
 from shared_utils.market.errors import ExpiryNotFoundError, MarketError, NoWeeklyExpiryError
 from shared_utils.market.instruments import InstrumentMaster, UnderlyingInfo, load_underlyings

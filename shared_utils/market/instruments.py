@@ -31,7 +31,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from shared_utils.clock import IST
 from shared_utils.market.errors import BrokerSymbolError, ContractNotFoundError, MarketError
 from shared_utils.models.enums import BrokerName, Exchange, ExpiryType, OptionType
 

@@ -22,7 +22,7 @@ from decimal import ROUND_CEILING, Decimal
 
 import numpy as np
 
-from shared_utils.clock import IST, Clock, require_aware, to_ist
+from shared_utils.clock import Clock, require_aware, to_ist
 from shared_utils.market.errors import MarketError
 from shared_utils.market.instruments import Contract, InstrumentMaster
 from shared_utils.market.pricing import black76_price, round_to_tick, year_fraction

@@ -346,7 +346,7 @@ class MarketplaceService:
             basket_name=listing.basket_name, subscription_date=self.now(), allocations=body.allocations,
             strategy_overrides=body.strategy_overrides, strategy_ids=[s.strategy_id for s in strategies],
             capital=body.capital)
-        for attempt in range(5):
+        for _attempt in range(5):
             if config.max_subscribers is not None and listing.subscriber_count >= config.max_subscribers:
                 raise Conflict(f"basket {basket_id} is full: {listing.subscriber_count} of {config.max_subscribers} "
                                "subscribers", [f"max_subscribers {config.max_subscribers} reached"])

@@ -35,7 +35,6 @@ from shared_utils.persistence import keys
 from shared_utils.persistence.table import (
     ConditionFailed,
     DynamoTable,
-    Page,
     TransactionCancelled,
     to_item,
 )

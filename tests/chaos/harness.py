@@ -731,7 +731,7 @@ def _install_place_wrapper(world: World) -> None:
             return result
 
         wrapped._chaos = True  # type: ignore[attr-defined]
-        setattr(module, "place_orders", wrapped)
+        module.place_orders = wrapped
     for module in (runner, steps):
         for name in ("prepare", "resolve", "finalize"):
             real = getattr(module, name, None)
@@ -928,7 +928,7 @@ class Day:
     # ---- driving the engine ----------------------------------------------------------------
     def _step(self, label: str, fn: Callable[[], Any], retries: int = 3) -> Any:
         """Run one Lambda-like step; a crash is retried (the platform's retry) up to ``retries``."""
-        for attempt in range(retries + 1):
+        for _attempt in range(retries + 1):
             self.world.begin(label)
             try:
                 return fn()
@@ -1263,7 +1263,7 @@ def fake_truth(engine: Any, client_id: str, canonical: dict[tuple[str, str], str
         trades = [(engine.orders[t["order_id"]].tag, sym(t["tradingsymbol"]), t["side"], t["quantity"])
                   for t in engine.trades]
     positions: dict[str, int] = defaultdict(int)
-    for tag, symbol, side, quantity in trades:
+    for _tag, symbol, side, quantity in trades:
         positions[symbol] += quantity if side == "BUY" else -quantity
     return orders, trades, dict(positions)
 

@@ -295,9 +295,15 @@ def _holds(item: dict[str, Any], node: tuple) -> bool:
 
 
 def condition_holds(item: dict[str, Any] | None, expression: str | None, names: dict | None, values: dict | None) -> bool:
+    """Raises ValueError for an expression that does not parse to its end (DynamoDB answers
+    ValidationException "Invalid ConditionExpression: Syntax error"), never a silent False."""
     if not expression:
         return True
-    return _holds(item or {}, _Parser(expression, names, values).condition())
+    parser = _Parser(expression, names, values)
+    tree = parser.condition()
+    if parser.peek() is not None:
+        raise ValueError(f"syntax error at token {parser.peek()!r} in {expression!r}")
+    return _holds(item or {}, tree)
 
 
 def _set_path(item: dict[str, Any], path: tuple, value: Any) -> None:
@@ -471,8 +477,12 @@ class MemoryDynamoDB:
 
     # -- items --------------------------------------------------------------------------------
     def _check(self, current: dict | None, request: dict[str, Any], operation: str) -> None:
-        if not condition_holds(current, request.get("ConditionExpression"), request.get("ExpressionAttributeNames"),
-                               request.get("ExpressionAttributeValues")):
+        try:
+            holds = condition_holds(current, request.get("ConditionExpression"), request.get("ExpressionAttributeNames"),
+                                    request.get("ExpressionAttributeValues"))
+        except ValueError as exc:
+            raise _error("ValidationException", f"Invalid ConditionExpression: Syntax error; {exc}", operation) from exc
+        if not holds:
             extra = {}
             if request.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
                 extra["Item"] = _copy(current)

@@ -85,6 +85,6 @@ def test_unsupported_expression_is_an_error_not_a_silent_pass():
 
     client = MemoryDynamoDB()
     client.create_table(**create_table_kwargs("t"))
-    with pytest.raises(Exception):
+    with pytest.raises(client.exceptions.ValidationException, match="Invalid ConditionExpression"):
         client.put_item(TableName="t", Item={"user_id": {"S": "u"}, "sort_key": {"S": "s"}},
                         ConditionExpression="version === :v", ExpressionAttributeValues={":v": {"N": "1"}})

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 from cdk_stacks.options_platform_stack import public_route_throttles, stage_throttle
-from tests.infrastructure.helpers import ours
 
 OPTIONS = "options-platform"
 ENGINE = "execution-engine"

@@ -560,7 +560,6 @@ def test_linking_a_zerodha_account_is_granted_both_secrets(dev, deployed_world, 
 
 
 def _render_auth(synth, node) -> str:
-    config = synth.config
     if isinstance(node, str):
         return node
     if "Fn::GetAtt" in node:

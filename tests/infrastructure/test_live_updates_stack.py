@@ -15,7 +15,6 @@ import fnmatch
 import json
 from datetime import datetime, timezone
 
-import pytest
 
 from tests.infrastructure.test_as_deployed import function_by_handler, statements_of
 

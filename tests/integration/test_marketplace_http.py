@@ -112,6 +112,7 @@ def test_admin_basket_three_subscribers_one_paused(local_stack):
     for email, user in (("t1@marketplace.example", t1), ("t2@marketplace.example", t2)):
         status, answer = http("GET", f"/options/executions/{execution_id}", token=tokens[email])
         assert status == 200 and answer["execution"]["status"] == "COMPLETED", answer
+        assert answer["execution"]["user_id"] == user, "each trader sees their own execution"
     status, answer = http("GET", f"/options/executions/{execution_id}", token=tokens["t3@marketplace.example"])
     assert status == 404
     # tenant isolation: the basket's definition is visible; no account but the caller's own

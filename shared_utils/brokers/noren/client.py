@@ -69,7 +69,6 @@ from shared_utils.brokers.models import (
 )
 from shared_utils.brokers.ratelimit import AccountRateLimiter
 from shared_utils.clock import UTC
-from shared_utils.models.enums import Exchange
 
 _TIME = ("%H:%M:%S %d-%m-%Y", "%d-%m-%Y %H:%M:%S")
 _PRODUCT_IN = invert(m.PRODUCT)

@@ -4,7 +4,7 @@ session refresh, against moto and the fakes."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 import boto3

@@ -11,6 +11,7 @@ import pytest
 
 from shared_utils.brokers import create_broker_client
 from shared_utils.brokers.base import BrokerCredentials, BrokerSession
+from shared_utils.brokers.errors import BrokerError
 from shared_utils.brokers.models import OrderRequest
 from shared_utils.egress import NoEgressGroup, local_routing
 from shared_utils.models.broker_account import BrokerAccount
@@ -56,8 +57,9 @@ def test_fake_routing_binds_each_group_and_a_wrong_route_fails(kite, monkeypatch
                          price=Decimal("100.00"), tag="T1")
     routing = _FakeRouting(KiteOnly(kite), paper=None)
     assert routing.client_for(account("u-a", "ZA1")).place_order(order).order_id
-    with pytest.raises(Exception):
+    with pytest.raises(BrokerError) as refused:
         routing.client_for(account("u-b", "ZB1")).place_order(order)
+    assert "not the static IP registered" in str(refused.value), "the broker's own words reach the trader"
     assert {s for s, _, _ in kite.refused_sources} == {"127.0.0.3"}
     with pytest.raises(NoEgressGroup):
         routing.client_for(account("u-nobody", "ZC1"))

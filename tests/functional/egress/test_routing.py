@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from shared_utils.accounts import BrokerClientProvider
+from shared_utils.brokers.errors import BrokerError
 from shared_utils.brokers.models import OrderRequest
 from shared_utils.egress import EgressConfig, NoEgressGroup
 from shared_utils.models.enums import Exchange, OrderType, Product, TradingMode, TransactionType
@@ -65,8 +66,9 @@ def test_angel_login_and_orders_leave_from_the_groups_address(api, angel, egress
     # a wrong route (user-a's calls through trader-b's address) is refused by the broker
     wrong = {**GROUPS, "family-a": {**GROUPS["family-a"], "users": []},
              "trader-b": {**GROUPS["trader-b"], "users": ["user-b", "user-a"]}}
-    with pytest.raises(Exception):
+    with pytest.raises(BrokerError) as refused:
         provider(api, wrong).client_for(account).place_order(order("e2"))
+    assert "not the static IP registered" in str(refused.value), "the broker's own words reach the trader"
     assert sources(angel) == {"127.0.0.3"}
     assert len(angel.engine.orders) == 1  # the misrouted order never booked
 
@@ -74,7 +76,7 @@ def test_angel_login_and_orders_leave_from_the_groups_address(api, angel, egress
 def test_kite_orders_from_an_unregistered_address_fail(api, kite, egress):
     kite.register_ip("127.0.0.3")  # user-b's group
     kite.engine.set_price("NFO", CE, "100")
-    from tests.functional.auth_broker.test_sessions import callback, login_state
+    from tests.functional.auth_broker.test_sessions import callback
 
     api("POST", "/broker-accounts", zerodha_body(), user="user-b")
     # login through the OAuth callback (the token exchange is a broker call from the group's address)
@@ -87,8 +89,9 @@ def test_kite_orders_from_an_unregistered_address_fail(api, kite, egress):
     account = live(api, "ZX1234", "user-b")
     assert provider(api, GROUPS).client_for(account).place_order(order()).order_id
     swapped = {"family-a": {**GROUPS["family-a"], "users": ["user-b"]}, "trader-b": {**GROUPS["trader-b"], "users": []}}
-    with pytest.raises(Exception):
+    with pytest.raises(BrokerError) as refused:
         provider(api, swapped).client_for(account).place_order(order("e2"))
+    assert "not the static IP registered" in str(refused.value), "the broker's own words reach the trader"
     assert sources(kite) == {"127.0.0.2"}
 
 

@@ -18,7 +18,6 @@ from shared_utils.market.calendar import default_calendar
 from shared_utils.market.simulator import MarketSimulator
 from shared_utils.models.enums import ExecutionType
 from shared_utils.services.market_data import instrument_master
-from shared_utils.services.options import OptionsService
 from tests.functional.api.journey import complete_legs, run_journey
 
 #: Monday 17 Aug 2026, the trading morning of the seed's journey (NIFTY weekly expires Tue 18 Aug)

@@ -24,7 +24,7 @@ from shared_utils.execution.order_poller import run_order_poller
 from shared_utils.execution.emitter import run_emitter
 from shared_utils.execution.events import EXECUTION_DUE, ORDER_ALERT
 from shared_utils.execution.runner import run_state_machine
-from shared_utils.models.enums import ExecutionType, OrderPurpose, OrderStatus, TransactionType
+from shared_utils.models.enums import OrderPurpose, OrderStatus, TransactionType
 from tests.functional.engine.conftest import due_event
 
 

@@ -1,10 +1,10 @@
 """The seed's journey 1 strategy due at 09:30 on Monday 17 Aug 2026 produces exactly the
 expected orders at both paper accounts, hedges first, none before the target second."""
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
-from shared_utils.clock import IST, parse_instant
+from shared_utils.clock import parse_instant
 from shared_utils.execution.runner import run_state_machine
 from shared_utils.models.enums import ExecutionStatus, ExecutionType
 from shared_utils.persistence import keys

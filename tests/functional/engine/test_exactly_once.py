@@ -1,6 +1,6 @@
 """Duplicates and faults never place an order twice, and every order is accounted for."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
 
@@ -10,7 +10,6 @@ from shared_utils.execution.events import EXECUTION_DUE
 from shared_utils.execution.runner import run_state_machine
 from shared_utils.execution.steps import place_orders, prepare, resolve
 from shared_utils.models.enums import ExecutionStatus, ExecutionType
-from shared_utils.persistence import keys
 from tests.functional.engine.conftest import due_event
 
 

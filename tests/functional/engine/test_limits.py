@@ -2,12 +2,10 @@
 (650,390,000 units) and reported executable; the risk fields max_daily_loss,
 max_margin_utilization and position_sizing.max_lots were accepted and read nowhere."""
 
-from datetime import date
 from decimal import Decimal
 
 from shared_utils.execution.runner import run_state_machine
 from shared_utils.models.allocation import Allocation
-from shared_utils.models.enums import ExecutionType
 from shared_utils.models.execution import Position
 from tests.functional.engine.conftest import due_event
 

@@ -5,7 +5,7 @@ Each test reproduces the issue's scenario on the seed's iron condor (two paper a
 BUY hedges and two SELL shorts each) and fails on the code before this change."""
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest

@@ -10,10 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from shared_utils.brokers.models import OrderReport
 from shared_utils.clock import IST
 from shared_utils.execution.booking import save_report
-from shared_utils.execution.lifecycle import apply_broker_report
 from shared_utils.execution.order_poller import run_order_poller
 from shared_utils.execution.risk_monitor import run_stop_loss_checker
 from shared_utils.execution.runner import run_state_machine

@@ -13,9 +13,9 @@ from shared_utils.execution.duplicate_checker import run_duplicate_checker
 from shared_utils.execution.order_poller import run_order_poller
 from shared_utils.execution.risk_monitor import announce_exit, run_stop_loss_checker
 from shared_utils.execution.runner import run_state_machine
-from shared_utils.models.enums import ExecutionStatus, ExecutionType, OrderStatus
+from shared_utils.models.enums import ExecutionType
 from tests.functional.engine.conftest import due_event
-from tests.functional.engine_ii.faults import Crash, crash_on_write
+from tests.functional.engine_ii.faults import crash_on_write
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-import pytest
 
 from cdk_stacks.options_platform_stack import HANDLERS, ROUTES
 from shared_utils.clock import IST, FixedClock, default_clock, set_default_clock

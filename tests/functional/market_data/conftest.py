@@ -65,7 +65,7 @@ def broker_files(contracts) -> dict[str, bytes]:
     from shared_utils.services import instruments_store as store
 
     files = {store.ANGEL_SCRIP_MASTER_URL: json.dumps(angel_records(contracts)).encode()}
-    for broker, (nfo, bfo) in store.NOREN_SYMBOL_FILES.items():
+    for nfo, bfo in store.NOREN_SYMBOL_FILES.values():
         files[nfo] = noren_zip(contracts, "NFO")
         files[bfo] = noren_zip(contracts, "BFO")
     return files

@@ -58,7 +58,7 @@ def test_a_broker_account_prices_with_live_data_and_todays_master(deployed, s3):
 def test_no_published_master_is_an_error_not_the_bundled_extract(deployed):
     ctx = deployed("ops/DATA1")
     with pytest.raises(MasterUnavailable, match=f"s3://{BUCKET}/instruments/kite/2026-08-17.csv could not be read: NoSuchKey"):
-        ctx.master.as_of
+        _ = ctx.master.as_of
 
 
 def test_the_simulator_is_paper_only_and_may_use_the_bundled_extract(deployed):

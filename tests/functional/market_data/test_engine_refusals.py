@@ -185,7 +185,7 @@ def test_a_failed_master_read_is_not_repeated_for_every_order(engine):
     assert len(calls) == 1
     engine.clock.advance(timedelta(seconds=FAILURE_RETRY_S + 1))
     with pytest.raises(MasterUnavailable):
-        daily.as_of
+        _ = daily.as_of
     assert len(calls) == 2, "tried again after the pause"
 
 

@@ -1,7 +1,7 @@
 """Every entity round-trips through its repository against moto; the GSI2 slot index finds
 exactly the ACTIVE strategies due in a slot across users; locking and claims hold."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest

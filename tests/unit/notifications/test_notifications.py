@@ -86,12 +86,14 @@ def test_preferences_default_then_update_seals_the_token(world):
 
 
 def test_enabling_a_channel_without_what_it_needs_is_refused(world):
+    from pydantic import ValidationError
+
     from shared_utils.errors import InvalidRequest
 
     with pytest.raises(InvalidRequest) as refused:
         _prefs(world["service"], channels=["TELEGRAM"], telegram_chat_id="12345")
     assert "telegram_bot_token" in str(refused.value)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="telegram_bot_token"):
         _prefs(world["service"], channels=["TELEGRAM"], telegram_chat_id="12345", telegram_bot_token="not-a-token")
 
 
