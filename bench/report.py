@@ -230,7 +230,8 @@ requests at {doc.get('discovery_small_users')} users: {doc.get('discovery_small_
 {doc.get('api_rounds')} rounds; one GetItem to the moto server costs {_fmt(doc.get('api_moto_getitem_p50_ms'))} ms here.
 
 **Import in the venv** (`bench/coldstart.py`): `python -X importtime` in the venv's Python
-{meta.get('python')} (not the runtime's; the cold path above is the Lambda-like figure).
+{meta.get('python')} (not the runtime's; the cold path above is the Lambda-like figure). Heaviest imports of
+PlaceOrders: {heavy or 'n/a'}; biggest layer contents: {layer or 'n/a'}.
 
 **Cost** (`bench/cost.py`, prices in `bench/prices.json` with sources). Production templates
 synthesized fresh (MemorySize, NAT gateways, {(cost_notes.get('template_facts') or {}).get('secrets')} Secrets Manager secrets,
