@@ -218,6 +218,7 @@ def subscribers(count: int = 10_000, other_users: int = 1_000, strategies_per_us
         load(repos, "sub-000000", strategy.strategy_id)
         out["discovery_subscribers_prepare_extra_requests"] = (table.request_count - before) - own
     out["discovery_subscribers"] = count
+    out["discovery_subscribers_missed"] = count - out.get("discovery_subscribers_found", 0)
     out["discovery_subscribers_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return out
 

@@ -39,6 +39,9 @@ TARGETS = [
     ("orders_sent_early", "= 0", lambda v: v == 0, None),
     ("slot_completion_ratio", "<= 1.10 (every branch in ONE process on 2 cores)", lambda v: v <= 1.10, "timing"),
     ("discovery_requests_ratio", ">= 50x", lambda v: v >= 50, None),
+    ("discovery_subscribers_gsi_requests", "<= 10 slot Queries (1 MB pages) for 10,000 subscribers of one basket; one per subscriber would be 10,000", lambda v: v <= 10, None),
+    ("discovery_subscribers_missed", "= 0 (every active subscriber's execution found)", lambda v: v == 0, None),
+    ("discovery_subscribers_prepare_extra_requests", "(reported: Prepare's extra reads per subscriber execution: the definition owner)", None, None),
     ("discovery_gsi_requests_growth", "independent of users (GSI requests large / small; users x discovery_users_growth)", lambda v: v <= 1.0, None),
     ("api_p95_ms", "<= 30 ms (wall, HTTP to a local moto server)", lambda v: v <= 30, "api"),
     ("api_post_legs_p95_ms", "<= 30 ms", lambda v: v <= 30, "api"),
@@ -225,6 +228,12 @@ account, as deployed). Harness: moto's base-table Query served from its partitio
 the repository writes them; GSI2 `due_in_slot` pages at DynamoDB's 1 MB ({doc.get('discovery_large_items_per_page')} items)
 vs one Query per user (sampled on {doc.get('discovery_large_per_user_sampled_users')} users and scaled). GSI
 requests at {doc.get('discovery_small_users')} users: {doc.get('discovery_small_gsi_requests')}; at {doc.get('discovery_large_users')}: {doc.get('discovery_large_gsi_requests')}.
+Marketplace (issue 20, `discovery.subscribers`): {doc.get('discovery_subscribers')} subscribers of ONE basket, each with
+the SCHEDULE items its subscription writes (user = the subscriber, the admin's slot), among
+{doc.get('discovery_subscribers_due_total')} executions due in the slot: the emitter's slot Query finds them in
+{doc.get('discovery_subscribers_gsi_requests')} requests ({doc.get('discovery_subscribers_items_per_page')} items per 1 MB page), one Query per subscriber
+would be {doc.get('discovery_subscribers_per_subscriber_requests')}; a subscriber's Prepare reads {doc.get('discovery_subscribers_prepare_extra_requests')} items more than an own
+strategy's (the definition owner's). moto's wall time ({_fmt(doc.get('discovery_subscribers_gsi_wall_ms'))} ms) does not carry over.
 
 **API wall time** (`bench/api.py` `run`). Local API server + moto server, a real Cognito id token,
 {doc.get('api_rounds')} rounds; one GetItem to the moto server costs {_fmt(doc.get('api_moto_getitem_p50_ms'))} ms here.

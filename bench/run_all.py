@@ -23,11 +23,14 @@ from bench.report import write_report
 #: "full" keeps ``make bench`` under 10 minutes on the shared 2-core machine (issue 14)
 SCALES = {
     "full": {"timing": dict(users=50), "isolated": dict(samples=15), "discovery": dict(small_users=500, large_users=4000),
+             # issue 20: the executions of 10,000 subscribers of one basket found by the slot index
+             "subscribers": dict(count=10_000, other_users=1_000, sample=100),
              "api": dict(rounds=20), "api_cpu": dict(rounds=30), "coldstart": dict(runs=1), "cost": dict(synth=True),
              "preview": dict(rounds=20), "payload": {}, "requests": {}, "coldpath": dict(runs=2, import_runs=2),
              # one demo (~3 min): the paper demo beside it would double that (issue 21's figure is the fakes')
              "demo_lag": dict(runs=1, paper=False)},
     "quick": {"timing": dict(users=2, lead_s=2.5), "isolated": dict(samples=2), "discovery": dict(small_users=20, large_users=60, sample=10),
+              "subscribers": dict(count=50, other_users=10, sample=5),
               "api": dict(rounds=3, warmup=1), "api_cpu": dict(rounds=3, warmup=1),
               "coldstart": dict(runs=1, modules=["lambda_functions.options_platform.baskets"]),
               "cost": dict(synth=False), "preview": dict(rounds=3, warmup=1), "payload": {},
@@ -37,7 +40,7 @@ SCALES = {
 }
 
 #: measures whose figures are timings on this machine: their load average is reported beside them
-TIMED = ("timing", "isolated", "discovery", "api", "api_cpu", "preview", "coldstart", "coldpath", "demo_lag")
+TIMED = ("timing", "isolated", "discovery", "subscribers", "api", "api_cpu", "preview", "coldstart", "coldpath", "demo_lag")
 #: what a measure adds to the load average itself (busy processes at once): subtracted from the
 #: load seen after it, so the column says what ELSE ran (the cold path runs two interpreters at
 #: once, the Map's two branches; the demo runs the platform and its client)
@@ -88,7 +91,7 @@ def run(scale: str = "full", write: bool = True) -> dict[str, Any]:
     durations: dict[str, float] = {}
     for name, fn in (("requests", aws_requests.run), ("payload", payload.run), ("coldpath", coldpath.run),
                      ("api_cpu", api.run_cpu), ("timing", timing.run), ("isolated", timing.run_isolated),
-                     ("discovery", discovery.run), ("api", api.run), ("preview", preview.run),
+                     ("discovery", discovery.run), ("subscribers", discovery.subscribers), ("api", api.run), ("preview", preview.run),
                      ("coldstart", coldstart.run), ("demo_lag", demo_lag.run)):
         if conf.get(name) is None:
             continue
