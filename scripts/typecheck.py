@@ -19,6 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "mypy-baseline.txt"
 TARGETS = ["shared_utils", "lambda_functions", "local", "cdk_stacks", "bench"]
 _ERROR = re.compile(r"^(?P<path>[^:]+):\d+(?::\d+)?: error: (?P<rest>.*)$")
+#: a parenthesised list of quoted names, which mypy prints in set order (e.g. TypedDict keys)
+_NAMES = re.compile(r'\(("[^"]+"(?:, "[^"]+")+)\)')
+
+
+def _normalise(message: str) -> str:
+    """The message with any set-ordered name list sorted, so a run's order does not matter."""
+    return _NAMES.sub(lambda m: "(" + ", ".join(sorted(m.group(1).split(", "))) + ")", message)
 
 
 def current_errors() -> Counter[str]:
@@ -32,7 +39,7 @@ def current_errors() -> Counter[str]:
     for line in result.stdout.splitlines():
         match = _ERROR.match(line)
         if match:
-            errors[f"{match['path']}: {match['rest']}"] += 1
+            errors[f"{match['path']}: {_normalise(match['rest'])}"] += 1
     return errors
 
 
