@@ -117,17 +117,22 @@ class LiveServer:
         except InvalidToken as exc:
             return connection.respond(HTTPStatus.UNAUTHORIZED, f"invalid token: {exc}\n")
         connection.ql_user_id, connection.ql_token_exp = user_id, token_exp  # the authorizer's context
-        return None
-
-    async def _session(self, connection) -> None:
-        user_id = connection.ql_user_id
-        connection_id = uuid.uuid4().hex
+        # registered BEFORE the upgrade completes, as API Gateway runs $connect before it answers
+        # 101: a write the client makes right after connect() returns must find its connection
+        # (registered after, an alert raced the registration and was lost)
+        connection_id = connection.ql_connection_id = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
         self._connections[connection_id] = connection
         if self.on_open is not None:  # the feed reads from now on, before the connection is findable
             await loop.run_in_executor(None, self.on_open)
         await loop.run_in_executor(None, lambda: self.store.add(user_id, connection_id, self.clock.now(),
-                                                                token_exp=connection.ql_token_exp))
+                                                                token_exp=token_exp))
+        return None
+
+    async def _session(self, connection) -> None:
+        user_id = connection.ql_user_id
+        connection_id = connection.ql_connection_id
+        loop = asyncio.get_running_loop()
         try:
             async for _ in connection:  # keep-alive pings from the app; the feed is one-way
                 pass
@@ -149,7 +154,7 @@ class LiveServer:
         connection = self._connections.get(connection_id)
         if connection is None or self._loop is None:
             raise ConnectionGone(connection_id)
-        future = asyncio.run_coroutine_threadsafe(connection.send(payload.decode()), self._loop)
+        future = asyncio.run_coroutine_threadsafe(_deliver(connection, payload.decode()), self._loop)
         try:
             future.result(timeout=2)
         except Exception as exc:  # ConnectionClosed and a stuck socket alike
@@ -262,6 +267,18 @@ class StreamFeed:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+async def _deliver(connection, text: str) -> None:
+    """Send once the connection is open: it is registered during its handshake (see
+    ``_authorize``), so a message may arrive a few ms before the 101 has gone out."""
+    from websockets.protocol import State
+
+    for _ in range(150):
+        if connection.state is not State.CONNECTING:
+            break
+        await asyncio.sleep(0.01)
+    await connection.send(text)
 
 
 class LocalLive:
