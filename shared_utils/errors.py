@@ -1,4 +1,4 @@
-"""Errors the API layer turns into HTTP answers (422 / 409 / 404), raised by the services.
+"""Errors the API layer turns into HTTP answers (422 / 409 / 404 / 403), raised by the services.
 
 Each carries what a trader needs to fix the request: the field (``loc``) and the reason.
 """
@@ -24,3 +24,8 @@ class Conflict(Exception):
     def __init__(self, message: str, reasons: list[str] | None = None):
         super().__init__(message)
         self.reasons = reasons or []
+
+
+class Forbidden(PermissionError):
+    """403: the caller may not do this (e.g. the platform kill switch or a marketplace listing
+    without the ADMIN Cognito group)."""

@@ -27,7 +27,7 @@ from aws_lambda_powertools.event_handler.router import Router
 
 from shared_utils.clock import default_clock
 from shared_utils.config import current_environment
-from shared_utils.errors import Conflict, InvalidRequest
+from shared_utils.errors import Conflict, Forbidden, InvalidRequest
 from shared_utils.models.api import ErrorBody
 from shared_utils.persistence.keys import KeyError_
 from shared_utils.persistence.repositories import AlreadyExists, NotFound, Repositories, VersionConflict
@@ -187,6 +187,10 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(UnauthorizedError)
     def _unauthorized(exc: UnauthorizedError) -> Response:
         return _json(401, {"statusCode": 401, "message": str(exc.msg if hasattr(exc, "msg") else exc)})
+
+    @app.exception_handler(Forbidden)
+    def _forbidden(exc: Forbidden) -> Response:
+        return _json(403, {"statusCode": 403, "message": str(exc)})
 
 
 def build_app(*routers: Router) -> APIGatewayRestResolver:

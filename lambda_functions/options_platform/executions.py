@@ -19,7 +19,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import Router
 
@@ -48,7 +47,7 @@ from shared_utils.models.api import (
 )
 from shared_utils.models.enums import ExecutionType
 from shared_utils.models.execution import KillSwitchState, KillSwitchUpdate, KillSwitchView
-from shared_utils.services.executions import ExecutionService, Forbidden, KillSwitchService
+from shared_utils.services.executions import ExecutionService, KillSwitchService
 from shared_utils.services.options import parse_date
 from shared_utils.services.order_actions import position_id
 
@@ -176,12 +175,6 @@ def kill_switch_global(body: KillSwitchUpdate) -> KillSwitchState:
 
 
 app = build_app(router)
-
-
-@app.exception_handler(Forbidden)
-def _forbidden(exc: Forbidden) -> Response:
-    return Response(status_code=403, content_type=content_types.APPLICATION_JSON,
-                    body={"statusCode": 403, "message": str(exc)})
 
 
 @logger.inject_lambda_context(clear_state=True)

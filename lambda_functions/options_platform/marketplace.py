@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import Router
 from pydantic import BaseModel
@@ -50,7 +49,7 @@ from shared_utils.marketplace.models import (
     SubscriptionUpdate,
     SubscriptionView,
 )
-from shared_utils.marketplace.service import Forbidden, MarketplaceService, view
+from shared_utils.marketplace.service import MarketplaceService, view
 from shared_utils.marketplace.templates import (
     CloneRequest,
     Template,
@@ -219,12 +218,6 @@ def clone(strategy_id: str, body: CloneRequest) -> CreatedStrategy:
 
 
 app = build_app(router)
-
-
-@app.exception_handler(Forbidden)
-def _forbidden(exc: Forbidden) -> Response:
-    return Response(status_code=403, content_type=content_types.APPLICATION_JSON,
-                    body={"statusCode": 403, "message": str(exc)})
 
 
 @logger.inject_lambda_context(clear_state=True)

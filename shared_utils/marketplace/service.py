@@ -33,7 +33,7 @@ from typing import Any, Iterable
 
 from shared_utils.clock import IST, UTC, Clock, SystemClock
 from shared_utils.config import EnvironmentConfig
-from shared_utils.errors import Conflict, InvalidRequest
+from shared_utils.errors import Conflict, Forbidden, InvalidRequest
 from shared_utils.marketplace.models import (
     BasketPerformance,
     CategoryCount,
@@ -67,10 +67,6 @@ SCHEDULE_FIELDS = ("entry_time", "exit_time", "entry_days", "exit_days", "entry_
                    "status", "basket_id")
 #: one DynamoDB transaction holds at most 100 items
 MAX_TRANSACT = 100
-
-
-class Forbidden(PermissionError):
-    """The caller's group may not do this (403)."""
 
 
 def _new_id(prefix: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from shared_utils.archive.history import HistoryArchive, history_archive_from_environment
 from shared_utils.clock import IST, Clock, to_ist, utc_iso_ms
-from shared_utils.errors import Conflict, InvalidRequest
+from shared_utils.errors import Conflict, Forbidden, InvalidRequest
 from shared_utils.execution.events import EXECUTION_DUE, SOURCE_EMITTER, EventPublisher
 from shared_utils.models.enums import ExecutionType
 from shared_utils.models.execution import Execution, OrderRecord, Position
@@ -144,10 +144,6 @@ __all__ = ["ExecutionService", "IST"]
 # ---- kill switches (issue 13 item 8 / invariant I7) -------------------------------------------
 
 ADMIN_GROUP = "ADMIN"
-
-
-class Forbidden(PermissionError):
-    """The caller may not do this (e.g. set the global kill switch without the ADMIN group)."""
 
 
 def _switch_state(scope: str, item: dict[str, Any] | None, client_id: str | None = None) -> dict[str, Any]:
