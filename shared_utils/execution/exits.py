@@ -311,7 +311,9 @@ def cancel_at(execute_at: datetime) -> datetime:
     return execute_at - timedelta(seconds=EXIT_CANCEL_LEAD_S)
 
 
-def _add_reasons(ctx: Any, user_id: str, execution_id: str, reasons: list[str], attempts: int = 3) -> None:
+def add_reasons(ctx: Any, user_id: str, execution_id: str, reasons: list[str], attempts: int = 3) -> None:
+    """Append ``reasons`` (those not already there) to an execution record, re-reading it on a
+    version conflict (another writer, e.g. Finalize, saved meanwhile) up to ``attempts`` times."""
     from shared_utils.persistence.repositories import VersionConflict
 
     for _ in range(attempts):
@@ -343,7 +345,7 @@ def pre_cancel_exits(state: dict[str, Any], ctx: Any) -> dict[str, Any]:
         try:
             _, reasons = prepare_exit(ctx, ref["user_id"], ref["strategy_id"], trade_date)
             if reasons:  # kept on the execution: Resolve starts from its reasons
-                _add_reasons(ctx, ref["user_id"], ref["execution_id"], reasons)
+                add_reasons(ctx, ref["user_id"], ref["execution_id"], reasons)
             done += 1
         except Exception as exc:  # noqa: BLE001 - Resolve cancels again; never block the exit
             ctx.observer({"event": "pre_cancel_failed", "execution_id": ref["execution_id"],

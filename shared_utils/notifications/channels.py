@@ -132,8 +132,9 @@ def subscribe_email(user_id: str, email: str, previous_subscription_arn: str | N
     if previous_subscription_arn and previous_subscription_arn != subscription_arn:
         try:
             sns.unsubscribe(SubscriptionArn=previous_subscription_arn)
-        except ClientError:
-            pass  # pending (expires by itself) or already gone
+        except ClientError as exc:  # a pending subscription cannot be removed (it expires in 3 days) or is gone
+            logging.getLogger(__name__).warning("could not unsubscribe %s: %s", previous_subscription_arn,
+                                                exc.response.get("Error", {}).get("Code"))
     return subscription_state(user_id, subscription_arn, sns, arn), subscription_arn
 
 

@@ -562,12 +562,11 @@ class OrderActions:
                     mark_not_sent(self.repos, order, f"not sent: {reason}", "CANCELLED", now)
             else:
                 lost.append(client_id)
-        latest = self.repos.executions.get_by_id(user_id, execution_id)
         note = reason + (f"; sending had already started for {', '.join(lost)}" if lost else "")
-        try:
-            self.repos.executions.save(latest.model_copy(update={"reasons": latest.reasons + [note]}), latest.version)
-        except VersionConflict:
-            pass  # Finalize wrote meanwhile; the orders carry the reason
+        from shared_utils.execution.exits import add_reasons
+
+        # re-read and retried when Finalize saved meanwhile (the note was dropped before)
+        add_reasons(self.ctx, user_id, execution_id, [note])
         audit_id = self.audit(user_id, actor, "CANCEL_EXECUTION", execution_id, {},
                               "CANCELLED" if not lost else "PARTLY_CANCELLED", None, accounts=",".join(stopped))
         if lost:
