@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from shared_utils.models.allocation import RiskLimits
-from shared_utils.models.common import DomainModel, RecordMeta, RequestModel, UpdateRequest
+from shared_utils.models.common import DomainModel, RecordMeta, RequestModel, UpdateRequest, no_repeats
 
 
 class Visibility(str, Enum):
@@ -178,12 +178,7 @@ class SubscribeRequest(RequestModel):
     @field_validator("allocations")
     @classmethod
     def _unique(cls, allocations: list[SubscriptionAccount]) -> list[SubscriptionAccount]:
-        seen: set[str] = set()
-        for item in allocations:
-            if item.client_id in seen:
-                raise ValueError(f"client_id {item.client_id} appears twice")
-            seen.add(item.client_id)
-        return allocations
+        return no_repeats(allocations, "client_id")
 
 
 class SubscriptionUpdate(UpdateRequest):

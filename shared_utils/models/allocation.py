@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shared_utils.models.common import DomainModel, RecordMeta, RequestModel, UpdateRequest
+from shared_utils.models.common import DomainModel, RecordMeta, RequestModel, UpdateRequest, no_repeats
 from shared_utils.models.enums import AllocationType, EntityStatus
 
 
@@ -121,12 +121,7 @@ class AdvancedAllocationRequest(RequestModel):
     @field_validator("allocations")
     @classmethod
     def _unique_accounts(cls, allocations: list[AllocationSpec]) -> list[AllocationSpec]:
-        seen: set[str] = set()
-        for item in allocations:
-            if item.client_id in seen:
-                raise ValueError(f"client_id {item.client_id} appears twice")
-            seen.add(item.client_id)
-        return allocations
+        return no_repeats(allocations, "client_id")
 
 
 class AllocationUpdate(UpdateRequest):

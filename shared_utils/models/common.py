@@ -43,6 +43,18 @@ def parse_weekday(value: Any) -> Any:
     raise ValueError(f"a day must be a string: {WEEKDAY_FORMS}")
 
 
+def no_repeats(items: list[Any], field: str) -> list[Any]:
+    """``items`` unchanged when no two share ``field``'s value. Raises ValueError "<field> <value>
+    appears twice" (pydantic reports it at the list's location: a 422 naming the field)."""
+    seen: set[Any] = set()
+    for item in items:
+        value = getattr(item, field)
+        if value in seen:
+            raise ValueError(f"{field} {value} appears twice")
+        seen.add(value)
+    return items
+
+
 def _unique_days(days: list[Weekday]) -> list[Weekday]:
     """Drop repeats and store the days in calendar order (MONDAY..SUNDAY)."""
     return sorted(set(days), key=lambda d: d.iso_index)

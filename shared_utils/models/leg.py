@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shared_utils.models.common import RecordMeta, RequestModel, UpdateRequest
+from shared_utils.models.common import RecordMeta, RequestModel, UpdateRequest, no_repeats
 from shared_utils.models.enums import (
     EntryBy,
     ExpiryType,
@@ -141,12 +141,7 @@ class LegsCreate(RequestModel):
     @field_validator("legs")
     @classmethod
     def _unique(cls, legs: list[LegCreate]) -> list[LegCreate]:
-        seen: set[int] = set()
-        for leg in legs:
-            if leg.leg_no in seen:
-                raise ValueError(f"leg_no {leg.leg_no} appears twice")
-            seen.add(leg.leg_no)
-        return legs
+        return no_repeats(legs, "leg_no")
 
 
 class LegUpdate(UpdateRequest):
